@@ -1,0 +1,36 @@
+# Two commands: `make run` sets up and starts the app; `make test` sets up and runs the whole test suite.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup system-deps lint bench loadtest package clean
+
+run: setup
+	$(VENV)/bin/gemini-codegen
+
+test: setup
+	bash packaging/run-tests.sh $(PY)
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@bash packaging/system-deps.sh
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check desktop audio ui tests packaging
+
+bench: setup
+	$(VENV)/bin/gemini-codegen bench
+
+loadtest: setup
+	$(VENV)/bin/gemini-codegen loadtest --scenario normal
+
+clean:
+	rm -rf $(VENV) build dist .pytest_cache

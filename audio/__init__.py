@@ -1,0 +1,1 @@
+"""Audio: devices, signal processing and file sources (no Qt here)."""

@@ -1,0 +1,91 @@
+"""File and synthetic audio sources, so the whole engine can run headless.
+
+A source yields the pipeline's 10 ms frames (16 kHz mono PCM16) either as fast as possible or paced to
+real time against absolute deadlines (no drift from sleep jitter).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import wave
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import numpy as np
+
+from audio.frames import FRAME_BYTES, FRAME_MS, RATE
+
+
+class AudioFileError(ValueError):
+    pass
+
+
+def read_wav(path: str | Path) -> bytes:
+    """Read a PCM WAV as 16 kHz mono PCM16 (mixing down and resampling with soxr when needed)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+            raw = w.readframes(w.getnframes())
+    except FileNotFoundError:
+        raise AudioFileError(f"no such file: {path}") from None
+    except (wave.Error, EOFError, OSError) as exc:
+        raise AudioFileError(f"{path} is not a PCM WAV file ({exc})") from None
+    if width != 2:
+        raise AudioFileError(f"{path}: only 16-bit PCM WAV is supported (this one has {8 * width}-bit samples)")
+    samples = np.frombuffer(raw, dtype="<i2")
+    if channels > 1:
+        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
+    if rate != RATE:
+        import soxr
+
+        samples = soxr.resample(samples, rate, RATE, quality="HQ").astype(np.int16)
+    return samples.astype("<i2").tobytes()
+
+
+def split_frames(pcm: bytes) -> list[bytes]:
+    """10 ms frames; a short last frame is padded with silence."""
+    frames = [pcm[i:i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+    if frames and len(frames[-1]) < FRAME_BYTES:
+        frames[-1] = frames[-1] + b"\0" * (FRAME_BYTES - len(frames[-1]))
+    return frames
+
+
+def silence(ms: int) -> list[bytes]:
+    return [b"\0" * FRAME_BYTES] * (ms // FRAME_MS)
+
+
+def tone(ms: int, freq: float = 440.0, amplitude: int = 3000) -> list[bytes]:
+    t = np.arange(ms * RATE // 1000) / RATE
+    pcm = (amplitude * np.sin(2 * np.pi * freq * t)).astype("<i2").tobytes()
+    return split_frames(pcm)
+
+
+class WavSource:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.frames = split_frames(read_wav(path))
+
+    @property
+    def seconds(self) -> float:
+        return len(self.frames) * FRAME_MS / 1000
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.frames)
+
+
+async def paced(frames: list[bytes], realtime: bool = True, start: float | None = None
+                ) -> AsyncIterator[tuple[bytes, float]]:
+    """Yield (frame, capture_time) at real-time pace (or at once), capture_time on perf_counter."""
+    t0 = time.perf_counter() if start is None else start
+    for i, frame in enumerate(frames):
+        due = t0 + (i + 1) * FRAME_MS / 1000  # a frame exists once its last sample was captured
+        if realtime:
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            yield frame, time.perf_counter()
+        else:
+            if i % 50 == 49:
+                await asyncio.sleep(0)
+            yield frame, time.perf_counter()

@@ -1,0 +1,243 @@
+"""The `gemini-codegen` command line.
+
+Without a subcommand it opens the window.  Subcommands run headless and never import Qt.  Each feature
+area registers its own subcommands (``register_cli``) from its own module; this file holds the shared
+flags, `run`, `emulate live` and the error handling that turns known failures into one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import importlib
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from desktop import __version__
+
+# Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def _common_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("settings (override the settings file and the environment)")
+    g.add_argument("--offline", action="store_true", default=None,
+                   help="use the built-in local stand-ins for Gemini and CodeGen (no keys needed)")
+    g.add_argument("--live-url", help="Gemini Live endpoint (env GEMINI_LIVE_URL)")
+    g.add_argument("--model", help="Gemini Live model (env GEMINI_MODEL; default gemini-3.8-live)")
+    g.add_argument("--codegen-url", help="CodeGen API base URL (env CODEGEN_API_URL)")
+    g.add_argument("--codegen-org-id", type=int, help="CodeGen organisation id (env CODEGEN_ORG_ID)")
+    g.add_argument("--data-dir", help="where the local database lives (env GEMINI_CODEGEN_DATA_DIR)")
+    g.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
+    return common
+
+
+SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id", "data_dir", "log_level",
+                 "denoise", "vad_mode", "power_source", "metrics_port", "metrics_jsonl")
+
+
+def settings_from_args(args: argparse.Namespace):
+    from desktop.config import load_settings
+
+    overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+    return load_settings(overrides)
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
+    common = _common_parser()
+    parser = argparse.ArgumentParser(
+        prog="gemini-codegen", parents=[common],
+        description="Push-to-talk voice assistant for developers: Gemini Live + CodeGen agent runs. "
+                    "Without a command, opens the window.")
+    parser.add_argument("--version", action="version", version=f"gemini-codegen {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", parents=[common], help="play a WAV file as one push-to-talk turn, headless")
+    run.add_argument("--wav", required=True, help="16-bit PCM WAV (any rate/channels; resampled to 16 kHz mono)")
+    run.add_argument("--json", action="store_true", help="one JSON object per line")
+    run.add_argument("--fast", action="store_true", help="send the audio as fast as possible (not real time)")
+    run.add_argument("--then", action="append", default=[], metavar="TEXT",
+                     help="a typed follow-up turn after the spoken one (repeatable), e.g. --then yes")
+    run.set_defaults(handler=cmd_run)
+
+    emulate = sub.add_parser("emulate", help="run a local stand-in server on loopback")
+    emulate_sub = emulate.add_subparsers(dest="service", metavar="SERVICE", required=True)
+    live = emulate_sub.add_parser("live", help="local Gemini Live server")
+    live.add_argument("--port", type=int, default=0, help="port (0 = any free port)")
+    live.add_argument("--host", default="127.0.0.1", choices=["127.0.0.1", "::1", "localhost"])
+    live.add_argument("--model-delay", type=float, default=0.4, help="seconds before the first reply (default 0.4)")
+    live.add_argument("--speedup", type=float, default=4.0, help="how much faster than real time replies stream")
+    live.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
+    live.add_argument("--tls", action="store_true", help="serve wss:// with a fresh self-signed certificate")
+    live.add_argument("--tls-cert", type=Path, help="certificate PEM to serve (with --tls-key)")
+    live.add_argument("--tls-key", type=Path, help="private key PEM")
+    live.add_argument("--fault", action="append", default=[], help="fault for the first connection (repeatable)")
+    live.set_defaults(handler=cmd_emulate_live)
+
+    groups = {"emulate": emulate_sub}
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register_cli(sub, common, groups)
+    return parser, {}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(args, "log_level", None) or "WARNING",
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = getattr(args, "handler", None)
+    try:
+        if handler is None:
+            return open_window(args)
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except UserError as exc:
+        print(f"gemini-codegen: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # known failure classes become one line; unknown ones keep their traceback
+        msg = known_error_message(exc)
+        if msg is None:
+            raise
+        print(f"gemini-codegen: error: {msg}", file=sys.stderr)
+        return 1
+
+
+def known_error_message(exc: BaseException) -> str | None:
+    from desktop.config import ConfigError
+    from desktop.headless import MissingCredentials
+    from desktop.live.client import LiveError
+
+    if isinstance(exc, LiveError):
+        return f"{exc.message} {exc.action}".strip()
+    if isinstance(exc, ConfigError | MissingCredentials):
+        return str(exc)
+    from audio.sources import AudioFileError
+
+    if isinstance(exc, AudioFileError):
+        return str(exc)
+    return None
+
+
+def open_window(args: argparse.Namespace) -> int:
+    """The GUI; until a display toolkit is available, the headless offline demo."""
+    demo = Path(__file__).resolve().parent.parent / "assets" / "demo" / "request.wav"
+    print("Starting the headless offline demo (one spoken request through the whole pipeline)...")
+    ns = argparse.Namespace(**{**vars(args), "wav": str(demo), "json": False, "fast": False, "then": ["yes"],
+                               "offline": True})
+    return cmd_run(ns)
+
+
+# ------------------------------------------------------------------------------------------- run
+def _event_record(ev: Any) -> dict[str, Any]:
+    rec = {"event": type(ev).__name__}
+    if dataclasses.is_dataclass(ev):
+        for f in dataclasses.fields(ev):
+            value = getattr(ev, f.name)
+            rec[f.name] = dict(value) if hasattr(value, "items") else value
+    return rec
+
+
+def _print_event(ev: Any, as_json: bool, t0: float) -> None:
+    from desktop.events import AudioLevel, MetricsSnapshot
+
+    if isinstance(ev, AudioLevel | MetricsSnapshot):
+        return
+    rec = _event_record(ev)
+    if as_json:
+        rec["t_ms"] = round((time.perf_counter() - t0) * 1e3, 1)
+        print(json.dumps(rec, default=str), flush=True)
+        return
+    body = ", ".join(f"{k}={v!r}" for k, v in rec.items() if k != "event")
+    print(f"{time.perf_counter() - t0:7.3f}s  {rec['event']:<18} {body}", flush=True)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from audio.sources import WavSource
+
+    settings = settings_from_args(args)
+    source = WavSource(args.wav)
+    return asyncio.run(_run(settings, source.frames, args))
+
+
+async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
+    from desktop.events import EventBus, TurnFinished
+    from desktop.headless import open_session, speak_frames
+    from desktop.metrics import Metrics
+
+    bus, metrics = EventBus(), Metrics()
+    t0 = time.perf_counter()
+    finished: list[TurnFinished] = []
+    bus.subscribe(lambda ev: _print_event(ev, args.json, t0))
+    bus.subscribe(lambda ev: finished.append(ev) if isinstance(ev, TurnFinished) else None)
+    wait_s = settings.turn_timeout_s + 30
+    async with open_session(settings, bus=bus, metrics=metrics) as engine:
+        await speak_frames(engine, frames, realtime=not args.fast)
+        turn = await engine.wait_turn(wait_s)
+        for text in args.then:
+            if turn is None:
+                break
+            await engine.send_text(text)
+            turn = await engine.wait_turn(wait_s)
+    snap = metrics.snapshot()
+    timings = {name: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "max_ms": round(s.max_ms, 2)}
+               for name, s in snap.stages.items()}
+    ok = bool(finished) and turn is not None
+    summary = {"event": "Summary", "ok": ok, "turns": len(finished), "stages": timings,
+               "counters": {k: v for k, v in snap.counters.items() if v}}
+    if args.json:
+        print(json.dumps(summary), flush=True)
+    else:
+        print("\nper-stage timings (ms):")
+        for name, s in timings.items():
+            print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
+        print("result:", "turn completed" if ok else "no complete turn (see errors above)")
+    return 0 if ok else 1
+
+
+# ------------------------------------------------------------------------------------ emulate live
+def cmd_emulate_live(args: argparse.Namespace) -> int:
+    from desktop.live.emulator import LiveEmulator, make_self_signed_cert
+
+    tls = None
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise UserError("--tls-cert and --tls-key go together")
+        tls = (args.tls_cert, args.tls_key)
+    elif args.tls:
+        from desktop.config import config_dir
+
+        tls = make_self_signed_cert(config_dir() / "emulator-tls")
+
+    async def serve() -> None:
+        emu = LiveEmulator(args.host, args.port, model_delay_s=args.model_delay, speedup=args.speedup,
+                           api_key=args.api_key, tls=tls)
+        if args.fault:
+            emu.inject(*args.fault)
+        await emu.start()
+        print(f"Gemini Live emulator listening on {emu.url}", flush=True)
+        if tls:
+            print(f"TLS certificate: {tls[0]} (trust it in the client, e.g. ssl cafile)", flush=True)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await emu.stop()
+
+    try:
+        asyncio.run(serve())
+    except OSError as exc:
+        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    return 0

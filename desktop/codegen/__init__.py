@@ -1,0 +1,1 @@
+"""CodeGen agent API: shapes, HTTP client, Gemini tools, run tracker, local emulator."""

@@ -1,0 +1,217 @@
+"""Every setting has one home: here.
+
+Precedence, lowest first: the defaults below, the TOML settings file in the platform config dir, the
+environment, then command-line flags.  Secrets (the Gemini API key, the CodeGen token) never live in the
+settings file: they come from the environment or the OS keyring (``desktop.secrets``), and they are kept
+out of ``repr`` so a logged ``Settings`` never shows them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
+
+APP_NAME = "gemini-codegen"
+DEFAULT_CODEGEN_URL = "https://api.codegen.com"
+SECRET_FIELDS = ("gemini_api_key", "codegen_token")
+
+# The public environment names (stable: user scripts rely on them).
+ENV_NAMES = {
+    "gemini_api_key": "GEMINI_API_KEY",
+    "live_url": "GEMINI_LIVE_URL",
+    "model": "GEMINI_MODEL",
+    "codegen_token": "CODEGEN_API_TOKEN",
+    "codegen_org_id": "CODEGEN_ORG_ID",
+    "codegen_url": "CODEGEN_API_URL",
+    "data_dir": "GEMINI_CODEGEN_DATA_DIR",
+}
+ENV_PREFIX = "GEMINI_CODEGEN_"  # any other field: GEMINI_CODEGEN_<FIELD>, e.g. GEMINI_CODEGEN_VAD_MODE=3
+
+
+class ConfigError(ValueError):
+    """A setting with a value that cannot be used; the message names the setting and where it came from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    # Gemini Live
+    live_url: str = DEFAULT_ENDPOINT
+    api_version: str = DEFAULT_API_VERSION
+    model: str = DEFAULT_MODEL
+    voice: str = "Kore"
+    language: str = "en-US"
+    gemini_api_key: str | None = field(default=None, repr=False)
+    setup_timeout_s: float = 10.0
+    turn_timeout_s: float = 30.0
+    # CodeGen
+    codegen_url: str = DEFAULT_CODEGEN_URL
+    codegen_token: str | None = field(default=None, repr=False)
+    codegen_org_id: int | None = None
+    confirm_before_create: bool = True
+    # Audio
+    input_device: str | None = None
+    output_device: str | None = None
+    denoise: str = "webrtc"  # webrtc | rnnoise | off
+    denoise_level: int = 2  # webrtc noise suppression 0-4
+    vad_mode: int = 2  # webrtcvad aggressiveness 0-3
+    preroll_ms: int = 300
+    tail_ms: int = 200
+    jitter_ms: int = 60
+    ptt_key: str = "Space"
+    ptt_mode: str = "hold"  # hold | toggle | hands-free
+    half_duplex: bool = False
+    # Power and quality
+    quality_profile: str = "auto"  # auto | performance | balanced | saver
+    saver_below_percent: int = 30
+    power_source: str = "auto"  # auto | fake:PERCENT,PLUGGED
+    # App
+    offline: bool = False
+    data_dir: str | None = None
+    metrics_port: int | None = None
+    metrics_jsonl: str | None = None
+    prune_max_age_days: int = 30
+    prune_max_mb: int = 200
+    prune_max_turns: int = 1_000_000
+    global_hotkey: bool = False
+    log_level: str = "WARNING"
+
+    @property
+    def has_gemini_credentials(self) -> bool:
+        return bool(self.gemini_api_key)
+
+    @property
+    def has_codegen_credentials(self) -> bool:
+        return bool(self.codegen_token) and self.codegen_org_id is not None
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    def secrets(self) -> list[str]:
+        """The configured secret values (for redaction and for the secret scans in tests)."""
+        return [v for v in (getattr(self, n) for n in SECRET_FIELDS) if v]
+
+
+FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+CHOICES = {
+    "denoise": ("webrtc", "rnnoise", "off"),
+    "ptt_mode": ("hold", "toggle", "hands-free"),
+    "quality_profile": ("auto", "performance", "balanced", "saver"),
+}
+RANGES = {"vad_mode": (0, 3), "denoise_level": (0, 4), "preroll_ms": (0, 2000), "tail_ms": (0, 2000),
+          "jitter_ms": (0, 1000), "saver_below_percent": (0, 100)}
+
+
+def config_dir() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "CONFIG_DIR") or platformdirs.user_config_dir(APP_NAME))
+
+
+def settings_path() -> Path:
+    return config_dir() / "settings.toml"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir(APP_NAME))
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = FIELD_TYPES[name]
+    try:
+        if value is None or (isinstance(value, str) and value == "" and "None" in kind):
+            out: Any = None
+        elif kind.startswith("bool"):
+            if isinstance(value, bool):
+                out = value
+            elif str(value).lower() in ("1", "true", "yes", "on"):
+                out = True
+            elif str(value).lower() in ("0", "false", "no", "off"):
+                out = False
+            else:
+                raise ValueError(f"expected true/false, got {value!r}")
+        elif kind.startswith("int"):
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            out = int(value)
+        elif kind.startswith("float"):
+            out = float(value)
+        else:
+            out = str(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"setting {name!r} from {source}: {exc}") from None
+    if out is not None and name in CHOICES and out not in CHOICES[name]:
+        raise ConfigError(f"setting {name!r} from {source}: {out!r} is not one of {', '.join(CHOICES[name])}")
+    if out is not None and name in RANGES and not RANGES[name][0] <= out <= RANGES[name][1]:
+        lo, hi = RANGES[name]
+        raise ConfigError(f"setting {name!r} from {source}: {out} is outside {lo}..{hi}")
+    return out
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read settings file {path}: {exc}") from None
+    out = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name in SECRET_FIELDS:
+            continue  # never taken from the file, even if someone wrote one there
+        if name in FIELD_TYPES:
+            out[name] = _coerce(name, value, str(path))
+    return out
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out = {}
+    for name in FIELD_TYPES:
+        var = ENV_NAMES.get(name, ENV_PREFIX + name.upper())
+        if var in env and env[var] != "":
+            out[name] = _coerce(name, env[var], f"${var}")
+    return out
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,
+                  path: Path | None = None, use_keyring: bool = True) -> Settings:
+    """Defaults -> settings file -> environment -> ``overrides`` (command-line flags; None = not given)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    values.update(_read_file(path or settings_path()))
+    values.update(_read_env(env))
+    for name, value in (overrides or {}).items():
+        if value is not None:
+            values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
+    if use_keyring:
+        from desktop import secrets
+
+        for name in SECRET_FIELDS:
+            if not values.get(name):
+                stored = secrets.get_secret(name)
+                if stored:
+                    values[name] = stored
+    return Settings(**values)
+
+
+def save_settings(settings: Settings, path: Path | None = None) -> Path:
+    """Write every non-default, non-secret setting to the TOML file (atomically)."""
+    import tomli_w
+
+    path = path or settings_path()
+    default = Settings()
+    data = {f.name: getattr(settings, f.name) for f in fields(Settings)
+            if f.name not in SECRET_FIELDS and f.name != "offline"
+            and getattr(settings, f.name) != getattr(default, f.name) and getattr(settings, f.name) is not None}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,136 @@
+"""Typed engine events and the bus that carries them.
+
+Every consumer (the window, the store, the metrics, the command line) subscribes to the same stream.
+Subscribers are called on the engine's loop thread and must be quick; the Qt bridge re-posts them to the
+UI thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StateChanged:
+    """offline-demo | connecting | ready | listening | thinking | speaking | error | closed"""
+
+    state: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptDelta:
+    turn_id: int
+    role: str  # "user" | "assistant"
+    text: str
+    finished: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    turn_id: int
+    call_id: str
+    name: str
+    args: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished:
+    turn_id: int
+    call_id: str
+    name: str
+    args: Mapping[str, Any]
+    result: Mapping[str, Any]
+    duration_ms: float
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnFinished:
+    turn_id: int
+    user_text: str
+    assistant_text: str
+    timings_ms: Mapping[str, float]
+    interrupted: bool = False
+    started_at: float = 0.0  # wall-clock seconds
+
+
+@dataclass(frozen=True, slots=True)
+class AudioLevel:
+    rms_dbfs: float
+    peak_dbfs: float
+    speech: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """A user-facing problem: what happened and what to do about it (never a traceback)."""
+
+    kind: str  # auth | network | rate_limited | no_microphone | protocol | timeout | model | storage | codegen
+    message: str
+    action: str = ""
+    fatal: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    message: str
+    kind: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    reason: str
+    resumed: bool
+    replayed_turn: bool = False
+
+
+Subscriber = Callable[[Any], None]
+
+
+@dataclass
+class EventBus:
+    subscribers: list[Subscriber] = field(default_factory=list)
+
+    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+        self.subscribers.append(fn)
+        return lambda: self.subscribers.remove(fn) if fn in self.subscribers else None
+
+    def emit(self, event: Any) -> None:
+        for fn in tuple(self.subscribers):
+            try:
+                fn(event)
+            except Exception:  # a broken subscriber must not break the engine
+                log.exception("event subscriber %r failed on %s", fn, type(event).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StageSummary:
+    count: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    target_ms: float | None = None
+
+    @property
+    def over_target(self) -> bool:
+        return self.target_ms is not None and self.count > 0 and self.p99_ms > self.target_ms
+
+
+@dataclass(frozen=True, slots=True)
+class MetricsSnapshot:
+    stages: Mapping[str, StageSummary]
+    counters: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    stage: str
+    p99_ms: float
+    target_ms: float

@@ -1,0 +1,103 @@
+"""Build and drive a session engine without a window: shared by `run`, `selftest`, the bench and the load test.
+
+``open_session`` wires settings into a ready ``SessionEngine``: the real endpoints when credentials are set,
+or the local emulators on loopback for the offline demo (clearly labelled).  ``speak_frames`` plays audio
+frames as one push-to-talk turn the way a person would: the key goes down after the pre-roll, comes up
+``tail_ms`` before the audio ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from audio.frames import frames_for_ms
+from audio.sources import paced
+from desktop.config import Settings
+from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
+from desktop.events import EventBus, Notice
+from desktop.live import protocol as p
+from desktop.live.client import LiveConfig
+from desktop.live.emulator import LiveEmulator
+from desktop.metrics import Metrics
+
+OFFLINE_KEY = "offline-demo"
+SYSTEM_INSTRUCTION = (
+    "You are a voice assistant for a software developer. You start and follow CodeGen coding-agent runs "
+    "with your tools. Keep answers short and speakable. Before starting a run, read the request back and "
+    "start it only after the user confirms.")
+
+
+class MissingCredentials(RuntimeError):
+    pass
+
+
+@dataclass
+class Endpoints:
+    live_url: str
+    api_key: str
+    offline: bool
+
+
+@contextlib.asynccontextmanager
+async def live_endpoint(settings: Settings, *, model_delay_s: float = 0.4) -> AsyncIterator[Endpoints]:
+    if settings.offline:
+        async with LiveEmulator(model_delay_s=model_delay_s) as emu:
+            yield Endpoints(p.live_url(emu.url, settings.api_version), OFFLINE_KEY, True)
+        return
+    if not settings.gemini_api_key:
+        raise MissingCredentials(
+            "no Gemini API key: set GEMINI_API_KEY (or store one in Settings), or add --offline for the local demo")
+    yield Endpoints(p.live_url(settings.live_url, settings.api_version), settings.gemini_api_key, False)
+
+
+def live_config(settings: Settings, endpoints: Endpoints) -> LiveConfig:
+    setup = p.SetupOptions(model=settings.model, voice=settings.voice, language=settings.language,
+                           system_instruction=SYSTEM_INSTRUCTION, push_to_talk=settings.ptt_mode != "hands-free")
+    return LiveConfig(url=endpoints.live_url, api_key=endpoints.api_key, setup=setup,
+                      setup_timeout_s=settings.setup_timeout_s, turn_timeout_s=settings.turn_timeout_s,
+                      nudge_after_tool_response=settings.model.startswith("gemini-3"))
+
+
+@contextlib.asynccontextmanager
+async def codegen_tools(settings: Settings) -> AsyncIterator[ToolHandler | None]:
+    """The CodeGen tool table for Gemini (the local CodeGen emulator when offline)."""
+    yield None
+
+
+@contextlib.asynccontextmanager
+async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
+                       player: Player | None = None, chunk_ms: int = 20,
+                       model_delay_s: float = 0.4) -> AsyncIterator[SessionEngine]:
+    bus = bus or EventBus()
+    async with contextlib.AsyncExitStack() as stack:
+        endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
+        if endpoints.offline:
+            bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
+                            kind="offline"))
+        tools = await stack.enter_async_context(codegen_tools(settings))
+        engine = SessionEngine(live_config(settings, endpoints), bus=bus, metrics=metrics, tools=tools,
+                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms))
+        await engine.start()
+        try:
+            yield engine
+        finally:
+            await engine.stop()
+
+
+async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True) -> None:
+    """One push-to-talk turn from ``frames``: pre-roll, key down, speech, key up, tail."""
+    opts = engine.options
+    press_at = min(frames_for_ms(opts.preroll_ms), len(frames))
+    release_at = max(press_at, len(frames) - frames_for_ms(opts.tail_ms))
+    i = 0
+    async for frame, captured in paced(frames, realtime):
+        if i == press_at:
+            engine.press()
+        if i == release_at:
+            engine.release()
+        engine.feed_frame(frame, captured)
+        i += 1
+    if release_at >= len(frames):
+        engine.release()

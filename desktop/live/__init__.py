@@ -1,0 +1,1 @@
+"""Gemini Live: sans-I/O wire protocol, asyncio client and local emulator."""

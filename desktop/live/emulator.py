@@ -1,0 +1,487 @@
+"""A local Gemini Live server, faithful to the wire reference, for the offline demo, tests and benchmarks.
+
+It speaks the real protocol (``protocol.py``) over a real WebSocket: path normalisation, API key in the
+``x-goog-api-key`` header or ``?key=``, ``setup`` first, camelCase and snake_case input, binary JSON
+frames out, push-to-talk (activityStart/End) and automatic-VAD turns, a model delay before the first
+output, 24 kHz speech streamed faster than real time with output transcripts, tool calls from the rules
+in ``scenario.toml``, barge-in (``interrupted`` + ``toolCallCancellation``), session resumption handles,
+``goAway``, the Gemini 3.x "wait for input after a tool response" quirk, and per-connection fault
+injection.  It does no speech recognition: see ``scenario.toml``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import secrets
+import ssl
+import tomllib
+import wave
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import webrtcvad
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from desktop.assets import asset
+from desktop.live import protocol as p
+
+log = logging.getLogger(__name__)
+
+LIVE_MODELS = {"gemini-3.8-live", "gemini-3.1-flash-live-preview", "gemini-2.5-flash-native-audio-preview-12-2025"}
+SHUT_DOWN_MODELS = {"gemini-live-2.5-flash-preview", "gemini-2.0-flash-live-001"}
+FAULTS = ("close_1011_mid_turn", "stall", "malformed", "goaway", "slow_setup")
+_PATH_RE = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\."
+                      r"(BidiGenerateContent|BidiGenerateContentConstrained)$")
+_WORD_RE = re.compile(r"[a-z']+")
+
+
+@dataclass(frozen=True)
+class Rule:
+    words: tuple[str, ...]
+    tool: str | None = None
+    args: dict[str, Any] = field(default_factory=dict)
+    say: str = "sorry"
+    reply: str = ""
+
+    def matches(self, text: str) -> bool:
+        low = " " + " ".join(_WORD_RE.findall(text.lower())) + " "
+        return any(f" {w} " in low for w in self.words)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    utterances: tuple[tuple[str, float], ...]
+    rules: tuple[Rule, ...]
+    fallback: Rule
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Scenario:
+        path = path or Path(__file__).with_name("scenario.toml")
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        rules = tuple(Rule(tuple(r.get("words", ())), r.get("tool"), dict(r.get("args", {})),
+                           r.get("say", "sorry"), r.get("reply", "")) for r in data.get("rule", []))
+        fb = data.get("fallback", {})
+        return cls(tuple((u["text"], float(u["speech_seconds"])) for u in data.get("utterance", [])), rules,
+                   Rule((), None, {}, fb.get("say", "sorry"), fb.get("reply", "Sorry?")))
+
+    def recognise(self, speech_seconds: float) -> str | None:
+        """The scripted utterance with the closest speech length (None for no speech at all)."""
+        if speech_seconds < 0.2 or not self.utterances:
+            return None
+        return min(self.utterances, key=lambda u: abs(u[1] - speech_seconds))[0]
+
+    def rule_for(self, text: str) -> Rule:
+        return next((r for r in self.rules if r.matches(text)), self.fallback)
+
+
+@lru_cache(maxsize=32)
+def phrase_pcm(name: str) -> bytes:
+    """A canned 24 kHz reply from assets/speech (rendered once with espeak-ng)."""
+    with wave.open(str(asset("speech", f"{name}.wav")), "rb") as w:
+        return w.readframes(w.getnframes())
+
+
+def speech_seconds(pcm16k: bytes) -> float:
+    """Length of the speech in a turn: first to last voiced 30 ms frame (webrtcvad, mode 3)."""
+    vad = webrtcvad.Vad(3)
+    step = 960  # 30 ms at 16 kHz, 16-bit
+    voiced = [i for i in range(0, len(pcm16k) - step + 1, step) if vad.is_speech(pcm16k[i:i + step], 16000)]
+    if len(voiced) < 3:
+        return 0.0
+    return (voiced[-1] - voiced[0] + step) / 32000
+
+
+@dataclass
+class SessionMemory:
+    """What a resumption handle restores."""
+
+    pending_prompt: str = ""
+    turns: int = 0
+
+
+@dataclass
+class EmulatorStats:
+    connections: int = 0
+    resumed: int = 0
+    turns: int = 0
+    tool_calls: int = 0
+    messages_in: int = 0
+    audio_bytes_in: int = 0
+    rejected: int = 0
+
+
+class _Conn:
+    """One client connection: turn handling and fault behaviour."""
+
+    def __init__(self, emu: LiveEmulator, ws: ServerConnection, faults: set[str]):
+        self.emu, self.ws, self.faults = emu, ws, faults
+        self.setup: p.ClientSetup | None = None
+        self.memory = SessionMemory()
+        self.audio = bytearray()
+        self.in_activity = False
+        self.reply: asyncio.Task[None] | None = None
+        self.pending_calls: dict[str, asyncio.Future[p.FunctionResult]] = {}
+        self.input_after_tool = asyncio.Event()
+        self.vad = webrtcvad.Vad(2)
+        self.silence_ms = 0
+        self.heard_speech = False
+
+    async def send(self, text: str) -> None:
+        await self.ws.send(text.encode("utf-8"))  # the real server sends JSON in binary frames
+
+    async def run(self) -> None:
+        try:
+            first = await asyncio.wait_for(self.ws.recv(), 30)
+            try:
+                msg = p.parse_client_message(first)
+            except p.ProtocolError as exc:
+                await self.ws.close(1007, f"Invalid JSON payload received. {exc}"[:120])
+                return
+            if not isinstance(msg, p.ClientSetup):
+                await self.ws.close(1007, "The first message must be setup.")
+                return
+            if not await self._accept_setup(msg):
+                return
+            async for frame in self.ws:
+                self.emu.stats.messages_in += 1
+                try:
+                    msg = p.parse_client_message(frame)
+                except p.ProtocolError as exc:
+                    await self.ws.close(1007, f"Invalid request: {exc}"[:120])
+                    return
+                await self._handle(msg)
+        except (ConnectionClosed, TimeoutError):
+            pass
+        finally:
+            if self.reply:
+                self.reply.cancel()
+
+    async def _accept_setup(self, setup: p.ClientSetup) -> bool:
+        model = setup.model.removeprefix("models/")
+        if model not in LIVE_MODELS:
+            why = "has been shut down" if model in SHUT_DOWN_MODELS else "is not found for API version v1beta"
+            await self.ws.close(1008, f"models/{model} {why}, or is not supported for bidiGenerateContent.")
+            return False
+        if setup.resumption_handle:
+            mem = self.emu.sessions.get(setup.resumption_handle)
+            if mem is None:
+                await self.ws.close(1007, "Invalid session resumption handle.")
+                return False
+            self.memory = SessionMemory(mem.pending_prompt, mem.turns)
+            self.emu.stats.resumed += 1
+        self.setup = setup
+        if "slow_setup" in self.faults:
+            await asyncio.sleep(self.emu.stall_s)
+        await self.send(p.SERVER_SETUP_COMPLETE)
+        return True
+
+    async def _handle(self, msg: Any) -> None:
+        assert self.setup is not None
+        if isinstance(msg, p.ClientAudio):
+            self.emu.stats.audio_bytes_in += len(msg.data)
+            if self.setup.push_to_talk:
+                if self.in_activity:
+                    self.audio += msg.data
+            else:
+                await self._auto_vad(msg.data)
+        elif isinstance(msg, p.ClientActivityStart):
+            if not self.setup.push_to_talk:
+                await self.ws.close(1007, "activityStart is only allowed when automatic activity detection is disabled.")
+                return
+            await self._barge_in()
+            self.in_activity = True
+            self.audio = bytearray()
+        elif isinstance(msg, p.ClientActivityEnd):
+            if self.in_activity:
+                self.in_activity = False
+                self._start_reply(audio=bytes(self.audio))
+        elif isinstance(msg, p.ClientAudioStreamEnd):
+            if not self.setup.push_to_talk and self.heard_speech:
+                self._end_auto_turn()
+        elif isinstance(msg, p.ClientText):
+            self.input_after_tool.set()
+            if msg.text.strip():
+                await self._barge_in()
+                self._start_reply(text=msg.text)
+        elif isinstance(msg, p.ClientContent):
+            if msg.turn_complete and msg.text.strip():
+                await self._barge_in()
+                self._start_reply(text=msg.text)
+        elif isinstance(msg, p.ClientToolResponse):
+            for r in msg.responses:
+                fut = self.pending_calls.pop(r.id, None)
+                if fut and not fut.done():
+                    fut.set_result(r)
+
+    async def _auto_vad(self, pcm: bytes) -> None:
+        for i in range(0, len(pcm) - 319, 320):  # 10 ms frames
+            speech = self.vad.is_speech(pcm[i:i + 320], 16000)
+            if speech:
+                if not self.heard_speech:
+                    await self._barge_in()
+                self.heard_speech = True
+                self.silence_ms = 0
+            elif self.heard_speech:
+                self.silence_ms += 10
+        if self.heard_speech:
+            self.audio += pcm
+            limit = self.setup.silence_duration_ms if self.setup and self.setup.silence_duration_ms else 500
+            if self.silence_ms >= limit:
+                self._end_auto_turn()
+
+    def _end_auto_turn(self) -> None:
+        audio = bytes(self.audio)
+        self.audio = bytearray()
+        self.heard_speech = False
+        self.silence_ms = 0
+        self._start_reply(audio=audio)
+
+    async def _barge_in(self) -> None:
+        if self.reply and not self.reply.done():
+            self.reply.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                await self.reply
+            if self.pending_calls:
+                await self.send(p.server_tool_cancellation(list(self.pending_calls)))
+                self.pending_calls.clear()
+            await self.send(p.server_content(interrupted=True))
+            await self.send(p.server_content(turn_complete=True))
+
+    def _start_reply(self, *, audio: bytes | None = None, text: str | None = None) -> None:
+        self.reply = asyncio.create_task(self._reply(audio, text))
+
+    async def _reply(self, audio: bytes | None, text: str | None) -> None:
+        emu = self.emu
+        emu.stats.turns += 1
+        if self.setup and self.setup.resumption_requested:
+            await self.send(p.server_resumption_update("", False))
+        if "stall" in self.faults:
+            await asyncio.sleep(emu.stall_s)
+            return
+        if audio is not None:
+            text = emu.scenario.recognise(speech_seconds(audio))
+            if text and self.setup and self.setup.input_transcription:
+                half = len(text) // 2
+                cut = text.rfind(" ", 0, half) + 1 or half
+                await self.send(p.server_content(input_text=text[:cut]))
+                await self.send(p.server_content(input_text=text[cut:], input_finished=True))
+        await asyncio.sleep(emu.model_delay_s)
+        if "malformed" in self.faults:
+            self.faults.discard("malformed")
+            await self.ws.send(b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": 42}}]}}')
+        if text is None:  # silence: nothing to answer
+            await self._finish(0)
+            return
+        rule = emu.scenario.rule_for(text)
+        say, reply = rule.say, rule.reply
+        if rule.tool and self.setup and rule.tool in self.setup.tools:
+            say, reply = await self._call_tool(rule, text)
+        elif rule.tool:
+            say, reply = "error", f"Sorry, I have no {rule.tool} tool in this session."
+        await self._speak(say, reply)
+
+    async def _call_tool(self, rule: Rule, text: str) -> tuple[str, str]:
+        assert rule.tool
+        args = {k: (v.replace("{text}", text).replace("{pending_prompt}", self.memory.pending_prompt or text)
+                    if isinstance(v, str) else v) for k, v in rule.args.items()}
+        if rule.tool == "create_agent_run" and not args.get("confirmed"):
+            self.memory.pending_prompt = args.get("prompt", text)
+        call = p.FunctionCall(f"call-{secrets.token_hex(4)}", rule.tool, args)
+        fut: asyncio.Future[p.FunctionResult] = asyncio.get_running_loop().create_future()
+        self.pending_calls[call.id] = fut
+        self.input_after_tool.clear()
+        self.emu.stats.tool_calls += 1
+        await self.send(p.server_tool_call([call]))
+        result = await asyncio.wait_for(fut, self.emu.tool_timeout_s)
+        if self.emu.wait_for_input_after_tool and self.setup and self.setup.model.removeprefix("models/").startswith("gemini-3"):
+            # Gemini 3.x quirk: no inference after a toolResponse until new realtime input arrives.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.input_after_tool.wait(), self.emu.tool_timeout_s)
+        await asyncio.sleep(self.emu.model_delay_s / 2)
+        out = dict(result.output or {})
+        if result.error is not None:
+            err = result.error if isinstance(result.error, str) else result.error.get("message", str(result.error))
+            return "error", f"Sorry, that did not work: {err}"
+        speech = str(out.get("speech") or out.get("summary") or out.get("message") or "Done.")
+        if rule.tool == "create_agent_run":
+            say = "confirm" if out.get("needs_confirmation") else "started"
+            if not out.get("needs_confirmation"):
+                self.memory.pending_prompt = ""
+        else:
+            say = {"get_run_status": "status", "list_runs": "list", "resume_run": "resumed",
+                   "get_run_logs": "logs"}.get(rule.tool, "status")
+        return say, speech
+
+    async def _speak(self, say: str, reply: str) -> None:
+        pcm = phrase_pcm(say)
+        chunk = int(p.OUTPUT_RATE * 2 * self.emu.chunk_ms / 1000)
+        chunks = [pcm[i:i + chunk] for i in range(0, len(pcm), chunk)]
+        words = reply.split()
+        per = max(1, -(-len(words) // max(1, len(chunks))))
+        pause = self.emu.chunk_ms / 1000 / self.emu.speedup
+        for n, data in enumerate(chunks):
+            await self.send(p.server_audio(data))
+            piece = words[n * per:(n + 1) * per]
+            if piece and self.setup and self.setup.output_transcription:
+                await self.send(p.server_content(output_text=(" " if n else "") + " ".join(piece)))
+            if n == 2 and "close_1011_mid_turn" in self.faults:
+                self.faults.discard("close_1011_mid_turn")
+                await self.ws.close(1011, "Internal error encountered.")
+                raise asyncio.CancelledError
+            await asyncio.sleep(pause)
+        await self._finish(len(pcm) // 2 // 960)  # ~25 tokens per second of audio
+
+    async def _finish(self, response_tokens: int) -> None:
+        await self.send(p.server_content(generation_complete=True))
+        await self.send(p.server_content(turn_complete=True))
+        self.memory.turns += 1
+        await self.send(p.server_usage(25 * self.memory.turns, response_tokens))
+        if self.setup and self.setup.resumption_requested:
+            handle = secrets.token_urlsafe(12)
+            self.emu.sessions[handle] = SessionMemory(self.memory.pending_prompt, self.memory.turns)
+            await self.send(p.server_resumption_update(handle, True))
+        if "goaway" in self.faults:
+            self.faults.discard("goaway")
+            await self.send(p.server_go_away(self.emu.goaway_s))
+            asyncio.get_running_loop().call_later(
+                self.emu.goaway_s, lambda: asyncio.ensure_future(self.ws.close(1000, "Session ended (goAway).")))
+
+
+class LiveEmulator:
+    """``async with LiveEmulator() as emu: ... emu.url ...`` — or ``await start()`` / ``await stop()``."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model_delay_s: float = 0.4,
+                 speedup: float = 4.0, chunk_ms: int = 40, api_key: str | None = None,
+                 scenario: Scenario | None = None, tls: tuple[Path, Path] | None = None,
+                 tool_timeout_s: float = 30.0, stall_s: float = 3600.0, goaway_s: float = 5.0,
+                 wait_for_input_after_tool: bool = True):
+        if host not in ("127.0.0.1", "::1", "localhost"):
+            raise ValueError("the emulator only listens on loopback")
+        self.host, self.port = host, port
+        self.model_delay_s, self.speedup, self.chunk_ms = model_delay_s, speedup, chunk_ms
+        self.api_key = api_key
+        self.scenario = scenario or Scenario.load()
+        self.tls = tls
+        self.tool_timeout_s, self.stall_s, self.goaway_s = tool_timeout_s, stall_s, goaway_s
+        self.wait_for_input_after_tool = wait_for_input_after_tool
+        self.sessions: dict[str, SessionMemory] = {}
+        self.stats = EmulatorStats()
+        self._queued_faults: list[set[str]] = []
+        self._server: Server | None = None
+        self._conns: set[_Conn] = set()
+
+    @property
+    def url(self) -> str:
+        scheme = "wss" if self.tls else "ws"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def inject(self, *faults: str, connections: int = 1) -> None:
+        """Apply ``faults`` to the next ``connections`` connections."""
+        for f in faults:
+            if f not in FAULTS:
+                raise ValueError(f"unknown fault {f!r}; choose from {', '.join(FAULTS)}")
+        self._queued_faults.extend(set(faults) for _ in range(connections))
+
+    async def start(self) -> LiveEmulator:
+        ctx = None
+        if self.tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+        self._server = await serve(self._handler, self.host, self.port, ssl=ctx, compression=None,
+                                   max_size=None, process_request=self._check_request, ping_interval=None)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server:
+            self._server.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 3)
+
+    async def __aenter__(self) -> LiveEmulator:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
+        path = p.normalise_path(request.path)
+        if not _PATH_RE.match(path):
+            self.stats.rejected += 1
+            return _http(404, f"Not found: {path}")
+        key = request.headers.get("x-goog-api-key") or _query(request.path, "key") or _query(request.path, "access_token")
+        if not key:
+            self.stats.rejected += 1
+            return _http(401, "Missing API key: send x-goog-api-key or ?key=")
+        return None
+
+    async def _handler(self, ws: ServerConnection) -> None:
+        self.stats.connections += 1
+        key = ws.request.headers.get("x-goog-api-key") or _query(ws.request.path, "key") or ""
+        if self.api_key is not None and key != self.api_key:
+            await ws.close(1007, "API key not valid. Please pass a valid API key.")
+            return
+        faults = self._queued_faults.pop(0) if self._queued_faults else set()
+        faults |= {f for f in (_query(ws.request.path, "fault") or "").split(",") if f in FAULTS}
+        conn = _Conn(self, ws, faults)
+        self._conns.add(conn)
+        try:
+            await conn.run()
+        finally:
+            self._conns.discard(conn)
+
+
+def _query(path: str, name: str) -> str | None:
+    values = parse_qs(urlsplit(path).query).get(name)
+    return values[0] if values else None
+
+
+def _http(status: int, body: str) -> Response:
+    reason = {401: "Unauthorized", 404: "Not Found"}.get(status, "Error")
+    data = body.encode()
+    return Response(status, reason, Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(data)))]), data)
+
+
+def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 / ::1 / localhost (SAN), valid 30 days."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                       x509.IPAddress(ipaddress.ip_address("::1")), x509.DNSName("localhost")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=30)).add_extension(san, critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+def client_ssl_context(cert: Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(cert))
+
+

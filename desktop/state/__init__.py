@@ -1,0 +1,1 @@
+"""Local state: the pruned SQLite cache."""

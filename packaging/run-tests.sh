@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, headless: Qt offscreen, a test keyring, a private config dir.
+set -uo pipefail
+PY=${1:-.venv/bin/python}
+export QT_QPA_PLATFORM=offscreen
+export PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring
+export GEMINI_CODEGEN_CONFIG_DIR="$(mktemp -d)"
+unset GEMINI_API_KEY CODEGEN_API_TOKEN CODEGEN_ORG_ID GEMINI_LIVE_URL CODEGEN_API_URL GEMINI_MODEL
+"$PY" -m pytest -q -p no:cacheprovider "${@:2}"
+rc=$?
+if [ $rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi
+exit $rc

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# System packages the app and its tests need: PortAudio (sounddevice), PulseAudio + espeak-ng + sox (the
+# virtual microphone the tests speak into), and the X/EGL libraries Qt loads.  Installs them on
+# Debian/Ubuntu when run as root; elsewhere prints the command to run.  Does nothing when all are present.
+set -euo pipefail
+DEB_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espeak-ng sox
+              libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
+              libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 xvfb)
+case "$(uname -s)" in
+  Darwin) command -v espeak-ng >/dev/null || echo "note: for the audio tests run: brew install espeak-ng sox"; exit 0 ;;
+  MINGW*|MSYS*|CYGWIN*) exit 0 ;;
+esac
+if ! command -v dpkg-query >/dev/null; then
+  echo "note: install PortAudio, PulseAudio, espeak-ng and sox with your package manager for the audio tests"
+  exit 0
+fi
+missing=()
+for pkg in "${DEB_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "Missing system packages. Run:  sudo apt-get install -y ${missing[*]}"
+  exit 0
+fi
+echo "Installing system packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
