@@ -134,3 +134,55 @@ class Alert:
     stage: str
     p99_ms: float
     target_ms: float
+
+
+# ---- CodeGen runs (emitted by desktop.codegen.tracker; shown by the runs panel, stored by the state store)
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    title: str
+    url: str
+    branch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunUpdate:
+    """A run was seen with new data (status, summary, pull requests)."""
+
+    run_id: int
+    status: str  # as the API sent it, e.g. "RUNNING", "completed"
+    category: str  # running | done | failed | unknown
+    prompt: str = ""
+    summary: str = ""
+    web_url: str = ""
+    pull_requests: tuple[PullRequest, ...] = ()
+    created_at: str = ""
+    updated_at: float = 0.0  # wall-clock seconds when seen
+
+
+@dataclass(frozen=True, slots=True)
+class RunStep:
+    """A new step from the run's logs (only followed for the run in focus)."""
+
+    run_id: int
+    index: int
+    message_type: str
+    text: str
+    created_at: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    """A run reached done/failed; ``notify``: the user was not looking at it (desktop notification + cue)."""
+
+    run_id: int
+    category: str
+    summary: str
+    web_url: str = ""
+    notify: bool = False
+
+
+# ---- power and quality (desktop.power / audio.quality)
+@dataclass(frozen=True, slots=True)
+class ProfileChanged:
+    profile: str  # performance | balanced | saver
+    reason: str  # e.g. "on battery at 24 % (<= 30 %)"
