@@ -321,10 +321,15 @@ def _text(value: Any, what: str) -> str:
     return value
 
 
+_URLSAFE = str.maketrans("-_", "+/")
+
+
 def _b64(value: Any, what: str) -> bytes:
     if not isinstance(value, str):
         raise ProtocolError(f"{what} must be a base64 string")
     try:
+        if "-" in value or "_" in value:  # proto-JSON also accepts the URL-safe alphabet (the SDK sends it)
+            return base64.b64decode(value.translate(_URLSAFE), validate=True)
         return base64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise ProtocolError(f"{what} is not valid base64") from exc
@@ -596,7 +601,8 @@ def _parse_client(data: bytes | str) -> ClientEvent:
             if not fid:
                 raise ProtocolError("functionResponse.id is required")
             out.append(FunctionResult(fid, _text(_get(fr, "name"), "name"),
-                                      output=_get(resp, "output") if "error" not in resp else None,
+                                      # results belong under "output", but any object is accepted as one
+                                      output=(resp["output"] if "output" in resp else resp) if "error" not in resp else None,
                                       error=resp.get("error"),
                                       scheduling=_get(fr, "scheduling"), will_continue=_get(fr, "willContinue")))
         return ClientToolResponse(tuple(out))
