@@ -1,0 +1,63 @@
+"""The command line as a user runs it: a fresh process, real sockets, no Qt imported."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+
+def gemini_codegen(*args: str, timeout: float = 60, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "desktop", *args], capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+def test_version():
+    out = gemini_codegen("--version")
+    assert out.returncode == 0 and out.stdout.startswith("gemini-codegen ")
+
+
+def test_run_offline_json_completes_a_turn_and_reports_timings(fixtures_dir):
+    out = gemini_codegen("run", "--wav", str(fixtures_dir / "create_pr.wav"), "--offline", "--json", "--fast")
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    kinds = [line["event"] for line in lines]
+    assert "TurnFinished" in kinds and kinds[-1] == "Summary"
+    summary = lines[-1]
+    assert summary["ok"] and summary["turns"] == 1
+    for stage in ("live.ws_open", "live.setup", "live.key_to_wire", "live.speech_end_to_first_audio", "turn.total"):
+        assert summary["stages"][stage]["count"] >= 1, stage
+    user = "".join(line["text"] for line in lines if line["event"] == "TranscriptDelta" and line["role"] == "user")
+    assert "flaky login test" in user
+    assert "PySide6" not in out.stderr
+
+
+def test_missing_key_is_one_clear_line(fixtures_dir):
+    out = gemini_codegen("run", "--wav", str(fixtures_dir / "status.wav"))
+    assert out.returncode == 2 or out.returncode == 1
+    assert out.stderr.strip().count("\n") == 0 and "GEMINI_API_KEY" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "--wav", "/nonexistent.wav", "--offline"], "no such file"),
+    (["run", "--wav", __file__, "--offline"], "not a PCM WAV"),
+])
+def test_bad_input_files_are_one_clear_line(args, words):
+    out = gemini_codegen(*args)
+    assert out.returncode != 0 and words in out.stderr and "Traceback" not in out.stderr
+
+
+def test_bad_setting_in_environment_is_named(fixtures_dir):
+    out = gemini_codegen("run", "--wav", str(fixtures_dir / "status.wav"), "--offline",
+                         env={"GEMINI_CODEGEN_VAD_MODE": "7"})
+    assert out.returncode != 0 and "vad_mode" in out.stderr and "GEMINI_CODEGEN_VAD_MODE" in out.stderr
+
+
+def test_subcommands_do_not_import_qt():
+    code = "import sys; from desktop.cli import build_parser; build_parser(); print('PySide6' in str(list(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,43 @@
+from pathlib import Path
+
+import pytest
+
+from desktop.config import ConfigError, Settings, load_settings, save_settings
+
+
+def test_precedence_defaults_file_env_flags(tmp_path: Path):
+    path = tmp_path / "settings.toml"
+    path.write_text('model = "from-file"\nvad_mode = 1\ngemini_api_key = "file-secret-ignored"\n')
+    env = {"GEMINI_MODEL": "from-env", "GEMINI_CODEGEN_TAIL_MS": "150"}
+    s = load_settings({"model": "from-flag", "live_url": None}, env=env, path=path, use_keyring=False)
+    assert s.model == "from-flag" and s.vad_mode == 1 and s.tail_ms == 150
+    assert s.gemini_api_key is None  # never from the file
+    s = load_settings({}, env={"GEMINI_API_KEY": "k" * 10, "CODEGEN_ORG_ID": "7"}, path=path, use_keyring=False)
+    assert s.has_gemini_credentials and s.codegen_org_id == 7
+    assert "k" * 10 not in repr(s)
+
+
+def test_save_never_writes_secrets(tmp_path: Path):
+    path = tmp_path / "settings.toml"
+    save_settings(Settings(model="m2", gemini_api_key="sekrit-value", codegen_token="tok-value"), path)
+    text = path.read_text()
+    assert 'model = "m2"' in text and "sekrit" not in text and "tok-value" not in text
+    assert load_settings({}, env={}, path=path, use_keyring=False).model == "m2"
+
+
+@pytest.mark.parametrize("env, words", [
+    ({"GEMINI_CODEGEN_VAD_MODE": "9"}, "outside 0..3"),
+    ({"GEMINI_CODEGEN_DENOISE": "magic"}, "not one of"),
+    ({"GEMINI_CODEGEN_OFFLINE": "maybe"}, "true/false"),
+])
+def test_bad_values_name_the_setting_and_source(tmp_path, env, words):
+    with pytest.raises(ConfigError) as info:
+        load_settings({}, env=env, path=tmp_path / "none.toml", use_keyring=False)
+    assert words in str(info.value) and list(env)[0] in str(info.value)
+
+
+def test_broken_settings_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text("model = [unclosed")
+    with pytest.raises(ConfigError, match="cannot read settings file"):
+        load_settings({}, env={}, path=path, use_keyring=False)
