@@ -1,0 +1,56 @@
+"""The input chain: denoise -> level meter -> VAD, one object with a per-frame ``process``.
+
+``InputPipeline.process(frame, t)`` takes one 10 ms frame (16 kHz mono PCM16) whose last sample was
+captured at ``t`` (perf_counter, or seconds into a file) and returns a ``Processed``: the frame to send on
+(denoised), a decimated ``Level`` (or None: at most ``level_hz`` a second), a ``VadEvent`` (or None) and
+whether speech is currently open.  The VAD looks at the denoised audio.  Cheap and non-blocking: the
+session engine calls it on its loop for every frame.
+
+Typical use (the engine does this in ``feed_frame``)::
+
+    pipe = InputPipeline.from_settings(settings)   # or InputPipeline(make_denoiser("webrtc")[0])
+    out = pipe.process(frame, captured_at)
+    if out.level: show(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking)
+    if out.vad and out.vad.kind == SPEECH_END: ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from audio.denoise import Denoiser, Fallback, PassThrough, make_denoiser
+from audio.level import Level, LevelMeter
+from audio.vad import VadEvent, VadOptions, VoiceActivityDetector
+
+
+@dataclass(frozen=True, slots=True)
+class Processed:
+    frame: bytes
+    level: Level | None
+    vad: VadEvent | None
+    speaking: bool
+
+
+class InputPipeline:
+    def __init__(self, denoiser: Denoiser | None = None, *, vad: VadOptions | None = None,
+                 level_hz: float = 30.0, fallback: Fallback | None = None):
+        self.denoiser: Denoiser = denoiser or PassThrough()
+        self.vad = VoiceActivityDetector(vad)
+        self.meter = LevelMeter(level_hz)
+        self.fallback = fallback  # set when the requested denoise backend was not available
+
+    @classmethod
+    def from_settings(cls, settings: Any, **kwargs: Any) -> InputPipeline:
+        """From ``desktop.config.Settings`` (denoise, denoise_level, vad_mode)."""
+        denoiser, note = make_denoiser(settings.denoise, settings.denoise_level)
+        return cls(denoiser, vad=VadOptions(mode=settings.vad_mode), fallback=note, **kwargs)
+
+    def process(self, frame: bytes, t: float) -> Processed:
+        out = self.denoiser.process(frame)
+        level = self.meter.push(out)
+        ev = self.vad.process(out, t)
+        return Processed(out, level, ev, self.vad.speaking)
+
+    def finish(self) -> list[VadEvent]:
+        return self.vad.finish()
