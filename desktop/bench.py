@@ -1,0 +1,352 @@
+"""`gemini-codegen bench`: every optimisation measured against its baseline in the same run.
+
+Servers (the Live emulator, the CodeGen emulator) run in separate processes so their CPU is not charged
+to the client; CPU is process time of this process only.  Each comparison is repeated and reported as
+the median with its spread, because this is a small, noisy machine.  ``--quick`` keeps the whole run
+under a minute; the full run writes docs/performance.md and the PNG plots from the numbers it measured.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import timeit
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from desktop import __version__
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+@dataclass
+class Row:
+    """One optimisation against its baseline (lower is better unless ``higher_is_better``)."""
+
+    name: str
+    unit: str
+    baseline: float
+    optimized: float
+    baseline_label: str = "baseline"
+    optimized_label: str = "optimized"
+    higher_is_better: bool = False
+    note: str = ""
+
+    @property
+    def ratio(self) -> float:
+        if not self.optimized or not self.baseline:
+            return 0.0
+        return self.optimized / self.baseline if self.higher_is_better else self.baseline / self.optimized
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "unit": self.unit, "baseline_label": self.baseline_label,
+                "baseline": round(self.baseline, 3), "optimized_label": self.optimized_label,
+                "optimized": round(self.optimized, 3), "ratio": round(self.ratio, 2), "note": self.note}
+
+
+@dataclass
+class Report:
+    quick: bool
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"version": __version__, "quick": self.quick, "machine": machine_info(),
+                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started)),
+                "seconds": round(time.time() - self.started, 1),
+                "comparisons": [r.as_dict() for r in self.rows], "sections": self.sections}
+
+
+def machine_info() -> dict[str, Any]:
+    import psutil
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}"}
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+# ---------------------------------------------------------------------------------------- servers
+@contextlib.contextmanager
+def emulator_process(*args: str) -> Any:
+    """`gemini-codegen emulate ...` in a child process; yields the URL it printed; stopped by its pid."""
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", "emulate", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        url = None
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            m = re.search(r"listening on (\S+)", line)
+            if m:
+                url = m.group(1)
+                break
+        if url is None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise RuntimeError(f"emulator did not start: {err.strip()[-300:]}")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ------------------------------------------------------------------------------ metrics recording
+def bench_metric_record(report: Report) -> None:
+    from desktop.metrics import Histogram
+
+    h = Histogram()
+    number = 200_000
+    runs = [timeit.timeit(lambda: h.record_us(12345), number=number) / number * 1e9 for _ in range(5)]
+    report.sections["metrics"] = {"record_ns_median": round(med(runs)), "record_ns_runs": [round(r) for r in runs],
+                                  "goal_ns": 2000}
+
+
+# ------------------------------------------------------------------------- Live client send path
+def bench_encode(report: Report) -> None:
+    from desktop.live import protocol as p
+
+    pcm = os.urandom(640)
+    number = 20_000
+    naive = [timeit.timeit(lambda: p.audio_message_naive(pcm), number=number) / number * 1e6 for _ in range(5)]
+    fast = [timeit.timeit(lambda: p.audio_message(pcm), number=number) / number * 1e6 for _ in range(5)]
+    report.rows.append(Row("encode one 20 ms audio message", "us CPU", med(naive), med(fast),
+                           "dict + json.dumps", "pre-encoded prefix + base64 + suffix"))
+
+
+async def _send_cpu_ours(url: str, cert: Path, chunks: int, naive: bool) -> float:
+    from desktop.live import protocol as p
+    from desktop.live.client import LiveClient, LiveConfig
+    from desktop.live.emulator import client_ssl_context
+
+    client = LiveClient(LiveConfig(url=p.live_url(url), api_key="bench", ssl_context=client_ssl_context(cert)))
+    await client.connect()
+    await client.activity_start()
+    pcm = os.urandom(640)
+    encode = p.audio_message_naive if naive else p.audio_message
+    t0 = time.process_time()
+    for _ in range(chunks):
+        await client.send_encoded_audio(encode(pcm))
+    cpu = time.process_time() - t0
+    await client.close()
+    return cpu / chunks * 1e6
+
+
+async def _send_cpu_sdk(url: str, cert: Path, chunks: int) -> float:
+    from google import genai
+    from google.genai import types
+
+    from desktop.live.emulator import client_ssl_context
+
+    port = int(url.rsplit(":", 1)[1])
+    client = genai.Client(api_key="bench", http_options=types.HttpOptions(
+        base_url=f"https://127.0.0.1:{port}", api_version="v1beta",
+        async_client_args={"ssl": client_ssl_context(cert)}))
+    config = types.LiveConnectConfig(response_modalities=["AUDIO"], realtime_input_config=types.RealtimeInputConfig(
+        automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)))
+    pcm = os.urandom(640)
+    async with client.aio.live.connect(model="gemini-3.8-live", config=config) as session:
+        await session.send_realtime_input(activity_start=types.ActivityStart())
+        t0 = time.process_time()
+        for _ in range(chunks):
+            await session.send_realtime_input(audio=types.Blob(data=pcm, mime_type="audio/pcm;rate=16000"))
+        cpu = time.process_time() - t0
+    return cpu / chunks * 1e6
+
+
+def bench_send_path(report: Report) -> None:
+    """CPU per 20 ms chunk sent, over TLS to the emulator in another process: ours vs naive vs the SDK."""
+    from desktop.live.emulator import make_self_signed_cert
+
+    chunks = 1500 if report.quick else 5000
+    repeats = 3 if report.quick else 7
+    have_sdk = True
+    try:
+        import google.genai  # noqa: F401
+    except ImportError:
+        have_sdk = False
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = make_self_signed_cert(Path(tmp))
+        with emulator_process("live", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)) as url:
+            ours, naive, sdk = [], [], []
+            for _ in range(repeats):  # interleaved, so drift on the machine hits all three alike
+                ours.append(asyncio.run(_send_cpu_ours(url, cert, chunks, naive=False)))
+                naive.append(asyncio.run(_send_cpu_ours(url, cert, chunks, naive=True)))
+                if have_sdk:
+                    sdk.append(asyncio.run(_send_cpu_sdk(url, cert, chunks)))
+    report.sections["send_path"] = {"chunks_per_run": chunks, "runs": repeats,
+                                    "ours_us": [round(v, 1) for v in ours], "naive_us": [round(v, 1) for v in naive],
+                                    "sdk_us": [round(v, 1) for v in sdk]}
+    report.rows.append(Row("Live client CPU per 20 ms chunk sent (wss, loopback)", "us CPU", med(naive), med(ours),
+                           "same client, dict + json.dumps per chunk", "pre-encoded"))
+    if sdk:
+        report.rows.append(Row("Live client CPU per 20 ms chunk vs official SDK", "us CPU", med(sdk), med(ours),
+                               "google-genai send_realtime_input", "desktop.live.client",
+                               note="goal: ours <= 1/3 of the SDK (ratio >= 3)"))
+
+
+# ------------------------------------------------------------------------------ end-to-end turns
+def _fixture_frames() -> dict[str, list[bytes]]:
+    from audio.sources import WavSource
+
+    names = ["create_pr", "status", "list_runs", "resume"]
+    return {n: WavSource(FIXTURES / f"{n}.wav").frames for n in names}
+
+
+async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_delay_s: float) -> dict[str, Any]:
+    from desktop.config import Settings
+    from desktop.engine import EngineOptions, SessionEngine
+    from desktop.headless import Endpoints, live_config, speak_frames
+    from desktop.live import protocol as p
+    from desktop.metrics import Metrics
+
+    frames = _fixture_frames()
+    metrics = Metrics()
+    settings = Settings(offline=True)
+    engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
+                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms))
+    await engine.start()
+    names = list(frames)
+    client_added: list[float] = []
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    audio_s = 0.0
+    done = 0
+    for i in range(turns):
+        f = frames[names[i % len(names)]]
+        audio_s += len(f) / 100
+        await speak_frames(engine, f, realtime=realtime)
+        turn = await engine.wait_turn(30)
+        if turn is None:
+            continue
+        done += 1
+        e2e = turn.timings_ms.get("speech_end_to_first_audio")
+        if e2e is not None:
+            # the emulator's model delay is the server's share; a tool call adds 1.5x and the tool's own time
+            server_ms = model_delay_s * 1e3 * (1.5 if turn.tool_ms else 1.0) + turn.tool_ms
+            client_added.append(max(0.0, e2e - server_ms))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    msgs = metrics.counters.get("messages_sent", 0)
+    await engine.stop()
+    from desktop.metrics import Histogram
+
+    h = Histogram()
+    for v in client_added:
+        h.record_s(v / 1e3)
+    snap = metrics.snapshot()
+    return {"turns": done, "audio_seconds": round(audio_s, 2), "wall_seconds": round(wall, 2),
+            "cpu_seconds": round(cpu, 3), "cpu_per_audio_second_ms": round(cpu / audio_s * 1e3, 2) if audio_s else 0,
+            "messages_per_audio_second": round(msgs / audio_s, 1) if audio_s else 0,
+            "stages": {k: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "p95_ms": round(s.p95_ms, 2),
+                           "p99_ms": round(s.p99_ms, 2), "max_ms": round(s.max_ms, 2)} for k, s in snap.stages.items()},
+            "client_added_ms": {"p50": round(h.percentile_us(50) / 1e3, 2), "p95": round(h.percentile_us(95) / 1e3, 2),
+                                "p99": round(h.percentile_us(99) / 1e3, 2), "samples": client_added}}
+
+
+def bench_e2e(report: Report) -> None:
+    delay = 0.4
+    turns = 8 if report.quick else 24
+    with emulator_process("live", "--port", "0", "--model-delay", str(delay)) as url:
+        report.sections["e2e"] = asyncio.run(_e2e_turns(url, turns, 20, realtime=not report.quick, model_delay_s=delay))
+        report.sections["e2e"]["model_delay_ms"] = delay * 1e3
+        report.sections["e2e"]["realtime"] = not report.quick
+        chunk_rows = {}
+        for chunk_ms in (20, 40, 100):
+            chunk_rows[chunk_ms] = asyncio.run(_e2e_turns(url, 4, chunk_ms, realtime=False, model_delay_s=delay))
+    report.sections["chunk_sizes"] = {str(k): {"cpu_per_audio_second_ms": v["cpu_per_audio_second_ms"],
+                                               "messages_per_audio_second": v["messages_per_audio_second"]}
+                                      for k, v in chunk_rows.items()}
+    report.rows.append(Row("Live messages per second of speech", "msg/s",
+                           chunk_rows[20]["messages_per_audio_second"], chunk_rows[100]["messages_per_audio_second"],
+                           "20 ms chunks", "100 ms chunks (saver profile)"))
+    report.rows.append(Row("client CPU per second of speech, whole session", "ms CPU",
+                           chunk_rows[20]["cpu_per_audio_second_ms"], chunk_rows[100]["cpu_per_audio_second_ms"],
+                           "20 ms chunks", "100 ms chunks (saver profile)"))
+
+
+# ----------------------------------------------------------------------------------------- driver
+SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
+    ("metrics", bench_metric_record),
+    ("encode", bench_encode),
+    ("send_path", bench_send_path),
+    ("e2e", bench_e2e),
+]
+
+
+def run_bench(quick: bool, only: list[str] | None = None, progress: Callable[[str], None] = print) -> Report:
+    report = Report(quick)
+    for name, fn in SECTIONS:
+        if only and name not in only:
+            continue
+        t0 = time.perf_counter()
+        progress(f"bench: {name} ...")
+        try:
+            fn(report)
+        except Exception as exc:  # one broken section must not hide the others
+            report.sections[name] = {"error": f"{type(exc).__name__}: {exc}"}
+        progress(f"bench: {name} done in {time.perf_counter() - t0:.1f} s")
+    return report
+
+
+def format_rows(rows: list[Row]) -> str:
+    lines = ["| what | unit | baseline | optimized | ratio |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.name} | {r.unit} | {r.baseline:.2f} ({r.baseline_label}) | "
+                     f"{r.optimized:.2f} ({r.optimized_label}) | {r.ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    progress = (lambda s: print(s, file=sys.stderr, flush=True)) if args.json else print
+    report = run_bench(args.quick, args.only, progress)
+    data = report.as_dict()
+    if args.write_docs:
+        from desktop.perfdocs import write_performance_docs
+
+        paths = write_performance_docs(data, Path(args.write_docs))
+        progress("wrote " + ", ".join(str(p) for p in paths))
+    if args.json:
+        print(json.dumps(data))
+    else:
+        print(format_rows(report.rows))
+        for name, section in report.sections.items():
+            if "error" in section:
+                print(f"section {name} failed: {section['error']}")
+    failed = [n for n, s in report.sections.items() if "error" in s]
+    return 1 if failed else 0
+
+
+def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, Any]) -> None:
+    b = sub.add_parser("bench", parents=[common], help="measure every optimisation against its baseline")
+    b.add_argument("--quick", action="store_true", help="a short run (under a minute)")
+    b.add_argument("--json", action="store_true", help="machine-readable results on stdout")
+    b.add_argument("--only", action="append", help="run only this section (repeatable)")
+    b.add_argument("--write-docs", metavar="DIR", help="write performance.md and plots into DIR (e.g. docs)")
+    b.set_defaults(handler=cmd_bench)
