@@ -1,0 +1,130 @@
+"""Command line for the local state: `history`, `db stats`, `db prune`, `db bench`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+
+def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
+    history = sub.add_parser("history", parents=[common], help="past turns, newest first (or a full-text search)")
+    history.add_argument("--search", metavar="TEXT", help="full-text search over both transcripts")
+    history.add_argument("--limit", type=int, default=20, metavar="N", help="how many turns (default 20)")
+    history.add_argument("--before", type=int, metavar="ID", help="page back: turns older than this id")
+    history.add_argument("--json", action="store_true", help="one JSON object per line")
+    history.set_defaults(handler=cmd_history)
+
+    db = sub.add_parser("db", help="the local history database")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    stats = db_sub.add_parser("stats", parents=[common], help="size, rows per table, oldest item")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    stats.set_defaults(handler=cmd_db_stats)
+    prune = db_sub.add_parser("prune", parents=[common], help="remove old items now (by age, size and count)")
+    prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    prune.add_argument("--json", action="store_true", help="print JSON")
+    prune.set_defaults(handler=cmd_db_prune)
+    bench = db_sub.add_parser("bench", parents=[common], help="benchmark the store with many turns")
+    bench.add_argument("--rows", type=int, default=1_000_000, metavar="N", help="turns in the database (default 1M)")
+    bench.add_argument("--dir", type=Path, help="where the scratch database goes (default: the temp dir)")
+    bench.add_argument("--json", action="store_true", help="print JSON")
+    bench.set_defaults(handler=cmd_db_bench)
+    groups["db"] = db_sub
+
+
+def _open(args: argparse.Namespace):
+    from desktop.cli import settings_from_args
+    from desktop.state.store import open_store
+
+    store = open_store(settings_from_args(args), idle_prune_after_s=float("inf"))
+    if store.message:
+        print(f"gemini-codegen: {store.message}", file=sys.stderr)
+    return store
+
+
+def _when(t: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) if t else "-"
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from desktop.cli import UserError
+
+    if args.limit < 1:
+        raise UserError("--limit must be at least 1")
+    with _open(args) as store:
+        turns = store.search(args.search, args.limit) if args.search else store.history(args.before, args.limit)
+    for t in turns:
+        if args.json:
+            print(json.dumps(asdict(t)))
+        else:
+            print(f"#{t.id}  {_when(t.finished_at)}")
+            print(f"  you:       {t.user_text}")
+            print(f"  assistant: {t.assistant_text}")
+    if not turns and not args.json:
+        print("no matching turns" if args.search else "no history yet")
+    return 0
+
+
+def cmd_db_stats(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        stats = store.stats()
+    if args.json:
+        print(json.dumps(stats))
+        return 0
+    print(f"database: {stats['path'] or 'in memory'}  (schema version {stats['schema_version']})")
+    print(f"size:     {stats['size_bytes'] / 1e6:.1f} MB")
+    for table, n in stats["rows"].items():
+        print(f"  {table:<17} {n:>10,}")
+    print(f"oldest item: {_when(stats['oldest_item'])}")
+    return 0
+
+
+def cmd_db_prune(args: argparse.Namespace) -> int:
+    with _open(args) as store:
+        rules = store.rules
+        report = store.prune(dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps(asdict(report)))
+        return 0
+    verb = "would remove" if args.dry_run else "removed"
+    total = sum(report.deleted.values())
+    print(f"rules: older than {rules.max_age_days:g} days, over {rules.max_mb:g} MB, over {rules.max_turns:,} turns")
+    if total:
+        print(f"{verb} {total:,} rows: " + ", ".join(f"{t} {n:,}" for t, n in report.deleted.items() if n))
+    else:
+        print("nothing to remove")
+    if not args.dry_run:
+        print(f"{report.chunks} chunks, longest {report.longest_chunk_ms:.2f} ms; "
+              f"{report.vacuumed_pages} pages returned to the file system")
+    return 0
+
+
+def cmd_db_bench(args: argparse.Namespace) -> int:
+    from desktop.cli import UserError
+    from desktop.state.bench import run_store_bench
+
+    if args.rows < 1000:
+        raise UserError("--rows must be at least 1000")
+    if args.dir is not None and not args.dir.is_dir():
+        raise UserError(f"--dir {args.dir} is not a directory")
+    if not args.json:
+        print(f"filling a database with {args.rows:,} turns...", flush=True)
+    report = run_store_bench(args.rows, directory=args.dir)
+    if args.json:
+        print(json.dumps(report.as_dict()))
+        return 0 if report.passed else 1
+    print(f"filled in {report.fill_s:.1f} s, {report.db_mb:.0f} MB")
+    for label, s in (("indexed read", report.read), ("batched write, per item", report.write),
+                     ("pruning chunk", report.prune_chunk)):
+        verdict = "over target" if s.over_target else "ok"
+        print(f"  {label:<24} n={s.count:<6} p50={s.p50_ms:.3f} ms  p99={s.p99_ms:.3f} ms  max={s.max_ms:.3f} ms"
+              f"  (target p99 < {s.target_ms:g} ms: {verdict})")
+    m = report.fts_merge
+    print(f"  {'search-index merge step':<24} n={m.count:<6} p50={m.p50_ms:.3f} ms  p99={m.p99_ms:.3f} ms  "
+          f"max={m.max_ms:.3f} ms  (idle maintenance after pruning; no target)")
+    print(f"  pruned: {', '.join(f'{t} {n:,}' for t, n in report.pruned.items() if n)}; "
+          f"active runs and their steps kept: {'yes' if report.active_runs_kept else 'NO'}")
+    return 0 if report.passed else 1
