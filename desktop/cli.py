@@ -22,7 +22,7 @@ from typing import Any
 from desktop import __version__
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("audio.cli",)
 
 EXIT_USAGE = 2
 
@@ -71,6 +71,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     run.add_argument("--fast", action="store_true", help="send the audio as fast as possible (not real time)")
     run.add_argument("--then", action="append", default=[], metavar="TEXT",
                      help="a typed follow-up turn after the spoken one (repeatable), e.g. --then yes")
+    run.add_argument("--denoise", choices=["webrtc", "rnnoise", "off"],
+                     help="noise suppression before the VAD and Gemini (default webrtc)")
+    run.add_argument("--vad-mode", type=int, choices=range(4), metavar="{0-3}",
+                     help="local VAD aggressiveness, 0 (least) to 3 (most); default 2")
     run.set_defaults(handler=cmd_run)
 
     emulate = sub.add_parser("emulate", help="run a local stand-in server on loopback")

@@ -16,11 +16,12 @@ import time
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from audio.frames import Chunker
 from audio.gate import GateState, PushToTalkGate
 from desktop.events import (
+    AudioLevel,
     ErrorEvent,
     EventBus,
     Notice,
@@ -34,6 +35,10 @@ from desktop.events import (
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig, LiveError
 from desktop.metrics import Metrics
+
+if TYPE_CHECKING:
+    from audio.pipeline import InputPipeline
+    from audio.vad import VadEvent
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +88,7 @@ class Turn:
     pressed_at: float | None = None  # perf_counter
     first_wire_at: float | None = None
     ended_at: float | None = None  # activityEnd (or text) sent
+    speech_end_at: float | None = None  # the local VAD's end of speech (capture clock), when it saw one
     first_audio_at: float | None = None
     user_text: str = ""
     assistant_text: str = ""
@@ -103,11 +109,12 @@ class EngineOptions:
 class SessionEngine:
     def __init__(self, live: LiveConfig, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                  tools: ToolHandler | None = None, player: Player | None = None,
-                 options: EngineOptions = EngineOptions()):
+                 options: EngineOptions = EngineOptions(), pipeline: InputPipeline | None = None):
         self.bus = bus or EventBus()
         self.metrics = metrics or Metrics()
         self.tools = tools
         self.player = player or NullPlayer()
+        self.pipeline = pipeline  # denoise -> level -> VAD before the gate (audio.pipeline.InputPipeline)
         self.options = options
         if tools is not None:
             live = LiveConfig(**{**live.__dict__, "setup": _with_tools(live.setup, tools.declarations)})
@@ -180,13 +187,31 @@ class SessionEngine:
             self._end_activity()
 
     def feed_frame(self, frame: bytes, captured_at: float | None = None) -> None:
-        """One 10 ms frame (called on the engine loop).  Never blocks, never awaits."""
+        """One 10 ms frame (called on the engine loop).  Never blocks, never awaits.
+
+        With a ``pipeline`` the frame is denoised, metered (``AudioLevel`` events, at most 30 a second)
+        and run through the VAD before the gate."""
         self.metrics.counters["frames_captured"] += 1
+        at = time.perf_counter() if captured_at is None else captured_at
+        if self.pipeline is not None:
+            out = self.pipeline.process(frame, at)
+            frame = out.frame
+            if out.level is not None:
+                self.bus.emit(AudioLevel(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking))
+            if out.vad is not None:
+                self._on_vad(out.vad)
         send, ended = self.gate.push(frame)
         if send:
-            self._push_chunk(frame, time.perf_counter() if captured_at is None else captured_at)
+            self._push_chunk(frame, at)
         if ended:
             self._end_activity()
+
+    def _on_vad(self, ev: VadEvent) -> None:
+        """Remember where speech really ended, so the reply latency is measured from there."""
+        turn = self.turn
+        if (ev.kind == "speech_end" and turn is not None and turn.first_audio_at is None
+                and not self._turn_done.is_set() and (turn.pressed_at is None or ev.at >= turn.pressed_at)):
+            turn.speech_end_at = ev.at
 
     def _push_chunk(self, frame: bytes, captured_at: float) -> None:
         self.metrics.counters["frames_sent"] += 1
@@ -266,8 +291,9 @@ class SessionEngine:
             now = time.perf_counter()
             if turn.first_audio_at is None:
                 turn.first_audio_at = now
-                if turn.ended_at is not None:
-                    e2e = now - turn.ended_at
+                since = turn.speech_end_at if turn.speech_end_at is not None else turn.ended_at
+                if since is not None:
+                    e2e = now - since
                     turn.timings_ms["speech_end_to_first_audio"] = e2e * 1e3
                     self.metrics.observe_s("live.speech_end_to_first_audio", e2e)
                 self._set_state("speaking")

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from audio.frames import frames_for_ms
+from audio.pipeline import InputPipeline
 from audio.sources import paced
 from desktop.config import Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
@@ -77,8 +78,12 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
         tools = await stack.enter_async_context(codegen_tools(settings))
+        pipeline = InputPipeline.from_settings(settings)
+        if pipeline.fallback is not None:
+            bus.emit(Notice(pipeline.fallback.message, kind="audio"))
         engine = SessionEngine(live_config(settings, endpoints), bus=bus, metrics=metrics, tools=tools,
-                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms))
+                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
+                               pipeline=pipeline)
         await engine.start()
         try:
             yield engine

@@ -1,0 +1,168 @@
+"""Microphone capture: a sounddevice raw input stream delivering exact 10 ms frames to the engine loop.
+
+``MicCapture(loop, on_frame, on_error, device=None)`` opens an int16 mono PortAudio input stream with a
+block size of 10 ms.  At 16 kHz each block is one pipeline frame; a device that cannot run at 16 kHz is
+opened at its native rate and the blocks are resampled with soxr and re-cut into 160-sample frames on the
+loop.  The PortAudio callback only copies the bytes and calls
+``loop.call_soon_threadsafe(on_frame, frame, time.perf_counter())`` (the frame's capture time); it never
+blocks, logs or allocates more than the copy.
+
+Errors become one ``desktop.events.ErrorEvent(kind="no_microphone")`` handed to ``on_error`` on the loop:
+the stream stopping by itself (device unplugged), or no audio for ``stall_s`` while open (``start_timeout_s`` before the first frame: some backends,
+e.g. ALSA's PulseAudio plugin, take a second or two to deliver the first block).  ``reopen()``
+(or ``close()`` + ``open()``) starts again, e.g. when the user picks another device.  A missing PortAudio
+library or no input device raises ``AudioUnavailable`` from ``open()`` with one line saying what to
+install or connect.
+
+For the window::
+
+    cap = MicCapture(loop, engine.feed_frame, bus.emit, device=settings.input_device)
+    cap.open()        # on the engine loop thread; raises AudioUnavailable with a user-facing message
+    ...
+    cap.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from audio.devices import AudioUnavailable, Device, find_device, load_sounddevice
+from audio.frames import FRAME_BYTES, FRAME_MS, RATE
+from desktop.events import ErrorEvent
+
+FrameCallback = Callable[[bytes, float], None]
+ErrorCallback = Callable[[ErrorEvent], None]
+
+
+class MicCapture:
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_frame: FrameCallback,
+                 on_error: ErrorCallback | None = None, *, device: str | int | None = None,
+                 stall_s: float = 1.0, start_timeout_s: float = 5.0):
+        self.loop = loop
+        self.on_frame = on_frame
+        self.on_error = on_error
+        self.device_spec = device
+        self.stall_s = stall_s
+        self.start_timeout_s = start_timeout_s
+        self.device: Device | None = None
+        self.rate = RATE
+        self.frames = 0
+        self.overflows = 0
+        self._stream: Any = None
+        self._resampler: Any = None
+        self._pending = bytearray()
+        self._last_frame_at = 0.0
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._closing = False
+
+    @property
+    def is_open(self) -> bool:
+        return self._stream is not None
+
+    # ------------------------------------------------------------------ lifecycle
+    def open(self) -> None:
+        """Open and start the stream (call on the loop's thread).  Raises ``AudioUnavailable``."""
+        if self._stream is not None:
+            return
+        sd = load_sounddevice()
+        self.device = find_device(self.device_spec, "input", sd)
+        rate = RATE
+        try:
+            sd.check_input_settings(device=self.device.index, channels=1, dtype="int16", samplerate=RATE)
+        except Exception:
+            rate = int(self.device.default_rate)  # the device's own rate; resampled below
+        self.rate = rate
+        self._pending.clear()
+        if rate != RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="int16", quality="HQ")
+            deliver: Callable[[bytes, float], None] = self._deliver_resampled
+        else:
+            self._resampler = None
+            deliver = self._deliver
+        call_soon = self.loop.call_soon_threadsafe
+        perf = time.perf_counter
+
+        def callback(indata: Any, frames: int, _time: Any, status: Any) -> None:
+            if status.input_overflow:
+                self.overflows += 1
+            call_soon(deliver, bytes(indata), perf())
+
+        def finished() -> None:
+            call_soon(self._stream_finished)
+
+        try:
+            stream = sd.RawInputStream(samplerate=rate, blocksize=rate * FRAME_MS // 1000, device=self.device.index,
+                                       channels=1, dtype="int16", latency="low", callback=callback,
+                                       finished_callback=finished)
+            stream.start()
+        except Exception as exc:  # PortAudioError and friends: the device refused to open
+            raise AudioUnavailable(f"cannot open the microphone {self.device.name!r}: {exc}") from None
+        self._stream = stream
+        self._closing = False
+        self.frames = 0
+        self._last_frame_at = time.perf_counter()
+        self._arm_watchdog()
+
+    def close(self) -> None:
+        self._closing = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # the device is already gone; nothing left to release
+                pass
+
+    def reopen(self, device: str | int | None = None) -> None:
+        if device is not None:
+            self.device_spec = device
+        self.close()
+        self.open()
+
+    # ------------------------------------------------------------------ on the loop
+    def _deliver_resampled(self, block: bytes, captured_at: float) -> None:
+        x = np.frombuffer(block, dtype="<i2")
+        self._pending += self._resampler.resample_chunk(x).astype("<i2").tobytes()
+        while len(self._pending) >= FRAME_BYTES:
+            frame = bytes(self._pending[:FRAME_BYTES])
+            del self._pending[:FRAME_BYTES]
+            self._deliver(frame, captured_at)
+
+    def _deliver(self, frame: bytes, captured_at: float) -> None:
+        self.frames += 1
+        self._last_frame_at = captured_at
+        self.on_frame(frame, captured_at)
+
+    def _arm_watchdog(self) -> None:
+        self._watchdog = self.loop.call_later(self.stall_s / 2, self._check_stall)
+
+    def _check_stall(self) -> None:
+        stream = self._stream
+        if stream is None:
+            return
+        limit = self.stall_s if self.frames else self.start_timeout_s  # some backends take ~2 s to start
+        if stream.active and time.perf_counter() - self._last_frame_at < limit:
+            self._arm_watchdog()
+            return
+        self._fail("the microphone stopped delivering audio")
+
+    def _stream_finished(self) -> None:
+        if not self._closing and self._stream is not None:
+            self._fail("the microphone stream stopped (device unplugged or taken by another application)")
+
+    def _fail(self, message: str) -> None:
+        name = self.device.name if self.device else "microphone"
+        self.close()
+        if self.on_error is not None:
+            self.on_error(ErrorEvent("no_microphone", f"{message}: {name}",
+                                     "reconnect it or pick another input device in Settings"))

@@ -1,0 +1,184 @@
+"""Playback of Gemini's 24 kHz PCM16 replies: a jitter buffer pulled by the output stream's callback.
+
+``JitterBuffer`` is the pure part (no I/O, thread-safe): ``write(pcm)`` from the engine loop, ``read(n)``
+from the audio callback.  Playback of a turn starts once ``target_ms`` is buffered (or the turn has ended),
+an underrun plays silence and waits for ``target_ms`` again, ``flush()`` drops everything buffered so the
+next callback plays silence (barge-in, ``interrupted``), and ``end_of_turn()`` appends ``pad_ms`` of
+silence so the device does not clip the last word.
+
+``SpeakerPlayer`` implements the engine's ``Player`` protocol (write / flush / end_of_turn) on a
+sounddevice ``RawOutputStream`` (int16 mono, ``block_ms`` blocks): the callback only copies bytes out of
+the buffer.  A device that cannot run at 24 kHz is opened at its native rate and writes are resampled with
+soxr on the loop.  It records ``audio.first_audio_to_played`` (first reply audio written -> its first
+sample handed to the device) in ``Metrics`` when the turn's first sample is played.
+
+For the window::
+
+    player = SpeakerPlayer(metrics=engine.metrics, device=settings.output_device, jitter_ms=settings.jitter_ms)
+    player.open()                       # on the engine loop; raises AudioUnavailable with a clear message
+    engine = SessionEngine(..., player=player)
+    ...
+    player.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from audio.devices import AudioUnavailable, Device, find_device, load_sounddevice
+from desktop.metrics import Metrics
+
+OUTPUT_RATE = 24000
+
+
+class JitterBuffer:
+    def __init__(self, rate: int = OUTPUT_RATE, target_ms: int = 60, pad_ms: int = 80):
+        self.rate = rate
+        self.target_bytes = rate * target_ms // 1000 * 2
+        self.pad_bytes = rate * pad_ms // 1000 * 2
+        self._buf = bytearray()
+        self._lock = threading.Lock()
+        self._playing = False  # the target was reached (or the turn ended): draining
+        self._turn_ended = False
+        self._new_turn = True
+        self.underruns = 0
+        self.flushes = 0
+        self.turn_written_at: float | None = None  # perf_counter of the turn's first write
+        self.turn_played_at: float | None = None  # perf_counter of the turn's first real sample read
+        self.first_played: tuple[float, float] | None = None  # (written, played), taken by the player
+
+    @property
+    def buffered_ms(self) -> float:
+        return len(self._buf) / 2 / self.rate * 1000
+
+    def write(self, pcm: bytes, now: float | None = None) -> None:
+        with self._lock:
+            if self._new_turn:
+                self._new_turn = False
+                self._turn_ended = False
+                self.turn_written_at = time.perf_counter() if now is None else now
+                self.turn_played_at = None
+            self._buf += pcm
+            if len(self._buf) >= self.target_bytes:
+                self._playing = True
+
+    def end_of_turn(self) -> None:
+        with self._lock:
+            if self._buf or self._playing:
+                self._buf += b"\0" * self.pad_bytes
+            self._turn_ended = True
+            self._new_turn = True
+            self._playing = bool(self._buf)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._buf.clear()
+            self._playing = False
+            self._turn_ended = False
+            self._new_turn = True
+            self.turn_written_at = None  # dropped audio is never "played"
+            self.flushes += 1
+
+    def read(self, nbytes: int, now: float | None = None) -> bytes:
+        """Exactly ``nbytes`` for the device: buffered audio, then silence."""
+        with self._lock:
+            if not self._playing or not self._buf:
+                if self._playing:  # ran dry in the middle of a turn: wait for the target again
+                    self.underruns += 1
+                    self._playing = False
+                return b"\0" * nbytes
+            out = bytes(self._buf[:nbytes])
+            del self._buf[:nbytes]
+            if self.turn_written_at is not None and self.turn_played_at is None:
+                self.turn_played_at = time.perf_counter() if now is None else now
+                self.first_played = (self.turn_written_at, self.turn_played_at)
+            if not self._buf and self._turn_ended:
+                self._playing = False  # the turn is over, not an underrun
+            if len(out) < nbytes:
+                out += b"\0" * (nbytes - len(out))
+            return out
+
+
+class SpeakerPlayer:
+    def __init__(self, *, metrics: Metrics | None = None, device: str | int | None = None,
+                 jitter_ms: int = 60, block_ms: int = 10, pad_ms: int = 80):
+        self.metrics = metrics or Metrics()
+        self.device_spec = device
+        self.jitter_ms = jitter_ms
+        self.block_ms = block_ms
+        self.pad_ms = pad_ms
+        self.device: Device | None = None
+        self.buffer = JitterBuffer(OUTPUT_RATE, jitter_ms, pad_ms)
+        self._stream: Any = None
+        self._resampler: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def open(self) -> None:
+        """Open the output stream (on the engine loop's thread).  Raises ``AudioUnavailable``."""
+        if self._stream is not None:
+            return
+        sd = load_sounddevice()
+        self.device = find_device(self.device_spec, "output", sd)
+        rate = OUTPUT_RATE
+        try:
+            sd.check_output_settings(device=self.device.index, channels=1, dtype="int16", samplerate=rate)
+        except Exception:
+            rate = int(self.device.default_rate)
+        if rate != OUTPUT_RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(OUTPUT_RATE, rate, 1, dtype="int16", quality="HQ")
+        self.buffer = JitterBuffer(rate, self.jitter_ms, self.pad_ms)
+        try:
+            self._loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._loop = None
+        buffer, block = self.buffer, rate * self.block_ms // 1000
+
+        loop = self._loop
+
+        def callback(outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+            outdata[:] = buffer.read(frames * 2)
+            first = buffer.first_played
+            if first is not None:
+                buffer.first_played = None
+                if loop is not None:
+                    loop.call_soon_threadsafe(self._report, first)
+
+        try:
+            self._stream = sd.RawOutputStream(samplerate=rate, blocksize=block, device=self.device.index,
+                                              channels=1, dtype="int16", latency="low", callback=callback)
+            self._stream.start()
+        except Exception as exc:
+            self._stream = None
+            raise AudioUnavailable(f"cannot open the speaker {self.device.name!r}: {exc}") from None
+
+    def close(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.abort()
+                stream.close()
+            except Exception:  # the device is already gone
+                pass
+
+    # ------------------------------------------------------------------ Player protocol (engine loop)
+    def write(self, pcm: bytes) -> None:
+        if self._resampler is not None:
+            pcm = self._resampler.resample_chunk(np.frombuffer(pcm, dtype="<i2")).astype("<i2").tobytes()
+        self.buffer.write(pcm)
+
+    def flush(self) -> None:
+        self.buffer.flush()
+
+    def end_of_turn(self) -> None:
+        self.buffer.end_of_turn()
+
+    def _report(self, first: tuple[float, float]) -> None:
+        written, played = first
+        self.metrics.observe_s("audio.first_audio_to_played", max(0.0, played - written))

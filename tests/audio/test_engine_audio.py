@@ -1,0 +1,66 @@
+"""The input pipeline inside the session engine, over a real socket to the local Live emulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from audio.denoise import build_backend
+from audio.pipeline import InputPipeline
+from audio.sources import WavSource
+from desktop.config import Settings
+from desktop.engine import EngineOptions, SessionEngine
+from desktop.events import AudioLevel, EventBus, Notice
+from desktop.headless import open_session, speak_frames
+from desktop.live import protocol as p
+from desktop.live.client import LiveConfig
+from desktop.live.emulator import LiveEmulator
+
+
+@pytest.fixture(scope="module")
+def status_noisy(fixtures_dir):
+    return WavSource(fixtures_dir / "status_noisy.wav").frames
+
+
+async def test_engine_runs_frames_through_the_pipeline(status_noisy, manifest):
+    bus = EventBus()
+    events: list = []
+    bus.subscribe(events.append)
+    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = SessionEngine(LiveConfig(url=p.live_url(emu.url), api_key="k"), bus=bus,
+                               options=EngineOptions(preroll_ms=300, tail_ms=200),
+                               pipeline=InputPipeline(build_backend("webrtc")))
+        await engine.start()
+        try:
+            await speak_frames(engine, status_noisy, realtime=False)
+            turn = await engine.wait_turn(10)
+        finally:
+            await engine.stop()
+    assert turn is not None and turn.user_text
+    levels = [e for e in events if isinstance(e, AudioLevel)]
+    audio_s = len(status_noisy) / 100
+    assert 0 < len(levels) <= 30 * audio_s
+    assert any(lv.speech for lv in levels) and any(not lv.speech for lv in levels)
+    assert max(lv.rms_dbfs for lv in levels) > -40
+    # the reply latency counts from the VAD's end of speech, which comes before activityEnd
+    assert turn.speech_end_at is not None and turn.ended_at is not None
+    assert turn.speech_end_at <= turn.ended_at
+    assert turn.timings_ms["speech_end_to_first_audio"] >= (turn.first_audio_at - turn.ended_at) * 1e3
+    assert engine.metrics.counters["frames_captured"] == len(status_noisy)
+
+
+async def test_open_session_builds_the_pipeline_from_settings(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyrnnoise", None)
+    from audio import denoise
+
+    monkeypatch.setattr(denoise, "_announced", set())
+    bus = EventBus()
+    notices: list[Notice] = []
+    bus.subscribe(lambda e: notices.append(e) if isinstance(e, Notice) else None)
+    settings = Settings(offline=True, denoise="rnnoise", vad_mode=3, data_dir=str(tmp_path))
+    async with open_session(settings, bus=bus, model_delay_s=0.05) as engine:
+        assert engine.pipeline is not None
+        assert engine.pipeline.denoiser.name == "webrtc"
+        assert engine.pipeline.vad.options.mode == 3
+    assert any(n.message == "rnnoise not installed -> falling back to webrtc" for n in notices)

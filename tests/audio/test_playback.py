@@ -1,0 +1,103 @@
+"""Playback: the jitter buffer's rules (pre-buffer, underrun, barge-in flush, turn-end padding) and a real
+output stream into the PulseAudio null sink."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import numpy as np
+
+from audio.capture import MicCapture
+from audio.level import frame_level
+from audio.playback import OUTPUT_RATE, JitterBuffer, SpeakerPlayer
+from desktop.metrics import Metrics
+
+BLOCK = OUTPUT_RATE // 100 * 2  # 10 ms of 24 kHz PCM16
+
+
+def _audio(ms: int, value: int = 1000) -> bytes:
+    return np.full(OUTPUT_RATE * ms // 1000, value, dtype="<i2").tobytes()
+
+
+def test_prebuffers_to_the_target_then_plays():
+    jb = JitterBuffer(target_ms=60)
+    jb.write(_audio(40))
+    assert jb.read(BLOCK) == b"\0" * BLOCK  # below the target: still silent
+    jb.write(_audio(20))
+    assert jb.read(BLOCK) == _audio(10)
+    assert jb.turn_played_at is not None and jb.turn_played_at >= jb.turn_written_at
+
+
+def test_underrun_plays_silence_and_waits_for_the_target_again():
+    jb = JitterBuffer(target_ms=20)
+    jb.write(_audio(20))
+    assert jb.read(BLOCK) != b"\0" * BLOCK
+    assert jb.read(BLOCK) != b"\0" * BLOCK
+    assert jb.read(BLOCK) == b"\0" * BLOCK
+    assert jb.underruns == 1
+    jb.write(_audio(10))
+    assert jb.read(BLOCK) == b"\0" * BLOCK  # 10 ms < target after an underrun
+    jb.write(_audio(10))
+    assert jb.read(BLOCK) == _audio(10)
+
+
+def test_flush_drops_all_buffered_response_audio():
+    jb = JitterBuffer(target_ms=60)
+    jb.write(_audio(500))
+    assert jb.read(BLOCK) == _audio(10)
+    jb.flush()  # barge-in
+    assert jb.buffered_ms == 0
+    for _ in range(60):
+        assert jb.read(BLOCK) == b"\0" * BLOCK  # nothing of the old reply, ever
+    assert jb.underruns == 0 and jb.flushes == 1
+
+
+def test_turn_end_pads_silence_and_releases_a_short_reply():
+    jb = JitterBuffer(target_ms=60, pad_ms=80)
+    jb.write(_audio(30))  # shorter than the target: only the turn end lets it play
+    assert jb.read(BLOCK) == b"\0" * BLOCK
+    jb.end_of_turn()
+    assert jb.buffered_ms == 30 + 80
+    out = b"".join(jb.read(BLOCK) for _ in range(11))
+    assert out[:len(_audio(30))] == _audio(30) and out[len(_audio(30)):] == b"\0" * (len(out) - len(_audio(30)))
+    assert jb.underruns == 0  # the end of a turn is not an underrun
+    jb.write(_audio(60))  # the next turn starts fresh
+    assert jb.read(BLOCK) == _audio(10)
+
+
+def test_odd_sized_reads_are_exact():
+    jb = JitterBuffer(target_ms=10)
+    jb.write(_audio(15))
+    assert len(jb.read(BLOCK * 2)) == BLOCK * 2
+
+
+async def test_speaker_plays_into_the_device_and_records_first_audio_to_played(pulse):
+    loop = asyncio.get_running_loop()
+    heard: list[bytes] = []
+    mic = MicCapture(loop, lambda f, t: heard.append(f))  # the null sink's monitor hears the speaker
+    metrics = Metrics()
+    player = SpeakerPlayer(metrics=metrics, jitter_ms=60)
+    mic.open()
+    player.open()
+    try:
+        deadline = time.monotonic() + 8
+        while len(heard) < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        heard.clear()
+        t = np.arange(OUTPUT_RATE // 2) / OUTPUT_RATE
+        tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
+        for i in range(0, len(tone), 960):  # 20 ms chunks, as they come from Gemini
+            player.write(tone[i:i + 960])
+        player.end_of_turn()
+        deadline = time.monotonic() + 6
+        while "audio.first_audio_to_played" not in metrics.stages and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(1.5)
+    finally:
+        player.close()
+        mic.close()
+    stage = metrics.stages["audio.first_audio_to_played"]
+    assert stage.count == 1
+    assert player.buffer.buffered_ms == 0
+    assert max(frame_level(f)[0] for f in heard) > -30, "the tone never reached the sink"
