@@ -167,6 +167,11 @@ class SpeakerPlayer:
             except Exception:  # the device is already gone
                 pass
 
+    @property
+    def busy(self) -> bool:
+        """Reply audio is still queued for the speaker (the engine's half-duplex mute looks at this)."""
+        return self.buffer.buffered_ms > 0
+
     # ------------------------------------------------------------------ Player protocol (engine loop)
     def write(self, pcm: bytes) -> None:
         if self._resampler is not None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from audio.frames import Chunker
+from audio.frames import FRAME_BYTES, Chunker
 from audio.gate import GateState, PushToTalkGate
 from desktop.events import (
     AudioLevel,
@@ -104,6 +104,11 @@ class EngineOptions:
     tail_ms: int = 200
     chunk_ms: int = 20
     tool_timeout_s: float = 30.0
+    # turns opened and closed by the local VAD (needs a pipeline; the setup keeps push-to-talk activity
+    # signals): speech start = key down (the pre-roll covers the VAD's start delay), speech end = key up
+    hands_free: bool = False
+    # mute the microphone while the assistant speaks (laptop speakers without echo cancellation)
+    half_duplex: bool = False
 
 
 class SessionEngine:
@@ -193,6 +198,8 @@ class SessionEngine:
         and run through the VAD before the gate."""
         self.metrics.counters["frames_captured"] += 1
         at = time.perf_counter() if captured_at is None else captured_at
+        if self.options.half_duplex and self._assistant_audible():
+            frame = _SILENT_FRAME
         if self.pipeline is not None:
             out = self.pipeline.process(frame, at)
             frame = out.frame
@@ -206,8 +213,16 @@ class SessionEngine:
         if ended:
             self._end_activity()
 
+    def _assistant_audible(self) -> bool:
+        return self.state == "speaking" or bool(getattr(self.player, "busy", False))
+
     def _on_vad(self, ev: VadEvent) -> None:
-        """Remember where speech really ended, so the reply latency is measured from there."""
+        """Hands-free turns; and remember where speech really ended, so the reply latency counts from there."""
+        if self.options.hands_free:
+            if ev.kind == "speech_start" and self.gate.state is not GateState.OPEN:
+                self.press(ev.confirmed_at)
+            elif ev.kind == "speech_end":
+                self.release()
         turn = self.turn
         if (ev.kind == "speech_end" and turn is not None and turn.first_audio_at is None
                 and not self._turn_done.is_set() and (turn.pressed_at is None or ev.at >= turn.pressed_at)):
@@ -380,6 +395,9 @@ class SessionEngine:
         if self.turn and self.turn.id == turn_id:
             self.turn.tool_ms += elapsed * 1e3
         self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output), elapsed * 1e3, error))
+
+
+_SILENT_FRAME = bytes(FRAME_BYTES)
 
 
 def _with_tools(setup: p.SetupOptions, declarations: Sequence[p.FunctionDeclaration]) -> p.SetupOptions:

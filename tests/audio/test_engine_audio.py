@@ -6,7 +6,7 @@ import pytest
 
 from audio.denoise import build_backend
 from audio.pipeline import InputPipeline
-from audio.sources import WavSource
+from audio.sources import WavSource, paced
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import AudioLevel, EventBus, Notice
@@ -64,3 +64,58 @@ async def test_open_session_builds_the_pipeline_from_settings(tmp_path, monkeypa
         assert engine.pipeline.denoiser.name == "webrtc"
         assert engine.pipeline.vad.options.mode == 3
     assert any(n.message == "rnnoise not installed -> falling back to webrtc" for n in notices)
+
+
+class _BusyPlayer:
+    """A speaker that is still playing the reply (for the half-duplex mute)."""
+
+    busy = True
+
+    def __init__(self) -> None:
+        self.flushes = 0
+
+    def write(self, pcm: bytes) -> None:
+        pass
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def end_of_turn(self) -> None:
+        pass
+
+
+async def test_hands_free_turn_is_opened_and_closed_by_the_vad(fixtures_dir):
+    frames = WavSource(fixtures_dir / "status.wav").frames
+    bus = EventBus()
+    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = SessionEngine(LiveConfig(url=p.live_url(emu.url), api_key="k"), bus=bus,
+                               options=EngineOptions(hands_free=True), pipeline=InputPipeline(build_backend("webrtc")))
+        await engine.start()
+        try:
+            async for frame, captured_at in paced(frames, realtime=False):  # no key presses at all
+                engine.feed_frame(frame, captured_at)
+            turn = await engine.wait_turn(10)
+        finally:
+            await engine.stop()
+    assert turn is not None and turn.user_text == "What is the status of my last task"
+    assert engine.turns == 1
+    assert 0 <= turn.timings_ms["key_to_wire"] < 1000
+
+
+async def test_half_duplex_mutes_the_microphone_while_the_assistant_speaks(fixtures_dir):
+    frames = WavSource(fixtures_dir / "status.wav").frames
+    bus = EventBus()
+    levels: list[AudioLevel] = []
+    bus.subscribe(lambda e: levels.append(e) if isinstance(e, AudioLevel) else None)
+    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = SessionEngine(LiveConfig(url=p.live_url(emu.url), api_key="k"), bus=bus, player=_BusyPlayer(),
+                               options=EngineOptions(hands_free=True, half_duplex=True),
+                               pipeline=InputPipeline(build_backend("off")))
+        await engine.start()
+        try:
+            async for frame, captured_at in paced(frames, realtime=False):  # the speaker's echo
+                engine.feed_frame(frame, captured_at)
+        finally:
+            await engine.stop()
+    assert engine.turns == 0 and engine.player.flushes == 0  # no barge-in on its own voice
+    assert levels and max(lv.peak_dbfs for lv in levels) < -90
