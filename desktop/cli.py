@@ -22,7 +22,7 @@ from typing import Any
 from desktop import __version__
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.
-COMMAND_MODULES: tuple[str, ...] = ("audio.cli",)
+COMMAND_MODULES: tuple[str, ...] = ("desktop.state.cli", "audio.cli")
 
 EXIT_USAGE = 2
 

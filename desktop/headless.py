@@ -8,6 +8,7 @@ frames as one push-to-talk turn the way a person would: the key goes down after 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,11 +18,13 @@ from audio.pipeline import InputPipeline
 from audio.sources import paced
 from desktop.config import Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
-from desktop.events import EventBus, Notice
+from desktop.events import ErrorEvent, EventBus, Notice
 from desktop.live import protocol as p
 from desktop.live.client import LiveConfig
 from desktop.live.emulator import LiveEmulator
 from desktop.metrics import Metrics
+from desktop.state.recorder import Recorder
+from desktop.state.store import Store, open_store
 
 OFFLINE_KEY = "offline-demo"
 SYSTEM_INSTRUCTION = (
@@ -68,11 +71,30 @@ async def codegen_tools(settings: Settings) -> AsyncIterator[ToolHandler | None]
 
 
 @contextlib.asynccontextmanager
+async def recording(settings: Settings, bus: EventBus, metrics: Metrics | None) -> AsyncIterator[Store]:
+    """The local state store with a recorder on ``bus``; flushed and closed on exit (off the loop thread)."""
+    store = await asyncio.to_thread(open_store, settings, metrics=metrics)
+    if store.message and store.in_memory:
+        bus.emit(ErrorEvent("storage", store.message, "Choose a writable folder with --data-dir."))
+    elif store.message:
+        bus.emit(Notice(store.message, kind="storage"))
+    recorder = Recorder(store, model=settings.model, offline=settings.offline).attach(bus)
+    try:
+        yield store
+    finally:
+        await asyncio.to_thread(recorder.close)
+        await asyncio.to_thread(store.close)
+
+
+@contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                        player: Player | None = None, chunk_ms: int = 20,
-                       model_delay_s: float = 0.4) -> AsyncIterator[SessionEngine]:
+                       model_delay_s: float = 0.4, record: bool = True) -> AsyncIterator[SessionEngine]:
+    """``record=False`` keeps the session out of the local history database (e.g. the load test)."""
     bus = bus or EventBus()
     async with contextlib.AsyncExitStack() as stack:
+        if record:
+            await stack.enter_async_context(recording(settings, bus, metrics))
         endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",

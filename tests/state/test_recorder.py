@@ -1,0 +1,73 @@
+"""The recorder turns engine events into rows; secrets are replaced before anything is queued."""
+
+from __future__ import annotations
+
+from desktop.events import (
+    EventBus,
+    MetricsSnapshot,
+    PullRequest,
+    RunFinished,
+    RunStep,
+    RunUpdate,
+    StageSummary,
+    ToolCallFinished,
+    TurnFinished,
+)
+from desktop.state.recorder import Recorder
+from desktop.state.store import REDACTED, Store
+
+SECRET = "sk-test-SECRET-1234"
+
+
+def test_turns_tool_calls_and_metrics_are_recorded(store: Store) -> None:
+    bus = EventBus()
+    rec = Recorder(store, model="gemini-test", offline=True).attach(bus)
+    bus.emit(ToolCallFinished(1, "c1", "create_run", {"prompt": f"use key {SECRET}"}, {"run_id": 7}, 12.5))
+    bus.emit(TurnFinished(1, "open a PR", f"done, your key {SECRET} is safe", {"turn_total": 900.0},
+                          started_at=1000.0))
+    bus.emit(MetricsSnapshot({"turn.total": StageSummary(1, 900.0, 900.0, 900.0, 900.0, None)}, {}))
+    assert rec.close()
+    [turn] = store.history()
+    assert turn.user_text == "open a PR" and turn.started_at == 1000.0
+    assert turn.assistant_text == f"done, your key {REDACTED} is safe"
+    assert turn.timings_ms == {"turn_total": 900.0}
+    [call] = store.tool_calls(rec.session_id, 1)
+    assert call["name"] == "create_run" and call["args"] == {"prompt": f"use key {REDACTED}"}
+    assert call["result"] == {"run_id": 7} and call["duration_ms"] == 12.5
+    [summary] = store.metric_summaries(rec.session_id)
+    assert summary["stage"] == "turn.total" and summary["p99_ms"] == 900.0
+    session = store._query("SELECT * FROM sessions")[0]
+    assert session["model"] == "gemini-test" and session["ended_at"] is not None
+    bus.emit(TurnFinished(2, "after close", "", {}))  # detached: not recorded
+    assert store.flush() and len(store.history()) == 1
+
+
+def test_runs_are_upserted_and_readable_at_startup(store: Store, db_path) -> None:
+    bus = EventBus()
+    rec = Recorder(store).attach(bus)
+    bus.emit(RunUpdate(7, "RUNNING", "running", prompt="fix the flaky test", updated_at=10.0))
+    bus.emit(RunUpdate(8, "RUNNING", "running", prompt="bump deps", updated_at=11.0))
+    bus.emit(RunStep(7, 0, "ACTION", "cloned the repo"))
+    bus.emit(RunStep(7, 0, "ACTION", "cloned the repo"))  # seen twice: stored once
+    bus.emit(RunStep(7, 1, "ACTION", "ran the tests"))
+    pr = PullRequest("Fix flaky login test", "https://example.invalid/pr/1", "fix-login")
+    bus.emit(RunUpdate(8, "COMPLETE", "done", summary="deps bumped", pull_requests=(pr,), updated_at=12.0))
+    bus.emit(RunFinished(8, "done", "deps bumped", notify=True))
+    assert rec.close()
+    store.close()
+    # a restarted app: the runs it was following are there at once, without the network
+    with Store.open(db_path) as again:
+        assert [r.run_id for r in again.active_runs()] == [7]
+        assert [s.text for s in again.run_steps(7)] == ["cloned the repo", "ran the tests"]
+        assert [s.text for s in again.run_steps(7, after_index=0)] == ["ran the tests"]
+        recent = {r.run_id: r for r in again.recent_runs()}
+        assert recent[8].category == "done" and recent[8].pull_requests == (pr,)
+        assert recent[8].prompt == "bump deps" and recent[8].summary == "deps bumped"
+        assert recent[7].prompt == "fix the flaky test"
+
+
+def test_cache_bodies_are_scrubbed(store: Store) -> None:
+    store.save("GET /me", f'{{"token": "{SECRET}"}}'.encode(), None, None)
+    assert store.flush()
+    body, _, _ = store.load("GET /me")
+    assert SECRET.encode() not in body and REDACTED.encode() in body
