@@ -10,6 +10,7 @@ before anything is queued, so they can never reach the file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -36,7 +37,8 @@ FLUSH_INTERVAL_S = 0.25
 BUSY_TIMEOUT_MS = 5000
 REDACTED = "[secret]"
 SQLITE_HEADER = b"SQLite format 3\x00"
-STORAGE_ERRORS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "no such file")
+STORAGE_ERRORS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "no such file", "malformed",
+                  "not a database")
 
 
 class StoreError(RuntimeError):
@@ -198,7 +200,7 @@ class Store:
         self._read_lock = threading.Lock()
         self._pending_cache: dict[str, tuple[bytes, str | None, float | None]] = {}
         self._last_write = time.monotonic()
-        self._last_prune = time.monotonic()
+        self._last_prune = time.monotonic() - prune_every_s  # the first idle spell prunes
         self._closed = False
         self._since_checkpoint = 0
         self._merge_pending = True
@@ -302,7 +304,10 @@ class Store:
             self._wake.wait(0 if pruning is not None and not self._queue else FLUSH_INTERVAL_S)
             self._wake.clear()
             had_work = bool(self._queue)
-            self._run_batch()
+            try:
+                self._run_batch()
+            except Exception:  # the writer must outlive any single bad batch
+                log.exception("the history writer hit an unexpected error; the batch was dropped")
             if self._stop and not self._queue:
                 break
             if had_work:
@@ -369,9 +374,10 @@ class Store:
             except sqlite3.IntegrityError:
                 conn.execute("ROLLBACK")
                 self._commit_one_by_one(writes)
-        except sqlite3.OperationalError as exc:
+        except sqlite3.DatabaseError as exc:  # full or read-only disk, I/O error, a file damaged under us
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
             if self.in_memory or not any(s in str(exc).lower() for s in STORAGE_ERRORS):
                 log.warning("could not save %d item(s) to the history database: %s", len(writes), exc)
                 return
