@@ -4,8 +4,9 @@
 syllable-rate bursts over pink-ish noise) through every stage, once, and measures each stage's CPU time
 (``time.process_time``) divided by the audio's duration: a real-time factor of 0.01 is 1 % of one core.
 Stages: ``framing`` (split into 10 ms frames + group into Live chunks), ``denoise.<backend>`` for every
-backend that loads here, ``level``, ``vad``, ``encode`` (Live realtimeInput JSON), and ``pipeline.webrtc``
-(the sum for the default chain: framing + denoise.webrtc + level + vad + encode).
+backend that loads here (and ``denoise.webrtc_no_agc``: noise suppression without the automatic gain), ``level``, ``vad``, ``encode`` (Live realtimeInput JSON), and ``pipeline.webrtc``
+(the sum for the default chain: framing + denoise.webrtc + level + vad + encode) and ``chain.webrtc``
+(the same chain measured end to end through ``InputPipeline.process``, the way the engine runs it).
 
 ``snr_against_clean(processed, clean)`` measures a denoised recording against its clean twin: the speech
 power over the noise floor (dB), with speech frames and quiet frames taken from the clean twin.
@@ -24,6 +25,7 @@ import numpy as np
 from audio.denoise import BACKENDS, BackendUnavailable, Denoiser, build_backend
 from audio.frames import FRAME_SAMPLES, RATE, Chunker
 from audio.level import LevelMeter
+from audio.pipeline import InputPipeline
 from audio.sources import split_frames
 from audio.vad import VoiceActivityDetector
 
@@ -84,6 +86,9 @@ def audio_pipeline_bench(seconds: float = 20.0, *, chunk_ms: int = 20, denoise_l
         out: list[bytes] = []
         result.rtf[f"denoise.{backend}"] = _cpu(lambda d=den, o=out: o.extend(d.process(f) for f in frames)) / audio_s
         denoised[backend] = out
+    if "webrtc" in denoised:  # the automatic gain control is most of webrtc's cost: show NS alone too
+        ns_only = build_backend("webrtc", denoise_level, 0)
+        result.rtf["denoise.webrtc_no_agc"] = _cpu(lambda: [ns_only.process(f) for f in frames]) / audio_s
     clean = denoised.get("webrtc", frames)
 
     meter = LevelMeter()
@@ -95,6 +100,16 @@ def audio_pipeline_bench(seconds: float = 20.0, *, chunk_ms: int = 20, denoise_l
     if "denoise.webrtc" in result.rtf:
         result.rtf["pipeline.webrtc"] = sum(result.rtf[k] for k in
                                             ("framing", "denoise.webrtc", "level", "vad", "encode"))
+
+        def chain() -> None:  # the real thing, end to end, as the engine runs it per frame
+            pipe = InputPipeline(build_backend("webrtc", denoise_level))
+            chunker = Chunker(chunk_ms)
+            for i, frame in enumerate(split_frames(pcm)):
+                chunk = chunker.push(pipe.process(frame, (i + 1) / 100).frame)
+                if chunk is not None:
+                    audio_message(chunk)
+
+        result.rtf["chain.webrtc"] = _cpu(chain) / audio_s
     return result
 
 

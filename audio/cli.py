@@ -186,7 +186,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         print(f"  {stage:<18} RTF {rtf:.5f}  = {rtf * 100:6.3f} % of one core")
     for backend, why in result.unavailable.items():
         print(f"  denoise.{backend:<10} not measured: {why}")
-    total = result.rtf.get("pipeline.webrtc")
+    total = result.rtf.get("chain.webrtc")
     if total is not None:
         verdict = "meets" if total < 0.01 else "misses"
         print(f"whole pipeline with webrtc: {total * 100:.3f} % of one core ({verdict} the < 1 % goal)")

@@ -28,10 +28,12 @@ def to_dbfs(amplitude: float) -> float:
 
 def frame_level(frame: bytes) -> tuple[float, float]:
     """(rms_dbfs, peak_dbfs) of one PCM16 frame."""
-    x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+    x = np.frombuffer(frame, dtype="<i2")
     if not x.size:
         return FLOOR_DBFS, FLOOR_DBFS
-    return to_dbfs(float(np.sqrt(np.mean(x * x)))), to_dbfs(float(np.max(np.abs(x))))
+    xf = x.astype(np.float32)
+    peak = max(int(x.max()), -int(x.min()))
+    return to_dbfs(math.sqrt(float(xf @ xf) / x.size)), to_dbfs(peak)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,16 +43,14 @@ class Level:
 
 
 class LevelMeter:
-    __slots__ = ("every", "_n", "_sumsq", "_samples", "_peak", "last")
+    __slots__ = ("every", "_n", "_pending", "last")
 
     def __init__(self, max_hz: float = 30.0):
         if max_hz <= 0:
             raise ValueError(f"max_hz must be positive, got {max_hz}")
         self.every = max(1, math.ceil(1000.0 / (FRAME_MS * max_hz)))
         self._n = 0
-        self._sumsq = 0.0
-        self._samples = 0
-        self._peak = 0
+        self._pending = bytearray()  # the frames since the last report, measured together (cheaper)
         self.last: Level | None = None
 
     @property
@@ -58,18 +58,13 @@ class LevelMeter:
         return 1000.0 / (FRAME_MS * self.every)
 
     def push(self, frame: bytes) -> Level | None:
-        x = np.frombuffer(frame, dtype="<i2")
-        if x.size:
-            xf = x.astype(np.float32)
-            self._sumsq += float(np.dot(xf, xf))
-            self._samples += x.size
-            self._peak = max(self._peak, int(np.max(np.abs(x.astype(np.int32)))))
+        self._pending += frame
         self._n += 1
         if self._n < self.every:
             return None
-        rms = math.sqrt(self._sumsq / self._samples) if self._samples else 0.0
-        self.last = Level(to_dbfs(rms), to_dbfs(self._peak))
-        self._n, self._sumsq, self._samples, self._peak = 0, 0.0, 0, 0
+        self.last = Level(*frame_level(bytes(self._pending)))
+        self._n = 0
+        self._pending.clear()
         return self.last
 
 

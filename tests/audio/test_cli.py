@@ -33,7 +33,8 @@ def test_vad_bad_file_is_one_line(tmp_path, capsys):
 def test_bench_json(capsys):
     assert main(["audio", "bench", "--seconds", "2", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    for stage in ("framing", "denoise.webrtc", "denoise.off", "level", "vad", "encode", "pipeline.webrtc"):
+    for stage in ("framing", "denoise.webrtc", "denoise.off", "level", "vad", "encode", "pipeline.webrtc",
+                  "chain.webrtc"):
         assert out["rtf"][stage] >= 0
     assert out["rtf"]["pipeline.webrtc"] < 0.5  # generous: the goal (< 0.01) is the benchmark's business
 
