@@ -203,6 +203,7 @@ class Store:
         self._last_prune = time.monotonic() - prune_every_s  # the first idle spell prunes
         self._closed = False
         self._since_checkpoint = 0
+        self.batches_committed = 0
         self._merge_pending = True
         if path is None:
             self._use_memory()
@@ -385,6 +386,7 @@ class Store:
             self._commit(writes)
             return
         dt = time.perf_counter() - t0
+        self.batches_committed += 1
         self._checkpoint_if_needed()
         for w in writes:
             if w.cache_key is not None and self._pending_cache.get(w.cache_key, (None,))[0] is w.params[1]:
