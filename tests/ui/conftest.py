@@ -1,0 +1,77 @@
+"""Real widgets offscreen, a real engine thread on the local emulators, a test keyring in memory."""
+
+from __future__ import annotations
+
+import keyring
+import pytest
+from keyring.backend import KeyringBackend
+
+import ui  # noqa: F401 - installs the PySide6 6.12 / Python 3.11 guard before any Qt call
+from desktop.config import Settings
+from ui import theme
+from ui.bridge import EngineBridge
+from ui.earcons import Earcons
+from ui.main_window import MainWindow, effective_settings
+
+
+class MemoryKeyring(KeyringBackend):
+    """A keyring that lives in memory for one test (the OS keyring is never touched)."""
+
+    priority = 1  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, username: str) -> str | None:
+        return self.items.get((service, username))
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        self.items[(service, username)] = password
+
+    def delete_password(self, service: str, username: str) -> None:
+        self.items.pop((service, username), None)
+
+
+@pytest.fixture
+def memory_keyring():
+    previous = keyring.get_keyring()
+    ring = MemoryKeyring()
+    keyring.set_keyring(ring)
+    yield ring
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture
+def themed_app(qapp):
+    theme.apply(qapp, dark=True)
+    return qapp
+
+
+class RecordingSink:
+    def __init__(self) -> None:
+        self.played: list[int] = []
+
+    def __call__(self, samples, rate: int) -> None:
+        self.played.append(len(samples))
+
+
+def make_window(qtbot, settings: Settings | None = None, *, start: bool = True) -> MainWindow:
+    settings = settings or Settings()
+    bridge = EngineBridge(use_audio_devices=False)
+    win = MainWindow(settings, bridge, earcons=Earcons(RecordingSink()))
+    qtbot.addWidget(win)
+    win.resize(1120, 760)
+    win.show()
+    qtbot.waitExposed(win)
+    if start:
+        bridge.start(effective_settings(settings))
+        qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
+    return win
+
+
+@pytest.fixture
+def window(qtbot, themed_app, memory_keyring):
+    win = make_window(qtbot)
+    yield win
+    win.close()

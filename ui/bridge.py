@@ -1,0 +1,437 @@
+"""The one bridge between the Qt thread and the engine thread (DESIGN.md, rule 3).
+
+The engine (``desktop.headless.open_session``) runs on its own thread with its own asyncio loop.  Commands
+go in with ``loop.call_soon_threadsafe`` / ``asyncio.run_coroutine_threadsafe``; engine events come out as
+Qt signals.  Events are not posted one by one: the bus subscriber (engine thread) appends them to a queue
+and posts a single queued "wake" signal; the Qt thread drains the queue, keeps only the newest level and
+metrics sample, joins consecutive transcript deltas of one speaker, and emits typed signals.  A flood of
+engine events therefore costs the UI one drain per event-loop pass, never one repaint per event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+
+from audio.sources import paced
+from desktop.config import Settings
+from desktop.engine import Player, SessionEngine
+from desktop.events import (
+    Alert,
+    AudioLevel,
+    ErrorEvent,
+    EventBus,
+    MetricsSnapshot,
+    Notice,
+    ProfileChanged,
+    RunFinished,
+    RunStep,
+    RunUpdate,
+    StateChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+    TranscriptDelta,
+    TurnFinished,
+)
+from desktop.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+METRICS_PERIOD_S = 1.0
+MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
+
+
+def coalesce(events: list[Any]) -> list[Any]:
+    """Drop superseded levels/snapshots and join consecutive deltas of the same turn and speaker."""
+    out: list[Any] = []
+    last_level = last_snapshot = -1
+    for ev in events:
+        if isinstance(ev, AudioLevel):
+            if last_level >= 0:
+                out[last_level] = None
+            last_level = len(out)
+        elif isinstance(ev, MetricsSnapshot):
+            if last_snapshot >= 0:
+                out[last_snapshot] = None
+            last_snapshot = len(out)
+        elif isinstance(ev, TranscriptDelta) and out:
+            prev = out[-1]
+            if (isinstance(prev, TranscriptDelta) and prev.turn_id == ev.turn_id and prev.role == ev.role
+                    and not prev.finished):
+                out[-1] = TranscriptDelta(ev.turn_id, ev.role, prev.text + ev.text, ev.finished)
+                continue
+        out.append(ev)
+    return [ev for ev in out if ev is not None]
+
+
+class EngineBridge(QObject):
+    state_changed = Signal(str, str)
+    transcript = Signal(object)  # TranscriptDelta
+    tool_started = Signal(object)  # ToolCallStarted
+    tool_finished = Signal(object)  # ToolCallFinished
+    turn_finished = Signal(object)  # TurnFinished
+    level = Signal(object)  # AudioLevel
+    error = Signal(object)  # ErrorEvent
+    notice = Signal(object)  # Notice
+    run_update = Signal(object)  # RunUpdate
+    run_step = Signal(object)  # RunStep
+    run_finished = Signal(object)  # RunFinished
+    metrics_snapshot = Signal(object)  # MetricsSnapshot
+    alert = Signal(object)  # Alert
+    profile_changed = Signal(object)  # ProfileChanged
+    session_started = Signal(bool)  # offline
+    session_stopped = Signal()
+    _wake = Signal()
+
+    def __init__(self, parent: QObject | None = None, *, use_audio_devices: bool = True):
+        super().__init__(parent)
+        self.bus = EventBus()
+        self.metrics = Metrics()
+        self.settings: Settings | None = None
+        self.engine: SessionEngine | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.mic: Any = None
+        self.store: Any = None  # desktop.state.store.Store while a session runs
+        self.muted = False
+        self.use_audio_devices = use_audio_devices  # False: no microphone or speaker (tests, file input)
+        self.player: Any = None
+        self.events_in = 0  # engine events received (engine thread)
+        self.drains = 0  # wakes handled (Qt thread)
+        self._queue: deque[Any] = deque()
+        self._wake_pending = False
+        self._thread: threading.Thread | None = None
+        self._stop: asyncio.Event | None = None
+        self._ready = threading.Event()
+        self._unsubscribe = self.bus.subscribe(self._on_engine_event)
+        self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
+        self._dispatch: dict[type, Callable[[Any], None]] = {
+            TranscriptDelta: self.transcript.emit, ToolCallStarted: self.tool_started.emit,
+            ToolCallFinished: self.tool_finished.emit, TurnFinished: self.turn_finished.emit,
+            AudioLevel: self.level.emit, ErrorEvent: self.error.emit, Notice: self.notice.emit,
+            RunUpdate: self.run_update.emit, RunStep: self.run_step.emit, RunFinished: self.run_finished.emit,
+            MetricsSnapshot: self.metrics_snapshot.emit, Alert: self.alert.emit,
+            ProfileChanged: self.profile_changed.emit,
+        }
+
+    # ------------------------------------------------------------------ engine thread -> Qt thread
+    def _on_engine_event(self, ev: Any) -> None:
+        """Bus subscriber, called on the engine thread: queue and wake the Qt thread once."""
+        self.events_in += 1
+        self._queue.append(ev)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._wake.emit()
+
+    def _drain(self) -> None:
+        self._wake_pending = False
+        self.drains += 1
+        q = self._queue
+        batch = [q.popleft() for _ in range(min(len(q), MAX_DRAIN))]
+        if q and not self._wake_pending:
+            self._wake_pending = True
+            self._wake.emit()
+        for ev in coalesce(batch):
+            if isinstance(ev, StateChanged):
+                self.state_changed.emit(ev.state, ev.detail)
+                continue
+            if isinstance(ev, _Started):
+                self.session_started.emit(ev.offline)
+                continue
+            if isinstance(ev, _Result):
+                ev.done(ev.value)
+                continue
+            if isinstance(ev, _Stopped):
+                self.session_stopped.emit()
+                continue
+            emit = self._dispatch.get(type(ev))
+            if emit is not None:
+                emit(ev)
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, settings: Settings) -> None:
+        """Start the session engine on its own thread (returns at once; watch ``session_started``)."""
+        if self.running:
+            self.stop()
+        self.settings = settings
+        self._ready.clear()
+        self._thread = threading.Thread(target=self._thread_main, args=(settings,), name="engine", daemon=True)
+        self._thread.start()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        return self._ready.wait(timeout)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        loop, stop = self.loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._thread = None
+
+    def restart(self, settings: Settings | None = None) -> None:
+        self.stop()
+        self.start(settings or self.settings or Settings(offline=True))
+
+    def _thread_main(self, settings: Settings) -> None:
+        loop = asyncio.new_event_loop()
+        self.loop = loop
+        asyncio.set_event_loop(loop)
+        from desktop.live.client import LiveError
+
+        try:
+            loop.run_until_complete(self._session(settings))
+        except LiveError:
+            log.info("engine session could not start (reported to the window)")
+        except Exception as exc:  # noqa: BLE001 - shown to the user as one message, details in the log
+            log.exception("engine session ended with an error")
+            self._on_engine_event(_as_error(exc))
+        finally:
+            self._ready.set()
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+            self.engine = None
+            self._on_engine_event(_Stopped())
+
+    async def _session(self, settings: Settings) -> None:
+        from desktop.headless import open_session, recording
+
+        self._stop = asyncio.Event()
+        player = self._open_speaker(settings) if self.use_audio_devices else None
+        async with contextlib.AsyncExitStack() as stack:
+            if player is not None:
+                stack.callback(player.close)
+            # The window records through the same store it reads history from.
+            self.store = await stack.enter_async_context(recording(settings, self.bus, self.metrics))
+            engine = await stack.enter_async_context(
+                open_session(settings, bus=self.bus, metrics=self.metrics, player=player, record=False))
+            self.engine = engine
+            self._on_engine_event(_Started(settings.offline))
+            if settings.offline:
+                self.bus.emit(StateChanged("offline-demo", "local stand-ins"))
+                self.bus.emit(StateChanged("ready", "offline demo"))
+            if self.use_audio_devices:
+                self._start_microphone(settings)
+            self._ready.set()
+            ticker = asyncio.create_task(self._publish_metrics())
+            try:
+                await self._stop.wait()
+            finally:
+                ticker.cancel()
+                self._stop_microphone()
+                self.store = None
+
+    async def _publish_metrics(self) -> None:
+        while True:
+            await asyncio.sleep(METRICS_PERIOD_S)
+            snap = self.metrics.snapshot()
+            self._on_engine_event(snap)
+            for alert in self.metrics.alerts(snap):
+                self._on_engine_event(alert)
+
+    # ------------------------------------------------------------------ audio devices
+    def _open_speaker(self, settings: Settings) -> Player | None:
+        """The speaker for replies, or None (replies are then shown as text only) with a notice saying so."""
+        try:
+            from audio.devices import AudioUnavailable
+            from audio.playback import SpeakerPlayer
+        except ImportError:
+            return None
+        player = SpeakerPlayer(metrics=self.metrics, device=settings.output_device, jitter_ms=settings.jitter_ms)
+        try:
+            player.open()
+        except AudioUnavailable as exc:
+            self.bus.emit(Notice(f"No speaker: replies are shown as text only ({_short(exc)})", kind="audio"))
+            return None
+        except Exception as exc:  # noqa: BLE001 - a device failure is a notice, never a crash
+            self.bus.emit(Notice(f"The speaker could not be opened ({_short(exc)}): replies are shown as text only",
+                                 kind="audio"))
+            return None
+        self.player = player
+        return player
+
+    def _start_microphone(self, settings: Settings) -> None:
+        """Open the microphone on the engine loop; its frames go to the engine (which meters them)."""
+        try:
+            from audio.capture import MicCapture  # absent in a build without audio capture
+            from audio.devices import AudioUnavailable
+        except ImportError:
+            self.bus.emit(Notice("Microphone capture is not available in this build: type your request instead",
+                                 kind="no_microphone"))
+            return
+        engine, loop, bus = self.engine, self.loop, self.bus
+        assert engine is not None and loop is not None
+
+        def on_frame(frame: bytes, captured_at: float) -> None:  # on the engine loop; the engine meters it
+            if not self.muted:
+                engine.feed_frame(frame, captured_at)
+
+        mic = MicCapture(loop, on_frame, bus.emit, device=settings.input_device)
+        try:
+            mic.open()
+        except AudioUnavailable as exc:
+            bus.emit(ErrorEvent("no_microphone", f"No microphone: {_short(exc)}",
+                                "Plug one in or choose another input device in Settings, or type your request."))
+            return
+        except Exception as exc:  # noqa: BLE001 - any device failure is the same message for the user
+            bus.emit(ErrorEvent("no_microphone", f"The microphone could not be opened ({_short(exc)}).",
+                                "Choose another input device in Settings, or type your request."))
+            return
+        self.mic = mic
+
+    def _stop_microphone(self) -> None:
+        mic, self.mic = self.mic, None
+        if mic is not None:
+            with contextlib.suppress(Exception):
+                mic.close()
+
+    # ------------------------------------------------------------------ commands (Qt thread -> engine thread)
+    def _call(self, fn: Callable[..., Any], *args: Any) -> bool:
+        loop = self.loop
+        if loop is None or loop.is_closed() or self.engine is None:
+            return False
+        with contextlib.suppress(RuntimeError):  # the loop closed between the check and the call
+            loop.call_soon_threadsafe(fn, *args)
+            return True
+        return False
+
+    def submit(self, coro: Coroutine[Any, Any, Any]) -> concurrent.futures.Future[Any] | None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            coro.close()
+            return None
+        return asyncio.run_coroutine_threadsafe(coro, loop)
+
+    def press(self, at: float | None = None) -> bool:
+        engine = self.engine
+        return engine is not None and self._call(engine.press, time.perf_counter() if at is None else at)
+
+    def release(self) -> bool:
+        engine = self.engine
+        return engine is not None and self._call(engine.release)
+
+    def send_text(self, text: str) -> concurrent.futures.Future[Any] | None:
+        engine = self.engine
+        if engine is None or not text.strip():
+            return None
+        return self.submit(engine.send_text(text.strip()))
+
+    def post(self, event: Any) -> bool:
+        """Emit ``event`` on the engine's bus from the engine thread (as if the engine had produced it)."""
+        return self._call(self.bus.emit, event)
+
+    def record_metric(self, name: str, seconds: float) -> None:
+        """Record a UI-side timing into the engine's metrics, on the engine thread."""
+        if not self._call(self.metrics.observe_s, name, seconds):
+            self.metrics.observe_s(name, seconds)
+
+    def feed_wav(self, path: str | Path, *, realtime: bool = False, hold_key: bool = True
+                 ) -> concurrent.futures.Future[Any] | None:
+        """Play a WAV file into the engine as if from the microphone.
+
+        ``hold_key=True``: as one held push-to-talk key (pre-roll, press, speech, release), for the demo.
+        ``hold_key=False``: frames only, while the window's own key (or button) is held by the caller.
+        """
+        from audio.sources import WavSource
+        from desktop.headless import speak_frames
+
+        engine = self.engine
+        if engine is None:
+            return None
+        frames = WavSource(path).frames
+        if hold_key:
+            return self.submit(speak_frames(engine, frames, realtime=realtime))
+        return self.submit(self._stream(frames, realtime))
+
+    def feed_silence(self, ms: int) -> concurrent.futures.Future[Any] | None:
+        """Silent frames, as a live microphone keeps delivering them (e.g. for the tail after a key release)."""
+        from audio.sources import silence
+
+        return self.submit(self._stream(silence(ms), False)) if self.engine is not None else None
+
+    async def _stream(self, frames: list[bytes], realtime: bool) -> int:
+        engine = self.engine
+        n = 0
+        async for frame, captured in paced(frames, realtime):
+            if engine is None or self.muted:
+                break
+            engine.feed_frame(frame, captured)
+            n += 1
+        return n
+
+    def focus_run(self, run_id: int) -> bool:
+        """Ask the run tracker to follow ``run_id``'s logs (if this build has a tracker)."""
+        engine = self.engine
+        focus = getattr(getattr(engine, "tools", None), "focus_run", None)
+        return callable(focus) and self._call(focus, run_id)
+
+    def query(self, fn: Callable[[Any], Any], done: Callable[[Any], None]) -> bool:
+        """Run ``fn(store)`` on a worker thread; ``done(result)`` is called later on the Qt thread."""
+        store, loop = self.store, self.loop
+        if store is None or loop is None or loop.is_closed():
+            return False
+
+        async def run() -> None:
+            try:
+                value = await asyncio.to_thread(fn, store)
+            except Exception:  # noqa: BLE001 - a failed read shows as an empty page, details in the log
+                log.exception("history query failed")
+                value = []
+            self._on_engine_event(_Result(done, value))
+
+        return self.submit(run()) is not None
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+
+
+class _Started:
+    __slots__ = ("offline",)
+
+    def __init__(self, offline: bool):
+        self.offline = offline
+
+
+class _Result:
+    __slots__ = ("done", "value")
+
+    def __init__(self, done: Callable[[Any], None], value: Any):
+        self.done, self.value = done, value
+
+
+class _Stopped:
+    __slots__ = ()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]
+
+
+def _as_error(exc: BaseException) -> ErrorEvent:
+    from desktop.headless import MissingCredentials
+    from desktop.live.client import LiveError
+
+    if isinstance(exc, LiveError):
+        return exc.event()
+    if isinstance(exc, MissingCredentials):
+        return ErrorEvent("auth", str(exc), "Add your keys in Settings, or use the offline demo.")
+    if isinstance(exc, OSError):
+        return ErrorEvent("network", f"Could not reach the service ({_short(exc)}).",
+                          "Check your connection, then reconnect.")
+    return ErrorEvent("protocol", f"The session stopped unexpectedly ({_short(exc)}).", "Reconnect to try again.")

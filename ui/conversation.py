@@ -1,0 +1,321 @@
+"""The conversation: user and assistant turns as they stream, tool calls inline, older history on scroll-up,
+and full-text search over past sessions.
+
+History and search go through a ``HistorySource`` (the state store behind the bridge); the view asks for
+one page at a time when the user scrolls to the top, and never blocks on it: answers arrive as calls to
+``add_history_page`` / ``show_search_results``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.events import ToolCallFinished, ToolCallStarted, TranscriptDelta
+from ui import theme
+
+PAGE_SIZE = 30
+MAX_BUBBLE_CHARS = 20_000  # a runaway stream keeps its tail; the full text is in the store
+
+
+class HistoryTurn(Protocol):
+    id: int
+    started_at: float
+    user_text: str
+    assistant_text: str
+
+
+class HistorySource(Protocol):
+    """What the view needs from the store; both calls answer later through the callbacks."""
+
+    def load_page(self, before_id: int | None, limit: int, done: Callable[[Sequence[HistoryTurn]], None]) -> None: ...
+
+    def search(self, text: str, limit: int, done: Callable[[Sequence[HistoryTurn]], None]) -> None: ...
+
+
+class Bubble(QFrame):
+    def __init__(self, role: str, text: str = "", stamp: str = "", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.role = role
+        self.setObjectName("Bubble")
+        self.setProperty("role", role)
+        col = QVBoxLayout(self)
+        col.setContentsMargins(14, 10, 14, 10)
+        col.setSpacing(4)
+        self.who = QLabel(("You" if role == "user" else "Gemini") + (f"  ·  {stamp}" if stamp else ""))
+        self.who.setObjectName("BubbleWho")
+        self.body = QLabel(text)
+        self.body.setWordWrap(True)
+        self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        col.addWidget(self.who)
+        col.addWidget(self.body)
+        self.text = text
+        self.restyle()
+
+    def append(self, text: str) -> None:
+        self.text = (self.text + text)[-MAX_BUBBLE_CHARS:]
+        self.body.setText(self.text)
+
+    def restyle(self) -> None:
+        c = theme.current()
+        bg = c.user_bubble if self.role == "user" else c.assistant_bubble
+        border = bg if self.role == "user" else c.border
+        self.setStyleSheet(f"#Bubble {{ background: {bg}; border: 1px solid {border}; border-radius: 14px; }}"
+                           f" QLabel {{ background: transparent; }} #BubbleWho {{ color: {c.text_muted};"
+                           f" font-size: 8.5pt; font-weight: 600; }}")
+
+
+def describe_args(args: Mapping[str, Any], limit: int = 140) -> str:
+    if not args:
+        return ""
+    text = ", ".join(f"{k}: {v}" if isinstance(v, str) else f"{k}: {json.dumps(v)}" for k, v in args.items())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def describe_result(ev: ToolCallFinished) -> str:
+    if ev.error:
+        return f"Failed: {ev.error}"
+    r = ev.result
+    for key in ("speech", "summary", "message", "status"):
+        if r.get(key):
+            return str(r[key])
+    return "Done" if not r else describe_args(r)
+
+
+class ToolCard(QFrame):
+    def __init__(self, ev: ToolCallStarted, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.call_id = ev.call_id
+        self.setObjectName("ToolCard")
+        col = QVBoxLayout(self)
+        col.setContentsMargins(12, 8, 12, 8)
+        col.setSpacing(3)
+        head = QHBoxLayout()
+        self.name = QLabel(f"⚙  {ev.name.replace('_', ' ')}")
+        self.name.setObjectName("ToolName")
+        self.status = QLabel("working…")
+        self.status.setObjectName("ToolStatus")
+        head.addWidget(self.name)
+        head.addStretch(1)
+        head.addWidget(self.status)
+        col.addLayout(head)
+        self.args = QLabel(describe_args(ev.args))
+        self.args.setWordWrap(True)
+        self.args.setProperty("muted", True)
+        self.args.setVisible(bool(ev.args))
+        col.addWidget(self.args)
+        self.result = QLabel("")
+        self.result.setWordWrap(True)
+        self.result.setVisible(False)
+        col.addWidget(self.result)
+        self.state = "running"
+        self.restyle()
+
+    def finish(self, ev: ToolCallFinished) -> None:
+        self.state = "failed" if ev.error else "done"
+        self.status.setText(("failed" if ev.error else "done") + f" · {ev.duration_ms:.0f} ms")
+        self.result.setText(describe_result(ev))
+        self.result.setVisible(True)
+        self.restyle()
+
+    def restyle(self) -> None:
+        c = theme.current()
+        tone = {"running": c.accent, "done": c.ok, "failed": c.bad}[self.state]
+        self.setStyleSheet(f"#ToolCard {{ background: {c.surface_alt}; border: 1px solid {c.border};"
+                           f" border-left: 3px solid {tone}; border-radius: 8px; }} QLabel {{ background: transparent; }}"
+                           f" #ToolName {{ font-weight: 700; }} #ToolStatus {{ color: {tone}; font-size: 8.5pt;"
+                           f" font-weight: 600; }}")
+
+
+class ConversationView(QFrame):
+    history_wanted = Signal(object)  # before_id (int | None)
+    search_wanted = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("Panel")
+        self.bubbles: dict[tuple[int, str], Bubble] = {}
+        self.tools: dict[str, ToolCard] = {}
+        self.history_source: HistorySource | None = None
+        self.oldest_history_id: int | None = None
+        self.history_done = False
+        self._loading = False
+        self._stick_to_bottom = True
+
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 14, 16, 16)
+        outer.setSpacing(10)
+        head = QHBoxLayout()
+        title = QLabel("CONVERSATION")
+        title.setObjectName("PanelTitle")
+        head.addWidget(title)
+        head.addStretch(1)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search past sessions")
+        self.search.setClearButtonEnabled(True)
+        self.search.setFixedWidth(220)
+        self.search.setEnabled(False)
+        self.search.setToolTip("Search needs the history store")
+        head.addWidget(self.search)
+        outer.addLayout(head)
+
+        self.stack = QStackedWidget()
+        outer.addWidget(self.stack, 1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        self.column = QVBoxLayout(inner)
+        self.column.setContentsMargins(0, 0, 6, 0)
+        self.column.setSpacing(10)
+        self.history_label = QLabel("")
+        self.history_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.history_label.setProperty("muted", True)
+        self.history_label.setVisible(False)
+        self.column.addWidget(self.history_label)
+        self.empty = QLabel("Hold <b>Space</b> or the microphone button and ask for a change,<br>"
+                            "e.g. <i>“Create a pull request that fixes the flaky login test.”</i>")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setProperty("muted", True)
+        self.empty.setWordWrap(True)
+        self.column.addWidget(self.empty)
+        self.column.addStretch(1)
+        self.scroll.setWidget(inner)
+        self.stack.addWidget(self.scroll)
+        self.results = QListWidget()
+        self.results.setObjectName("SearchResults")
+        self.results.setWordWrap(True)
+        self.results.setSpacing(4)
+        self.stack.addWidget(self.results)
+
+        bar = self.scroll.verticalScrollBar()
+        bar.valueChanged.connect(self._scrolled)
+        bar.rangeChanged.connect(self._range_changed)
+        self._search_timer = QTimer(self)
+        self._search_timer.setSingleShot(True)
+        self._search_timer.setInterval(250)
+        self._search_timer.timeout.connect(self._run_search)
+        self.search.textChanged.connect(lambda _t: self._search_timer.start())
+
+    # ------------------------------------------------------------------ live turns
+    def set_empty_hint(self, key_name: str) -> None:
+        self.empty.setText(f"Hold <b>{key_name}</b> or the microphone button and ask for a change,<br>"
+                           "e.g. <i>“Create a pull request that fixes the flaky login test.”</i>")
+
+    def _insert(self, w: QWidget, role: str = "assistant", index: int | None = None) -> None:
+        self.empty.setVisible(False)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        if role == "user":
+            row.addStretch(1)
+        row.addWidget(w, 6)
+        if role != "user":
+            row.addStretch(1)
+        holder = QWidget()
+        holder.setLayout(row)
+        self.column.insertWidget(self.column.count() - 1 if index is None else index, holder)
+
+    def add_delta(self, ev: TranscriptDelta) -> None:
+        key = (ev.turn_id, ev.role)
+        bubble = self.bubbles.get(key)
+        if bubble is None:
+            bubble = self.bubbles[key] = Bubble(ev.role, "", dt.datetime.now().strftime("%H:%M"))
+            self._insert(bubble, ev.role)
+        bubble.append(ev.text)
+
+    def add_tool_started(self, ev: ToolCallStarted) -> None:
+        card = self.tools[ev.call_id] = ToolCard(ev)
+        self._insert(card, "tool")
+
+    def add_tool_finished(self, ev: ToolCallFinished) -> None:
+        card = self.tools.get(ev.call_id)
+        if card is None:
+            card = self.tools[ev.call_id] = ToolCard(ToolCallStarted(ev.turn_id, ev.call_id, ev.name, ev.args))
+            self._insert(card, "tool")
+        card.finish(ev)
+
+    def restyle(self) -> None:
+        for b in self.bubbles.values():
+            b.restyle()
+        for t in self.tools.values():
+            t.restyle()
+
+    # ------------------------------------------------------------------ history (lazy, newest first)
+    def enable_history(self, source: HistorySource) -> None:
+        self.history_source = source
+        self.search.setEnabled(True)
+        self.search.setToolTip("Full-text search over your past sessions")
+        self.request_history()
+
+    def request_history(self) -> None:
+        if self.history_source is None or self.history_done or self._loading:
+            return
+        self._loading = True
+        self.history_label.setText("Loading earlier conversations…")
+        self.history_label.setVisible(True)
+        self.history_source.load_page(self.oldest_history_id, PAGE_SIZE, self.add_history_page)
+
+    def add_history_page(self, turns: Sequence[HistoryTurn]) -> None:
+        self._loading = False
+        if len(turns) < PAGE_SIZE:
+            self.history_done = True
+        bar = self.scroll.verticalScrollBar()
+        from_bottom = bar.maximum() - bar.value()
+        for t in turns:  # newest first: each goes above the ones already shown
+            stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %H:%M") if t.started_at else ""
+            if t.assistant_text:
+                self._insert(Bubble("assistant", t.assistant_text, stamp), "assistant", 1)
+            if t.user_text:
+                self._insert(Bubble("user", t.user_text, stamp), "user", 1)
+            self.oldest_history_id = t.id if self.oldest_history_id is None else min(self.oldest_history_id, t.id)
+        self.history_label.setText("Beginning of your history" if self.history_done else "")
+        self.history_label.setVisible(self.history_done and self.oldest_history_id is not None)
+        QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - from_bottom))
+
+    def _scrolled(self, value: int) -> None:
+        bar = self.scroll.verticalScrollBar()
+        self._stick_to_bottom = value >= bar.maximum() - 24
+        if value == bar.minimum() and bar.maximum() > 0:
+            self.request_history()
+
+    def _range_changed(self, _lo: int, hi: int) -> None:
+        if self._stick_to_bottom and not self._loading:
+            self.scroll.verticalScrollBar().setValue(hi)
+
+    # ------------------------------------------------------------------ search
+    def _run_search(self) -> None:
+        text = self.search.text().strip()
+        if not text or self.history_source is None:
+            self.stack.setCurrentWidget(self.scroll)
+            return
+        self.history_source.search(text, 50, self.show_search_results)
+
+    def show_search_results(self, turns: Sequence[HistoryTurn]) -> None:
+        if not self.search.text().strip():
+            return
+        self.results.clear()
+        if not turns:
+            self.results.addItem(QListWidgetItem("No past turn matches."))
+        for t in turns:
+            stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %Y %H:%M") if t.started_at else ""
+            item = QListWidgetItem(f"{stamp}\nYou: {t.user_text}\nGemini: {t.assistant_text}".strip())
+            self.results.addItem(item)
+        self.stack.setCurrentWidget(self.results)

@@ -1,0 +1,386 @@
+"""The main window: state, push-to-talk, level, conversation, runs, messages; settings and performance.
+
+The window only paints and forwards: every engine command goes through the ``EngineBridge``; every engine
+event arrives as one of its signals.  The push-to-talk key is handled by an application event filter so
+it works wherever the focus is in the window, except in a text field (where Space types a space).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QSplitter,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop.assets import asset
+from desktop.config import Settings
+from desktop.events import ErrorEvent, Notice, RunFinished, TurnFinished
+from ui import theme
+from ui.banner import MessageArea
+from ui.bridge import EngineBridge
+from ui.conversation import ConversationView
+from ui.earcons import Earcons
+from ui.history import StoreHistory
+from ui.hotkey import GlobalHotkey
+from ui.level_meter import LevelMeter
+from ui.perf_panel import PerfPanel
+from ui.ptt_button import PushToTalkButton
+from ui.runs_panel import RunsPanel
+from ui.settings_dialog import SettingsDialog
+from ui.state_indicator import StateIndicator
+from ui.tray import Tray
+
+log = logging.getLogger(__name__)
+NOTICE_SECONDS = 8
+TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
+
+
+def effective_settings(settings: Settings) -> Settings:
+    """Offline demo when forced or when there is no Gemini key (first run)."""
+    return settings if settings.offline or settings.has_gemini_credentials else settings.replace(offline=True)
+
+
+def key_matches(e: QKeyEvent, key_name: str) -> bool:
+    return QKeySequence(e.key()).toString().lower() == key_name.strip().lower()
+
+
+class MainWindow(QMainWindow):
+    settings_applied = Signal(object)  # Settings
+    notified = Signal(str, str)  # title, text (a desktop notification was shown)
+
+    def __init__(self, settings: Settings, bridge: EngineBridge | None = None, *, earcons: Earcons | None = None,
+                 tray: Tray | None = None):
+        super().__init__()
+        self.settings = settings
+        self.bridge = bridge or EngineBridge(self)
+        self.earcons = earcons
+        self.listening = False
+        self.state = "connecting"
+        self.offline = False
+        self.global_hotkey: GlobalHotkey | None = None
+        self.setWindowTitle("Gemini CodeGen")
+        self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
+        self.resize(1120, 760)
+        self.setMinimumSize(760, 520)
+        self._build()
+        self.tray = tray or Tray(self)
+        self._wire()
+        QApplication.instance().installEventFilter(self)
+        self.apply_settings(settings, restart=False)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        root = QWidget()
+        root.setObjectName("Root")
+        self.setCentralWidget(root)
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(20, 16, 20, 20)
+        outer.setSpacing(14)
+
+        header = QHBoxLayout()
+        header.setSpacing(12)
+        logo = QLabel()
+        logo.setPixmap(QIcon(str(asset("icons", "gemini-codegen.svg"))).pixmap(30, 30))
+        header.addWidget(logo)
+        titles = QVBoxLayout()
+        titles.setSpacing(0)
+        title = QLabel("Gemini CodeGen")
+        title.setObjectName("AppTitle")
+        self.subtitle = QLabel("")
+        self.subtitle.setProperty("muted", True)
+        titles.addWidget(title)
+        titles.addWidget(self.subtitle)
+        header.addLayout(titles)
+        header.addStretch(1)
+        self.profile = QLabel("")
+        self.profile.setProperty("muted", True)
+        header.addWidget(self.profile)
+        self.indicator = StateIndicator()
+        header.addWidget(self.indicator)
+        self.perf_button = QPushButton("Performance")
+        self.perf_button.setProperty("flat", True)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.setProperty("flat", True)
+        for b in (self.perf_button, self.settings_button):
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            header.addWidget(b)
+        outer.addLayout(header)
+
+        self.messages = MessageArea()
+        outer.addWidget(self.messages)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.setHandleWidth(14)
+        split.setChildrenCollapsible(False)
+        self.conversation = ConversationView()
+        self.runs = RunsPanel()
+        split.addWidget(self.conversation)
+        split.addWidget(self.runs)
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([640, 420])
+        outer.addWidget(split, 1)
+
+        bar = QFrame()
+        bar.setObjectName("Card")
+        row = QHBoxLayout(bar)
+        row.setContentsMargins(16, 10, 18, 10)
+        row.setSpacing(16)
+        self.ptt = PushToTalkButton(diameter=72)
+        row.addWidget(self.ptt)
+        col = QVBoxLayout()
+        col.setSpacing(8)
+        self.hint = QLabel("")
+        self.hint.setObjectName("Hint")
+        self.hint.setStyleSheet("font-size: 11pt; font-weight: 600;")
+        self.level = LevelMeter()
+        col.addStretch(1)
+        col.addWidget(self.hint)
+        col.addWidget(self.level)
+        col.addStretch(1)
+        row.addLayout(col, 2)
+        self.text = QLineEdit()
+        self.text.setPlaceholderText("…or type a request and press Enter")
+        self.text.setMinimumHeight(38)
+        self.send = QPushButton("Send")
+        self.send.setProperty("primary", True)
+        self.send.setMinimumHeight(38)
+        self.send.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.send.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        row.addWidget(self.text, 3)
+        row.addWidget(self.send)
+        outer.addWidget(bar)
+        self.perf = PerfPanel(self)
+
+    def _wire(self) -> None:
+        b = self.bridge
+        b.state_changed.connect(self.on_state)
+        b.transcript.connect(self.conversation.add_delta)
+        b.tool_started.connect(self.conversation.add_tool_started)
+        b.tool_finished.connect(self.conversation.add_tool_finished)
+        b.turn_finished.connect(self.on_turn_finished)
+        b.level.connect(lambda ev: self.level.set_level(ev.rms_dbfs, ev.peak_dbfs, ev.speech))
+        b.error.connect(self.on_error)
+        b.notice.connect(self.on_notice)
+        b.run_update.connect(self.runs.on_update)
+        b.run_step.connect(self.runs.on_step)
+        b.run_finished.connect(self.on_run_finished)
+        b.metrics_snapshot.connect(self.on_metrics)
+        b.profile_changed.connect(lambda ev: self.profile.setText(f"{ev.profile.title()} profile"))
+        b.session_started.connect(self.on_session_started)
+        b.session_stopped.connect(lambda: self.on_state("closed", "") if self.state != "error" else None)
+        self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
+        self.ptt.pressed.connect(self.press)
+        self.ptt.released.connect(self.release)
+        self.text.returnPressed.connect(self.send_text)
+        self.send.clicked.connect(self.send_text)
+        self.settings_button.clicked.connect(lambda: self.open_settings())
+        self.perf_button.clicked.connect(self.perf.show)
+        self.messages.action.connect(self.on_action)
+        self.runs.focus_requested.connect(self.bridge.focus_run)
+        self.tray.talk.connect(lambda on: self.press(time.perf_counter()) if on else self.release())
+        self.tray.mute_changed.connect(self.set_muted)
+        self.tray.show_window.connect(self._raise)
+        self.tray.quit_requested.connect(self.close)
+        theme.follow_os(QApplication.instance(), self.restyle)
+
+    # ------------------------------------------------------------------ settings
+    def apply_settings(self, settings: Settings, restart: bool = True) -> None:
+        old = self.settings
+        self.settings = settings
+        key = settings.ptt_key
+        mode = settings.ptt_mode
+        self.hint.setText({"hold": f"Hold {key} to talk", "toggle": f"Press {key} to talk, again to stop",
+                           "hands-free": "Hands-free: just speak"}[mode])
+        self.ptt.setToolTip(self.hint.text())
+        self.conversation.set_empty_hint(key)
+        self._set_global_hotkey(settings.global_hotkey, key)
+        if restart:
+            session_keys = ("gemini_api_key", "codegen_token", "codegen_org_id", "live_url", "codegen_url", "model",
+                            "voice", "input_device", "output_device", "denoise", "denoise_level", "vad_mode",
+                            "ptt_mode", "offline", "quality_profile")
+            if any(getattr(old, k) != getattr(settings, k) for k in session_keys):
+                self.bridge.restart(effective_settings(settings))
+        self.settings_applied.emit(settings)
+
+    def _set_global_hotkey(self, enabled: bool, key: str) -> None:
+        if self.global_hotkey is not None:
+            self.global_hotkey.stop()
+            self.global_hotkey = None
+        if not enabled:
+            return
+        hk = GlobalHotkey(key, self)
+        reason = hk.start()
+        if reason:
+            self.messages.show_notice("hotkey", reason, "warn")
+            return
+        hk.pressed.connect(lambda t: None if self.isActiveWindow() else self.press(t))
+        hk.released.connect(lambda: None if self.isActiveWindow() else self.release())
+        self.global_hotkey = hk
+
+    def open_settings(self, tab: str = "accounts") -> SettingsDialog:
+        dlg = SettingsDialog(self.settings, self, tab=tab)
+        dlg.accepted.connect(lambda: self.apply_settings(dlg.result_settings) if dlg.result_settings else None)
+        dlg.open()
+        return dlg
+
+    # ------------------------------------------------------------------ push-to-talk
+    def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802 - Qt API
+        kind = e.type()
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
+            return False
+        at = time.perf_counter()
+        if not isinstance(obj, QWidget) or obj.window() is not self or isinstance(obj, TEXT_INPUTS):
+            return False
+        ke: QKeyEvent = e  # type: ignore[assignment]
+        if not key_matches(ke, self.settings.ptt_key):
+            return False
+        if ke.isAutoRepeat():
+            return True
+        mode = self.settings.ptt_mode
+        if mode == "hands-free":
+            return False
+        if kind == QEvent.Type.KeyPress:
+            if mode == "toggle" and self.listening:
+                self.release()
+            else:
+                self.press(at)
+        elif mode == "hold":
+            self.release()
+        return True
+
+    def press(self, at: float) -> None:
+        if self.listening:
+            return
+        self.listening = True
+        self.indicator.mark_pressed(at)
+        self._show_state("listening")  # local feedback now; the engine confirms through state_changed
+        self.ptt.set_active(True)
+        if self.earcons:
+            self.earcons.play("start")
+        if not self.bridge.press(at):
+            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, or type your request.", "warn")
+            self.release()
+
+    def release(self) -> None:
+        if not self.listening:
+            return
+        self.listening = False
+        self.ptt.set_active(False)
+        if self.earcons:
+            self.earcons.play("stop")
+        self.bridge.release()
+
+    def set_muted(self, muted: bool) -> None:
+        self.bridge.set_muted(muted)
+        if muted:
+            self.messages.show_notice("muted", "Microphone muted. Unmute it from the tray menu.", "warn")
+        else:
+            self.messages.clear("notice:muted")
+
+    def send_text(self) -> None:
+        text = self.text.text().strip()
+        if not text:
+            return
+        if self.bridge.send_text(text) is None:
+            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, then send again.", "warn")
+            return
+        self.text.clear()
+
+    # ------------------------------------------------------------------ engine events
+    def _show_state(self, state: str, detail: str = "") -> None:
+        self.state = state
+        self.indicator.set_state(state, detail)
+        self.tray.set_state(state)
+        self.ptt.enabled_for_input = state not in ("connecting", "error", "closed")
+        self.ptt.update()
+
+    def on_state(self, state: str, detail: str) -> None:
+        if self.listening and state in ("ready", "offline-demo", "thinking", "speaking"):
+            return  # the key is still down: the user sees "listening" until they let go
+        self.ptt.set_active(state == "listening")
+        self._show_state(state, detail)
+
+    def on_session_started(self, offline: bool) -> None:
+        self.offline = offline
+        self.subtitle.setText(("Offline demo · " if offline else "") + self.settings.model)
+        if offline:
+            self.messages.show_offline()
+        else:
+            self.messages.clear("offline")
+        if self.bridge.store is not None and self.conversation.history_source is None:
+            self.conversation.enable_history(StoreHistory(self.bridge))
+
+    def on_turn_finished(self, ev: TurnFinished) -> None:
+        if not self.listening:
+            self.ptt.set_active(False)
+
+    def on_error(self, ev: ErrorEvent) -> None:
+        self.messages.show_error(ev)
+
+    def on_notice(self, ev: Notice) -> None:
+        if ev.kind == "offline":
+            return  # the offline banner says it
+        msg = self.messages.show_notice(ev.kind, ev.message, "warn" if ev.kind in ("no_microphone", "storage") else "info")
+        if ev.kind not in ("no_microphone", "storage"):
+            QTimer.singleShot(NOTICE_SECONDS * 1000, lambda m=msg: m.dismiss() if m.isVisible() else None)
+
+    def on_run_finished(self, ev: RunFinished) -> None:
+        self.runs.on_finished(ev)
+        if ev.notify or not self.isActiveWindow():
+            title = f"Run #{ev.run_id} {'finished' if ev.category == 'done' else ev.category}"
+            text = ev.summary or ev.web_url or "See the runs panel."
+            if not self.tray.notify(title, text):
+                QApplication.alert(self)
+            self.notified.emit(title, text)
+
+    def on_metrics(self, snap) -> None:
+        over = self.perf.update_snapshot(snap)
+        self.perf_button.setText("Performance ⚠" if over else "Performance")
+
+    def on_action(self, action: str) -> None:
+        if action == "settings":
+            self.open_settings("accounts")
+        elif action == "audio-settings":
+            self.open_settings("audio")
+        elif action == "reconnect":
+            self.messages.clear("error:network")
+            self.bridge.restart(effective_settings(self.settings))
+
+    def restyle(self) -> None:
+        self.messages.restyle()
+        self.conversation.restyle()
+        self.runs.restyle()
+        for w in (self.indicator, self.ptt, self.level):
+            w.update()
+
+    def _raise(self) -> None:
+        self.show()
+        self.raise_()
+        self.activateWindow()
+
+    def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        QApplication.instance().removeEventFilter(self)
+        if self.global_hotkey is not None:
+            self.global_hotkey.stop()
+        self.bridge.stop()
+        self.tray.icon.hide()
+        super().closeEvent(e)

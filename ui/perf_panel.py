@@ -1,0 +1,153 @@
+"""Live latency per pipeline stage: p50 / p95 / p99 with a p99 sparkline, and a warning when over target."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from PySide6.QtCore import QPointF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
+
+from desktop.events import MetricsSnapshot, StageSummary
+from desktop.metrics import STAGES
+from ui import theme
+
+HISTORY = 60  # samples kept per stage (one a second)
+
+
+class Sparkline(QWidget):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.values: deque[float] = deque(maxlen=HISTORY)
+        self.target: float | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(120, 26)
+
+    def push(self, value: float, target: float | None) -> None:
+        self.values.append(value)
+        self.target = target
+        self.update()
+
+    def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        if not self.values:
+            return
+        c = theme.current()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        w, h = self.width() - 2, self.height() - 4
+        top = max(max(self.values), self.target or 0.0) * 1.1 or 1.0
+        n = max(2, self.values.maxlen or HISTORY)
+        xs = [1 + w * (i + n - len(self.values)) / (n - 1) for i in range(len(self.values))]
+        ys = [2 + h * (1 - v / top) for v in self.values]
+        if self.target:
+            ty = 2 + h * (1 - self.target / top)
+            p.setPen(QPen(QColor(c.warn), 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(1, ty), QPointF(w + 1, ty))
+        over = self.target is not None and self.values[-1] > self.target
+        path = QPainterPath(QPointF(xs[0], ys[0]))
+        for x, y in zip(xs[1:], ys[1:], strict=True):
+            path.lineTo(x, y)
+        p.setPen(QPen(QColor(c.bad if over else c.accent), 1.6))
+        p.drawPath(path)
+        p.end()
+
+
+def fmt_ms(v: float) -> str:
+    if v >= 1000:
+        return f"{v / 1000:.2f} s"
+    if v >= 10:
+        return f"{v:.0f} ms"
+    return f"{v:.1f} ms" if v >= 0.1 else f"{v * 1000:.0f} µs"
+
+
+class PerfPanel(QDialog):
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Performance")
+        self.resize(760, 520)
+        self.rows: dict[str, tuple[QLabel, QLabel, QLabel, QLabel, Sparkline, QLabel]] = {}
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(20, 18, 20, 18)
+        outer.setSpacing(12)
+        title = QLabel("Performance")
+        title.setObjectName("AppTitle")
+        outer.addWidget(title)
+        sub = QLabel("Live latency of every pipeline stage, measured inside the app. Targets are p99.")
+        sub.setProperty("muted", True)
+        outer.addWidget(sub)
+        self.warning = QLabel()
+        self.warning.setObjectName("PerfWarning")
+        self.warning.setWordWrap(True)
+        self.warning.setVisible(False)
+        outer.addWidget(self.warning)
+        card = QWidget()
+        card.setObjectName("Card")
+        self.grid = QGridLayout(card)
+        self.grid.setContentsMargins(16, 12, 16, 12)
+        self.grid.setHorizontalSpacing(18)
+        self.grid.setVerticalSpacing(8)
+        for col, text in enumerate(("Stage", "n", "p50", "p95", "p99", "trend", "target")):
+            h = QLabel(text.upper())
+            h.setObjectName("PanelTitle")
+            self.grid.addWidget(h, 0, col, Qt.AlignmentFlag.AlignRight if 0 < col < 5 else Qt.AlignmentFlag.AlignLeft)
+        self.empty = QLabel("No samples yet: press the push-to-talk key to start measuring.")
+        self.empty.setProperty("muted", True)
+        self.grid.addWidget(self.empty, 1, 0, 1, 7)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(card)
+        outer.addWidget(scroll, 1)
+        self.counters = QLabel()
+        self.counters.setProperty("muted", True)
+        outer.addWidget(self.counters)
+
+    def _row(self, name: str) -> tuple[QLabel, QLabel, QLabel, QLabel, Sparkline, QLabel]:
+        row = self.rows.get(name)
+        if row is None:
+            self.empty.setVisible(False)
+            r = len(self.rows) + 1
+            desc = STAGES.get(name, (name, None))[0]
+            label = QLabel(f"<b>{name}</b><br><span style='color:{theme.current().text_muted}'>{desc}</span>")
+            self.grid.addWidget(label, r, 0)
+            cells = tuple(QLabel() for _ in range(4))
+            for i, cell in enumerate(cells):
+                self.grid.addWidget(cell, r, i + 1, Qt.AlignmentFlag.AlignRight)
+            spark = Sparkline()
+            self.grid.addWidget(spark, r, 5)
+            target = QLabel()
+            self.grid.addWidget(target, r, 6)
+            row = self.rows[name] = (*cells, spark, target)  # type: ignore[assignment]
+        return row
+
+    def update_snapshot(self, snap: MetricsSnapshot) -> list[str]:
+        """Show ``snap``; returns the stages over their target."""
+        c = theme.current()
+        over: list[str] = []
+        for name in sorted(snap.stages, key=lambda n: (n not in STAGES, list(STAGES).index(n) if n in STAGES else 0, n)):
+            s: StageSummary = snap.stages[name]
+            if not s.count:
+                continue
+            n, p50, p95, p99, spark, target = self._row(name)
+            n.setText(str(s.count))
+            p50.setText(fmt_ms(s.p50_ms))
+            p95.setText(fmt_ms(s.p95_ms))
+            p99.setText(fmt_ms(s.p99_ms))
+            bad = s.over_target
+            p99.setStyleSheet(f"color: {c.bad if bad else c.text}; font-weight: 700;")
+            spark.push(s.p99_ms, s.target_ms)
+            target.setText(("⚠ " if bad else "✓ ") + fmt_ms(s.target_ms) if s.target_ms else "—")
+            target.setStyleSheet(f"color: {c.bad if bad else c.ok if s.target_ms else c.text_muted};")
+            if bad:
+                over.append(name)
+        if over:
+            self.warning.setText("⚠  Over target: " + ", ".join(
+                f"{name} (p99 {fmt_ms(snap.stages[name].p99_ms)} > {fmt_ms(snap.stages[name].target_ms or 0)})"
+                for name in over))
+            self.warning.setStyleSheet(f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
+                                       f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
+        self.warning.setVisible(bool(over))
+        shown = {k: v for k, v in snap.counters.items() if v}
+        self.counters.setText("  ·  ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(shown.items())))
+        return over

@@ -1,0 +1,96 @@
+"""The big round push-to-talk button: hold it (or the key) to talk; it glows and breathes while listening."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ui import theme
+from ui.state_indicator import breathing
+
+
+class PushToTalkButton(QWidget):
+    pressed = Signal(float)  # perf_counter of the press
+    released = Signal()
+
+    def __init__(self, parent: QWidget | None = None, diameter: int = 96):
+        super().__init__(parent)
+        self.diameter = diameter
+        self.active = False
+        self.enabled_for_input = True
+        self._phase = 0.0
+        self._anim = QTimer(self)
+        self._anim.setInterval(33)
+        self._anim.timeout.connect(self._tick)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setAccessibleName("Push to talk")
+        self.setToolTip("Hold to talk")
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        return QSize(self.diameter + 24, self.diameter + 24)
+
+    def set_active(self, active: bool) -> None:
+        if active == self.active:
+            return
+        self.active = active
+        if active:
+            self._anim.start()
+        else:
+            self._anim.stop()
+            self._phase = 0.0
+        self.update()
+
+    def _tick(self) -> None:
+        self._phase = (self._phase + 0.033 / 1.4) % 1.0
+        self.update()
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if e.button() == Qt.MouseButton.LeftButton and self.enabled_for_input:
+            self.pressed.emit(time.perf_counter())
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if e.button() == Qt.MouseButton.LeftButton and self.enabled_for_input:
+            self.released.emit()
+
+    def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        c = theme.current()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        center = QPointF(self.width() / 2, self.height() / 2)
+        rad = self.diameter / 2
+        base = QColor(c.bad if self.active else c.accent)
+        if self.active:
+            glow = QColor(base)
+            glow.setAlphaF(0.18 + 0.17 * breathing(self._phase))
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(glow)
+            g = rad + 6 + 5 * breathing(self._phase)
+            p.drawEllipse(center, g, g)
+        elif not self.enabled_for_input:
+            base = QColor(c.border)
+        p.setPen(QPen(QColor(c.window), 3))
+        p.setBrush(base)
+        p.drawEllipse(center, rad, rad)
+        self._paint_mic(p, center, rad, QColor(c.accent_text if not self.active else "#ffffff"))
+        p.end()
+
+    @staticmethod
+    def _paint_mic(p: QPainter, center: QPointF, rad: float, ink: QColor) -> None:
+        s = rad / 48
+        p.setBrush(ink)
+        p.setPen(Qt.PenStyle.NoPen)
+        body = QRectF(center.x() - 8 * s, center.y() - 20 * s, 16 * s, 26 * s)
+        p.drawRoundedRect(body, 8 * s, 8 * s)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        p.setPen(QPen(ink, 3.2 * s, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+        arc = QPainterPath()
+        arc.arcMoveTo(QRectF(center.x() - 14 * s, center.y() - 12 * s, 28 * s, 26 * s), 180)
+        arc.arcTo(QRectF(center.x() - 14 * s, center.y() - 12 * s, 28 * s, 26 * s), 180, 180)
+        p.drawPath(arc)
+        p.drawLine(QPointF(center.x(), center.y() + 14 * s), QPointF(center.x(), center.y() + 21 * s))
+        p.drawLine(QPointF(center.x() - 7 * s, center.y() + 21 * s), QPointF(center.x() + 7 * s, center.y() + 21 * s))

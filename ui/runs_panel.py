@@ -1,0 +1,218 @@
+"""CodeGen runs: one card per run with its status chip, elapsed time, pull-request and web links; the
+focused run also shows its latest steps.  Clicking a card focuses it (the tracker then follows its logs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import time
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+
+from desktop.events import RunFinished, RunStep, RunUpdate
+from ui import theme
+
+MAX_STEPS = 6
+CHIP = {"running": ("Running", "accent"), "done": ("Done", "ok"), "failed": ("Failed", "bad"),
+        "unknown": ("Queued", "text_muted")}
+
+
+def parse_created(created_at: str) -> float | None:
+    if not created_at:
+        return None
+    try:
+        t = dt.datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return t.timestamp()
+
+
+def format_elapsed(seconds: float) -> str:
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+class RunCard(QFrame):
+    clicked = Signal(int)
+
+    def __init__(self, run: RunUpdate, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.run_id = run.run_id
+        self.setObjectName("RunCard")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.focused = False
+        self.started = parse_created(run.created_at) or time.time()
+        self.ended: float | None = None
+        self.category = "unknown"
+        col = QVBoxLayout(self)
+        col.setContentsMargins(14, 12, 14, 12)
+        col.setSpacing(6)
+        head = QHBoxLayout()
+        self.title = QLabel(f"Run #{run.run_id}")
+        self.title.setObjectName("RunTitle")
+        self.chip = QLabel()
+        self.chip.setObjectName("Chip")
+        self.elapsed = QLabel()
+        self.elapsed.setProperty("muted", True)
+        head.addWidget(self.title)
+        head.addStretch(1)
+        head.addWidget(self.elapsed)
+        head.addWidget(self.chip)
+        col.addLayout(head)
+        self.prompt = QLabel()
+        self.prompt.setWordWrap(True)
+        col.addWidget(self.prompt)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setProperty("muted", True)
+        col.addWidget(self.summary)
+        self.links = QLabel()
+        self.links.setOpenExternalLinks(True)
+        self.links.setTextFormat(Qt.TextFormat.RichText)
+        col.addWidget(self.links)
+        self.steps = QLabel()
+        self.steps.setObjectName("Steps")
+        self.steps.setWordWrap(True)
+        self.steps.setVisible(False)
+        col.addWidget(self.steps)
+        self.step_lines: dict[int, str] = {}
+        self.update_run(run)
+
+    def update_run(self, run: RunUpdate) -> None:
+        self.last = run
+        self.category = run.category if run.category in CHIP else "unknown"
+        if run.prompt:
+            text = run.prompt if len(run.prompt) < 180 else run.prompt[:179] + "…"
+            self.prompt.setText(text)
+        self.summary.setText(run.summary)
+        self.summary.setVisible(bool(run.summary))
+        parts = [f'<a href="{html.escape(pr.url)}">⤴ {html.escape(pr.title or "Pull request")}</a>'
+                 for pr in run.pull_requests]
+        if run.web_url:
+            parts.append(f'<a href="{html.escape(run.web_url)}">Open in CodeGen</a>')
+        self.links.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(parts))
+        self.links.setVisible(bool(parts))
+        if self.category in ("done", "failed") and self.ended is None:
+            self.ended = run.updated_at or time.time()
+        self.tick()
+        self.restyle()
+
+    def add_step(self, step: RunStep) -> None:
+        self.step_lines[step.index] = step.text.strip().splitlines()[0] if step.text.strip() else step.message_type
+        latest = sorted(self.step_lines)[-MAX_STEPS:]
+        self.step_lines = {i: self.step_lines[i] for i in latest}
+        self.steps.setText("<br>".join(f"›&nbsp;{html.escape(self.step_lines[i][:160])}" for i in latest))
+        self.steps.setVisible(self.focused)
+
+    def set_focused(self, focused: bool) -> None:
+        self.focused = focused
+        self.steps.setVisible(focused and bool(self.step_lines))
+        self.restyle()
+
+    def tick(self) -> None:
+        end = self.ended or time.time()
+        self.elapsed.setText(format_elapsed(end - self.started))
+
+    def restyle(self) -> None:
+        c = theme.current()
+        label, role = CHIP[self.category]
+        tone = getattr(c, role)
+        self.chip.setText(label)
+        border = c.accent if self.focused else c.border
+        self.setStyleSheet(
+            f"#RunCard {{ background: {c.surface_alt}; border: 1px solid {border}; border-radius: 10px; }}"
+            f" QLabel {{ background: transparent; }} #RunTitle {{ font-weight: 700; }}"
+            f" #Chip {{ color: {tone}; border: 1px solid {tone}; border-radius: 9px; padding: 1px 8px;"
+            f" font-size: 8.5pt; font-weight: 700; }}"
+            f" #Steps {{ color: {c.text_muted}; font-family: 'DejaVu Sans Mono', monospace; font-size: 8.5pt; }}")
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802 - Qt API
+        if e.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit(self.run_id)
+        super().mousePressEvent(e)
+
+
+class RunsPanel(QFrame):
+    focus_requested = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("Panel")
+        self.cards: dict[int, RunCard] = {}
+        self.focused: int | None = None
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(16, 14, 16, 16)
+        outer.setSpacing(10)
+        title = QLabel("CODEGEN RUNS")
+        title.setObjectName("PanelTitle")
+        outer.addWidget(title)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        inner = QWidget()
+        self.column = QVBoxLayout(inner)
+        self.column.setContentsMargins(0, 0, 4, 0)
+        self.column.setSpacing(10)
+        self.empty = QLabel("No runs yet.\nAsk Gemini to start one and it appears here with live progress.")
+        self.empty.setProperty("muted", True)
+        self.empty.setWordWrap(True)
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.column.addWidget(self.empty)
+        self.column.addStretch(1)
+        scroll.setWidget(inner)
+        outer.addWidget(scroll, 1)
+        self._clock = QTimer(self)
+        self._clock.setInterval(1000)
+        self._clock.timeout.connect(self._tick)
+        self._clock.start()
+
+    def on_update(self, run: RunUpdate) -> RunCard:
+        card = self.cards.get(run.run_id)
+        if card is None:
+            card = self.cards[run.run_id] = RunCard(run)
+            card.clicked.connect(self.focus)
+            self.empty.setVisible(False)
+            self.column.insertWidget(0, card)  # newest on top
+            if self.focused is None:
+                self.focus(run.run_id, announce=False)
+        else:
+            card.update_run(run)
+        return card
+
+    def on_step(self, step: RunStep) -> None:
+        card = self.cards.get(step.run_id)
+        if card is not None:
+            card.add_step(step)
+
+    def on_finished(self, ev: RunFinished) -> None:
+        card = self.cards.get(ev.run_id)
+        if card is not None:
+            last = card.last
+            card.update_run(replace(last, status=ev.category, category=ev.category, summary=ev.summary or last.summary,
+                                    web_url=ev.web_url or last.web_url, updated_at=time.time()))
+
+    def focus(self, run_id: int, announce: bool = True) -> None:
+        self.focused = run_id
+        for rid, card in self.cards.items():
+            card.set_focused(rid == run_id)
+        if announce:
+            self.focus_requested.emit(run_id)
+
+    def _tick(self) -> None:
+        for card in self.cards.values():
+            if card.ended is None:
+                card.tick()
+
+    def restyle(self) -> None:
+        for card in self.cards.values():
+            card.restyle()

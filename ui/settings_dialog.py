@@ -1,0 +1,337 @@
+"""Settings: keys (to the OS keyring), endpoints, model and voice, audio devices with a microphone test,
+noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs.
+
+``SettingsDialog.apply()`` writes secrets through ``desktop.secrets`` and everything else through
+``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop import secrets
+from desktop.config import CHOICES, ConfigError, Settings, save_settings
+from ui import hotkey
+from ui.level_meter import LevelMeter
+
+log = logging.getLogger(__name__)
+VOICES = ("Kore", "Puck", "Charon", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr")
+DEFAULT_DEVICE = "System default"
+MIC_TEST_S = 5.0
+
+
+class KeyCaptureButton(QPushButton):
+    """Click, then press a key: the key's name becomes the value."""
+
+    changed = Signal(str)
+
+    def __init__(self, key_name: str, parent: QWidget | None = None):
+        super().__init__(key_name, parent)
+        self.key_name = key_name
+        self.capturing = False
+        self.clicked.connect(self._capture)
+
+    def _capture(self) -> None:
+        self.capturing = True
+        self.setText("Press a key…")
+        self.setFocus()
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if not self.capturing:
+            super().keyPressEvent(e)
+            return
+        name = QKeySequence(e.key()).toString() or self.key_name
+        self.capturing = False
+        self.key_name = name
+        self.setText(name)
+        self.changed.emit(name)
+
+
+class MicTest(QWidget):
+    """'Test microphone': opens the chosen input for a few seconds and shows its level."""
+
+    def __init__(self, device: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.device = device
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.button = QPushButton("Test microphone")
+        self.meter = LevelMeter()
+        self.status = QLabel("")
+        self.status.setProperty("muted", True)
+        row.addWidget(self.button)
+        row.addWidget(self.meter, 1)
+        row.addWidget(self.status)
+        self.button.clicked.connect(self.start)
+        self._stream: Any = None
+        self._level = (-96.0, -96.0)
+        self._timer = QTimer(self)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self._poll)
+        self._stop_timer = QTimer(self)
+        self._stop_timer.setSingleShot(True)
+        self._stop_timer.timeout.connect(self.stop)
+
+    def start(self) -> None:
+        from audio.devices import AudioUnavailable, find_device, load_sounddevice
+        from audio.level import frame_level
+
+        self.stop()
+        try:
+            sd = load_sounddevice()
+            dev = find_device(self.device(), "input", sd)
+
+            def callback(indata: Any, _frames: int, _time: Any, _status: Any) -> None:
+                self._level = frame_level(bytes(indata))  # PortAudio thread: compute only, no Qt
+
+            self._stream = sd.RawInputStream(device=dev.index, channels=1, samplerate=16000, dtype="int16",
+                                             blocksize=160, callback=callback)
+            self._stream.start()
+        except AudioUnavailable as exc:
+            self.status.setText(str(exc).split(":")[0])
+            self.status.setToolTip(str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - device errors are shown, not raised
+            self._stream = None
+            self.status.setText(f"Could not open: {type(exc).__name__}")
+            self.status.setToolTip(str(exc))
+            return
+        self.status.setText("Speak now…")
+        self._timer.start()
+        self._stop_timer.start(int(MIC_TEST_S * 1000))
+
+    def _poll(self) -> None:
+        rms, peak = self._level
+        self.meter.set_level(rms, peak, rms > -45)
+        self.status.setText("Hearing you ✓" if rms > -45 else "Speak now…")
+
+    def stop(self) -> None:
+        self._timer.stop()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception:  # noqa: BLE001
+                log.debug("mic test stream close failed", exc_info=True)
+
+
+def _devices(kind: str) -> list[str]:
+    try:
+        from audio.devices import list_devices
+
+        return [d.name for d in list_devices() if (d.inputs if kind == "input" else d.outputs) > 0]
+    except Exception:  # noqa: BLE001 - no audio system: only the default entry
+        return []
+
+
+def _combo(values: tuple[str, ...] | list[str], current: str | None) -> QComboBox:
+    box = QComboBox()
+    box.addItems(list(values))
+    if current and box.findText(current) < 0:
+        box.addItem(current)
+    if current:
+        box.setCurrentText(current)
+    return box
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: Settings, parent: QWidget | None = None, *, tab: str = "accounts"):
+        super().__init__(parent)
+        self.settings = settings
+        self.result_settings: Settings | None = None
+        self.setWindowTitle("Settings")
+        self.resize(620, 560)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(20, 18, 20, 18)
+        outer.setSpacing(12)
+        title = QLabel("Settings")
+        title.setObjectName("AppTitle")
+        outer.addWidget(title)
+        self.tabs = QTabWidget()
+        outer.addWidget(self.tabs, 1)
+        self.tab_index: dict[str, int] = {}
+        self._accounts(settings)
+        self._audio(settings)
+        self._ptt(settings)
+        self._behaviour(settings)
+        self.error = QLabel("")
+        self.error.setObjectName("SettingsError")
+        self.error.setWordWrap(True)
+        self.error.setVisible(False)
+        outer.addWidget(self.error)
+        buttons = QHBoxLayout()
+        where = QLabel("Keys are kept in the system keyring, never in the settings file.")
+        where.setProperty("muted", True)
+        buttons.addWidget(where, 1)
+        self.cancel = QPushButton("Cancel")
+        self.save = QPushButton("Save")
+        self.save.setProperty("primary", True)
+        self.save.setDefault(True)
+        buttons.addWidget(self.cancel)
+        buttons.addWidget(self.save)
+        outer.addLayout(buttons)
+        self.cancel.clicked.connect(self.reject)
+        self.save.clicked.connect(self._save_clicked)
+        self.show_tab(tab)
+
+    def show_tab(self, tab: str) -> None:
+        self.tabs.setCurrentIndex(self.tab_index.get(tab, 0))
+
+    def _page(self, key: str, label: str) -> QFormLayout:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setContentsMargins(18, 18, 18, 18)
+        form.setHorizontalSpacing(16)
+        form.setVerticalSpacing(12)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.tab_index[key] = self.tabs.addTab(page, label)
+        return form
+
+    def _section(self, form: QFormLayout, text: str) -> None:
+        head = QLabel(text.upper())
+        head.setObjectName("PanelTitle")
+        form.addRow(head)
+
+    def _accounts(self, s: Settings) -> None:
+        form = self._page("accounts", "Accounts")
+        self._section(form, "Gemini")
+        self.gemini_key = QLineEdit(s.gemini_api_key or "")
+        self.gemini_key.setEchoMode(QLineEdit.EchoMode.Password)
+        self.gemini_key.setPlaceholderText("AIza…  (from Google AI Studio)")
+        form.addRow("API key", self.gemini_key)
+        self.live_url = QLineEdit(s.live_url)
+        form.addRow("Live endpoint", self.live_url)
+        self.model = QLineEdit(s.model)
+        form.addRow("Model", self.model)
+        self.voice = _combo(VOICES, s.voice)
+        form.addRow("Voice", self.voice)
+        self._section(form, "CodeGen")
+        self.codegen_token = QLineEdit(s.codegen_token or "")
+        self.codegen_token.setEchoMode(QLineEdit.EchoMode.Password)
+        self.codegen_token.setPlaceholderText("API token")
+        form.addRow("API token", self.codegen_token)
+        self.codegen_org = QLineEdit("" if s.codegen_org_id is None else str(s.codegen_org_id))
+        self.codegen_org.setPlaceholderText("numeric organisation id")
+        form.addRow("Organisation id", self.codegen_org)
+        self.codegen_url = QLineEdit(s.codegen_url)
+        form.addRow("API URL", self.codegen_url)
+
+    def _audio(self, s: Settings) -> None:
+        form = self._page("audio", "Audio")
+        self.input_device = _combo([DEFAULT_DEVICE, *_devices("input")], s.input_device or DEFAULT_DEVICE)
+        form.addRow("Microphone", self.input_device)
+        self.mic_test = MicTest(lambda: self._device(self.input_device))
+        form.addRow("", self.mic_test)
+        self.output_device = _combo([DEFAULT_DEVICE, *_devices("output")], s.output_device or DEFAULT_DEVICE)
+        form.addRow("Speaker", self.output_device)
+        self.denoise = _combo(CHOICES["denoise"], s.denoise)
+        form.addRow("Noise suppression", self.denoise)
+        self.denoise_level = QSpinBox()
+        self.denoise_level.setRange(0, 4)
+        self.denoise_level.setValue(s.denoise_level)
+        form.addRow("Suppression level", self.denoise_level)
+        self.vad_mode = QSpinBox()
+        self.vad_mode.setRange(0, 3)
+        self.vad_mode.setValue(s.vad_mode)
+        self.vad_mode.setToolTip("Voice detection aggressiveness: 0 keeps the most speech, 3 rejects the most noise")
+        form.addRow("Voice detection", self.vad_mode)
+
+    def _ptt(self, s: Settings) -> None:
+        form = self._page("ptt", "Push-to-talk")
+        self.ptt_key = KeyCaptureButton(s.ptt_key)
+        form.addRow("Key", self.ptt_key)
+        self.ptt_mode = _combo(CHOICES["ptt_mode"], s.ptt_mode)
+        self.ptt_mode.setToolTip("hold: talk while the key is down · toggle: press to start and again to stop · "
+                                 "hands-free: voice detection decides")
+        form.addRow("Mode", self.ptt_mode)
+        self.global_hotkey = QCheckBox("Also listen for the key while other apps have focus")
+        self.global_hotkey.setChecked(s.global_hotkey)
+        reason = hotkey.unsupported_reason()
+        self.hotkey_note = QLabel(reason or "")
+        self.hotkey_note.setWordWrap(True)
+        self.hotkey_note.setProperty("muted", True)
+        self.hotkey_note.setVisible(bool(reason))
+        form.addRow("Global hotkey", self.global_hotkey)
+        form.addRow("", self.hotkey_note)
+
+    def _behaviour(self, s: Settings) -> None:
+        form = self._page("behaviour", "Behaviour")
+        self.quality = _combo(CHOICES["quality_profile"], s.quality_profile)
+        self.quality.setToolTip("auto follows the power source: saver on battery below the threshold")
+        form.addRow("Quality profile", self.quality)
+        self.confirm = QCheckBox("Ask me before starting a CodeGen run")
+        self.confirm.setChecked(s.confirm_before_create)
+        form.addRow("Runs", self.confirm)
+
+    @staticmethod
+    def _device(box: QComboBox) -> str | None:
+        text = box.currentText()
+        return None if text == DEFAULT_DEVICE else text
+
+    # ------------------------------------------------------------------ save
+    def collect(self) -> Settings:
+        """The settings as edited (raises ``ConfigError`` with a message naming the bad field)."""
+        org_text = self.codegen_org.text().strip()
+        if org_text and not org_text.isdigit():
+            raise ConfigError("The CodeGen organisation id is a number, e.g. 1234.")
+        for name, field in (("Live endpoint", self.live_url), ("CodeGen API URL", self.codegen_url)):
+            url = field.text().strip()
+            if not url.startswith(("ws://", "wss://", "http://", "https://")):
+                raise ConfigError(f"The {name} must start with wss:// or https:// (got {url!r}).")
+        if not self.model.text().strip():
+            raise ConfigError("The model name cannot be empty.")
+        return self.settings.replace(
+            gemini_api_key=self.gemini_key.text().strip() or None,
+            codegen_token=self.codegen_token.text().strip() or None,
+            codegen_org_id=int(org_text) if org_text else None,
+            live_url=self.live_url.text().strip(), codegen_url=self.codegen_url.text().strip(),
+            model=self.model.text().strip(), voice=self.voice.currentText(),
+            input_device=self._device(self.input_device), output_device=self._device(self.output_device),
+            denoise=self.denoise.currentText(), denoise_level=self.denoise_level.value(),
+            vad_mode=self.vad_mode.value(), ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
+            global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
+            confirm_before_create=self.confirm.isChecked())
+
+    def apply(self) -> Settings:
+        """Store secrets in the keyring and the rest in the settings file; returns the new settings."""
+        new = self.collect()
+        for name in ("gemini_api_key", "codegen_token"):
+            if getattr(new, name) != getattr(self.settings, name):
+                secrets.set_secret(name, getattr(new, name))
+        save_settings(new)
+        self.result_settings = new
+        return new
+
+    def _save_clicked(self) -> None:
+        try:
+            self.apply()
+        except (ConfigError, secrets.SecretStoreError, OSError) as exc:
+            self.error.setText(str(exc))
+            self.error.setStyleSheet("color: #ff6b6b; font-weight: 600;")
+            self.error.setVisible(True)
+            return
+        self.mic_test.stop()
+        self.accept()
+
+    def reject(self) -> None:
+        self.mic_test.stop()
+        super().reject()

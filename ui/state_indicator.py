@@ -1,0 +1,97 @@
+"""The state pill: a coloured dot and label (offline demo, ready, listening, ...) that pulses while active.
+
+It also closes the loop on the key-to-paint measurement: ``mark_pressed(t)`` notes when a push-to-talk key
+event arrived; the first paint that shows "listening" afterwards reports the delay through ``painted``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from ui import theme
+
+
+class StateIndicator(QWidget):
+    painted = Signal(str, float)  # state, seconds from the key event to this paint
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.state = "connecting"
+        self.detail = ""
+        self._phase = 0.0
+        self._pressed_at: float | None = None
+        self._pulse = QTimer(self)
+        self._pulse.setInterval(33)
+        self._pulse.timeout.connect(self._tick)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self._font = QFont(self.font())
+        self._font.setPointSizeF(10)
+        self._font.setWeight(QFont.Weight.DemiBold)
+        self.set_state("connecting")
+
+    @property
+    def label(self) -> str:
+        return theme.STATES.get(self.state, (self.state.title(), "text_muted", False))[0]
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        w = QFontMetrics(self._font).horizontalAdvance(self.label) + 44
+        return QSize(w, 30)
+
+    def mark_pressed(self, at: float) -> None:
+        self._pressed_at = at
+
+    def set_state(self, state: str, detail: str = "") -> None:
+        self.state, self.detail = state, detail
+        animated = theme.STATES.get(state, ("", "", False))[2]
+        if animated and not self._pulse.isActive():
+            self._pulse.start()
+        elif not animated:
+            self._pulse.stop()
+            self._phase = 0.0
+        self.setToolTip(detail or self.label)
+        self.setAccessibleName(f"State: {self.label}")
+        self.updateGeometry()
+        self.update()  # painted on the next pass of the event loop (what the key-to-paint metric measures)
+
+    def _tick(self) -> None:
+        self._phase = (self._phase + 0.033 / 1.2) % 1.0
+        self.update()
+
+    def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
+        _label, role, animated = theme.STATES.get(self.state, (self.state, "text_muted", False))
+        c = theme.current()
+        dot = QColor(getattr(c, role))
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
+        bg = QColor(dot)
+        bg.setAlphaF(0.14)
+        p.setPen(Qt.PenStyle.NoPen)
+        p.setBrush(bg)
+        p.drawRoundedRect(r, r.height() / 2, r.height() / 2)
+        cx, cy = r.left() + 16, r.center().y()
+        if animated:
+            halo = QColor(dot)
+            halo.setAlphaF(0.35 * (1 - self._phase))
+            p.setBrush(halo)
+            rad = 4 + 6 * self._phase
+            p.drawEllipse(QRectF(cx - rad, cy - rad, 2 * rad, 2 * rad))
+        p.setBrush(dot)
+        p.drawEllipse(QRectF(cx - 4, cy - 4, 8, 8))
+        p.setPen(QColor(c.text))
+        p.setFont(self._font)
+        p.drawText(r.adjusted(28, 0, -10, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.label)
+        p.end()
+        if self.state == "listening" and self._pressed_at is not None:
+            at, self._pressed_at = self._pressed_at, None
+            self.painted.emit(self.state, time.perf_counter() - at)
+
+
+def breathing(phase: float) -> float:
+    """0..1..0 over one period (used by the push-to-talk ring)."""
+    return 0.5 - 0.5 * math.cos(2 * math.pi * phase)

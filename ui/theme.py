@@ -1,0 +1,145 @@
+"""Colours, type and the application style sheet, in a dark and a light variant that follow the OS.
+
+One palette dataclass per mode; widgets that paint themselves (the push-to-talk button, the level meter,
+the state pill, sparklines) read colours from ``current()`` so a scheme change repaints them correctly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+
+@dataclass(frozen=True, slots=True)
+class Palette:
+    dark: bool
+    window: str
+    surface: str
+    surface_alt: str
+    border: str
+    text: str
+    text_muted: str
+    accent: str
+    accent_text: str
+    user_bubble: str
+    assistant_bubble: str
+    ok: str
+    warn: str
+    bad: str
+    info: str
+
+
+DARK = Palette(True, window="#14161b", surface="#1c1f26", surface_alt="#252933", border="#2e3340",
+               text="#e8eaf0", text_muted="#8b93a7", accent="#7c8cff", accent_text="#0e1020",
+               user_bubble="#2b3256", assistant_bubble="#22262f", ok="#3ecf8e", warn="#f5b945",
+               bad="#ff6b6b", info="#5cb8ff")
+LIGHT = Palette(False, window="#f4f5f8", surface="#ffffff", surface_alt="#eef0f5", border="#dde1ea",
+                text="#1b1e27", text_muted="#6b7285", accent="#4f5fe8", accent_text="#ffffff",
+                user_bubble="#e3e7ff", assistant_bubble="#ffffff", ok="#1f9d66", warn="#c98a00",
+                bad="#d64545", info="#2b7fd6")
+
+# State -> (label, colour role, animated)
+STATES: dict[str, tuple[str, str, bool]] = {
+    "offline-demo": ("Offline demo", "info", False),
+    "connecting": ("Connecting…", "warn", True),
+    "ready": ("Ready", "ok", False),
+    "listening": ("Listening", "bad", True),
+    "thinking": ("Thinking…", "accent", True),
+    "speaking": ("Speaking", "info", True),
+    "error": ("Error", "bad", False),
+    "closed": ("Disconnected", "text_muted", False),
+}
+
+_current: Palette = DARK
+
+
+def current() -> Palette:
+    return _current
+
+
+def color(role: str) -> QColor:
+    return QColor(getattr(_current, role))
+
+
+def os_prefers_dark() -> bool:
+    app = QGuiApplication.instance()
+    if app is None:
+        return True
+    scheme = QGuiApplication.styleHints().colorScheme()
+    if scheme == Qt.ColorScheme.Light:
+        return False
+    return True  # Dark, or Unknown (offscreen, old desktops): dark is the product's default look
+
+
+def style_sheet(c: Palette) -> str:
+    return f"""
+    QWidget {{ color: {c.text}; font-size: 10pt; }}
+    QMainWindow, QDialog, #Root {{ background: {c.window}; }}
+    #Card, #Panel {{ background: {c.surface}; border: 1px solid {c.border}; border-radius: 12px; }}
+    #PanelTitle {{ color: {c.text_muted}; font-size: 8.5pt; font-weight: 600; letter-spacing: 1px; }}
+    #AppTitle {{ font-size: 13pt; font-weight: 700; }}
+    #Muted, QLabel[muted="true"] {{ color: {c.text_muted}; }}
+    QLineEdit, QComboBox, QSpinBox, QPlainTextEdit {{
+        background: {c.surface_alt}; border: 1px solid {c.border}; border-radius: 8px;
+        padding: 6px 10px; selection-background-color: {c.accent}; }}
+    QLineEdit:focus, QComboBox:focus, QSpinBox:focus {{ border: 1px solid {c.accent}; }}
+    QComboBox QAbstractItemView {{ background: {c.surface}; border: 1px solid {c.border}; }}
+    QPushButton {{ background: {c.surface_alt}; border: 1px solid {c.border}; border-radius: 8px;
+        padding: 6px 14px; font-weight: 600; }}
+    QPushButton:hover {{ border-color: {c.accent}; }}
+    QPushButton[primary="true"] {{ background: {c.accent}; color: {c.accent_text}; border: none; }}
+    QPushButton[flat="true"] {{ background: transparent; border: none; color: {c.text_muted}; padding: 4px 8px; }}
+    QPushButton[flat="true"]:hover {{ color: {c.text}; }}
+    QScrollArea, QScrollArea > QWidget > QWidget {{ background: transparent; border: none; }}
+    QScrollBar:vertical {{ background: transparent; width: 10px; margin: 2px; }}
+    QScrollBar::handle:vertical {{ background: {c.border}; border-radius: 4px; min-height: 24px; }}
+    QScrollBar::add-line, QScrollBar::sub-line {{ height: 0; }}
+    QTabWidget::pane {{ border: 1px solid {c.border}; border-radius: 10px; background: {c.surface}; top: -1px; }}
+    QTabBar::tab {{ background: transparent; padding: 8px 16px; color: {c.text_muted}; border: none;
+        border-bottom: 2px solid transparent; }}
+    QTabBar::tab:selected {{ color: {c.text}; border-bottom: 2px solid {c.accent}; }}
+    QCheckBox::indicator {{ width: 16px; height: 16px; }}
+    QTableWidget {{ background: transparent; border: none; gridline-color: {c.border}; }}
+    QHeaderView::section {{ background: transparent; color: {c.text_muted}; border: none;
+        border-bottom: 1px solid {c.border}; padding: 6px; font-weight: 600; }}
+    QToolTip {{ background: {c.surface_alt}; color: {c.text}; border: 1px solid {c.border}; }}
+    """
+
+
+def apply(app: QApplication, dark: bool | None = None) -> Palette:
+    """Apply the dark or light theme (``None``: follow the OS) to the whole application."""
+    global _current
+    _current = DARK if (os_prefers_dark() if dark is None else dark) else LIGHT
+    c = _current
+    app.setStyle("Fusion")
+    pal = QPalette()
+    pal.setColor(QPalette.ColorRole.Window, QColor(c.window))
+    pal.setColor(QPalette.ColorRole.Base, QColor(c.surface_alt))
+    pal.setColor(QPalette.ColorRole.AlternateBase, QColor(c.surface))
+    pal.setColor(QPalette.ColorRole.Text, QColor(c.text))
+    pal.setColor(QPalette.ColorRole.WindowText, QColor(c.text))
+    pal.setColor(QPalette.ColorRole.Button, QColor(c.surface_alt))
+    pal.setColor(QPalette.ColorRole.ButtonText, QColor(c.text))
+    pal.setColor(QPalette.ColorRole.Highlight, QColor(c.accent))
+    pal.setColor(QPalette.ColorRole.HighlightedText, QColor(c.accent_text))
+    pal.setColor(QPalette.ColorRole.Link, QColor(c.accent))
+    pal.setColor(QPalette.ColorRole.PlaceholderText, QColor(c.text_muted))
+    app.setPalette(pal)
+    font = QFont(app.font())
+    font.setFamilies(["Inter", "Segoe UI", "SF Pro Text", "Cantarell", "Noto Sans", "DejaVu Sans"])
+    font.setPointSizeF(10)
+    app.setFont(font)
+    app.setStyleSheet(style_sheet(c))
+    return c
+
+
+def follow_os(app: QApplication, on_change) -> None:
+    """Re-apply the theme whenever the OS switches between light and dark."""
+    def changed(_scheme: object) -> None:
+        apply(app)
+        on_change()
+
+    QGuiApplication.styleHints().colorSchemeChanged.connect(changed)
