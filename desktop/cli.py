@@ -137,12 +137,16 @@ def known_error_message(exc: BaseException) -> str | None:
 
 
 def open_window(args: argparse.Namespace) -> int:
-    """The GUI; until a display toolkit is available, the headless offline demo."""
-    demo = Path(__file__).resolve().parent.parent / "assets" / "demo" / "request.wav"
-    print("Starting the headless offline demo (one spoken request through the whole pipeline)...")
-    ns = argparse.Namespace(**{**vars(args), "wav": str(demo), "json": False, "fast": False, "then": ["yes"],
-                               "offline": True})
-    return cmd_run(ns)
+    """The desktop window (offline demo without credentials, or with --offline).  Qt is imported only here."""
+    from ui.app import display_problem
+
+    problem = display_problem()
+    if problem:
+        print(f"gemini-codegen: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from ui.app import main as window_main
+
+    return window_main(settings_from_args(args))
 
 
 # ------------------------------------------------------------------------------------------- run
