@@ -364,6 +364,13 @@ class Store:
             task.done.set()
 
     def _commit(self, writes: list[_Write]) -> None:
+        if self.in_memory:  # one connection serves readers too: keep them out of the half-written batch
+            with self._read_lock:
+                self._commit_batch(writes)
+        else:
+            self._commit_batch(writes)
+
+    def _commit_batch(self, writes: list[_Write]) -> None:
         conn = self._write_conn
         t0 = time.perf_counter()
         try:
