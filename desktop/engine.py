@@ -311,6 +311,11 @@ class SessionEngine:
                     e2e = now - since
                     turn.timings_ms["speech_end_to_first_audio"] = e2e * 1e3
                     self.metrics.observe_s("live.speech_end_to_first_audio", e2e)
+                if turn.ended_at is not None and turn.speech_end_at is not None:
+                    # the part after the key came up (the rest is the user holding the key after speaking)
+                    after_key = now - turn.ended_at
+                    turn.timings_ms["activity_end_to_first_audio"] = after_key * 1e3
+                    self.metrics.observe_s("live.activity_end_to_first_audio", after_key)
                 self._set_state("speaking")
             self.player.write(ev.data)
         elif isinstance(ev, p.InputTranscript):
