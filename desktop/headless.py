@@ -104,7 +104,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
         engine = SessionEngine(live_config(settings, endpoints), bus=bus, metrics=metrics, tools=tools,
-                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
+                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms,
+                                                     half_duplex=settings.half_duplex),
                                pipeline=pipeline)
         await engine.start()
         try:
