@@ -117,11 +117,12 @@ def cmd_db_bench(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict()))
         return 0 if report.passed else 1
     print(f"filled in {report.fill_s:.1f} s, {report.db_mb:.0f} MB")
-    for label, s in (("indexed read", report.read), ("batched write, per item", report.write),
-                     ("pruning chunk", report.prune_chunk)):
-        verdict = "over target" if s.over_target else "ok"
+    for label, s, goal, value in (("indexed read", report.read, "p99", report.read.p99_ms),
+                                  ("batched write, per item", report.write, "p99", report.write.p99_ms),
+                                  ("pruning chunk", report.prune_chunk, "longest", report.prune_chunk.max_ms)):
+        verdict = "ok" if value < (s.target_ms or 0.0) else "over target"
         print(f"  {label:<24} n={s.count:<6} p50={s.p50_ms:.3f} ms  p99={s.p99_ms:.3f} ms  max={s.max_ms:.3f} ms"
-              f"  (target p99 < {s.target_ms:g} ms: {verdict})")
+              f"  (target {goal} < {s.target_ms:g} ms: {verdict})")
     m = report.fts_merge
     print(f"  {'search-index merge step':<24} n={m.count:<6} p50={m.p50_ms:.3f} ms  p99={m.p99_ms:.3f} ms  "
           f"max={m.max_ms:.3f} ms  (idle maintenance after pruning; no target)")
