@@ -42,7 +42,7 @@ ErrorCallback = Callable[[ErrorEvent], None]
 class MicCapture:
     def __init__(self, loop: asyncio.AbstractEventLoop, on_frame: FrameCallback,
                  on_error: ErrorCallback | None = None, *, device: str | int | None = None,
-                 stall_s: float = 1.0, start_timeout_s: float = 5.0):
+                 stall_s: float = 1.0, start_timeout_s: float = 5.0, device_rate: int | None = None):
         self.loop = loop
         self.on_frame = on_frame
         self.on_error = on_error
@@ -50,6 +50,7 @@ class MicCapture:
         self.stall_s = stall_s
         self.start_timeout_s = start_timeout_s
         self.device: Device | None = None
+        self.device_rate = device_rate  # None: 16 kHz when the device can, else its native rate
         self.rate = RATE
         self.frames = 0
         self.overflows = 0
@@ -71,9 +72,9 @@ class MicCapture:
             return
         sd = load_sounddevice()
         self.device = find_device(self.device_spec, "input", sd)
-        rate = RATE
+        rate = self.device_rate or RATE
         try:
-            sd.check_input_settings(device=self.device.index, channels=1, dtype="int16", samplerate=RATE)
+            sd.check_input_settings(device=self.device.index, channels=1, dtype="int16", samplerate=rate)
         except Exception:
             rate = int(self.device.default_rate)  # the device's own rate; resampled below
         self.rate = rate

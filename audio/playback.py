@@ -106,12 +106,14 @@ class JitterBuffer:
 
 class SpeakerPlayer:
     def __init__(self, *, metrics: Metrics | None = None, device: str | int | None = None,
-                 jitter_ms: int = 60, block_ms: int = 10, pad_ms: int = 80):
+                 jitter_ms: int = 60, block_ms: int = 10, pad_ms: int = 80, device_rate: int | None = None):
         self.metrics = metrics or Metrics()
         self.device_spec = device
         self.jitter_ms = jitter_ms
         self.block_ms = block_ms
         self.pad_ms = pad_ms
+        self.device_rate = device_rate  # None: 24 kHz when the device can, else its native rate
+        self.rate = OUTPUT_RATE
         self.device: Device | None = None
         self.buffer = JitterBuffer(OUTPUT_RATE, jitter_ms, pad_ms)
         self._stream: Any = None
@@ -124,11 +126,13 @@ class SpeakerPlayer:
             return
         sd = load_sounddevice()
         self.device = find_device(self.device_spec, "output", sd)
-        rate = OUTPUT_RATE
+        rate = self.device_rate or OUTPUT_RATE
         try:
             sd.check_output_settings(device=self.device.index, channels=1, dtype="int16", samplerate=rate)
         except Exception:
             rate = int(self.device.default_rate)
+        self.rate = rate
+        self._resampler = None
         if rate != OUTPUT_RATE:
             import soxr
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+import wave
 
+import numpy as np
 import pytest
 
 from audio.capture import MicCapture
@@ -60,6 +62,39 @@ async def test_capture_delivers_10ms_frames_with_the_speech(pulse, fixtures_dir,
     assert segs, "the VAD found no speech in the captured audio"
     spoken = segs[-1][1] - segs[0][0]
     assert abs(spoken - (end - start)) <= 0.4, segs
+
+
+async def test_native_rate_device_is_resampled_to_16k_frames(pulse, tmp_path):
+    t = np.arange(44100) / 44100
+    wav = tmp_path / "tone.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(44100)
+        w.writeframes((8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+    loop = asyncio.get_running_loop()
+    frames: list[tuple[bytes, float]] = []
+    cap = MicCapture(loop, lambda f, t: frames.append((f, t)), device_rate=48000)
+    cap.open()
+    try:
+        assert cap.rate == 48000
+        assert await _wait_for(lambda: len(frames) >= 5, 8.0), "no audio from the virtual microphone"
+        first = len(frames)
+        t0 = time.perf_counter()
+        player = pulse.play(wav)
+        await asyncio.to_thread(player.wait, 10)
+        await asyncio.sleep(0.3)
+        elapsed = time.perf_counter() - t0
+    finally:
+        cap.close()
+    got = frames[first:]
+    assert {len(f) for f, _ in got} == {FRAME_BYTES}
+    assert 0.7 * elapsed * 100 <= len(got) <= 1.3 * elapsed * 100 + 10  # ~100 frames a second
+    loud = [f for f, _ in got if frame_level(f)[0] > -30]
+    assert len(loud) >= 50  # most of the 1 s tone arrived, at 16 kHz
+    x = np.frombuffer(b"".join(loud[10:40]), dtype="<i2").astype(float)
+    freq = np.argmax(np.abs(np.fft.rfft(x))) * 16000 / len(x)
+    assert abs(freq - 440) < 20  # the pitch survived the 48 kHz -> 16 kHz resampling
 
 
 async def test_device_lost_mid_stream_is_an_error_event_and_capture_reopens(pulse, monkeypatch):

@@ -7,6 +7,7 @@ import asyncio
 import time
 
 import numpy as np
+import pytest
 
 from audio.capture import MicCapture
 from audio.level import frame_level
@@ -72,12 +73,13 @@ def test_odd_sized_reads_are_exact():
     assert len(jb.read(BLOCK * 2)) == BLOCK * 2
 
 
-async def test_speaker_plays_into_the_device_and_records_first_audio_to_played(pulse):
+@pytest.mark.parametrize("device_rate", [None, 48000])
+async def test_speaker_plays_into_the_device_and_records_first_audio_to_played(pulse, device_rate):
     loop = asyncio.get_running_loop()
     heard: list[bytes] = []
     mic = MicCapture(loop, lambda f, t: heard.append(f))  # the null sink's monitor hears the speaker
     metrics = Metrics()
-    player = SpeakerPlayer(metrics=metrics, jitter_ms=60)
+    player = SpeakerPlayer(metrics=metrics, jitter_ms=60, device_rate=device_rate)
     mic.open()
     player.open()
     try:
@@ -97,6 +99,7 @@ async def test_speaker_plays_into_the_device_and_records_first_audio_to_played(p
     finally:
         player.close()
         mic.close()
+    assert player.rate == (device_rate or OUTPUT_RATE)
     stage = metrics.stages["audio.first_audio_to_played"]
     assert stage.count == 1
     assert player.buffer.buffered_ms == 0
