@@ -35,7 +35,7 @@ from audio.devices import AudioUnavailable, Device, find_device, load_sounddevic
 from audio.frames import FRAME_BYTES, FRAME_MS, RATE
 from desktop.events import ErrorEvent
 
-FrameCallback = Callable[[bytes, float], None]
+FrameCallback = Callable[[bytes, float], None]  # (10 ms PCM16 frame, perf_counter capture time)
 ErrorCallback = Callable[[ErrorEvent], None]
 
 
@@ -60,6 +60,7 @@ class MicCapture:
         self._last_frame_at = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self._closing = False
+        self._generation = 0  # frames and notices queued by a stream that has since been closed are dropped
 
     @property
     def is_open(self) -> bool:
@@ -83,20 +84,22 @@ class MicCapture:
             import soxr
 
             self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="int16", quality="HQ")
-            deliver: Callable[[bytes, float], None] = self._deliver_resampled
+            deliver: Callable[[int, bytes, float], None] = self._deliver_resampled
         else:
             self._resampler = None
             deliver = self._deliver
+        self._generation += 1
+        gen = self._generation
         call_soon = self.loop.call_soon_threadsafe
         perf = time.perf_counter
 
         def callback(indata: Any, frames: int, _time: Any, status: Any) -> None:
             if status.input_overflow:
                 self.overflows += 1
-            call_soon(deliver, bytes(indata), perf())
+            call_soon(deliver, gen, bytes(indata), perf())
 
         def finished() -> None:
-            call_soon(self._stream_finished)
+            call_soon(self._stream_finished, gen)
 
         try:
             stream = sd.RawInputStream(samplerate=rate, blocksize=rate * FRAME_MS // 1000, device=self.device.index,
@@ -113,6 +116,7 @@ class MicCapture:
 
     def close(self) -> None:
         self._closing = True
+        self._generation += 1
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -131,15 +135,19 @@ class MicCapture:
         self.open()
 
     # ------------------------------------------------------------------ on the loop
-    def _deliver_resampled(self, block: bytes, captured_at: float) -> None:
+    def _deliver_resampled(self, gen: int, block: bytes, captured_at: float) -> None:
+        if gen != self._generation:
+            return
         x = np.frombuffer(block, dtype="<i2")
         self._pending += self._resampler.resample_chunk(x).astype("<i2").tobytes()
         while len(self._pending) >= FRAME_BYTES:
             frame = bytes(self._pending[:FRAME_BYTES])
             del self._pending[:FRAME_BYTES]
-            self._deliver(frame, captured_at)
+            self._deliver(gen, frame, captured_at)
 
-    def _deliver(self, frame: bytes, captured_at: float) -> None:
+    def _deliver(self, gen: int, frame: bytes, captured_at: float) -> None:
+        if gen != self._generation:
+            return
         self.frames += 1
         self._last_frame_at = captured_at
         self.on_frame(frame, captured_at)
@@ -157,8 +165,8 @@ class MicCapture:
             return
         self._fail("the microphone stopped delivering audio")
 
-    def _stream_finished(self) -> None:
-        if not self._closing and self._stream is not None:
+    def _stream_finished(self, gen: int) -> None:
+        if gen == self._generation and not self._closing and self._stream is not None:
             self._fail("the microphone stream stopped (device unplugged or taken by another application)")
 
     def _fail(self, message: str) -> None:
