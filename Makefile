@@ -32,5 +32,9 @@ bench: setup
 loadtest: setup
 	$(VENV)/bin/gemini-codegen loadtest --scenario normal
 
+package: setup
+	bash packaging/build.sh $(PY)
+	bash packaging/smoke-test.sh
+
 clean:
 	rm -rf $(VENV) build dist .pytest_cache

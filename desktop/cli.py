@@ -15,14 +15,14 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from desktop import __version__
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.
-COMMAND_MODULES: tuple[str, ...] = ("desktop.state.cli", "audio.cli")
+COMMAND_MODULES: tuple[str, ...] = ("desktop.state.cli", "audio.cli", "desktop.bench", "desktop.selftest", "desktop.loadtest")
 
 EXIT_USAGE = 2
 
@@ -31,10 +31,12 @@ class UserError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
 
 
-def _common_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
+def _common_parser(default: object = None) -> argparse.ArgumentParser:
+    """The shared flags.  Sub-commands get them with ``argparse.SUPPRESS`` defaults, so a flag given before
+    the sub-command (``gemini-codegen --data-dir X db stats``) is not reset by the sub-command's default."""
+    common = argparse.ArgumentParser(add_help=False, argument_default=default)
     g = common.add_argument_group("settings (override the settings file and the environment)")
-    g.add_argument("--offline", action="store_true", default=None,
+    g.add_argument("--offline", action="store_true", default=default,
                    help="use the built-in local stand-ins for Gemini and CodeGen (no keys needed)")
     g.add_argument("--live-url", help="Gemini Live endpoint (env GEMINI_LIVE_URL)")
     g.add_argument("--model", help="Gemini Live model (env GEMINI_MODEL; default gemini-3.8-live)")
@@ -56,10 +58,10 @@ def settings_from_args(args: argparse.Namespace):
     return load_settings(overrides)
 
 
-def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argparse.Namespace], int]]]:
-    common = _common_parser()
+def build_parser() -> argparse.ArgumentParser:
+    common = _common_parser(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
-        prog="gemini-codegen", parents=[common],
+        prog="gemini-codegen", parents=[_common_parser()],
         description="Push-to-talk voice assistant for developers: Gemini Live + CodeGen agent runs. "
                     "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"gemini-codegen {__version__}")
@@ -94,11 +96,11 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, Callable[[argpars
     groups = {"emulate": emulate_sub}
     for name in COMMAND_MODULES:
         importlib.import_module(name).register_cli(sub, common, groups)
-    return parser, {}
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser, _ = build_parser()
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(args, "log_level", None) or "WARNING",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")

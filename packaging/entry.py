@@ -1,0 +1,8 @@
+"""Entry point of the packaged app: the same command line as `gemini-codegen` from source."""
+
+import sys
+
+from desktop.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())
