@@ -23,6 +23,7 @@ from desktop.live import protocol as p
 from desktop.live.client import LiveConfig
 from desktop.live.emulator import LiveEmulator
 from desktop.metrics import Metrics
+from desktop.monitoring import monitoring
 from desktop.state.recorder import Recorder
 from desktop.state.store import Store, open_store
 
@@ -107,6 +108,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
                                player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms,
                                                      half_duplex=settings.half_duplex),
                                pipeline=pipeline)
+        await stack.enter_async_context(monitoring(engine.metrics, bus, jsonl_path=settings.metrics_jsonl,
+                                                   port=settings.metrics_port))
         await engine.start()
         try:
             yield engine

@@ -1,0 +1,58 @@
+"""A tiny load test against a Live emulator in a child process: report shape, clean-up, the markdown."""
+
+from __future__ import annotations
+
+import psutil
+import pytest
+
+from desktop import loadtest
+from desktop.cli import main
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return loadtest.run_scenario("normal", sessions=3, duration_s=6)
+
+
+def test_report_shape_and_numbers(report: dict) -> None:
+    assert report["scenario"] == "normal" and report["sessions"] == 3
+    assert report["connected"] == 3 and report["connect_failures"] == 0
+    assert report["turns"] >= 3 and report["turns_ok"] == report["turns"]
+    assert report["error_rate"] == 0.0
+    t, a = report["turn_latency_ms"], report["client_added_ms"]
+    assert 400 <= t["p50"] <= t["p95"] <= t["p99"] <= t["max"] < 5000  # model delay 400 ms
+    assert 0 <= a["p50"] <= a["p95"] <= a["p99"]
+    assert t["p50"] - a["p50"] == pytest.approx(400, abs=50)
+    assert 0 < report["cpu_percent_of_one_core"] < 200 and report["rss_mb"]["peak"] > 0
+    assert set(report["checks"]) == {"errors_under_1_percent", "cpu_under_70_percent", "turn_p95_under_2_s"}
+    assert report["stages"]["live.speech_end_to_first_audio"]["count"] == report["turns_ok"]
+    assert report["counters"]["messages_sent"] > 100
+
+
+def test_child_processes_are_gone(report: dict) -> None:
+    assert report["child_pids"]
+    for pid in report["child_pids"]:
+        assert not psutil.pid_exists(pid)
+
+
+def test_markdown_sections_are_rewritten_in_place(report: dict, tmp_path) -> None:
+    path = tmp_path / "loadtest.md"
+    loadtest.write_docs(path, {**report, "scenario": "peak", "description": "peak run"})
+    loadtest.write_docs(path, report)
+    loadtest.write_docs(path, {**report, "turns": 12345})
+    text = path.read_text()
+    assert text.startswith("# Load test results")
+    assert text.count("<!-- loadtest:normal -->") == 1 and text.count("<!-- loadtest:peak -->") == 1
+    assert text.index("loadtest:normal") < text.index("loadtest:peak")  # scenario order
+    assert "| turns (ok) | 12345 (" in text
+
+
+def test_slope() -> None:
+    assert loadtest.slope_per_min([(0, 100.0), (60, 101.0), (120, 102.0)]) == pytest.approx(1.0)
+    assert loadtest.slope_per_min([(0, 5.0)]) == 0.0
+
+
+def test_bad_flags_are_one_line_errors(capsys) -> None:
+    assert main(["loadtest", "--sessions", "0"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "gemini-codegen: error: --sessions must be between 1 and 1000"
