@@ -16,8 +16,12 @@ from dataclasses import dataclass
 from audio.frames import frames_for_ms
 from audio.pipeline import InputPipeline
 from audio.sources import paced
+from desktop.codegen.client import CodegenClient
+from desktop.codegen.emulator import CodegenEmulator
+from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
+from desktop.codegen.tracker import RunTracker
 from desktop.config import Settings
-from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
+from desktop.engine import EngineOptions, Player, SessionEngine
 from desktop.events import ErrorEvent, EventBus, Notice
 from desktop.live import protocol as p
 from desktop.live.client import LiveConfig
@@ -65,10 +69,30 @@ def live_config(settings: Settings, endpoints: Endpoints) -> LiveConfig:
                       nudge_after_tool_response=settings.model.startswith("gemini-3"))
 
 
+OFFLINE_CODEGEN_ORG = 1
+OFFLINE_STEP_S = 2.5  # the offline demo's runs finish in about 12 s
+
+
 @contextlib.asynccontextmanager
-async def codegen_tools(settings: Settings) -> AsyncIterator[ToolHandler | None]:
-    """The CodeGen tool table for Gemini (the local CodeGen emulator when offline)."""
-    yield None
+async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
+                        emulator_step_s: float = OFFLINE_STEP_S) -> AsyncIterator[CodegenTools]:
+    """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator when
+    offline).  Without credentials the tools answer that CodeGen is not configured."""
+    bus = bus or EventBus()
+    async with contextlib.AsyncExitStack() as stack:
+        if settings.offline:
+            emu = await stack.enter_async_context(CodegenEmulator(step_s=emulator_step_s))
+            url, token, org = emu.url, OFFLINE_KEY, OFFLINE_CODEGEN_ORG
+        elif settings.has_codegen_credentials:
+            url, token, org = settings.codegen_url, settings.codegen_token or "", settings.codegen_org_id or 0
+        else:
+            bus.emit(Notice(NOT_CONFIGURED, kind="codegen"))
+            yield CodegenTools(None, None, settings.confirm_before_create)
+            return
+        client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics))
+        tracker = RunTracker(client, bus).start()
+        stack.push_async_callback(tracker.stop)
+        yield CodegenTools(client, tracker, settings.confirm_before_create)
 
 
 @contextlib.asynccontextmanager
@@ -100,7 +124,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
-        tools = await stack.enter_async_context(codegen_tools(settings))
+        tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics))
         pipeline = InputPipeline.from_settings(settings)
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))

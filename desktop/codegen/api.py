@@ -1,0 +1,193 @@
+"""The CodeGen agent API's shapes as typed data (runs, pages, logs, errors).
+
+Parsing is tolerant: unknown fields are ignored, missing ones get empty defaults, and ``status`` is a free
+string whose case varies ("completed" in the docs, "COMPLETE" from the service).  ``classify`` maps any
+status to running / done / failed / unknown; an unknown status counts as still running and is shown as sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+RUNNING, DONE, FAILED, UNKNOWN = "running", "done", "failed", "unknown"
+
+_RUNNING = frozenset({"ACTIVE", "RUNNING", "PENDING", "EVALUATION", "QUEUED", "STARTING", "IN_PROGRESS"})
+_DONE = frozenset({"COMPLETE", "COMPLETED", "DONE", "SUCCEEDED", "SUCCESS"})
+_FAILED = frozenset({"ERROR", "FAILED", "FAILURE", "CANCELLED", "CANCELED", "STOPPED", "TIMEOUT",
+                     "MAX_ITERATIONS_REACHED", "OUT_OF_TOKENS"})
+
+
+def classify(status: str | None) -> str:
+    """running | done | failed | unknown (unknown values are treated as still in progress)."""
+    key = (status or "").strip().upper().replace(" ", "_").replace("-", "_")
+    if key in _RUNNING:
+        return RUNNING
+    if key in _DONE:
+        return DONE
+    if key in _FAILED:
+        return FAILED
+    return UNKNOWN
+
+
+def is_final(status: str | None) -> bool:
+    return classify(status) in (DONE, FAILED)
+
+
+def _str(d: Mapping[str, Any], key: str) -> str:
+    v = d.get(key)
+    return "" if v is None else str(v)
+
+
+def _int(d: Mapping[str, Any], key: str, default: int = 0) -> int:
+    v = d.get(key)
+    if isinstance(v, bool):
+        return default
+    try:
+        return int(v) if v is not None else default
+    except (TypeError, ValueError):
+        return default
+
+
+class ShapeError(ValueError):
+    """A response that is not the documented shape at all (not JSON, not an object, no id)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestInfo:
+    id: int
+    title: str
+    url: str
+    head_branch_name: str = ""
+    created_at: str = ""
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> PullRequestInfo:
+        return cls(_int(d, "id"), _str(d, "title"), _str(d, "url"), _str(d, "head_branch_name"),
+                   _str(d, "created_at"))
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    id: int
+    status: str
+    organization_id: int = 0
+    created_at: str = ""
+    web_url: str = ""
+    result: str = ""
+    summary: str = ""
+    source_type: str = ""
+    prompt: str = ""
+    pull_requests: tuple[PullRequestInfo, ...] = ()
+
+    @property
+    def category(self) -> str:
+        return classify(self.status)
+
+    @property
+    def final(self) -> bool:
+        return self.category in (DONE, FAILED)
+
+    @classmethod
+    def from_json(cls, d: Any) -> Run:
+        if not isinstance(d, Mapping) or d.get("id") is None:
+            raise ShapeError("a run without an id")
+        prs = d.get("github_pull_requests") or ()
+        metadata = d.get("metadata") if isinstance(d.get("metadata"), Mapping) else {}
+        prompt = _str(d, "prompt") or _str(metadata, "prompt")
+        return cls(id=_int(d, "id"), status=_str(d, "status"), organization_id=_int(d, "organization_id"),
+                   created_at=_str(d, "created_at"), web_url=_str(d, "web_url"), result=_str(d, "result"),
+                   summary=_str(d, "summary"), source_type=_str(d, "source_type"), prompt=prompt,
+                   pull_requests=tuple(PullRequestInfo.from_json(p) for p in prs if isinstance(p, Mapping)))
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    items: tuple[Run, ...]
+    total: int
+    page: int
+    size: int
+    pages: int
+
+    @classmethod
+    def from_json(cls, d: Any) -> RunPage:
+        if not isinstance(d, Mapping) or not isinstance(d.get("items"), list):
+            raise ShapeError("a run list without items")
+        items = tuple(Run.from_json(r) for r in d["items"])
+        return cls(items, _int(d, "total", len(items)), _int(d, "page", 1), _int(d, "size", len(items)),
+                   _int(d, "pages", 1))
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    agent_run_id: int
+    created_at: str
+    message_type: str
+    thought: str = ""
+    tool_name: str = ""
+    tool_input: Any = None
+    tool_output: Any = None
+    observation: Any = None
+
+    @property
+    def text(self) -> str:
+        """One readable line for the step."""
+        if self.thought:
+            return self.thought
+        if self.tool_name:
+            return f"{self.tool_name}"
+        if isinstance(self.observation, str) and self.observation:
+            return self.observation
+        return self.message_type.replace("_", " ").lower()
+
+    @classmethod
+    def from_json(cls, d: Mapping[str, Any]) -> LogEntry:
+        return cls(_int(d, "agent_run_id"), _str(d, "created_at"), _str(d, "message_type"), _str(d, "thought"),
+                   _str(d, "tool_name"), d.get("tool_input"), d.get("tool_output"), d.get("observation"))
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    run: Run
+    logs: tuple[LogEntry, ...]
+    total_logs: int
+    page: int
+    size: int
+    pages: int
+
+    @classmethod
+    def from_json(cls, d: Any) -> LogPage:
+        run = Run.from_json(d)
+        logs = tuple(LogEntry.from_json(x) for x in (d.get("logs") or ()) if isinstance(x, Mapping))
+        return cls(run, logs, _int(d, "total_logs", len(logs)), _int(d, "page", 1), _int(d, "size", len(logs)),
+                   _int(d, "pages", 1))
+
+
+# ------------------------------------------------------------------------------------------ errors
+ERROR_KINDS = {401: "auth", 403: "auth", 402: "codegen", 404: "codegen", 422: "codegen", 429: "rate_limited"}
+
+
+def error_message(status: int, body: Any, *, what: str = "") -> str:
+    """A speakable, user-facing sentence for an HTTP error from the API (never includes the token)."""
+    detail = ""
+    if isinstance(body, Mapping):
+        raw = body.get("message") or body.get("detail") or ""
+        if isinstance(raw, list):  # FastAPI validation errors
+            raw = "; ".join(str(x.get("msg", x)) if isinstance(x, Mapping) else str(x) for x in raw)
+        detail = str(raw)[:160]
+    if status == 401:
+        return "CodeGen rejected the API token. Check CODEGEN_API_TOKEN."
+    if status == 403:
+        return "CodeGen says this token has no permission for that organisation. Check CODEGEN_ORG_ID."
+    if status == 402:
+        return "Your CodeGen plan has no agent runs left. Upgrade the plan or wait for it to reset."
+    if status == 404:
+        return f"CodeGen could not find {what or 'that run'}."
+    if status == 422:
+        return "CodeGen did not accept the request" + (f": {detail}" if detail else ".")
+    if status == 429:
+        return "CodeGen is rate limiting requests."
+    if status >= 500:
+        return f"CodeGen is having trouble right now (error {status}). Try again in a moment."
+    return f"CodeGen answered with error {status}" + (f": {detail}" if detail else ".")

@@ -1,0 +1,336 @@
+"""Async HTTP client for the CodeGen agent API.
+
+One pooled ``httpx.AsyncClient`` (HTTP/2 where the server offers it, gzip/brotli), with: timeouts; retries
+with jittered exponential backoff on network errors and 5xx; 429 honouring ``Retry-After`` (an
+``ErrorEvent("rate_limited")`` on the bus says it is waiting); client-side token buckets matching the
+documented limits; single-flight coalescing of identical concurrent GETs; and a response cache (in memory,
+read through / written to a ``CacheBackend`` when given one) where finished runs are kept for good and active
+runs for a short TTL.  The token is sent in a header and never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from desktop.codegen.api import ERROR_KINDS, LogPage, Run, RunPage, ShapeError, error_message, is_final
+from desktop.events import ErrorEvent, EventBus
+from desktop.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
+
+ACTIVE_TTL_S = 3.0  # an active run's cached copy answers for this long
+
+
+class CacheBackend(Protocol):
+    """Persistent storage for cached responses (the state store implements it)."""
+
+    def load(self, key: str) -> tuple[bytes, str | None, float | None] | None:
+        """(body, etag, expires_at epoch seconds or None = forever), or None when absent."""
+        ...
+
+    def save(self, key: str, body: bytes, etag: str | None, expires_at: float | None) -> None: ...
+
+
+class CodegenError(Exception):
+    """A failed CodeGen request; ``str(exc)`` is a speakable, user-facing sentence."""
+
+    def __init__(self, message: str, *, kind: str = "codegen", status: int | None = None):
+        super().__init__(message)
+        self.message, self.kind, self.status = message, kind, status
+
+    def event(self) -> ErrorEvent:
+        action = {"auth": "Check CODEGEN_API_TOKEN and CODEGEN_ORG_ID."}.get(self.kind, "")
+        return ErrorEvent(self.kind, self.message, action)
+
+
+class TokenBucket:
+    """``rate`` requests per ``per`` seconds, starting full; ``acquire`` waits for a token."""
+
+    def __init__(self, rate: int, per: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep):
+        self.capacity, self.per = float(rate), per
+        self.tokens = float(rate)
+        self.clock, self.sleep = clock, sleep
+        self.updated = clock()
+        self.waits = 0
+
+    def _refill(self) -> None:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.capacity / self.per)
+        self.updated = now
+
+    def wait_time(self) -> float:
+        self._refill()
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) * self.per / self.capacity
+
+    async def acquire(self) -> None:
+        while (delay := self.wait_time()) > 0:
+            self.waits += 1
+            await self.sleep(delay)
+        self.tokens -= 1
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Documented limits (requests, window seconds); the client stays inside them."""
+
+    create: tuple[int, float] = (10, 60.0)
+    standard: tuple[int, float] = (60, 30.0)
+    logs: tuple[int, float] = (60, 60.0)
+
+
+@dataclass
+class _Entry:
+    body: bytes
+    etag: str | None
+    expires_at: float | None  # epoch seconds; None = forever
+
+
+class CodegenClient:
+    def __init__(self, base_url: str, token: str, org_id: int, *, bus: EventBus | None = None,
+                 metrics: Metrics | None = None, backend: CacheBackend | None = None, limits: Limits = Limits(),
+                 timeout_s: float = 15.0, max_retries: int = 4, backoff_s: float = 0.25, max_backoff_s: float = 8.0,
+                 clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, wall: Clock = time.time,
+                 active_ttl_s: float = ACTIVE_TTL_S):
+        self.base_url = base_url.rstrip("/")
+        self.org_id = org_id
+        self.bus, self.metrics, self.backend = bus, metrics, backend
+        self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
+        self.sleep, self.wall, self.active_ttl_s = sleep, wall, active_ttl_s
+        self.buckets = {name: TokenBucket(*getattr(limits, name), clock=clock, sleep=sleep)
+                        for name in ("create", "standard", "logs")}
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url, http2=True, timeout=httpx.Timeout(timeout_s, connect=5.0),
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
+            headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
+                     "Accept-Encoding": "gzip, br", "User-Agent": "gemini-codegen-desktop"})
+        self._cache: dict[str, _Entry] = {}
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self.requests = 0  # HTTP requests actually sent (retries included)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+    async def __aenter__(self) -> CodegenClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # ------------------------------------------------------------------ endpoints
+    def _org(self, alpha: bool = False) -> str:
+        return f"/v1/{'alpha/' if alpha else ''}organizations/{self.org_id}"
+
+    async def create_run(self, prompt: str, *, repo_id: int | None = None,
+                         metadata: Mapping[str, Any] | None = None) -> Run:
+        body: dict[str, Any] = {"prompt": prompt}
+        if repo_id is not None:
+            body["repo_id"] = repo_id
+        if metadata:
+            body["metadata"] = dict(metadata)
+        run = _parse(Run, await self._send("POST", f"{self._org()}/agent/run", "create", body))
+        self._remember(run.id, run)
+        return run
+
+    async def resume_run(self, run_id: int, prompt: str) -> Run:
+        raw = await self._send("POST", f"{self._org()}/agent/run/resume", "standard",
+                               {"agent_run_id": run_id, "prompt": prompt}, what=f"run {run_id}")
+        run = _parse(Run, raw)
+        self._cache.pop(self._run_key(run_id), None)
+        return run
+
+    async def get_run(self, run_id: int) -> Run:
+        key = self._run_key(run_id)
+        raw = await self._cached_get(key, f"{self._org()}/agent/run/{run_id}", "standard", what=f"run {run_id}")
+        return _parse(Run, raw)
+
+    async def list_runs(self, *, skip: int = 0, limit: int = 20) -> RunPage:
+        path = f"{self._org()}/agent/runs?skip={skip}&limit={max(1, min(100, limit))}"
+        raw = await self._coalesced(path, lambda: self._send("GET", path, "standard"))
+        page = _parse(RunPage, raw)
+        for run in page.items:  # every listed run refreshes its own cache entry
+            self._remember(run.id, run)
+        return page
+
+    async def get_logs(self, run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False) -> LogPage:
+        path = (f"{self._org(alpha=True)}/agent/run/{run_id}/logs?skip={skip}&limit={max(1, min(100, limit))}"
+                f"&reverse={'true' if reverse else 'false'}")
+        raw = await self._coalesced(path, lambda: self._send("GET", path, "logs", what=f"run {run_id}"))
+        return _parse(LogPage, raw)
+
+    # ------------------------------------------------------------------ cache
+    def _run_key(self, run_id: int) -> str:
+        return f"codegen:{self.base_url}:{self.org_id}:run:{run_id}"
+
+    def _remember(self, run_id: int, run: Run) -> None:
+        body = json.dumps(_run_json(run)).encode()
+        self._store(self._run_key(run_id), body, None, final=run.final)
+
+    def _store(self, key: str, body: bytes, etag: str | None, *, final: bool) -> None:
+        expires = None if final else self.wall() + self.active_ttl_s
+        self._cache[key] = _Entry(body, etag, expires)
+        if self.backend is not None:
+            try:
+                self.backend.save(key, body, etag, expires)
+            except Exception:
+                log.warning("CodeGen cache backend failed to save; keeping the in-memory copy", exc_info=True)
+
+    def _lookup(self, key: str) -> _Entry | None:
+        entry = self._cache.get(key)
+        if entry is None and self.backend is not None:
+            try:
+                loaded = self.backend.load(key)
+            except Exception:
+                log.warning("CodeGen cache backend failed to load", exc_info=True)
+                loaded = None
+            if loaded is not None:
+                entry = self._cache[key] = _Entry(*loaded)
+        return entry
+
+    async def _cached_get(self, key: str, path: str, bucket: str, *, what: str = "") -> bytes:
+        t0 = time.perf_counter()
+        entry = self._lookup(key)
+        if entry is not None and (entry.expires_at is None or entry.expires_at > self.wall()):
+            if self.metrics is not None:
+                self.metrics.observe_s("codegen.request_hit", time.perf_counter() - t0)
+            return entry.body
+
+        async def fetch() -> bytes:
+            etag = entry.etag if entry is not None else None
+            body, new_etag = await self._request("GET", path, bucket, None, what, etag)
+            if body is None and entry is not None:  # 304: the stale copy is still right
+                body = entry.body
+            assert body is not None
+            try:
+                final = is_final(json.loads(body).get("status"))
+            except (ValueError, AttributeError):
+                final = False
+            self._store(key, body, new_etag or etag, final=final)
+            return body
+
+        return await self._coalesced(path, fetch)
+
+    async def _coalesced(self, key: str, fetch: Callable[[], Awaitable[bytes]]) -> bytes:
+        """Single flight: concurrent identical GETs share one request."""
+        fut = self._inflight.get(key)
+        if fut is not None:
+            return await asyncio.shield(fut)
+        fut = asyncio.get_running_loop().create_future()
+        self._inflight[key] = fut
+        try:
+            body = await fetch()
+        except BaseException as exc:
+            if not fut.done():
+                fut.set_exception(exc if isinstance(exc, Exception) else CodegenError("request cancelled"))
+                fut.exception()  # mark retrieved when nobody else waits
+            raise
+        else:
+            fut.set_result(body)
+            return body
+        finally:
+            self._inflight.pop(key, None)
+
+    # ------------------------------------------------------------------ HTTP
+    async def _send(self, method: str, path: str, bucket: str, body: Any = None, *, what: str = "") -> bytes:
+        out, _ = await self._request(method, path, bucket, body, what, None)
+        assert out is not None
+        return out
+
+    async def _request(self, method: str, path: str, bucket: str, body: Any, what: str,
+                       etag: str | None) -> tuple[bytes | None, str | None]:
+        attempt = 0
+        headers = {"If-None-Match": etag} if etag else None
+        while True:
+            if bucket != "standard":
+                await self.buckets[bucket].acquire()
+            if bucket != "create":
+                await self.buckets["standard"].acquire()
+            t0 = time.perf_counter()
+            try:
+                self.requests += 1
+                resp = await self.http.request(method, path, json=body, headers=headers)
+            except httpx.TransportError as exc:
+                # a POST is retried only when it surely never reached the server
+                safe = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if attempt >= self.max_retries or not safe:
+                    raise CodegenError(f"Cannot reach CodeGen ({type(exc).__name__}). Check the network.",
+                                       kind="network") from None
+                attempt += 1
+                await self.sleep(self._backoff(attempt))
+                continue
+            finally:
+                if self.metrics is not None:
+                    self.metrics.observe_s("codegen.request_miss", time.perf_counter() - t0)
+            status = resp.status_code
+            if status == 304:
+                return None, resp.headers.get("etag")
+            if 200 <= status < 300:
+                return resp.content, resp.headers.get("etag")
+            if status == 429 and attempt < self.max_retries:
+                attempt += 1
+                wait = _retry_after(resp.headers.get("retry-after"), self._backoff(attempt))
+                if self.metrics is not None:
+                    self.metrics.count("rate_limited")
+                if self.bus is not None:
+                    self.bus.emit(ErrorEvent("rate_limited", f"CodeGen is rate limiting requests; waiting "
+                                                             f"{wait:.0f} s before trying again.", ""))
+                await self.sleep(wait)
+                continue
+            if status >= 500 and attempt < self.max_retries and (method == "GET" or status in (502, 503, 504)):
+                attempt += 1
+                await self.sleep(self._backoff(attempt))
+                continue
+            try:
+                payload = resp.json()
+            except ValueError:
+                payload = None
+            raise CodegenError(error_message(status, payload, what=what), kind=_kind(status), status=status)
+
+    def _backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff."""
+        return random.uniform(0.5, 1.0) * min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+
+
+def _kind(status: int) -> str:
+    return ERROR_KINDS.get(status, "codegen")
+
+
+def _retry_after(value: str | None, default: float) -> float:
+    if value:
+        try:
+            return max(0.0, min(120.0, float(value)))
+        except ValueError:
+            from email.utils import parsedate_to_datetime
+
+            try:
+                return max(0.0, min(120.0, parsedate_to_datetime(value).timestamp() - time.time()))
+            except (TypeError, ValueError):
+                pass
+    return default
+
+
+def _parse(cls: Any, raw: bytes) -> Any:
+    try:
+        return cls.from_json(json.loads(raw))
+    except (ValueError, ShapeError) as exc:
+        raise CodegenError(f"CodeGen sent a response I could not read ({exc}).") from None
+
+
+def _run_json(run: Run) -> dict[str, Any]:
+    """A run back to its wire shape (for the cache)."""
+    return {"id": run.id, "organization_id": run.organization_id, "status": run.status,
+            "created_at": run.created_at, "web_url": run.web_url, "result": run.result, "summary": run.summary,
+            "source_type": run.source_type, "metadata": {"prompt": run.prompt} if run.prompt else {},
+            "github_pull_requests": [{"id": p.id, "title": p.title, "url": p.url, "created_at": p.created_at,
+                                      "head_branch_name": p.head_branch_name} for p in run.pull_requests]}
