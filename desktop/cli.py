@@ -22,7 +22,8 @@ from typing import Any
 from desktop import __version__
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.
-COMMAND_MODULES: tuple[str, ...] = ("desktop.state.cli", "audio.cli", "desktop.bench", "desktop.selftest", "desktop.loadtest")
+COMMAND_MODULES: tuple[str, ...] = ("desktop.state.cli", "audio.cli", "desktop.bench", "desktop.selftest", "desktop.loadtest",
+                                     "desktop.codegen.cli")
 
 EXIT_USAGE = 2
 
@@ -80,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-port", type=int, metavar="PORT",
                      help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics (0 = any free port)")
     run.add_argument("--metrics-jsonl", metavar="FILE", help="append a metrics snapshot (JSON) every second to FILE")
+    run.add_argument("--follow", action="store_true",
+                     help="after the turns, follow the CodeGen run they started until it ends (at most 120 s)")
     run.set_defaults(handler=cmd_run)
 
     emulate = sub.add_parser("emulate", help="run a local stand-in server on loopback")
@@ -196,6 +199,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     finished: list[TurnFinished] = []
     bus.subscribe(lambda ev: _print_event(ev, args.json, t0))
     bus.subscribe(lambda ev: finished.append(ev) if isinstance(ev, TurnFinished) else None)
+    runs = _RunWatch(bus)
     wait_s = settings.turn_timeout_s + 30
     async with open_session(settings, bus=bus, metrics=metrics) as engine:
         await speak_frames(engine, frames, realtime=not args.fast)
@@ -205,6 +209,8 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
                 break
             await engine.send_text(text)
             turn = await engine.wait_turn(wait_s)
+        if getattr(args, "follow", False):
+            await runs.follow()
     snap = metrics.snapshot()
     timings = {name: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "max_ms": round(s.max_ms, 2)}
                for name, s in snap.stages.items()}
@@ -219,6 +225,46 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
             print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
         print("result:", "turn completed" if ok else "no complete turn (see errors above)")
     return 0 if ok else 1
+
+
+FOLLOW_TIMEOUT_S = 120.0
+
+
+class _RunWatch:
+    """The CodeGen runs the session's tool calls start, and which of them have finished."""
+
+    def __init__(self, bus) -> None:
+        self.started: list[int] = []
+        self.finished: set[int] = set()
+        self.changed = asyncio.Event()
+        bus.subscribe(self._on)
+
+    def _on(self, ev: Any) -> None:
+        from desktop.events import RunFinished, ToolCallFinished
+
+        if isinstance(ev, ToolCallFinished) and ev.name in ("create_agent_run", "resume_run") and not ev.error:
+            run_id = ev.result.get("run_id")
+            if isinstance(run_id, int):
+                self.started.append(run_id)
+        elif isinstance(ev, RunFinished):
+            self.finished.add(ev.run_id)
+            self.changed.set()
+
+    async def follow(self) -> None:
+        """Keep the session open until the last started run finishes (its progress prints as events)."""
+        if not self.started:
+            print("--follow: no CodeGen run was started in this session", file=sys.stderr)
+            return
+        run_id = self.started[-1]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + FOLLOW_TIMEOUT_S
+        while run_id not in self.finished:
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(0.0, deadline - loop.time()))
+            except TimeoutError:
+                print(f"--follow: run {run_id} had not finished after {FOLLOW_TIMEOUT_S:g} s", file=sys.stderr)
+                return
 
 
 # ------------------------------------------------------------------------------------ emulate live
