@@ -141,11 +141,33 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
             await engine.stop()
 
 
-async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True) -> None:
-    """One push-to-talk turn from ``frames``: pre-roll, key down, speech, key up, tail."""
+REACTION_MS = 150  # how long after their last word a person lets go of the key
+
+
+def release_index(frames: list[bytes], tail_ms: int, reaction_ms: int = REACTION_MS) -> int:
+    """The frame at which a person releases push-to-talk: ``reaction_ms`` after the last speech ends
+    (found by the local VAD), and never later than the end of the audio minus the tail."""
+    from audio.vad import VadOptions, VoiceActivityDetector, segments
+
+    vad = VoiceActivityDetector(VadOptions(mode=2))
+    events = [ev for i, f in enumerate(frames) if (ev := vad.process(f, (i + 1) / 100)) is not None]
+    spans = segments(events + vad.finish())
+    latest = len(frames) - frames_for_ms(tail_ms)
+    if not spans:
+        return max(0, latest)
+    return max(0, min(latest, int((spans[-1][1] * 1000 + reaction_ms) / 10)))
+
+
+async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True,
+                       release_at: int | None = None) -> None:
+    """One push-to-talk turn from ``frames`` the way a person does it: the key goes down after the pre-roll,
+    comes up shortly after the last word (``release_index``; pass it in to skip the VAD pass), then the
+    gate's tail.  The audio after the release keeps flowing, as a live microphone does."""
     opts = engine.options
     press_at = min(frames_for_ms(opts.preroll_ms), len(frames))
-    release_at = max(press_at, len(frames) - frames_for_ms(opts.tail_ms))
+    if release_at is None:
+        release_at = release_index(frames, opts.tail_ms)
+    release_at = max(press_at, release_at)
     i = 0
     async for frame, captured in paced(frames, realtime):
         if i == press_at:
