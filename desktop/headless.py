@@ -75,13 +75,15 @@ OFFLINE_STEP_S = 2.5  # the offline demo's runs finish in about 12 s
 
 @contextlib.asynccontextmanager
 async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
-                        emulator_step_s: float = OFFLINE_STEP_S) -> AsyncIterator[CodegenTools]:
+                        emulator_step_s: float | None = None) -> AsyncIterator[CodegenTools]:
     """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator when
-    offline).  Without credentials the tools answer that CodeGen is not configured."""
+    offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``).  Without credentials
+    the tools answer that CodeGen is not configured."""
     bus = bus or EventBus()
     async with contextlib.AsyncExitStack() as stack:
         if settings.offline:
-            emu = await stack.enter_async_context(CodegenEmulator(step_s=emulator_step_s))
+            emu = await stack.enter_async_context(CodegenEmulator(
+                step_s=OFFLINE_STEP_S if emulator_step_s is None else emulator_step_s))
             url, token, org = emu.url, OFFLINE_KEY, OFFLINE_CODEGEN_ORG
         elif settings.has_codegen_credentials:
             url, token, org = settings.codegen_url, settings.codegen_token or "", settings.codegen_org_id or 0

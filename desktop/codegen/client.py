@@ -2,10 +2,10 @@
 
 One pooled ``httpx.AsyncClient`` (HTTP/2 where the server offers it, gzip/brotli), with: timeouts; retries
 with jittered exponential backoff on network errors and 5xx; 429 honouring ``Retry-After`` (an
-``ErrorEvent("rate_limited")`` on the bus says it is waiting); client-side token buckets matching the
-documented limits; single-flight coalescing of identical concurrent GETs; and a response cache (in memory,
-read through / written to a ``CacheBackend`` when given one) where finished runs are kept for good and active
-runs for a short TTL.  The token is sent in a header and never logged.
+``ErrorEvent("rate_limited")`` on the bus says it is waiting); client-side rate limiters matching the
+documented limits (sliding windows, like the server's); single-flight coalescing of identical concurrent
+GETs; and a response cache (in memory, read through / written to a ``CacheBackend`` when given one) where
+finished runs are kept for good and active runs for a short TTL.  The token is sent in a header and never logged.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import json
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,30 +56,29 @@ class CodegenError(Exception):
         return ErrorEvent(self.kind, self.message, action)
 
 
-class TokenBucket:
-    """``rate`` requests per ``per`` seconds, starting full; ``acquire`` waits for a token."""
+class RateLimiter:
+    """At most ``rate`` requests in any ``per`` seconds (a sliding-window log: the server counts the same way,
+    where a token bucket of the same rate would allow twice as many in one window).  ``margin_s`` keeps a
+    little slack for network delay between the two clocks."""
 
-    def __init__(self, rate: int, per: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep):
-        self.capacity, self.per = float(rate), per
-        self.tokens = float(rate)
+    def __init__(self, rate: int, per: float, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep,
+                 margin_s: float = 0.2):
+        self.rate, self.per, self.margin_s = rate, per, margin_s
         self.clock, self.sleep = clock, sleep
-        self.updated = clock()
+        self.sent: deque[float] = deque()
         self.waits = 0
 
-    def _refill(self) -> None:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.capacity / self.per)
-        self.updated = now
-
     def wait_time(self) -> float:
-        self._refill()
-        return 0.0 if self.tokens >= 1 else (1 - self.tokens) * self.per / self.capacity
+        now = self.clock()
+        while self.sent and self.sent[0] <= now - self.per - self.margin_s:
+            self.sent.popleft()
+        return 0.0 if len(self.sent) < self.rate else self.sent[0] + self.per + self.margin_s - now
 
     async def acquire(self) -> None:
         while (delay := self.wait_time()) > 0:
             self.waits += 1
             await self.sleep(delay)
-        self.tokens -= 1
+        self.sent.append(self.clock())
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ class CodegenClient:
         self.bus, self.metrics, self.backend = bus, metrics, backend
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
         self.sleep, self.wall, self.active_ttl_s = sleep, wall, active_ttl_s
-        self.buckets = {name: TokenBucket(*getattr(limits, name), clock=clock, sleep=sleep)
+        self.buckets = {name: RateLimiter(*getattr(limits, name), clock=clock, sleep=sleep)
                         for name in ("create", "standard", "logs")}
         self.http = httpx.AsyncClient(
             base_url=self.base_url, http2=True, timeout=httpx.Timeout(timeout_s, connect=5.0),

@@ -130,7 +130,7 @@ class CodegenEmulator:
     def seed(self, prompt: str, *, org_id: int | None = None) -> EmuRun:
         """A run created directly (no request, no rate limit): for tests and demos."""
         run = EmuRun(next(self._ids), org_id if org_id is not None else (self.org_id or 1), prompt, self.clock(),
-                     _now_iso(), {}, fails="fail" in prompt.lower())
+                     _now_iso(), {"prompt": prompt}, fails="fail" in prompt.lower())
         self.runs[run.id] = run
         return run
 

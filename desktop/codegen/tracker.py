@@ -116,7 +116,8 @@ class RunTracker:
             except Exception:
                 log.exception("run tracker poll failed")
             self.interval = self._next_interval(changed)
-            await self._pause(self.interval)
+            if self.active:
+                await self._pause(self.interval)
 
     def _next_interval(self, changed: bool) -> float:
         iv = self.intervals

@@ -1,0 +1,61 @@
+"""CodeGen test fixtures: the loopback emulator, a client for it, and a simulated clock."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from desktop.codegen.client import CodegenClient, Limits
+from desktop.codegen.emulator import CodegenEmulator
+from desktop.events import EventBus
+from desktop.metrics import Metrics
+
+TOKEN, ORG = "test-token-abc", 7
+
+
+class SimClock:
+    """Simulated monotonic time: ``sleep`` advances it at once (and yields to the loop)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+async def emulator():
+    async with CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0) as emu:
+        yield emu
+
+
+@pytest.fixture
+def bus_events():
+    bus, seen = EventBus(), []
+    bus.subscribe(seen.append)
+    return bus, seen
+
+
+@pytest.fixture
+async def make_client(emulator, bus_events):
+    clients: list[CodegenClient] = []
+
+    def make(**kw) -> CodegenClient:
+        kw.setdefault("bus", bus_events[0])
+        kw.setdefault("metrics", Metrics())
+        kw.setdefault("backoff_s", 0.01)
+        kw.setdefault("limits", Limits())
+        c = CodegenClient(kw.pop("url", emulator.url), kw.pop("token", TOKEN), kw.pop("org_id", ORG), **kw)
+        clients.append(c)
+        return c
+
+    yield make
+    for c in clients:
+        await c.close()

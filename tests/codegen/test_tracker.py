@@ -1,0 +1,128 @@
+"""The run tracker on simulated time: one list request per cycle, the request budget, steps for the focus."""
+
+from __future__ import annotations
+
+import asyncio
+
+from desktop.codegen.client import CodegenClient
+from desktop.codegen.emulator import CodegenEmulator
+from desktop.codegen.tracker import Intervals, RunTracker
+from desktop.events import EventBus, RunFinished, RunStep, RunUpdate
+
+from .conftest import ORG, TOKEN, SimClock
+
+
+async def _until(cond, real_timeout: float = 10.0) -> None:
+    """Yield to the loop (real sockets) until ``cond()``; bounded in real time."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + real_timeout
+    while not cond():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.002)
+
+
+class Setup:
+    def __init__(self, step_s: float):
+        self.sim = SimClock()
+        self.bus, self.events = EventBus(), []
+        self.bus.subscribe(self.events.append)
+        self.emu = CodegenEmulator(token=TOKEN, org_id=ORG, step_s=step_s, clock=self.sim)
+        self.client: CodegenClient | None = None
+        self.tracker: RunTracker | None = None
+
+    async def __aenter__(self) -> Setup:
+        await self.emu.start()
+        self.client = CodegenClient(self.emu.url, TOKEN, ORG, bus=self.bus, clock=self.sim, sleep=self.sim.sleep,
+                                    wall=self.sim)
+        self.tracker = RunTracker(self.client, self.bus, clock=self.sim, sleep=self.sim.sleep, wall=self.sim)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self.tracker.stop()
+        await self.client.close()
+        await self.emu.stop()
+
+    def of(self, kind):
+        return [e for e in self.events if isinstance(e, kind)]
+
+
+async def test_twenty_runs_for_five_simulated_minutes_stay_in_budget():
+    step_s = 60.0  # RUNNING at 60 s, pull request + EVALUATION at 240 s, COMPLETE at 300 s
+    async with Setup(step_s) as s:
+        start = s.sim.now
+        runs = [s.emu.seed(f"task {i}") for i in range(20)]
+        for run in runs:
+            s.tracker.track(run.id, run.prompt)
+        s.tracker.start()
+        await _until(lambda: s.sim.now >= start + 300.0)
+        requests, by_route = s.emu.stats.requests, dict(s.emu.stats.by_route)
+        await _until(lambda: len(s.of(RunFinished)) == 20)
+    assert requests / 5.0 <= 6.0, f"{requests} requests in 5 simulated minutes"
+    assert by_route == {"list": requests}  # one list per cycle; never a get per run, no logs without a focus
+    assert s.emu.stats.statuses[429] == 0 and all(lim.waits == 0 for lim in s.client.buckets.values())
+    # every status change reached the bus within one (the longest) poll interval
+    changes = {"RUNNING": 60.0, "EVALUATION": 240.0, "COMPLETE": 300.0}
+    seen = [(u.status, u.updated_at - start) for u in s.of(RunUpdate) if u.status in changes]
+    assert {st for st, _ in seen} == set(changes) and len(seen) == 60
+    assert all(0 <= at - changes[st] <= Intervals().max_s for st, at in seen)
+    print(f"\n20 runs, 5 simulated minutes: {requests} requests ({requests / 5:.1f}/min), "
+          f"worst status delay {max(at - changes[st] for st, at in seen):.0f} s")
+
+
+async def test_no_active_run_makes_no_request():
+    async with Setup(1.0) as s:
+        s.tracker.start()
+        for _ in range(50):
+            await asyncio.sleep(0.002)
+        assert s.emu.stats.requests == 0
+        run = s.emu.seed("one")
+        s.tracker.track(run.id)
+        await _until(lambda: s.of(RunFinished))
+        settled = s.emu.stats.requests
+        for _ in range(50):
+            await asyncio.sleep(0.002)
+        assert s.emu.stats.requests == settled and not s.tracker.active
+
+
+async def test_focused_run_gets_its_steps_in_order_and_no_notification():
+    async with Setup(10.0) as s:
+        run = s.emu.seed("watched")
+        s.tracker.track(run.id, "watched", focus=True)
+        s.tracker.start()
+        await _until(lambda: s.of(RunFinished))
+        steps = s.of(RunStep)
+        assert [st.index for st in steps] == list(range(5))
+        assert steps[-1].message_type == "FINAL_ANSWER"
+        done = s.of(RunFinished)
+        assert len(done) == 1 and done[0].category == "done" and done[0].notify is False
+        assert s.events.index(steps[-1]) < s.events.index(done[0])
+        assert s.of(RunUpdate)[-1].pull_requests[0].url.endswith(str(run.id))
+        # fast while the user looks at it: at most the fast interval between polls
+        assert max(s.sim.slept) <= Intervals().fast_s
+
+
+async def test_run_finishing_elsewhere_notifies_and_failure_is_reported():
+    async with Setup(5.0) as s:
+        ok, bad = s.emu.seed("background work"), s.emu.seed("this will fail")
+        s.tracker.track(ok.id)
+        s.tracker.track(bad.id)
+        s.tracker.focus(None)
+        s.tracker.start()
+        await _until(lambda: len(s.of(RunFinished)) == 2)
+        by_id = {e.run_id: e for e in s.of(RunFinished)}
+        assert by_id[ok.id].notify and by_id[ok.id].category == "done"
+        assert by_id[bad.id].category == "failed" and "stopped" in by_id[bad.id].summary
+        assert s.emu.stats.by_route["logs"] == 0
+
+
+async def test_status_change_resets_a_backed_off_interval():
+    async with Setup(1000.0) as s:
+        run = s.emu.seed("slow")
+        s.tracker.track(run.id)
+        s.tracker.start()
+        await _until(lambda: s.sim.now >= 1000.0 + 600)  # nothing changes for a while: backed off
+        assert s.tracker.interval == Intervals().max_s
+        await _until(lambda: s.sim.now >= 1000.0 + 1100)  # the run moved to RUNNING at 1000 s
+        assert [u.status for u in s.of(RunUpdate)] == ["PENDING", "RUNNING"]
+        running = s.of(RunUpdate)[-1]
+        assert running.updated_at - 2000.0 <= Intervals().max_s
