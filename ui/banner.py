@@ -78,7 +78,7 @@ class Message(QFrame):
         c = theme.current()
         tone = getattr(c, self.tone)
         self.setStyleSheet(
-            f"#Message {{ background: {_mix(tone, c.surface, 0.16)}; border: 1px solid {_mix(tone, c.surface, 0.45)};"
+            f"#Message {{ background: {theme.mix(tone, c.surface, 0.16)}; border: 1px solid {theme.mix(tone, c.surface, 0.45)};"
             f" border-radius: 10px; }} #MessageTitle {{ font-weight: 700; }}"
             f" QLabel {{ background: transparent; }}")
         self.icon.setStyleSheet(f"color: {tone}; background: transparent;")
@@ -136,12 +136,3 @@ class MessageArea(QWidget):
         for m in self.messages.values():
             m.restyle()
 
-
-def _mix(a: str, b: str, t: float) -> str:
-    """``t`` of colour ``a`` over colour ``b`` as #rrggbb."""
-    ca, cb = int(a[1:], 16), int(b[1:], 16)
-    out = 0
-    for shift in (16, 8, 0):
-        x, y = (ca >> shift) & 255, (cb >> shift) & 255
-        out |= round(x * t + y * (1 - t)) << shift
-    return f"#{out:06x}"

@@ -47,7 +47,6 @@ from desktop.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
-METRICS_PERIOD_S = 1.0
 MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
 
 
@@ -228,21 +227,11 @@ class EngineBridge(QObject):
             if self.use_audio_devices:
                 self._start_microphone(settings)
             self._ready.set()
-            ticker = asyncio.create_task(self._publish_metrics())
             try:
                 await self._stop.wait()
             finally:
-                ticker.cancel()
                 self._stop_microphone()
                 self.store = None
-
-    async def _publish_metrics(self) -> None:
-        while True:
-            await asyncio.sleep(METRICS_PERIOD_S)
-            snap = self.metrics.snapshot()
-            self._on_engine_event(snap)
-            for alert in self.metrics.alerts(snap):
-                self._on_engine_event(alert)
 
     # ------------------------------------------------------------------ audio devices
     def _open_speaker(self, settings: Settings) -> Player | None:
@@ -340,12 +329,13 @@ class EngineBridge(QObject):
         if not self._call(self.metrics.observe_s, name, seconds):
             self.metrics.observe_s(name, seconds)
 
-    def feed_wav(self, path: str | Path, *, realtime: bool = False, hold_key: bool = True
-                 ) -> concurrent.futures.Future[Any] | None:
+    def feed_wav(self, path: str | Path, *, realtime: bool = False, hold_key: bool = True,
+                 start_s: float = 0.0, end_s: float | None = None) -> concurrent.futures.Future[Any] | None:
         """Play a WAV file into the engine as if from the microphone.
 
         ``hold_key=True``: as one held push-to-talk key (pre-roll, press, speech, release), for the demo.
         ``hold_key=False``: frames only, while the window's own key (or button) is held by the caller.
+        ``start_s`` / ``end_s`` play a part of the file (e.g. the first half while the key is held).
         """
         from audio.sources import WavSource
         from desktop.headless import speak_frames
@@ -354,6 +344,7 @@ class EngineBridge(QObject):
         if engine is None:
             return None
         frames = WavSource(path).frames
+        frames = frames[int(start_s * 100): None if end_s is None else int(end_s * 100)]  # 10 ms frames
         if hold_key:
             return self.submit(speak_frames(engine, frames, realtime=realtime))
         return self.submit(self._stream(frames, realtime))
@@ -375,10 +366,9 @@ class EngineBridge(QObject):
         return n
 
     def focus_run(self, run_id: int) -> bool:
-        """Ask the run tracker to follow ``run_id``'s logs (if this build has a tracker)."""
-        engine = self.engine
-        focus = getattr(getattr(engine, "tools", None), "focus_run", None)
-        return callable(focus) and self._call(focus, run_id)
+        """Ask the run tracker to follow ``run_id``'s steps (False when CodeGen is not configured)."""
+        tracker = getattr(getattr(self.engine, "tools", None), "tracker", None)
+        return tracker is not None and self._call(tracker.focus, run_id)
 
     def query(self, fn: Callable[[Any], Any], done: Callable[[Any], None]) -> bool:
         """Run ``fn(store)`` on a worker thread; ``done(result)`` is called later on the Qt thread."""

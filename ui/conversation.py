@@ -32,6 +32,7 @@ from desktop.events import ToolCallFinished, ToolCallStarted, TranscriptDelta
 from ui import theme
 
 PAGE_SIZE = 30
+TEXT_REFRESH_MS = 50  # streamed text is re-laid out at most 20 times a second, however fast deltas arrive
 MAX_BUBBLE_CHARS = 20_000  # a runaway stream keeps its tail; the full text is in the store
 
 
@@ -71,8 +72,12 @@ class Bubble(QFrame):
         self.restyle()
 
     def append(self, text: str) -> None:
+        """Add streamed text; it is shown at the next ``refresh`` (the view batches those per frame)."""
         self.text = (self.text + text)[-MAX_BUBBLE_CHARS:]
-        self.body.setText(self.text)
+
+    def refresh(self) -> None:
+        if self.body.text() != self.text:
+            self.body.setText(self.text)
 
     def restyle(self) -> None:
         c = theme.current()
@@ -172,6 +177,7 @@ class ConversationView(QFrame):
         self.search.setPlaceholderText("Search past sessions")
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(220)
+        self.search.setFixedHeight(32)
         self.search.setEnabled(False)
         self.search.setToolTip("Search needs the history store")
         head.addWidget(self.search)
@@ -196,6 +202,7 @@ class ConversationView(QFrame):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
+        self.empty.setMinimumHeight(320)
         self.column.addWidget(self.empty)
         self.column.addStretch(1)
         self.scroll.setWidget(inner)
@@ -209,6 +216,11 @@ class ConversationView(QFrame):
         bar = self.scroll.verticalScrollBar()
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range_changed)
+        self._dirty: set[Bubble] = set()
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(TEXT_REFRESH_MS)
+        self._refresh_timer.timeout.connect(self.refresh)
         self._search_timer = QTimer(self)
         self._search_timer.setSingleShot(True)
         self._search_timer.setInterval(250)
@@ -239,7 +251,18 @@ class ConversationView(QFrame):
         if bubble is None:
             bubble = self.bubbles[key] = Bubble(ev.role, "", dt.datetime.now().strftime("%H:%M"))
             self._insert(bubble, ev.role)
+            bubble.append(ev.text)
+            bubble.refresh()  # the first words of a turn show at once
+            return
         bubble.append(ev.text)
+        self._dirty.add(bubble)
+        if not self._refresh_timer.isActive():
+            self._refresh_timer.start()
+
+    def refresh(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for bubble in dirty:
+            bubble.refresh()
 
     def add_tool_started(self, ev: ToolCallStarted) -> None:
         card = self.tools[ev.call_id] = ToolCard(ev)

@@ -341,7 +341,7 @@ class MainWindow(QMainWindow):
             return  # the offline banner says it
         msg = self.messages.show_notice(ev.kind, ev.message, "warn" if ev.kind in ("no_microphone", "storage") else "info")
         if ev.kind not in ("no_microphone", "storage"):
-            QTimer.singleShot(NOTICE_SECONDS * 1000, lambda m=msg: m.dismiss() if m.isVisible() else None)
+            QTimer.singleShot(NOTICE_SECONDS * 1000, msg, msg.dismiss)  # the timer dies with the message
 
     def on_run_finished(self, ev: RunFinished) -> None:
         self.runs.on_finished(ev)

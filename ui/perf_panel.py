@@ -34,6 +34,15 @@ class Sparkline(QWidget):
         if not self.values:
             return
         c = theme.current()
+        if len(self.values) == 1:  # one sample: a dot at mid height until a trend exists
+            p = QPainter(self)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(Qt.PenStyle.NoPen)
+            over = self.target is not None and self.values[0] > self.target
+            p.setBrush(QColor(c.bad if over else c.accent))
+            p.drawEllipse(QPointF(self.width() - 4, self.height() / 2), 2.5, 2.5)
+            p.end()
+            return
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         w, h = self.width() - 2, self.height() - 4
@@ -66,7 +75,7 @@ class PerfPanel(QDialog):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Performance")
-        self.resize(760, 520)
+        self.resize(880, 640)
         self.rows: dict[str, tuple[QLabel, QLabel, QLabel, QLabel, Sparkline, QLabel]] = {}
         outer = QVBoxLayout(self)
         outer.setContentsMargins(20, 18, 20, 18)
@@ -86,8 +95,10 @@ class PerfPanel(QDialog):
         card.setObjectName("Card")
         self.grid = QGridLayout(card)
         self.grid.setContentsMargins(16, 12, 16, 12)
-        self.grid.setHorizontalSpacing(18)
+        self.grid.setHorizontalSpacing(16)
         self.grid.setVerticalSpacing(8)
+        self.grid.setColumnStretch(0, 1)
+        self.grid.setRowStretch(len(STAGES) + 40, 1)  # rows stay at the top; the space goes below them
         for col, text in enumerate(("Stage", "n", "p50", "p95", "p99", "trend", "target")):
             h = QLabel(text.upper())
             h.setObjectName("PanelTitle")
@@ -97,6 +108,7 @@ class PerfPanel(QDialog):
         self.grid.addWidget(self.empty, 1, 0, 1, 7)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(card)
         outer.addWidget(scroll, 1)
         self.counters = QLabel()

@@ -17,6 +17,8 @@ from desktop.events import RunFinished, RunStep, RunUpdate
 from ui import theme
 
 MAX_STEPS = 6
+HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
+EMPTY_HEIGHT = 320
 CHIP = {"running": ("Running", "accent"), "done": ("Done", "ok"), "failed": ("Failed", "bad"),
         "unknown": ("Queued", "text_muted")}
 
@@ -82,13 +84,20 @@ class RunCard(QFrame):
         col.addWidget(self.links)
         self.steps = QLabel()
         self.steps.setObjectName("Steps")
+        self.steps.setTextFormat(Qt.TextFormat.RichText)
         self.steps.setWordWrap(True)
         self.steps.setVisible(False)
         col.addWidget(self.steps)
         self.step_lines: dict[int, str] = {}
+        self.last: RunUpdate | None = None
         self.update_run(run)
 
     def update_run(self, run: RunUpdate) -> None:
+        last = self.last
+        if last is not None:  # an update without a field keeps what an earlier one said
+            run = replace(run, prompt=run.prompt or last.prompt, summary=run.summary or last.summary,
+                          web_url=run.web_url or last.web_url, pull_requests=run.pull_requests or last.pull_requests,
+                          created_at=run.created_at or last.created_at)
         self.last = run
         self.category = run.category if run.category in CHIP else "unknown"
         if run.prompt:
@@ -132,7 +141,8 @@ class RunCard(QFrame):
         self.setStyleSheet(
             f"#RunCard {{ background: {c.surface_alt}; border: 1px solid {border}; border-radius: 10px; }}"
             f" QLabel {{ background: transparent; }} #RunTitle {{ font-weight: 700; }}"
-            f" #Chip {{ color: {tone}; border: 1px solid {tone}; border-radius: 9px; padding: 1px 8px;"
+            f" #Chip {{ color: {tone}; background: {theme.mix(tone, c.surface_alt, 0.16)}; border-radius: 9px;"
+            f" padding: 2px 10px;"
             f" font-size: 8.5pt; font-weight: 700; }}"
             f" #Steps {{ color: {c.text_muted}; font-family: 'DejaVu Sans Mono', monospace; font-size: 8.5pt; }}")
 
@@ -155,6 +165,7 @@ class RunsPanel(QFrame):
         outer.setSpacing(10)
         title = QLabel("CODEGEN RUNS")
         title.setObjectName("PanelTitle")
+        title.setMinimumHeight(HEADER_HEIGHT)
         outer.addWidget(title)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -167,6 +178,7 @@ class RunsPanel(QFrame):
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setMinimumHeight(EMPTY_HEIGHT)
         self.column.addWidget(self.empty)
         self.column.addStretch(1)
         scroll.setWidget(inner)
@@ -198,8 +210,9 @@ class RunsPanel(QFrame):
         card = self.cards.get(ev.run_id)
         if card is not None:
             last = card.last
-            card.update_run(replace(last, status=ev.category, category=ev.category, summary=ev.summary or last.summary,
-                                    web_url=ev.web_url or last.web_url, updated_at=time.time()))
+            assert last is not None
+            card.update_run(replace(last, status=ev.category, category=ev.category, summary=ev.summary,
+                                    web_url=ev.web_url, updated_at=time.time()))
 
     def focus(self, run_id: int, announce: bool = True) -> None:
         self.focused = run_id

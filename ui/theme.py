@@ -12,6 +12,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
+from desktop.assets import asset
+
 
 @dataclass(frozen=True, slots=True)
 class Palette:
@@ -75,6 +77,7 @@ def os_prefers_dark() -> bool:
 
 
 def style_sheet(c: Palette) -> str:
+    chevron = asset("icons", "chevron-down.svg").as_posix()
     return f"""
     QWidget {{ color: {c.text}; font-size: 10pt; }}
     QMainWindow, QDialog, #Root {{ background: {c.window}; }}
@@ -87,6 +90,9 @@ def style_sheet(c: Palette) -> str:
         padding: 6px 10px; selection-background-color: {c.accent}; }}
     QLineEdit:focus, QComboBox:focus, QSpinBox:focus {{ border: 1px solid {c.accent}; }}
     QComboBox QAbstractItemView {{ background: {c.surface}; border: 1px solid {c.border}; }}
+    QComboBox::drop-down {{ border: none; width: 26px; }}
+    QComboBox::down-arrow {{ image: url("{chevron}"); width: 12px; height: 12px; }}
+    QSpinBox::up-button, QSpinBox::down-button {{ width: 0; border: none; }}
     QPushButton {{ background: {c.surface_alt}; border: 1px solid {c.border}; border-radius: 8px;
         padding: 6px 14px; font-weight: 600; }}
     QPushButton:hover {{ border-color: {c.accent}; }}
@@ -134,6 +140,16 @@ def apply(app: QApplication, dark: bool | None = None) -> Palette:
     app.setFont(font)
     app.setStyleSheet(style_sheet(c))
     return c
+
+
+def mix(a: str, b: str, t: float) -> str:
+    """``t`` of colour ``a`` over colour ``b``, as #rrggbb."""
+    ca, cb = int(a[1:], 16), int(b[1:], 16)
+    out = 0
+    for shift in (16, 8, 0):
+        x, y = (ca >> shift) & 255, (cb >> shift) & 255
+        out |= round(x * t + y * (1 - t)) << shift
+    return f"#{out:06x}"
 
 
 def follow_os(app: QApplication, on_change) -> None:

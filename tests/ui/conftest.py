@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import keyring
 import pytest
 from keyring.backend import KeyringBackend
@@ -12,6 +15,8 @@ from ui import theme
 from ui.bridge import EngineBridge
 from ui.earcons import Earcons
 from ui.main_window import MainWindow, effective_settings
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class MemoryKeyring(KeyringBackend):
@@ -43,6 +48,24 @@ def memory_keyring():
 
 
 @pytest.fixture
+def shots() -> Path:
+    """Where the screenshots of the main states go (docs/screenshots/ unless overridden)."""
+    out = Path(os.environ.get("GEMINI_CODEGEN_SCREENSHOTS") or ROOT / "docs" / "screenshots")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def save_shot(widget, path: Path) -> None:
+    from PySide6.QtGui import QImage
+
+    widget.grab().save(str(path))
+    img = QImage(str(path))
+    assert img.width() >= 600 and img.height() >= 400, (path, img.size())
+    bg = img.pixelColor(2, 2)  # not a blank frame: some pixels differ from the background
+    assert any(img.pixelColor(x, y) != bg for x in range(0, img.width(), 37) for y in range(0, img.height(), 29))
+
+
+@pytest.fixture
 def themed_app(qapp):
     theme.apply(qapp, dark=True)
     return qapp
@@ -66,7 +89,7 @@ def make_window(qtbot, settings: Settings | None = None, *, start: bool = True) 
     qtbot.waitExposed(win)
     if start:
         bridge.start(effective_settings(settings))
-        qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None, timeout=15_000)
     return win
 
 

@@ -1,0 +1,53 @@
+"""The runs panel follows RunUpdate / RunStep / RunFinished from the engine's bus: status chip, elapsed
+time, links, latest steps of the focused run, a notification when a run ends while the window is away."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import Qt
+
+from desktop.events import PullRequest, RunFinished, RunStep, RunUpdate
+from ui.runs_panel import format_elapsed, parse_created
+
+
+def test_run_card_lifecycle(qtbot, window):
+    win, bridge = window, window.bridge
+    created = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 75))
+    bridge.post(RunUpdate(101, "RUNNING", "running", prompt="Fix the flaky login test in api",
+                          web_url="https://codegen.example/runs/101", created_at=created))
+    qtbot.waitUntil(lambda: 101 in win.runs.cards, timeout=3000)
+    card = win.runs.cards[101]
+    assert card.chip.text() == "Running" and card.elapsed.text().startswith("1m")
+    assert win.runs.focused == 101  # the first run is focused
+    for i, text in enumerate(["Cloning repository", "Running tests", "Found flaky wait in login_test.py"]):
+        bridge.post(RunStep(101, i, "ACTION", text))
+    qtbot.waitUntil(lambda: "flaky wait" in card.steps.text(), timeout=3000)
+    assert not card.steps.isHidden()
+
+    bridge.post(RunUpdate(102, "RUNNING", "running", prompt="Add a unit test for password reset"))
+    qtbot.waitUntil(lambda: 102 in win.runs.cards, timeout=3000)
+    other = win.runs.cards[102]
+    focused: list[int] = []
+    win.runs.focus_requested.connect(focused.append)
+    qtbot.mouseClick(other, Qt.MouseButton.LeftButton)
+    assert focused == [102] and other.focused and not card.focused and card.steps.isHidden()
+
+    notes: list[tuple[str, str]] = []
+    win.notified.connect(lambda t, m: notes.append((t, m)))
+    bridge.post(RunUpdate(101, "COMPLETE", "done", summary="Opened a pull request",
+                          pull_requests=(PullRequest("Fix flaky login test", "https://git.example/pr/7"),)))
+    bridge.post(RunFinished(101, "done", "Opened a pull request", notify=True))
+    qtbot.waitUntil(lambda: card.category == "done" and bool(notes), timeout=3000)
+    assert card.chip.text() == "Done" and "https://git.example/pr/7" in card.links.text()
+    assert "Open in CodeGen" in card.links.text()  # kept from the first update
+    assert notes[0][0] == "Run #101 finished"
+    frozen = card.elapsed.text()
+    card.tick()
+    assert card.elapsed.text() == frozen  # a finished run's time stops
+
+
+def test_elapsed_and_created_parsing():
+    assert format_elapsed(5) == "5s" and format_elapsed(125) == "2m 05s" and format_elapsed(3720) == "1h 02m"
+    assert parse_created("2026-01-01T00:00:00Z") == parse_created("2026-01-01T00:00:00+00:00")
+    assert parse_created("not a date") is None and parse_created("") is None

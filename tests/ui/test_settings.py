@@ -1,0 +1,81 @@
+"""Settings round trip: secrets to the (test) keyring, everything else to the settings file, never a secret
+in the file; the window applies the change without a restart where it can."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+
+from desktop import secrets
+from desktop.config import Settings, load_settings, settings_path
+from ui.settings_dialog import SettingsDialog
+
+
+def test_settings_round_trip_through_keyring_and_file(qtbot, themed_app, memory_keyring):
+    dlg = SettingsDialog(Settings())
+    qtbot.addWidget(dlg)
+    dlg.gemini_key.setText("AIza-test-key-123456")
+    dlg.codegen_token.setText("cg-token-abcdef")
+    dlg.codegen_org.setText("4242")
+    dlg.model.setText("gemini-3.8-live")
+    dlg.voice.setCurrentText("Puck")
+    dlg.vad_mode.setValue(3)
+    dlg.denoise.setCurrentText("off")
+    dlg.ptt_mode.setCurrentText("toggle")
+    dlg.quality.setCurrentText("saver")
+    dlg.confirm.setChecked(False)
+    dlg.ptt_key.click()
+    qtbot.keyPress(dlg.ptt_key, Qt.Key.Key_F9)
+    assert dlg.ptt_key.key_name == "F9"
+    qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
+    assert dlg.result() == SettingsDialog.DialogCode.Accepted
+
+    text = settings_path().read_text()
+    assert "AIza-test-key-123456" not in text and "cg-token-abcdef" not in text
+    assert secrets.get_secret("gemini_api_key") == "AIza-test-key-123456"
+    assert secrets.get_secret("codegen_token") == "cg-token-abcdef"
+    back = load_settings()
+    assert (back.gemini_api_key, back.codegen_token, back.codegen_org_id) == (
+        "AIza-test-key-123456", "cg-token-abcdef", 4242)
+    assert (back.voice, back.vad_mode, back.denoise, back.ptt_mode, back.ptt_key, back.quality_profile,
+            back.confirm_before_create) == ("Puck", 3, "off", "toggle", "F9", "saver", False)
+
+    # and back again: the dialog shows what is stored; clearing a key removes it from the keyring
+    dlg2 = SettingsDialog(back)
+    qtbot.addWidget(dlg2)
+    assert dlg2.voice.currentText() == "Puck" and dlg2.codegen_org.text() == "4242"
+    dlg2.codegen_token.clear()
+    dlg2.apply()
+    assert secrets.get_secret("codegen_token") is None
+
+
+def test_bad_values_are_one_clear_line_and_nothing_is_saved(qtbot, themed_app, memory_keyring):
+    dlg = SettingsDialog(Settings())
+    qtbot.addWidget(dlg)
+    dlg.codegen_org.setText("acme")
+    qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
+    assert not dlg.error.isHidden() and "organisation id is a number" in dlg.error.text()
+    assert not settings_path().exists()
+    dlg.codegen_org.setText("")
+    dlg.live_url.setText("ftp://example")
+    qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
+    assert "must start with wss:// or https://" in dlg.error.text()
+
+
+def test_window_applies_key_change_and_add_keys_opens_settings(qtbot, window):
+    win = window
+    assert "offline" in win.messages.messages
+    banner = win.messages.messages["offline"]
+    assert "Offline demo — local stand-ins, no real Gemini or CodeGen" in banner.text.text()
+    assert banner.button is not None and banner.button.text() == "Add keys"
+    banner.button.click()
+    dlg = win.findChild(SettingsDialog)
+    assert dlg is not None and dlg.isVisible() and dlg.tabs.currentIndex() == dlg.tab_index["accounts"]
+    dlg.ptt_key.click()
+    qtbot.keyPress(dlg.ptt_key, Qt.Key.Key_F7)
+    qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
+    assert win.settings.ptt_key == "F7" and "F7" in win.hint.text()
+    assert win.bridge.running  # a key change needs no new session
+    qtbot.keyPress(win.conversation, Qt.Key.Key_F7)
+    assert win.listening
+    qtbot.keyRelease(win.conversation, Qt.Key.Key_F7)
+    assert not win.listening
