@@ -37,6 +37,10 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     create.add_argument("--repo-id", type=int, help="numeric repository id")
     create.add_argument("--json", action="store_true", help="print JSON")
     create.set_defaults(handler=cmd_runs_create)
+    bench = runs_sub.add_parser("bench", parents=[common],
+                                help="measure the client's cache, coalescing and polling budget (local emulator)")
+    bench.add_argument("--json", action="store_true", help="print JSON")
+    bench.set_defaults(handler=cmd_runs_bench)
     groups["runs"] = runs_sub
 
     emu = groups["emulate"].add_parser("codegen", help="local CodeGen API server")
@@ -175,6 +179,24 @@ def _print_progress(ev: Any, as_json: bool) -> None:
         print(f"run {ev.run_id} {'completed' if ev.category == 'done' else 'failed'}: {ev.summary}", flush=True)
     else:
         print(f"  ({ev.kind}) {ev.message}", flush=True)
+
+
+def cmd_runs_bench(args: argparse.Namespace) -> int:
+    from desktop.codegen.bench import run_all
+
+    results = asyncio.run(run_all())
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        c, co, b = results["cache"], results["coalescing"], results["budget"]
+        print(f"cache: {c['reads']} reads of a finished run -> {c['requests']} requests, "
+              f"p50 {c['p50_ms'] * 1e3:.1f} us, p99 {c['p99_ms'] * 1e3:.1f} us  [{'pass' if c['pass'] else 'FAIL'}]")
+        print(f"coalescing: {co['concurrent_gets']} concurrent gets -> {co['requests']} request  "
+              f"[{'pass' if co['pass'] else 'FAIL'}]")
+        print(f"budget: {b['runs']} active runs, {b['simulated_minutes']:g} simulated minutes -> {b['requests']} "
+              f"requests ({b['per_minute']:.1f}/min, limit 6), {b['rate_limited']} rate limited, "
+              f"{b['real_seconds']:.2f} s real  [{'pass' if b['pass'] else 'FAIL'}]")
+    return 0 if all(r["pass"] for r in results.values()) else 1
 
 
 # ------------------------------------------------------------------------------------ emulate codegen

@@ -24,6 +24,23 @@ from desktop.events import EventBus, PullRequest, RunFinished, RunStep, RunUpdat
 log = logging.getLogger(__name__)
 
 
+class SimulatedTime:
+    """A clock whose ``sleep`` advances it at once (after yielding to the loop): minutes of polling in a
+    blink, for tests and the benchmark.  Pass it as ``clock`` and its ``sleep`` as ``sleep``."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += max(0.0, seconds)
+        await asyncio.sleep(0)
+
+
 @dataclass(frozen=True)
 class Intervals:
     fast_s: float = 3.0  # right after a run starts / while the user looks at it
@@ -57,6 +74,7 @@ class RunTracker:
     polls: int = 0
     latest_id: int | None = None
     _fast_until: float = 0.0
+    _last_error: str = ""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
 
@@ -111,8 +129,11 @@ class RunTracker:
             changed = False
             try:
                 changed = await self.poll_once()
+                self._last_error = ""
             except CodegenError as exc:
-                self.bus.emit(exc.event())
+                if exc.message != self._last_error:  # say it once, not every cycle
+                    self._last_error = exc.message
+                    self.bus.emit(exc.event())
             except Exception:
                 log.exception("run tracker poll failed")
             self.interval = self._next_interval(changed)

@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from desktop.codegen.client import CodegenClient, Limits
 from desktop.codegen.emulator import CodegenEmulator
+from desktop.codegen.tracker import SimulatedTime
 from desktop.events import EventBus
 from desktop.metrics import Metrics
 
 TOKEN, ORG = "test-token-abc", 7
 
 
-class SimClock:
-    """Simulated monotonic time: ``sleep`` advances it at once (and yields to the loop)."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += max(0.0, seconds)
-        await asyncio.sleep(0)
+SimClock = SimulatedTime
 
 
 @pytest.fixture

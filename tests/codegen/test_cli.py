@@ -111,3 +111,11 @@ def test_emulate_codegen_serves_until_stopped(tmp_path):
 def test_emulate_codegen_rejects_unknown_fault(capsys):
     assert main(["emulate", "codegen", "--fault", "meteor"]) == 2
     assert "unknown fault 'meteor'" in capsys.readouterr().err
+
+
+def test_runs_bench_reports_cache_coalescing_and_budget(capsys):
+    assert main(["runs", "bench", "--json"]) == 0
+    results = json.loads(capsys.readouterr().out)
+    assert results["cache"]["requests"] == 0 and results["coalescing"]["requests"] == 1
+    assert results["budget"]["per_minute"] <= 6.0 and results["budget"]["by_route"] == {
+        "list": results["budget"]["requests"]}

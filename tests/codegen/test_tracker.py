@@ -7,7 +7,7 @@ import asyncio
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tracker import Intervals, RunTracker
-from desktop.events import EventBus, RunFinished, RunStep, RunUpdate
+from desktop.events import ErrorEvent, EventBus, RunFinished, RunStep, RunUpdate
 
 from .conftest import ORG, TOKEN, SimClock
 
@@ -126,3 +126,15 @@ async def test_status_change_resets_a_backed_off_interval():
         assert [u.status for u in s.of(RunUpdate)] == ["PENDING", "RUNNING"]
         running = s.of(RunUpdate)[-1]
         assert running.updated_at - 2000.0 <= Intervals().max_s
+
+
+async def test_a_failing_poll_is_reported_once_and_polling_goes_on():
+    async with Setup(1000.0) as s:
+        run = s.emu.seed("outage")
+        s.emu.inject("5xx", 40)  # longer than the client's retries, several cycles in a row
+        s.tracker.track(run.id)
+        s.tracker.start()
+        await _until(lambda: s.emu.faults["5xx"] == 0 and s.of(RunUpdate))
+    errors = [e for e in s.events if isinstance(e, ErrorEvent)]
+    assert len(errors) == 1 and "trouble" in errors[0].message
+    assert s.of(RunUpdate)[0].status == "PENDING"
