@@ -177,7 +177,13 @@ class RunTracker:
                 followed.missing += 1
                 if followed.missing < 3:
                     continue
-                run = await self.client.get_run(run_id)  # older than the newest page: ask for it alone
+                try:
+                    run = await self.client.get_run(run_id)  # older than the newest page: ask for it alone
+                except CodegenError as exc:
+                    if exc.status != 404:
+                        raise
+                    del self.active[run_id]  # gone (deleted, or another organisation): stop following it
+                    continue
             changed |= self._update(run)
         return changed
 

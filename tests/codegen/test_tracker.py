@@ -138,3 +138,17 @@ async def test_a_failing_poll_is_reported_once_and_polling_goes_on():
     errors = [e for e in s.events if isinstance(e, ErrorEvent)]
     assert len(errors) == 1 and "trouble" in errors[0].message
     assert s.of(RunUpdate)[0].status == "PENDING"
+
+
+async def test_run_missing_from_the_list_is_asked_for_alone_then_dropped_when_gone():
+    async with Setup(1000.0) as s:
+        kept = s.emu.seed("kept")
+        s.tracker.page_size = 1
+        newer = s.emu.seed("newer")  # fills the one-run page: "kept" is not on it
+        s.tracker.track(kept.id)
+        s.tracker.track(404404)
+        s.tracker.focus(None)
+        s.tracker.start()
+        await _until(lambda: any(u.run_id == kept.id for u in s.of(RunUpdate)) and 404404 not in s.tracker.active)
+        assert s.emu.stats.by_route["get"] == 2 and newer.id not in s.tracker.active
+        assert kept.id in s.tracker.active and not any(isinstance(e, ErrorEvent) for e in s.events)
