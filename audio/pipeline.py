@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from audio.denoise import Denoiser, Fallback, PassThrough, make_denoiser
+from audio.denoise import DEFAULT_AUTO_GAIN_DBFS, Denoiser, Fallback, PassThrough, make_denoiser
 from audio.level import Level, LevelMeter
 from audio.vad import VadEvent, VadOptions, VoiceActivityDetector
 
@@ -45,6 +45,14 @@ class InputPipeline:
         """From ``desktop.config.Settings`` (denoise, denoise_level, vad_mode)."""
         denoiser, note = make_denoiser(settings.denoise, settings.denoise_level)
         return cls(denoiser, vad=VadOptions(mode=settings.vad_mode), fallback=note, **kwargs)
+
+    @classmethod
+    def from_profile(cls, profile: Any, vad_mode: int = 2) -> InputPipeline:
+        """From an ``audio.quality.QualityProfile`` (denoise backend/level/AGC, VAD frame, meter rate)."""
+        denoiser, note = make_denoiser(profile.denoise, profile.denoise_level,
+                                       auto_gain_dbfs=DEFAULT_AUTO_GAIN_DBFS if profile.auto_gain else 0)
+        return cls(denoiser, vad=VadOptions(mode=vad_mode, frame_ms=profile.vad_frame_ms),
+                   level_hz=profile.meter_hz, fallback=note)
 
     def process(self, frame: bytes, t: float) -> Processed:
         out = self.denoiser.process(frame)

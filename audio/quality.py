@@ -17,6 +17,7 @@ class QualityProfile:
     name: str
     denoise: str  # rnnoise | webrtc | off (a missing backend falls back: rnnoise -> webrtc -> off)
     denoise_level: int  # webrtc noise suppression 0-4
+    auto_gain: bool  # webrtc automatic gain control (about 70 % of the denoiser's CPU)
     chunk_ms: int  # audio per Live message
     vad_frame_ms: int  # 10 | 20 | 30
     meter_hz: int  # level meter / sparkline refreshes per second
@@ -26,9 +27,9 @@ class QualityProfile:
     idle_close_s: float = 60.0
 
 
-PERFORMANCE = QualityProfile("performance", "rnnoise", 3, 20, 10, 30, 1, 60, True)
-BALANCED = QualityProfile("balanced", "webrtc", 2, 40, 20, 15, 2, 80, True)
-SAVER = QualityProfile("saver", "webrtc", 1, 100, 30, 5, 4, 120, False)
+PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 30, 1, 60, True)
+BALANCED = QualityProfile("balanced", "webrtc", 2, True, 40, 20, 15, 2, 80, True)
+SAVER = QualityProfile("saver", "webrtc", 1, False, 100, 30, 5, 4, 120, False)
 PROFILES = {p.name: p for p in (PERFORMANCE, BALANCED, SAVER)}
 
 

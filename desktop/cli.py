@@ -49,7 +49,7 @@ def _common_parser(default: object = None) -> argparse.ArgumentParser:
 
 
 SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id", "data_dir", "log_level",
-                 "denoise", "vad_mode", "power_source", "metrics_port", "metrics_jsonl")
+                 "denoise", "vad_mode", "power_source", "quality_profile", "metrics_port", "metrics_jsonl")
 
 
 def settings_from_args(args: argparse.Namespace):
@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--metrics-jsonl", metavar="FILE", help="append a metrics snapshot (JSON) every second to FILE")
     run.add_argument("--follow", action="store_true",
                      help="after the turns, follow the CodeGen run they started until it ends (at most 120 s)")
+    run.add_argument("--power-source", metavar="SOURCE",
+                     help="battery reading: auto (default) or fake:PERCENT,PLUGGED, e.g. fake:20,false")
+    run.add_argument("--quality-profile", choices=["auto", "performance", "balanced", "saver"],
+                     help="quality profile (default auto: chosen from the battery)")
     run.set_defaults(handler=cmd_run)
 
     emulate = sub.add_parser("emulate", help="run a local stand-in server on loopback")
@@ -190,15 +194,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
-    from desktop.events import EventBus, TurnFinished
+    from desktop.events import EventBus, ProfileChanged, TurnFinished
     from desktop.headless import open_session, speak_frames
     from desktop.metrics import Metrics
 
     bus, metrics = EventBus(), Metrics()
     t0 = time.perf_counter()
     finished: list[TurnFinished] = []
+    profile: list[ProfileChanged] = []
     bus.subscribe(lambda ev: _print_event(ev, args.json, t0))
     bus.subscribe(lambda ev: finished.append(ev) if isinstance(ev, TurnFinished) else None)
+    bus.subscribe(lambda ev: profile.append(ev) if isinstance(ev, ProfileChanged) else None)
     runs = _RunWatch(bus)
     wait_s = settings.turn_timeout_s + 30
     async with open_session(settings, bus=bus, metrics=metrics) as engine:
@@ -216,13 +222,17 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
                for name, s in snap.stages.items()}
     ok = bool(finished) and turn is not None
     summary = {"event": "Summary", "ok": ok, "turns": len(finished), "stages": timings,
-               "counters": {k: v for k, v in snap.counters.items() if v}}
+               "counters": {k: v for k, v in snap.counters.items() if v},
+               "profile": profile[-1].profile if profile else None,
+               "profile_reason": profile[-1].reason if profile else None}
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
         print("\nper-stage timings (ms):")
         for name, s in timings.items():
             print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
+        if profile:
+            print(f"quality profile: {profile[-1].profile} ({profile[-1].reason})")
         print("result:", "turn completed" if ok else "no complete turn (see errors above)")
     return 0 if ok else 1
 

@@ -33,11 +33,12 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.live import protocol as p
-from desktop.live.client import LiveClient, LiveConfig, LiveError
+from desktop.live.client import IDLE_RESUME, LiveClient, LiveConfig, LiveError
 from desktop.metrics import Metrics
 
 if TYPE_CHECKING:
     from audio.pipeline import InputPipeline
+    from audio.quality import QualityProfile
     from audio.vad import VadEvent
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,10 @@ class SessionEngine:
         self._tasks: list[asyncio.Task[Any]] = []
         self._tool_tasks: dict[str, asyncio.Task[Any]] = {}
         self._turn_done = asyncio.Event()
-        self._chunk_capture_t = 0.0
         self._closed = False
+        self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
+        self._pending_profile: QualityProfile | None = None
+        self._idle_since = time.monotonic()
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: str, detail: str = "") -> None:
@@ -153,7 +156,8 @@ class SessionEngine:
             self.bus.emit(exc.event())
             raise
         self._tasks = [asyncio.create_task(self._sender(), name="engine-sender"),
-                       asyncio.create_task(self._pump(), name="engine-pump")]
+                       asyncio.create_task(self._pump(), name="engine-pump"),
+                       asyncio.create_task(self._idle_watch(), name="engine-idle")]
         self._set_state("ready")
 
     async def stop(self) -> None:
@@ -181,6 +185,7 @@ class SessionEngine:
         self.turns += 1
         self.turn = Turn(self.turns, pressed_at=at)
         self._turn_done.clear()
+        self._wake_connection()
         preroll = self.gate.press()
         self._enqueue(p.ACTIVITY_START, at)
         for frame in preroll:
@@ -243,6 +248,8 @@ class SessionEngine:
         if self.turn:
             self.turn.ended_at = now
         self._set_state("thinking")
+        if self._pending_profile is not None:
+            self._switch_profile()  # the gate is closed and the chunker empty: nothing of a turn is lost
 
     async def send_text(self, text: str) -> None:
         """A typed request instead of speech."""
@@ -254,7 +261,50 @@ class SessionEngine:
         self._turn_done.clear()
         self.bus.emit(TranscriptDelta(self.turn.id, "user", text, finished=True))
         await self.client.send_text(text)
+        self._wake_connection()
         self._set_state("thinking")
+
+    # ------------------------------------------------------------------ quality profile
+    def apply_profile(self, profile: QualityProfile) -> None:
+        """Switch chunk size, denoise, VAD frame, meter rate and jitter buffer live.  A turn in progress
+        keeps its settings; the switch happens at its end (between turns), so no frame is lost or doubled."""
+        self._pending_profile = profile
+        if self.gate.state is GateState.IDLE:
+            self._switch_profile()
+
+    def _switch_profile(self) -> None:
+        profile, self._pending_profile = self._pending_profile, None
+        if profile is None or profile == self.profile:
+            return
+        self.profile = profile
+        self.chunker = Chunker(profile.chunk_ms)  # only called with the gate closed: the old one is empty
+        if self.pipeline is not None:
+            from audio.pipeline import InputPipeline
+
+            self.pipeline = InputPipeline.from_profile(profile, self.pipeline.vad.options.mode)
+            if self.pipeline.fallback is not None:
+                self.bus.emit(Notice(self.pipeline.fallback.message, kind="audio"))
+        set_jitter = getattr(self.player, "set_jitter_ms", None)
+        if set_jitter is not None:
+            set_jitter(profile.jitter_ms)
+
+    def _wake_connection(self) -> None:
+        self._idle_since = time.monotonic()
+        if self.client.suspended:
+            asyncio.get_running_loop().create_task(self.client.resume())
+
+    async def _idle_watch(self) -> None:
+        """Profiles that do not keep the connection warm close it after ``idle_close_s`` without a turn."""
+        while True:
+            await asyncio.sleep(1.0)
+            prof = self.profile
+            if (prof is None or prof.keep_warm or self.client.suspended or self.state != "ready"
+                    or self.client.turn_state != "idle" or self.gate.state is not GateState.IDLE):
+                continue
+            if time.monotonic() - self._idle_since >= prof.idle_close_s:
+                await self.client.suspend()
+                self.bus.emit(Notice("Idle: the Gemini connection is closed to save battery; it reopens when you talk",
+                                     kind="power"))
 
     async def wait_turn(self, timeout: float) -> Turn | None:
         """Wait until the current turn has finished (turnComplete, interruption or error)."""
@@ -344,12 +394,14 @@ class SessionEngine:
         elif isinstance(ev, p.TurnComplete):
             self.player.end_of_turn()
             self._finish_turn()
-        elif isinstance(ev, Reconnected):
-            self.metrics.count("reconnects")
+        elif isinstance(ev, Reconnected):  # (the client counts reconnects)
+            if ev.reason == IDLE_RESUME:
+                return  # the turn that woke a suspended connection was only sent late, not resent
             if turn and ev.replayed_turn:
                 turn.replayed = True
                 turn.assistant_text = ""
-            self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason})" + ("; your last request was resent" if ev.replayed_turn else "")))
+            self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason})"
+                                 + ("; your last request was resent" if ev.replayed_turn else "")))
         elif isinstance(ev, ErrorEvent):
             self.metrics.count("errors")
             self.bus.emit(ev)
@@ -368,6 +420,7 @@ class SessionEngine:
             turn.timings_ms["turn_total"] = (now - turn.ended_at) * 1e3
             self.metrics.observe_s("turn.total", now - turn.ended_at)
         turn.timings_ms.pop("_user_reset", None)
+        self._idle_since = time.monotonic()
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
                                    turn.interrupted, turn.started_at))

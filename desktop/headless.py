@@ -10,24 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from audio.frames import frames_for_ms
 from audio.pipeline import InputPipeline
+from audio.quality import QualityProfile, profile_named
 from audio.sources import paced
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
-from desktop.config import Settings
+from desktop.config import ConfigError, Settings
 from desktop.engine import EngineOptions, Player, SessionEngine
-from desktop.events import ErrorEvent, EventBus, Notice
+from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
 from desktop.live import protocol as p
 from desktop.live.client import LiveConfig
 from desktop.live.emulator import LiveEmulator
 from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
+from desktop.power import PowerMonitor, power_source
 from desktop.state.recorder import Recorder
 from desktop.state.store import Store, open_store
 
@@ -113,13 +116,42 @@ async def recording(settings: Settings, bus: EventBus, metrics: Metrics | None) 
         await asyncio.to_thread(store.close)
 
 
+def effective_profile(settings: Settings, profile: QualityProfile) -> QualityProfile:
+    """A denoise backend or level the user set explicitly wins over the profile's."""
+    default = Settings()
+    changes: dict[str, object] = {}
+    if settings.denoise != default.denoise:
+        changes["denoise"] = settings.denoise
+    if settings.denoise_level != default.denoise_level:
+        changes["denoise_level"] = settings.denoise_level
+    return dataclasses.replace(profile, **changes) if changes else profile
+
+
+@contextlib.asynccontextmanager
+async def power_monitor(settings: Settings, bus: EventBus) -> AsyncIterator[PowerMonitor]:
+    """The battery watcher choosing the quality profile (announced at once with a ``ProfileChanged``)."""
+    try:
+        source = power_source(settings.power_source)
+    except ValueError as exc:
+        raise ConfigError(f"setting 'power_source': {exc}") from None
+    monitor = PowerMonitor(source, bus, manual=settings.quality_profile,
+                           saver_below_percent=settings.saver_below_percent)
+    monitor.start()
+    try:
+        yield monitor
+    finally:
+        await monitor.stop()
+
+
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
-                       player: Player | None = None, chunk_ms: int = 20,
+                       player: Player | None = None, chunk_ms: int | None = None,
                        model_delay_s: float = 0.4, record: bool = True) -> AsyncIterator[SessionEngine]:
-    """``record=False`` keeps the session out of the local history database (e.g. the load test)."""
+    """``record=False`` keeps the session out of the local history database (e.g. the load test);
+    ``chunk_ms`` pins the audio per Live message (default: the quality profile's)."""
     bus = bus or EventBus()
     async with contextlib.AsyncExitStack() as stack:
+        power = await stack.enter_async_context(power_monitor(settings, bus))
         if record:
             await stack.enter_async_context(recording(settings, bus, metrics))
         endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
@@ -131,9 +163,19 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
         engine = SessionEngine(live_config(settings, endpoints), bus=bus, metrics=metrics, tools=tools,
-                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms,
-                                                     half_duplex=settings.half_duplex),
+                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms,
+                                                                    half_duplex=settings.half_duplex),
                                pipeline=pipeline)
+
+        def use_profile(profile: QualityProfile) -> None:
+            profile = effective_profile(settings, profile)
+            if chunk_ms is not None:
+                profile = dataclasses.replace(profile, chunk_ms=chunk_ms)
+            engine.apply_profile(profile)
+
+        use_profile(power.profile)
+        bus.subscribe(lambda ev: use_profile(profile_named(ev.profile)) if isinstance(ev, ProfileChanged) else None)
+        power.announce()
         await stack.enter_async_context(monitoring(engine.metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))
         await engine.start()

@@ -33,6 +33,7 @@ from desktop.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
+IDLE_RESUME = "resumed after idle"
 MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
 
 
@@ -98,6 +99,7 @@ class LiveClient:
         self._last_server_activity = 0.0
         self._reconnect_after_turn = False
         self._reconnecting = False
+        self.suspended = False  # closed on purpose while idle (saver profile); the next turn reconnects
         self.connects = 0
 
     # ---------------------------------------------------------------- connection
@@ -206,6 +208,22 @@ class LiveClient:
             self._turn_messages.append(message)
         await self._send(message)
 
+    async def suspend(self) -> None:
+        """Close an idle connection on purpose (to save power); ``resume`` or the next turn reopens it."""
+        if self.suspended or self.turn_state != "idle" or self._ws is None:
+            return
+        self.suspended = True
+        self._connected.clear()
+        with contextlib.suppress(Exception):
+            await self._ws.close()
+
+    async def resume(self) -> None:
+        """Reopen a suspended connection with the resumption handle, replaying a turn begun meanwhile."""
+        if not self.suspended:
+            return
+        self.suspended = False
+        await self._reconnect(IDLE_RESUME)
+
     async def activity_start(self) -> None:
         """Start a push-to-talk turn (also barge-in: the server interrupts any reply in progress)."""
         self.turn_state = "capturing"
@@ -257,11 +275,11 @@ class LiveClient:
                     self._on_event(ev)
                     self._events.put_nowait(ev)
                 if self._reconnect_after_turn and self.turn_state == "idle":
-                    asyncio.create_task(self._reconnect("server asked to reconnect (goAway)", replay=False))
+                    asyncio.create_task(self._reconnect("server asked to reconnect (goAway)"))
                     return
         except ConnectionClosed:
             pass
-        if self._closing or ws is not self._ws:
+        if self._closing or self.suspended or ws is not self._ws:
             return
         code, reason = (_code_of(ws), _reason_of(ws))
         err = close_error(code, reason, self.config.setup.model)
@@ -270,8 +288,7 @@ class LiveClient:
             self._events.put_nowait(err.event())
             self._end()
             return
-        await self._reconnect(f"connection closed (code {code}: {reason or 'no reason'})",
-                              replay=self.turn_state != "idle")
+        await self._reconnect(f"connection closed (code {code}: {reason or 'no reason'})")
 
     def _on_event(self, ev: Any) -> None:
         if isinstance(ev, p.ResumptionUpdate):
@@ -284,7 +301,9 @@ class LiveClient:
         elif isinstance(ev, p.GoAway):
             self._reconnect_after_turn = True
 
-    async def _reconnect(self, reason: str, replay: bool) -> None:
+    async def _reconnect(self, reason: str) -> None:
+        """Open a new connection with the latest handle; a turn still in progress once it is up (cut off
+        mid-reply, or begun while reconnecting) is replayed on it, so no audio of it is lost."""
         if self._reconnecting or self._closing:
             return
         self._reconnecting = True
@@ -308,12 +327,16 @@ class LiveClient:
                     continue
                 self._ws = ws
                 resumed = self.handle is not None
-                self._connected.set()
                 replayed = False
-                if replay and self._turn_messages:
-                    for msg in list(self._turn_messages):
-                        await ws.send(msg)
+                if self.turn_state != "idle" and self._turn_messages:
+                    # messages appended while replaying are sent here too, in order; nothing is
+                    # appended between the last check and _connected.set() (no await in between)
+                    sent = 0
+                    while sent < len(self._turn_messages):
+                        await ws.send(self._turn_messages[sent])
+                        sent += 1
                     replayed = True
+                self._connected.set()
                 self._events.put_nowait(Reconnected(reason, resumed, replayed))
                 self._receiver = asyncio.create_task(self._receive_loop(ws), name="live-receive")
                 return
@@ -331,7 +354,7 @@ class LiveClient:
                 self._events.put_nowait(ErrorEvent(
                     "timeout", f"Gemini did not answer within {self.config.turn_timeout_s:g} s.",
                     "Try again; the session was reconnected."))
-                await self._reconnect("turn timed out", replay=False)
+                await self._reconnect("turn timed out")
 
 
 def replace_fatal(err: LiveError) -> LiveError:

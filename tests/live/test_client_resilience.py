@@ -60,7 +60,7 @@ async def test_close_1011_mid_turn_reconnects_with_resumption_and_keeps_the_turn
         await engine.send_text("hello")
         assert await engine.wait_turn(10)
         emu.inject("close_1011_mid_turn")
-        await engine.client._reconnect("test: next connection misbehaves", replay=False)
+        await engine.client._reconnect("test: next connection misbehaves")
         await speak_frames(engine, status_frames, realtime=False)
         turn = await engine.wait_turn(15)
         await engine.stop()
