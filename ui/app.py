@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import os
 import sys
 
 from desktop.config import APP_NAME, Settings
 
+# What Qt's X11 platform plugin links against beyond libxcb itself: library name -> Debian package.
+XCB_LIBRARIES = {"xcb-cursor": "libxcb-cursor0", "xcb-icccm": "libxcb-icccm4", "xcb-keysyms": "libxcb-keysyms1",
+                 "xkbcommon-x11": "libxkbcommon-x11-0", "xcb-render-util": "libxcb-render-util0",
+                 "xcb-image": "libxcb-image0", "xcb-randr": "libxcb-randr0", "xcb-shape": "libxcb-shape0",
+                 "xcb-xkb": "libxcb-xkb1"}
+
 
 def display_problem() -> str | None:
     """A one-line reason the window cannot open here, or None."""
-    if os.environ.get("QT_QPA_PLATFORM"):
+    if os.environ.get("QT_QPA_PLATFORM") or not sys.platform.startswith("linux"):
         return None
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         return ("no display available to open the window: use a subcommand (e.g. `gemini-codegen --offline run "
                 "--wav FILE`), or set QT_QPA_PLATFORM=offscreen to run the window without a screen")
+    if not os.environ.get("WAYLAND_DISPLAY"):
+        missing = [pkg for lib, pkg in XCB_LIBRARIES.items() if ctypes.util.find_library(lib) is None]
+        if missing:  # Qt's X11 plugin would abort the process without them
+            return (f"the X11 window needs system libraries that are missing: sudo apt-get install {' '.join(missing)}"
+                    " (or set QT_QPA_PLATFORM=offscreen to run the window without a screen)")
     return None
 
 

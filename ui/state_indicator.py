@@ -56,7 +56,10 @@ class StateIndicator(QWidget):
         self.setToolTip(detail or self.label)
         self.setAccessibleName(f"State: {self.label}")
         self.updateGeometry()
-        self.update()  # painted on the next pass of the event loop (what the key-to-paint metric measures)
+        if state == "listening" and self._pressed_at is not None:
+            self.repaint()  # the user's own key press: paint (and flush) now, not on the next loop pass
+        else:
+            self.update()
 
     def _tick(self) -> None:
         self._phase = (self._phase + 0.033 / 1.2) % 1.0

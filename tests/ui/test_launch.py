@@ -60,3 +60,22 @@ def test_void_qt_calls_do_not_exhaust_none(qapp):
     for i in range(20_000):
         label.setText(str(i & 7))
     assert sys.getrefcount(None) > 0 and before > 0
+
+
+def test_missing_x11_libraries_are_named_instead_of_a_qt_abort(monkeypatch):
+    import ctypes.util
+
+    from ui import app
+
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("DISPLAY", ":99")
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None if name == "xcb-icccm" else f"lib{name}.so")
+    msg = app.display_problem()
+    assert msg is not None and "apt-get install libxcb-icccm4 " in msg and "QT_QPA_PLATFORM=offscreen" in msg
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: f"lib{name}.so")
+    assert app.display_problem() is None
+    monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    assert app.display_problem() is None

@@ -1,0 +1,79 @@
+"""Benchmark of the window's feedback latency: push-to-talk key press -> "listening" painted (p99 goal 16 ms).
+
+``python -m ui.bench [--presses N]`` opens the real window (offscreen unless a platform is set), starts the
+offline demo session, presses and releases the push-to-talk key ``N`` times through Qt's own key events
+and reports the ``ui.key_to_paint`` histogram that the window records in the engine's metrics.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+from desktop.events import StageSummary
+
+GOAL_MS = 16.0
+
+
+def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.config import Settings
+    from ui import theme
+    from ui.bridge import EngineBridge
+    from ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    theme.apply(app)
+    bridge = EngineBridge(use_audio_devices=False)
+    win = MainWindow(Settings(offline=True), bridge)
+    win.show()
+    bridge.start(Settings(offline=True))
+    deadline = time.monotonic() + timeout_s
+
+    def pump_until(cond, limit_s: float) -> bool:
+        end = min(deadline, time.monotonic() + limit_s)
+        while not cond():
+            if time.monotonic() > end:
+                return False
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        return True
+
+    try:
+        if not pump_until(lambda: win.state == "ready" and bridge.engine is not None, 15):
+            raise RuntimeError("the offline session did not become ready")
+        stage = bridge.metrics.stage("ui.key_to_paint")
+        for i in range(presses):
+            QTest.keyPress(win.conversation, Qt.Key.Key_Space)
+            if not pump_until(lambda i=i: stage.count > i, 2):
+                raise RuntimeError("no paint after a key press")
+            QTest.keyRelease(win.conversation, Qt.Key.Key_Space)
+            bridge.feed_silence(300)
+            pump_until(lambda: win.state != "listening", 3)
+            pump_until(lambda: False, 0.02)  # idle between presses, as a person would be
+        return bridge.metrics.snapshot().stages["ui.key_to_paint"]
+    finally:
+        win.close()
+        bridge.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ui.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--presses", type=int, default=100, help="key presses to time (default 100)")
+    args = parser.parse_args(argv)
+    if args.presses < 1 or args.presses > 10_000:
+        parser.error("--presses must be between 1 and 10000")
+    s = key_to_paint(args.presses)
+    ok = s.p99_ms <= GOAL_MS
+    print(f"ui.key_to_paint  n={s.count}  p50={s.p50_ms:.2f} ms  p95={s.p95_ms:.2f} ms  p99={s.p99_ms:.2f} ms  "
+          f"max={s.max_ms:.2f} ms  goal p99 <= {GOAL_MS:g} ms: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
