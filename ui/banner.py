@@ -123,8 +123,8 @@ class MessageArea(QWidget):
         return self._add(Message(f"error:{ev.kind}", "bad" if ev.fatal else "warn", title, ev.message, ev.action,
                                  button, action_id))
 
-    def show_notice(self, key: str, text: str, tone: str = "info") -> Message:
-        return self._add(Message(f"notice:{key}", tone, "Note", text))
+    def show_notice(self, key: str, text: str, tone: str = "info", title: str = "Note") -> Message:
+        return self._add(Message(f"notice:{key}", tone, title, text))
 
     def clear(self, key: str) -> None:
         msg = self.messages.pop(key, None)

@@ -49,6 +49,8 @@ from ui.tray import Tray
 
 log = logging.getLogger(__name__)
 NOTICE_SECONDS = 8
+# notices that need the user (kind -> banner title); the others are passing information for the status line
+BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
 
 
@@ -109,6 +111,14 @@ class MainWindow(QMainWindow):
         titles.addWidget(self.subtitle)
         header.addLayout(titles)
         header.addStretch(1)
+        self.status = QLabel("")
+        self.status.setProperty("muted", True)
+        self.status.setMaximumWidth(420)
+        self.status.setStyleSheet("font-size: 9pt;")
+        self._status_timer = QTimer(self)
+        self._status_timer.setSingleShot(True)
+        self._status_timer.timeout.connect(lambda: self.status.setText(""))
+        header.addWidget(self.status)
         self.profile = QLabel("")
         self.profile.setProperty("muted", True)
         header.addWidget(self.profile)
@@ -230,7 +240,7 @@ class MainWindow(QMainWindow):
         hk = GlobalHotkey(key, self)
         reason = hk.start()
         if reason:
-            self.messages.show_notice("hotkey", reason, "warn")
+            self.messages.show_notice("hotkey", reason, "warn", "Global hotkey")
             return
         hk.pressed.connect(lambda t: None if self.isActiveWindow() else self.press(t))
         hk.released.connect(lambda: None if self.isActiveWindow() else self.release())
@@ -277,7 +287,8 @@ class MainWindow(QMainWindow):
         if self.earcons:
             self.earcons.play("start")
         if not self.bridge.press(at):
-            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, or type your request.", "warn")
+            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, or type your request.", "warn",
+                                      "Not ready")
             self.release()
 
     def release(self) -> None:
@@ -292,7 +303,7 @@ class MainWindow(QMainWindow):
     def set_muted(self, muted: bool) -> None:
         self.bridge.set_muted(muted)
         if muted:
-            self.messages.show_notice("muted", "Microphone muted. Unmute it from the tray menu.", "warn")
+            self.messages.show_notice("muted", "Microphone muted. Unmute it from the tray menu.", "warn", "Muted")
         else:
             self.messages.clear("notice:muted")
 
@@ -301,7 +312,8 @@ class MainWindow(QMainWindow):
         if not text:
             return
         if self.bridge.send_text(text) is None:
-            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, then send again.", "warn")
+            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, then send again.", "warn",
+                                      "Not ready")
             return
         self.text.clear()
 
@@ -337,11 +349,16 @@ class MainWindow(QMainWindow):
         self.messages.show_error(ev)
 
     def on_notice(self, ev: Notice) -> None:
+        """Problems the user should act on get a banner; passing information goes to the status line."""
         if ev.kind == "offline":
             return  # the offline banner says it
-        msg = self.messages.show_notice(ev.kind, ev.message, "warn" if ev.kind in ("no_microphone", "storage") else "info")
-        if ev.kind not in ("no_microphone", "storage"):
-            QTimer.singleShot(NOTICE_SECONDS * 1000, msg, msg.dismiss)  # the timer dies with the message
+        if ev.kind in BANNER_NOTICES:
+            self.messages.show_notice(ev.kind, ev.message, "warn", BANNER_NOTICES[ev.kind])
+            return
+        metrics = self.status.fontMetrics()
+        self.status.setText(metrics.elidedText(ev.message, Qt.TextElideMode.ElideRight, self.status.maximumWidth()))
+        self.status.setToolTip(ev.message)
+        self._status_timer.start(NOTICE_SECONDS * 1000)
 
     def on_run_finished(self, ev: RunFinished) -> None:
         self.runs.on_finished(ev)

@@ -91,3 +91,14 @@ def test_wrong_key_against_a_real_socket_is_shown_with_settings_action(qtbot, th
         assert "offline" not in win.messages.messages
     finally:
         win.close()
+
+
+def test_notices_needing_the_user_are_banners_others_pass_in_the_status_line(qtbot, window):
+    from desktop.events import Notice
+
+    win = window
+    win.bridge.post(Notice("CodeGen is not configured: add a token and org id in Settings", kind="codegen"))
+    win.bridge.post(Notice("Reconnected to Gemini (goAway)", kind="info"))
+    qtbot.waitUntil(lambda: "notice:codegen" in win.messages.messages and win.status.text() != "", timeout=3000)
+    assert win.messages.messages["notice:codegen"].title.text() == "CodeGen"
+    assert "Reconnected" in win.status.text() and "notice:info" not in win.messages.messages

@@ -79,3 +79,14 @@ def test_missing_x11_libraries_are_named_instead_of_a_qt_abort(monkeypatch):
     monkeypatch.setenv("QT_QPA_PLATFORM", "offscreen")
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     assert app.display_problem() is None
+
+
+def test_global_hotkey_is_refused_with_a_note_on_wayland(monkeypatch):
+    from ui import hotkey
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    reason = hotkey.unsupported_reason()
+    assert reason is not None and "Wayland" in reason
+    assert hotkey.GlobalHotkey("Space").start() == reason
+    assert hotkey.pynput_key_name("Space") == "space" and hotkey.pynput_key_name("F8") == "f8"

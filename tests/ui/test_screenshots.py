@@ -4,13 +4,25 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import save_shot
+from ui import theme
 
 
 def test_screenshots_of_ready_settings_and_performance(qtbot, window, shots):
     win = window
+    qtbot.waitUntil(lambda: win.conversation.history_done, timeout=5000)  # the (empty) history has loaded
     save_shot(win, shots / "offline-demo-ready.png")
+    app = QApplication.instance()
+    try:  # the light variant, as on a desktop in light mode
+        theme.apply(app, dark=False)
+        win.restyle()
+        save_shot(win, shots / "offline-demo-ready-light.png")
+        assert win.grab().toImage().pixelColor(5, 5).lightness() > 200
+    finally:
+        theme.apply(app, dark=True)
+        win.restyle()
 
     dlg = win.open_settings()
     qtbot.waitUntil(dlg.isVisible, timeout=2000)
