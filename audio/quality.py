@@ -19,6 +19,7 @@ class QualityProfile:
     denoise_level: int  # webrtc noise suppression 0-4
     auto_gain: bool  # webrtc automatic gain control (about 70 % of the denoiser's CPU)
     chunk_ms: int  # audio per Live message
+    capture_block_ms: int  # audio per capture callback (wake-ups of the process)
     vad_frame_ms: int  # 10 | 20 | 30
     meter_hz: int  # level meter / sparkline refreshes per second
     tracker_multiplier: int  # CodeGen poll interval x N
@@ -27,9 +28,9 @@ class QualityProfile:
     idle_close_s: float = 60.0
 
 
-PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 30, 1, 60, True)
-BALANCED = QualityProfile("balanced", "webrtc", 2, True, 40, 20, 15, 2, 80, True)
-SAVER = QualityProfile("saver", "webrtc", 1, False, 100, 30, 5, 4, 120, False)
+PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 10, 30, 1, 60, True)
+BALANCED = QualityProfile("balanced", "webrtc", 2, True, 40, 20, 20, 15, 2, 80, True)
+SAVER = QualityProfile("saver", "webrtc", 1, False, 100, 30, 30, 5, 4, 120, False)
 PROFILES = {p.name: p for p in (PERFORMANCE, BALANCED, SAVER)}
 
 

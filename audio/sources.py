@@ -74,17 +74,19 @@ class WavSource:
         return iter(self.frames)
 
 
-async def paced(frames: list[bytes], realtime: bool = True, start: float | None = None
+async def paced(frames: list[bytes], realtime: bool = True, start: float | None = None, block: int = 1
                 ) -> AsyncIterator[tuple[bytes, float]]:
-    """Yield (frame, capture_time) at real-time pace (or at once), capture_time on perf_counter."""
+    """Yield (frame, capture_time) at real-time pace (or at once), capture_time on perf_counter.
+    ``block`` frames arrive together, as from a capture callback of ``block`` x 10 ms."""
     t0 = time.perf_counter() if start is None else start
     for i, frame in enumerate(frames):
         due = t0 + (i + 1) * FRAME_MS / 1000  # a frame exists once its last sample was captured
         if realtime:
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            yield frame, time.perf_counter()
+            if i % block == 0:
+                delay = t0 + (i + block) * FRAME_MS / 1000 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+            yield frame, min(due, time.perf_counter())
         else:
             if i % 50 == 49:
                 await asyncio.sleep(0)

@@ -291,12 +291,79 @@ def bench_e2e(report: Report) -> None:
                            "20 ms chunks", "100 ms chunks (saver profile)"))
 
 
+# ------------------------------------------------------------------------------ quality profiles
+async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -> dict[str, Any]:
+    """CPU, Live messages and wake-ups of one session with ``profile``, fed the fixtures for ``seconds``."""
+    import psutil
+
+    from audio.pipeline import InputPipeline
+    from desktop.config import Settings
+    from desktop.engine import SessionEngine
+    from desktop.headless import Endpoints, live_config, release_index, speak_frames
+    from desktop.live import protocol as p
+    from desktop.metrics import Metrics
+
+    frames = list(_fixture_frames().values())
+    releases = [release_index(f, 200) for f in frames]
+    metrics = Metrics()
+    engine = SessionEngine(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
+                           pipeline=InputPipeline.from_profile(profile))
+    await engine.start()
+    engine.apply_profile(profile)
+    proc = psutil.Process()
+    ctx0, cpu0, msgs0 = sum(proc.num_ctx_switches()), time.process_time(), metrics.counters["messages_sent"]
+    wall0 = time.perf_counter()
+    audio_s, i = 0.0, 0
+    while audio_s < seconds:
+        f = frames[i % len(frames)]
+        await speak_frames(engine, f, realtime=realtime, release_at=releases[i % len(frames)])
+        await engine.wait_turn(30)
+        audio_s += len(f) / 100
+        i += 1
+    cpu = time.process_time() - cpu0
+    wall = time.perf_counter() - wall0
+    ctx = sum(proc.num_ctx_switches()) - ctx0
+    msgs = metrics.counters["messages_sent"] - msgs0
+    await engine.stop()
+    return {"audio_seconds": round(audio_s, 1), "cpu_s_per_min": round(cpu / audio_s * 60, 3),
+            "live_messages_per_s": round(msgs / audio_s, 1), "wakeups_per_s": round(ctx / wall, 1),
+            "chunk_ms": profile.chunk_ms, "denoise": f"{profile.denoise}/{profile.denoise_level}"
+                                                     f"{'+agc' if profile.auto_gain else ''}"}
+
+
+def bench_profiles(report: Report) -> None:
+    """Each quality profile's CPU seconds per minute of conversation, messages and wake-ups per second."""
+    from audio.quality import PROFILES
+
+    seconds = 8.0 if report.quick else 45.0
+    realtime = True  # wake-ups and timer costs only show at real-time pace
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in PROFILES}
+    with emulator_process("live", "--port", "0", "--model-delay", "0.4") as url:
+        for _ in range(1 if report.quick else 2):
+            for name, profile in PROFILES.items():  # interleaved repeats
+                results[name].append(asyncio.run(_profile_run(url, profile, seconds, realtime)))
+    table = {}
+    for name, runs in results.items():
+        row = dict(runs[-1])
+        for key in ("cpu_s_per_min", "live_messages_per_s", "wakeups_per_s"):
+            row[key] = round(med([r[key] for r in runs]), 3)
+        table[name] = row
+    report.sections["profiles"] = {"realtime": realtime, "seconds_per_run": seconds, "profiles": table,
+                                   "note": "the rnnoise backend falls back to webrtc where pyrnnoise is not installed"}
+    perf, saver = table["performance"], table["saver"]
+    report.rows.append(Row("CPU per minute of conversation (profile)", "CPU s/min", perf["cpu_s_per_min"],
+                           saver["cpu_s_per_min"], "performance", "saver", note="goal: saver <= 1/2 (ratio >= 2)"))
+    report.rows.append(Row("Live messages per second (profile)", "msg/s", perf["live_messages_per_s"],
+                           saver["live_messages_per_s"], "performance", "saver", note="goal: saver <= 1/5 (ratio >= 5)"))
+
+
 # ----------------------------------------------------------------------------------------- driver
 SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("metrics", bench_metric_record),
     ("encode", bench_encode),
     ("send_path", bench_send_path),
     ("e2e", bench_e2e),
+    ("profiles", bench_profiles),
 ]
 
 

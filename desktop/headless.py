@@ -213,7 +213,8 @@ async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: 
         release_at = release_index(frames, opts.tail_ms)
     release_at = max(press_at, release_at)
     i = 0
-    async for frame, captured in paced(frames, realtime):
+    block = engine.profile.capture_block_ms // 10 if engine.profile else 1
+    async for frame, captured in paced(frames, realtime, block=block):
         if i == press_at:
             engine.press()
         if i == release_at:
