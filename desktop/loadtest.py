@@ -74,6 +74,10 @@ SOAK_SLOPE_LIMIT_MB_PER_MIN = 1.0
 THINK_S = (1.0, 3.0)
 MAX_TURNS_PER_SESSION = 2000
 SAMPLE_EVERY_S = 0.5
+CODEGEN_ORG = 1  # every session is a user of the same organisation: they share its rate limits
+CODEGEN_STEP_S = 3.0
+CODEGEN_ORG_QUOTA_PER_MIN = 120  # documented: standard endpoints 60 requests / 30 s per organisation
+SEEDED_RUNS = 3  # runs created before the sessions start, so status / resume / list have something to read
 MAX_SAMPLES = 20_000
 
 
@@ -130,11 +134,21 @@ class ChildServer:
         self._log.close()
 
 
+def codegen_available() -> bool:
+    """The CodeGen client, tools, tracker and emulator are part of this build."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(f"desktop.codegen.{m}") is not None
+               for m in ("client", "tools", "tracker", "emulator", "cli"))
+
+
 @contextlib.contextmanager
-def child_servers(model_delay_s: float) -> Iterator[dict[str, ChildServer]]:
+def child_servers(model_delay_s: float, codegen: bool) -> Iterator[dict[str, ChildServer]]:
     servers: dict[str, ChildServer] = {}
     try:
         servers["live"] = ChildServer("live", "--port", "0", "--model-delay", str(model_delay_s))
+        if codegen:
+            servers["codegen"] = ChildServer("codegen", "--port", "0", "--step-seconds", str(CODEGEN_STEP_S))
         yield servers
     finally:
         for server in servers.values():
@@ -167,6 +181,9 @@ class Tally:
     error_examples: dict[str, str] = field(default_factory=dict)
     engines: set[Any] = field(default_factory=set)
     metrics: list[Any] = field(default_factory=list)
+    tool_calls: int = 0
+    tool_errors: Counter[str] = field(default_factory=Counter)
+    codegen_requests: int = 0
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -188,36 +205,89 @@ def slope_per_min(points: list[tuple[float, float]]) -> float:
 
 
 # ---------------------------------------------------------------------------------------- sessions
-def load_frames() -> list[list[bytes]]:
+Utterance = tuple[list[bytes], int]  # 10 ms frames, the frame at which the key is released
+
+
+def load_frames() -> list[Utterance]:
+    """The fixture WAVs, read once and shared by every session, with their key-release frame found once."""
     from audio.sources import WavSource
+    from desktop.config import Settings
+    from desktop.headless import release_index
 
-    return [WavSource(FIXTURES / name).frames for name in FIXTURE_WAVS]
+    tail_ms = Settings().tail_ms
+    out = []
+    for name in FIXTURE_WAVS:
+        frames = WavSource(FIXTURES / name).frames
+        out.append((frames, release_index(frames, tail_ms)))
+    return out
 
 
-async def run_session(idx: int, url: str, frames: list[list[bytes]], tally: Tally, *, stop_at: float,
-                      model_delay_s: float, probe: bool = False) -> None:
+@contextlib.asynccontextmanager
+async def session_tools(codegen_url: str | None, bus: Any, metrics: Any) -> Any:
+    """One user's CodeGen tool table (client + run tracker), as ``open_session`` builds it; None without CodeGen."""
+    if not codegen_url:
+        yield None
+        return
+    from desktop.codegen.client import CodegenClient
+    from desktop.codegen.tools import CodegenTools
+    from desktop.codegen.tracker import RunTracker
+
+    async with CodegenClient(codegen_url, "loadtest", CODEGEN_ORG, bus=bus, metrics=metrics) as client:
+        tracker = RunTracker(client, bus).start()
+        try:
+            yield CodegenTools(client, tracker, True)
+        finally:
+            await tracker.stop()
+
+
+async def seed_runs(codegen_url: str) -> None:
+    from desktop.codegen.client import CodegenClient
+
+    async with CodegenClient(codegen_url, "loadtest", CODEGEN_ORG) as client:
+        for i in range(SEEDED_RUNS):
+            await client.create_run(f"load test seed run {i + 1}: fix the flaky login test")
+
+
+async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally, *, stop_at: float,
+                      model_delay_s: float, probe: bool = False, codegen_url: str | None = None) -> None:
     """One user: connect, then push-to-talk turns with think time until ``stop_at`` (perf_counter)."""
+    from desktop.events import EventBus
+    from desktop.metrics import Metrics
+
+    bus, metrics = EventBus(), Metrics()
+    async with session_tools(codegen_url, bus, metrics) as tools:
+        await _session_turns(idx, url, frames, tally, bus, metrics, tools, stop_at=stop_at,
+                             model_delay_s=model_delay_s, probe=probe)
+        if tools is not None and tools.client is not None:
+            tally.codegen_requests += tools.client.requests
+
+
+async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tally, bus: Any, metrics: Any,
+                         tools: Any, *, stop_at: float, model_delay_s: float, probe: bool) -> None:
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
-    from desktop.events import ErrorEvent, EventBus
+    from desktop.events import ErrorEvent, ToolCallFinished
     from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
     from desktop.live.client import LiveError
-    from desktop.metrics import Metrics
 
     settings = Settings(offline=True)
-    bus, metrics = EventBus(), Metrics()
-    turn_errors: list[ErrorEvent] = []
+    turn_tool_errors: list[str] = []
 
     def on_event(ev: Any) -> None:
         if isinstance(ev, ErrorEvent):
-            turn_errors.append(ev)
             tally.error_kinds[ev.kind] += 1
             tally.error_examples.setdefault(ev.kind, f"{ev.message} {ev.action}".strip())
+        elif isinstance(ev, ToolCallFinished):
+            tally.tool_calls += 1
+            if ev.error:
+                turn_tool_errors.append(ev.error)
+                tally.tool_errors[ev.error[:80]] += 1
 
     bus.subscribe(on_event)
     engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "loadtest", True)), bus=bus,
-                           metrics=metrics, options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20))
+                           metrics=metrics, tools=tools,
+                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20))
     rng = random.Random(idx)
     try:
         await asyncio.wait_for(engine.start(), settings.setup_timeout_s + 5)
@@ -238,11 +308,15 @@ async def run_session(idx: int, url: str, frames: list[list[bytes]], tally: Tall
         for n in range(MAX_TURNS_PER_SESSION):
             if time.perf_counter() >= stop_at or engine.state in ("error", "closed"):
                 break
-            turn_errors.clear()
+            turn_tool_errors.clear()
+            live_errors = metrics.counters["errors"]
             tally.attempted += 1
-            await speak_frames(engine, frames[(idx + n) % len(frames)])
+            utterance, release_at = frames[(idx + n) % len(frames)]
+            await speak_frames(engine, utterance, release_at=release_at)
             turn = await engine.wait_turn(settings.turn_timeout_s + 5)
-            ok = turn is not None and not turn.interrupted and not turn_errors
+            # failed: no reply, cut off, a Live error event, or a tool call that came back with an error
+            ok = (turn is not None and not turn.interrupted and metrics.counters["errors"] == live_errors
+                  and not turn_tool_errors)
             e2e = turn.timings_ms.get("speech_end_to_first_audio") if turn else None
             added = None
             if e2e is not None and turn is not None:
@@ -313,13 +387,15 @@ def plan_for(scenario: Scenario, sessions: int, duration_s: float) -> Plan:
     return Plan([(sessions, 0.0, ramp, duration_s, False)])
 
 
-async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: str, model_delay_s: float
-                   ) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
+async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: str, model_delay_s: float,
+                   codegen_url: str | None = None) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
     import desktop.engine  # noqa: F401  (imported before the clock starts, not inside the first session)
     import desktop.headless  # noqa: F401
     from desktop.metrics import Metrics
 
     frames = load_frames()
+    if codegen_url:
+        await seed_runs(codegen_url)
     tally = Tally(time.perf_counter())
     plan = plan_for(scenario, sessions, duration_s)
     samples: list[Sample] = []
@@ -338,7 +414,7 @@ async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: st
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(run_session(
                 i + (0 if probe else 1), url, frames, tally, stop_at=tally.t0 + stop_off,
-                model_delay_s=model_delay_s, probe=probe)))
+                model_delay_s=model_delay_s, probe=probe, codegen_url=codegen_url)))
         await asyncio.gather(*tasks, return_exceptions=True)
         if not probe and plan.spike_window is not None:
             extra["spike_group_closed_s"] = round(time.perf_counter() - tally.t0, 2)
@@ -372,31 +448,35 @@ def _rss_mb() -> float:
 
 
 def run_scenario(name: str, sessions: int | None = None, duration_s: float | None = None,
-                 model_delay_s: float = 0.4) -> dict[str, Any]:
+                 model_delay_s: float = 0.4, codegen: bool | None = None) -> dict[str, Any]:
     import psutil
 
     scenario = SCENARIOS[name]
     n = sessions or scenario.sessions
     duration = duration_s or scenario.duration_s
+    codegen = codegen_available() if codegen is None else codegen
     proc = psutil.Process()
-    with child_servers(model_delay_s) as servers:
+    with child_servers(model_delay_s, codegen) as servers:
         live = servers["live"]
+        cg = servers.get("codegen")
         rss0 = _rss_mb()
         cpu0 = sum(proc.cpu_times()[:2])
-        emu_cpu0 = live.cpu_seconds()
+        emu_cpu0 = {k: s.cpu_seconds() for k, s in servers.items()}
         wall0 = time.perf_counter()
-        tally, samples, lags, extra = asyncio.run(run_load(scenario, n, duration, live.url, model_delay_s))
+        tally, samples, lags, extra = asyncio.run(
+            run_load(scenario, n, duration, live.url, model_delay_s, cg.url if cg else None))
         wall = time.perf_counter() - wall0
         cpu = sum(proc.cpu_times()[:2]) - cpu0
-        emu_cpu = live.cpu_seconds() - emu_cpu0
+        emu_cpu = {k: s.cpu_seconds() - emu_cpu0[k] for k, s in servers.items()}
         child_pids = [s.pid for s in servers.values()]
+    extra["codegen"] = codegen
     return build_report(scenario, n, duration, model_delay_s, tally, samples, lags, extra,
                         wall=wall, cpu=cpu, emu_cpu=emu_cpu, rss0=rss0, child_pids=child_pids)
 
 
 def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: float, tally: Tally,
                  samples: list[Sample], lags: list[float], extra: dict[str, Any], *, wall: float, cpu: float,
-                 emu_cpu: float, rss0: float, child_pids: list[int]) -> dict[str, Any]:
+                 emu_cpu: dict[str, float], rss0: float, child_pids: list[int]) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     merged = extra["merged"]
     stage = merged.stages.get("live.speech_end_to_first_audio")
@@ -418,7 +498,8 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
     if scenario.p95_limit_ms is not None:
         checks[f"turn_p95_under_{scenario.p95_limit_ms / 1e3:g}_s"] = bool(turn_ms) and turn_ms["p95"] < scenario.p95_limit_ms
     report: dict[str, Any] = {
-        "scenario": scenario.name, "description": scenario.description, "sessions": n,
+        "scenario": scenario.name, "key": scenario.name + ("+codegen" if extra["codegen"] else ""),
+        "description": scenario.description, "sessions": n,
         "duration_s": duration, "wall_s": round(wall, 1), "model_delay_ms": model_delay_s * 1e3,
         "connected": tally.connected, "connect_failures": tally.connect_failures, "max_active": tally.max_active,
         "turns": tally.attempted, "turns_ok": tally.attempted - tally.failed, "errors": errors,
@@ -428,12 +509,17 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
         "loop_lag_ms": {"p50": pct(lags, 50), "p95": pct(lags, 95), "p99": pct(lags, 99),
                         "max": round(max(lags), 1) if lags else None},
         "cpu_percent_of_one_core": round(cpu_pct_core, 1), "cpu_percent_of_machine": round(cpu_pct_machine, 1),
-        "emulator_cpu_percent_of_one_core": round(emu_cpu / wall * 100, 1) if wall else 0.0,
+        "emulator_cpu_percent_of_one_core": {k: round(v / wall * 100, 1) if wall else 0.0 for k, v in emu_cpu.items()},
         "cores": cores,
         "rss_mb": {"start": round(rss0, 1), "peak": round(max(rss), 1), "end": round(rss[-1], 1)},
         "send_backlog_max": max((s.backlog for s in samples), default=0),
-        "codegen_requests_per_min": None,
-        "codegen": "not exercised: the CodeGen emulator and tools are not in this build; turns use Live only",
+        "codegen_requests": tally.codegen_requests,
+        "codegen_requests_per_min": round(tally.codegen_requests / wall * 60, 1) if extra["codegen"] and wall else None,
+        "codegen_rate_limited": merged.counters.get("rate_limited", 0),
+        "tool_calls": tally.tool_calls, "tool_errors": dict(tally.tool_errors),
+        "codegen": (f"CodeGen emulator in a child process; every session is a user of org {CODEGEN_ORG} with its own "
+                    f"client and run tracker; {SEEDED_RUNS} runs seeded before the start") if extra["codegen"]
+        else "off: Live only (the emulator answers without calling tools)",
         "goal": {"client_added_p95_ms": CLIENT_ADDED_GOAL_MS,
                  "met": added_ms["p95"] is not None and added_ms["p95"] < CLIENT_ADDED_GOAL_MS},
         "stages": {k: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "p95_ms": round(s.p95_ms, 2),
@@ -443,6 +529,8 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
         "hard_stop": bool(extra.get("hard_stop")),
         "child_pids": child_pids,
     }
+    if extra["codegen"]:
+        checks["codegen_within_org_quota"] = report["codegen_requests_per_min"] <= CODEGEN_ORG_QUOTA_PER_MIN
     if scenario.name == "spike":
         report["spike"] = spike_section(tally, samples, extra)
         checks["recovered"] = report["spike"]["recovery_s"] is not None
@@ -510,10 +598,13 @@ def markdown_section(report: dict[str, Any]) -> str:
         ("client-added p50 / p95 / p99 / max", f"{a['p50']} / {a['p95']} / {a['p99']} / {a['max']} ms"),
         ("client event-loop lag p50 / p95 / p99 / max", f"{lag['p50']} / {lag['p95']} / {lag['p99']} / {lag['max']} ms"),
         ("client CPU (of the machine / of one core)", f"{r['cpu_percent_of_machine']} % / {r['cpu_percent_of_one_core']} %"),
-        ("Live emulator CPU (of one core, separate process)", f"{r['emulator_cpu_percent_of_one_core']} %"),
+        ("emulator CPU (of one core, separate processes)",
+         ", ".join(f"{k} {v} %" for k, v in r["emulator_cpu_percent_of_one_core"].items())),
         ("client RSS start / peak / end", f"{r['rss_mb']['start']} / {r['rss_mb']['peak']} / {r['rss_mb']['end']} MB"),
         ("largest send backlog (messages, all sessions)", str(r["send_backlog_max"])),
-        ("CodeGen requests per minute", str(r["codegen_requests_per_min"]) if r["codegen_requests_per_min"] is not None
+        ("tool calls (errors)", f"{r['tool_calls']} ({sum(r['tool_errors'].values())}) {r['tool_errors'] or ''}"),
+        ("CodeGen requests per minute (HTTP, all sessions; 429s)",
+         f"{r['codegen_requests_per_min']} ({r['codegen_rate_limited']})" if r["codegen_requests_per_min"] is not None
          else r["codegen"]),
     ]
     if "spike" in r:
@@ -529,8 +620,11 @@ def markdown_section(report: dict[str, Any]) -> str:
     rows.append(("project goal: client-added p95 < 100 ms", "met" if goal["met"] else "missed"))
     body = "\n".join(f"| {k} | {v} |" for k, v in rows)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    cmd = f"gemini-codegen loadtest --scenario {r['scenario']} --sessions {r['sessions']} --duration {r['duration_s']:g}"
-    return (f"## {r['scenario']}: {r['description']}\n\n`{cmd}` — {now}, {machine_line()}\n\n"
+    with_cg = r["key"].endswith("+codegen")
+    cmd = (f"gemini-codegen loadtest --scenario {r['scenario']} --sessions {r['sessions']} --duration {r['duration_s']:g}"
+           f" --tool-calls {'codegen' if with_cg else 'off'}")
+    title = f"{r['scenario']}{', with CodeGen tool calls (one organisation)' if with_cg else ', Live only'}"
+    return (f"## {title}: {r['description']}\n\n`{cmd}` — {now}, {machine_line()}\n\n"
             f"| measure | value |\n|---|---|\n{body}\n")
 
 
@@ -546,13 +640,13 @@ bound on the client's share: it includes loopback and the emulator process's sch
 
 def write_docs(path: Path, report: dict[str, Any]) -> None:
     text = path.read_text() if path.exists() else DOC_HEAD
-    begin, end = f"<!-- loadtest:{report['scenario']} -->", f"<!-- /loadtest:{report['scenario']} -->"
+    begin, end = f"<!-- loadtest:{report['key']} -->", f"<!-- /loadtest:{report['key']} -->"
     section = f"{begin}\n{markdown_section(report)}{end}"
     pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
     if pattern.search(text):
         text = pattern.sub(lambda _m: section, text)
     else:
-        order = list(SCENARIOS)
+        order = [name + suffix for name in SCENARIOS for suffix in ("", "+codegen")]
         text = text.rstrip("\n") + "\n\n" + section + "\n"
         # keep the sections in scenario order
         parts = {name: re.search(re.escape(f"<!-- loadtest:{name} -->") + r".*?"
@@ -575,7 +669,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         raise UserError("--sessions must be between 1 and 1000")
     if args.duration is not None and not 2 <= args.duration <= 24 * 3600:
         raise UserError("--duration must be between 2 seconds and 24 hours")
-    report = run_scenario(args.scenario, args.sessions, args.duration, args.model_delay)
+    if args.tool_calls == "codegen" and not codegen_available():
+        raise UserError("--tool-calls codegen needs the CodeGen tools, which are not in this build")
+    report = run_scenario(args.scenario, args.sessions, args.duration, args.model_delay,
+                          codegen=None if args.tool_calls is None else args.tool_calls == "codegen")
     if args.write_docs:
         write_docs(Path(args.write_docs), report)
     if args.json:
@@ -593,6 +690,10 @@ def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, An
     lt.add_argument("--sessions", type=int, help="concurrent sessions (default: the scenario's)")
     lt.add_argument("--duration", type=float, help="seconds (default: the scenario's; CI runs a short one)")
     lt.add_argument("--model-delay", type=float, default=0.4, help="the Live emulator's model delay (s)")
+    lt.add_argument("--tool-calls", choices=["codegen", "off"],
+                    help="codegen: tool calls go to a CodeGen emulator, every session a user of one organisation "
+                         "(they share its rate limits; the default when the CodeGen tools are built in); "
+                         "off: Live only (the voice path's capacity)")
     lt.add_argument("--json", action="store_true", help="one JSON report on stdout")
     lt.add_argument("--write-docs", metavar="FILE", help="(re)write this scenario's section of FILE (markdown)")
     lt.set_defaults(handler=cmd_loadtest)

@@ -22,9 +22,13 @@ def test_report_shape_and_numbers(report: dict) -> None:
     t, a = report["turn_latency_ms"], report["client_added_ms"]
     assert 400 <= t["p50"] <= t["p95"] <= t["p99"] <= t["max"] < 5000  # model delay 400 ms
     assert 0 <= a["p50"] <= a["p95"] <= a["p99"]
-    assert t["p50"] - a["p50"] == pytest.approx(400, abs=50)
+    if report["key"].endswith("+codegen"):  # tool calls went to the CodeGen emulator (both children ran)
+        assert len(report["child_pids"]) == 2 and report["tool_calls"] >= report["turns"]
+        assert report["codegen_requests"] > 0 and report["codegen_requests_per_min"] > 0
+    else:  # Live only: what is left after the model delay is the client's share
+        assert t["p50"] - a["p50"] == pytest.approx(400, abs=50)
     assert 0 < report["cpu_percent_of_one_core"] < 200 and report["rss_mb"]["peak"] > 0
-    assert set(report["checks"]) == {"errors_under_1_percent", "cpu_under_70_percent", "turn_p95_under_2_s"}
+    assert {"errors_under_1_percent", "cpu_under_70_percent", "turn_p95_under_2_s"} <= set(report["checks"])
     assert report["stages"]["live.speech_end_to_first_audio"]["count"] == report["turns_ok"]
     assert report["counters"]["messages_sent"] > 100
 
@@ -37,13 +41,14 @@ def test_child_processes_are_gone(report: dict) -> None:
 
 def test_markdown_sections_are_rewritten_in_place(report: dict, tmp_path) -> None:
     path = tmp_path / "loadtest.md"
-    loadtest.write_docs(path, {**report, "scenario": "peak", "description": "peak run"})
+    key = report["key"]
+    loadtest.write_docs(path, {**report, "scenario": "peak", "key": "peak", "description": "peak run"})
     loadtest.write_docs(path, report)
     loadtest.write_docs(path, {**report, "turns": 12345})
     text = path.read_text()
     assert text.startswith("# Load test results")
-    assert text.count("<!-- loadtest:normal -->") == 1 and text.count("<!-- loadtest:peak -->") == 1
-    assert text.index("loadtest:normal") < text.index("loadtest:peak")  # scenario order
+    assert text.count(f"<!-- loadtest:{key} -->") == 1 and text.count("<!-- loadtest:peak -->") == 1
+    assert text.index(f"loadtest:{key}") < text.index("loadtest:peak")  # scenario order
     assert "| turns (ok) | 12345 (" in text
 
 
