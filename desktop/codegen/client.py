@@ -102,12 +102,13 @@ class CodegenClient:
                  metrics: Metrics | None = None, backend: CacheBackend | None = None, limits: Limits = Limits(),
                  timeout_s: float = 15.0, max_retries: int = 4, backoff_s: float = 0.25, max_backoff_s: float = 8.0,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, wall: Clock = time.time,
-                 active_ttl_s: float = ACTIVE_TTL_S):
+                 active_ttl_s: float = ACTIVE_TTL_S, max_rate_wait_s: float = 25.0):
         self.base_url = base_url.rstrip("/")
         self.org_id = org_id
         self.bus, self.metrics, self.backend = bus, metrics, backend
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
         self.sleep, self.wall, self.active_ttl_s = sleep, wall, active_ttl_s
+        self.max_rate_wait_s = max_rate_wait_s  # a longer Retry-After fails at once (a voice answer can't wait)
         self.buckets = {name: RateLimiter(*getattr(limits, name), clock=clock, sleep=sleep)
                         for name in ("create", "standard", "logs")}
         self.http = httpx.AsyncClient(
@@ -282,6 +283,9 @@ class CodegenClient:
                 wait = _retry_after(resp.headers.get("retry-after"), self._backoff(attempt))
                 if self.metrics is not None:
                     self.metrics.count("rate_limited")
+                if wait > self.max_rate_wait_s:
+                    raise CodegenError(f"CodeGen is rate limiting requests; try again in {wait:.0f} seconds.",
+                                       kind="rate_limited", status=429)
                 if self.bus is not None:
                     self.bus.emit(ErrorEvent("rate_limited", f"CodeGen is rate limiting requests; waiting "
                                                              f"{wait:.0f} s before trying again.", ""))

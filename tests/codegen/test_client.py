@@ -82,7 +82,7 @@ async def test_429_waits_for_retry_after_then_succeeds(bus_events):
         runs = [emu.seed(f"run {i}") for i in range(3)]
         # the client's own bucket is generous here, so the server's limit is what it runs into
         async with CodegenClient(emu.url, TOKEN, ORG, bus=bus, limits=Limits(standard=(100, 1.0)), clock=sim,
-                                 sleep=sim.sleep) as client:
+                                 sleep=sim.sleep, max_rate_wait_s=60) as client:
             from desktop.metrics import Metrics
 
             client.metrics = Metrics()
@@ -93,6 +93,18 @@ async def test_429_waits_for_retry_after_then_succeeds(bus_events):
     limited = [e for e in seen if isinstance(e, ErrorEvent)]
     assert [e.kind for e in limited] == ["rate_limited"] and "waiting 30 s" in limited[0].message
     assert client.metrics.counters["rate_limited"] == 1
+
+
+async def test_a_long_retry_after_fails_at_once_with_a_clear_message():
+    sim = SimClock()
+    async with CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim, limits={"create": (1, 60.0)}) as emu:
+        async with CodegenClient(emu.url, TOKEN, ORG, limits=Limits(create=(100, 1.0)), clock=sim,
+                                 sleep=sim.sleep, max_rate_wait_s=25) as client:
+            await client.create_run("first")
+            with pytest.raises(CodegenError) as err:
+                await client.create_run("second")
+    assert err.value.kind == "rate_limited" and "try again in 60 seconds" in str(err.value)
+    assert sim.now == 1000.0 and len(emu.runs) == 1
 
 
 async def test_5xx_burst_is_retried(emulator, make_client):
