@@ -31,6 +31,7 @@ async def test_every_endpoint(emulator, make_client):
     logs = await client.get_logs(run.id, reverse=True, limit=2)
     assert len(logs.logs) == 2 and logs.total_logs == 11
     assert dict(emulator.stats.by_route) == {"create": 1, "get": 1, "list": 1, "logs": 2, "resume": 1}
+    assert emulator.stats.connections == 2  # keep-alive: one pooled connection per client for 6 requests
 
 
 async def test_bad_token_is_an_auth_error(emulator, make_client):
