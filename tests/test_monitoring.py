@@ -110,3 +110,13 @@ async def test_open_session_wires_the_settings(tmp_path) -> None:
     assert any(isinstance(e, MetricsSnapshot) for e in seen)
     last = json.loads(path.read_text().splitlines()[-1])
     assert last["stages"]["turn.total"]["count"] == 1
+
+
+def test_monitoring_doc_names_every_stage_and_counter() -> None:
+    from pathlib import Path
+
+    from desktop.metrics import COUNTERS, STAGES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text()
+    missing = [name for name in (*STAGES, *COUNTERS) if f"`{name}`" not in doc]
+    assert not missing, f"docs/monitoring.md does not describe {missing}"
