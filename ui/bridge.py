@@ -110,6 +110,7 @@ class EngineBridge(QObject):
         self._wake_pending = False
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
+        self._stop_requested = threading.Event()
         self._ready = threading.Event()
         self._unsubscribe = self.bus.subscribe(self._on_engine_event)
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
@@ -162,38 +163,53 @@ class EngineBridge(QObject):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, settings: Settings) -> None:
-        """Start the session engine on its own thread (returns at once; watch ``session_started``)."""
-        if self.running:
-            self.stop()
+        """Start a session on a new engine thread (returns at once; watch ``session_started``).
+
+        A running session is asked to stop first; the new thread waits for the old one to finish, so the
+        Qt thread never waits for a session to close (flushing the store, closing sockets)."""
+        previous = self._request_stop()
         self.settings = settings
         self._ready.clear()
-        self._thread = threading.Thread(target=self._thread_main, args=(settings,), name="engine", daemon=True)
+        self._stop_requested = threading.Event()
+        self._thread = threading.Thread(target=self._thread_main, args=(settings, previous, self._stop_requested),
+                                        name="engine", daemon=True)
         self._thread.start()
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
         return self._ready.wait(timeout)
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def _request_stop(self) -> threading.Thread | None:
+        """Ask the running session to end; returns its thread (or None)."""
+        self._stop_requested.set()
         loop, stop = self.loop, self._stop
         if loop is not None and stop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: it is stopping anyway
                 loop.call_soon_threadsafe(stop.set)
-        if self._thread is not None:
-            self._thread.join(timeout)
-        self._thread = None
+        thread, self._thread = self._thread, None
+        return thread if thread is not None and thread.is_alive() else None
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the session and wait (bounded) for its thread: for closing the window."""
+        thread = self._request_stop()
+        if thread is not None:
+            thread.join(timeout)
 
     def restart(self, settings: Settings | None = None) -> None:
-        self.stop()
         self.start(settings or self.settings or Settings(offline=True))
 
-    def _thread_main(self, settings: Settings) -> None:
+    def _thread_main(self, settings: Settings, previous: threading.Thread | None,
+                     stop_requested: threading.Event) -> None:
+        from desktop.live.client import LiveError
+
+        if previous is not None:
+            previous.join()
+        if stop_requested.is_set():
+            return
         loop = asyncio.new_event_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)
-        from desktop.live.client import LiveError
-
         try:
-            loop.run_until_complete(self._session(settings))
+            loop.run_until_complete(self._session(settings, stop_requested))
         except LiveError:
             log.info("engine session could not start (reported to the window)")
         except Exception as exc:  # noqa: BLE001 - shown to the user as one message, details in the log
@@ -203,14 +219,18 @@ class EngineBridge(QObject):
             self._ready.set()
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
             self.engine = None
+            self._stop = None
+            self.loop = None
+            loop.close()
             self._on_engine_event(_Stopped())
 
-    async def _session(self, settings: Settings) -> None:
+    async def _session(self, settings: Settings, stop_requested: threading.Event) -> None:
         from desktop.headless import open_session, recording
 
         self._stop = asyncio.Event()
+        if stop_requested.is_set():  # asked to stop before the event existed (see _request_stop)
+            return
         player = self._open_speaker(settings) if self.use_audio_devices else None
         async with contextlib.AsyncExitStack() as stack:
             if player is not None:

@@ -79,3 +79,18 @@ def test_window_applies_key_change_and_add_keys_opens_settings(qtbot, window):
     assert win.listening
     qtbot.keyRelease(win.conversation, Qt.Key.Key_F7)
     assert not win.listening
+
+
+def test_session_setting_change_restarts_without_blocking_the_ui(qtbot, window):
+    import time
+
+    win, bridge = window, window.bridge
+    old_engine = bridge.engine
+    started: list[bool] = []
+    bridge.session_started.connect(started.append)
+    t0 = time.perf_counter()
+    win.apply_settings(win.settings.replace(voice="Puck"))
+    assert time.perf_counter() - t0 < 0.5  # the old session closes on its own thread
+    qtbot.waitUntil(lambda: bool(started) and bridge.engine is not None and bridge.engine is not old_engine
+                    and win.state == "ready", timeout=15_000)
+    assert bridge.settings is not None and bridge.settings.voice == "Puck" and bridge.settings.offline
