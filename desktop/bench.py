@@ -186,7 +186,7 @@ def bench_send_path(report: Report) -> None:
     """CPU per 20 ms chunk sent, over TLS to the emulator in another process: ours vs naive vs the SDK."""
     from desktop.live.emulator import make_self_signed_cert
 
-    chunks = 1500 if report.quick else 5000
+    chunks = 1000 if report.quick else 5000
     repeats = 3 if report.quick else 7
     have_sdk = True
     try:
@@ -272,7 +272,7 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
 
 def bench_e2e(report: Report) -> None:
     delay = 0.4
-    turns = 8 if report.quick else 24
+    turns = 6 if report.quick else 24
     with emulator_process("live", "--port", "0", "--model-delay", str(delay)) as url:
         report.sections["e2e"] = asyncio.run(_e2e_turns(url, turns, 20, realtime=not report.quick, model_delay_s=delay))
         report.sections["e2e"]["model_delay_ms"] = delay * 1e3
@@ -286,9 +286,127 @@ def bench_e2e(report: Report) -> None:
     report.rows.append(Row("Live messages per second of speech", "msg/s",
                            chunk_rows[20]["messages_per_audio_second"], chunk_rows[100]["messages_per_audio_second"],
                            "20 ms chunks", "100 ms chunks (saver profile)"))
-    report.rows.append(Row("client CPU per second of speech, whole session", "ms CPU",
-                           chunk_rows[20]["cpu_per_audio_second_ms"], chunk_rows[100]["cpu_per_audio_second_ms"],
-                           "20 ms chunks", "100 ms chunks (saver profile)"))
+
+
+# ------------------------------------------------------------------------------ audio pipeline
+def bench_audio(report: Report) -> None:
+    from audio.bench import audio_pipeline_bench
+
+    runs = [audio_pipeline_bench(10.0 if report.quick else 60.0) for _ in range(3)]
+    stages = runs[0].rtf.keys()
+    rtf = {k: med([r.rtf[k] for r in runs if k in r.rtf]) for k in stages}
+    report.sections["audio"] = {"percent_of_one_core": {k: round(v * 100, 3) for k, v in rtf.items()},
+                                "unavailable": runs[0].unavailable, "runs": len(runs),
+                                "goal": "whole input pipeline with webrtc < 1 % of one core"}
+    if "denoise.webrtc" in rtf and "denoise.webrtc_no_agc" in rtf:
+        report.rows.append(Row("noise suppression CPU", "% of a core", rtf["denoise.webrtc"] * 100,
+                               rtf["denoise.webrtc_no_agc"] * 100, "webrtc NS + AGC", "webrtc NS only (saver)"))
+
+
+# ------------------------------------------------------------------------------ state store
+def bench_store(report: Report) -> None:
+    from desktop.state.bench import run_store_bench
+
+    rows = 100_000 if report.quick else 1_000_000
+    result = run_store_bench(rows, reads=2000 if report.quick else 5000, turns=500 if report.quick else 2000)
+    report.sections["store"] = result.as_dict()
+    report.rows.append(_write_behind_row(2000 if report.quick else 5000))
+
+
+def _write_behind_row(n: int) -> Row:
+    """What the engine's loop waits for per recorded turn: a direct INSERT + COMMIT vs the write-behind queue."""
+    import sqlite3
+
+    from desktop.state.bench import TIMINGS
+    from desktop.state.recorder import INSERT_TURN
+    from desktop.state.store import DB_NAME, Store
+
+    def params(i: int) -> list[Any]:
+        now = time.time()
+        return ["bench", i, now, now, "what is the status of my runs", "two runs are still going", TIMINGS, 0]
+
+    with tempfile.TemporaryDirectory(prefix="bench-writes-") as tmp:
+        store = Store.open(Path(tmp) / DB_NAME, idle_prune_after_s=1e9)
+        try:
+            store.enqueue("INSERT OR IGNORE INTO sessions (id, started_at) VALUES ('bench', 0)")
+            store.flush()
+            queued = []
+            for i in range(n):
+                t0 = time.perf_counter()
+                store.enqueue(INSERT_TURN, params(i))
+                queued.append(time.perf_counter() - t0)
+            store.flush()
+        finally:
+            store.close()
+        conn = sqlite3.connect(Path(tmp) / DB_NAME, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        direct = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute(INSERT_TURN, params(n + i))
+            conn.execute("COMMIT")
+            direct.append(time.perf_counter() - t0)
+        conn.close()
+    q = sorted(queued)
+    d = sorted(direct)
+    p99 = lambda v: v[int(len(v) * 0.99)] * 1e3  # noqa: E731
+    return Row("engine loop blocked per recorded turn (p99)", "ms", p99(d), p99(q),
+               "direct INSERT + COMMIT", "write-behind queue")
+
+
+# ------------------------------------------------------------------------------ CodeGen client
+async def _codegen_rows(quick: bool) -> tuple[list[Row], dict[str, Any]]:
+    from desktop.codegen import bench as cb
+    from desktop.codegen.client import CodegenClient
+    from desktop.codegen.emulator import CodegenEmulator
+    from desktop.codegen.tracker import SimulatedTime
+
+    rows: list[Row] = []
+    n = 2000 if quick else 10_000
+    cached = await cb.cache_reads(n)
+    async with CodegenEmulator(step_s=0) as emu:  # the same finished run, read with the cache off
+        run = emu.seed("finished run")
+        async with CodegenClient(emu.url, "bench", 1) as client:
+            times = []
+            for _ in range(200 if quick else 1000):
+                t0 = time.perf_counter()
+                await client.http.get(f"{client._org()}/agent/run/{run.id}")
+                times.append(time.perf_counter() - t0)
+    times.sort()
+    rows.append(Row("read a finished run (p50)", "ms", times[len(times) // 2] * 1e3, cached["p50_ms"],
+                    "HTTP every time", "cache (finished runs kept for good)"))
+    coalesced = await cb.coalescing(50)
+    async with CodegenEmulator(step_s=10_000) as emu:
+        run = emu.seed("active run")
+        async with CodegenClient(emu.url, "bench", 1) as client:
+            await asyncio.gather(*(client.http.get(f"{client._org()}/agent/run/{run.id}") for _ in range(50)))
+        plain = emu.stats.requests
+    rows.append(Row("HTTP requests for 50 concurrent reads of one run", "requests", plain, coalesced["requests"],
+                    "no coalescing", "single flight"))
+    budget = await cb.polling_budget(20, 5.0)
+    # per-run polling at the batched tracker's own schedule: one GET per active run per cycle
+    sim = SimulatedTime()
+    async with CodegenEmulator(step_s=60.0, clock=sim) as emu:
+        ids = [emu.seed(f"task {i}").id for i in range(20)]
+        async with CodegenClient(emu.url, "bench", 1, clock=sim, sleep=sim.sleep, wall=sim, active_ttl_s=0) as client:
+            polls = max(1, int(budget["requests"]))  # the batched tracker's cycles (one list request each)
+            interval = 300.0 / polls
+            start = sim.now
+            while sim.now < start + 300.0:
+                await asyncio.gather(*(client.http.get(f"{client._org()}/agent/run/{i}") for i in ids))
+                await sim.sleep(interval)
+        per_run = emu.stats.requests
+    rows.append(Row("CodeGen requests per minute following 20 active runs", "req/min", per_run / 5.0,
+                    budget["per_minute"], "one GET per run per poll", "one list request per poll (tracker)"))
+    return rows, {"cache": cached, "coalescing": coalesced, "budget": budget}
+
+
+def bench_codegen(report: Report) -> None:
+    rows, section = asyncio.run(_codegen_rows(report.quick))
+    report.rows.extend(rows)
+    report.sections["codegen"] = section
 
 
 # ------------------------------------------------------------------------------ quality profiles
@@ -335,7 +453,7 @@ def bench_profiles(report: Report) -> None:
     """Each quality profile's CPU seconds per minute of conversation, messages and wake-ups per second."""
     from audio.quality import PROFILES
 
-    seconds = 8.0 if report.quick else 45.0
+    seconds = 6.0 if report.quick else 45.0
     realtime = True  # wake-ups and timer costs only show at real-time pace
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in PROFILES}
     with emulator_process("live", "--port", "0", "--model-delay", "0.4") as url:
@@ -364,6 +482,9 @@ SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("send_path", bench_send_path),
     ("e2e", bench_e2e),
     ("profiles", bench_profiles),
+    ("audio", bench_audio),
+    ("store", bench_store),
+    ("codegen", bench_codegen),
 ]
 
 

@@ -78,10 +78,12 @@ OFFLINE_STEP_S = 2.5  # the offline demo's runs finish in about 12 s
 
 @contextlib.asynccontextmanager
 async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
-                        emulator_step_s: float | None = None) -> AsyncIterator[CodegenTools]:
+                        emulator_step_s: float | None = None, store: Store | None = None
+                        ) -> AsyncIterator[CodegenTools]:
     """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator when
     offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``).  Without credentials
-    the tools answer that CodeGen is not configured."""
+    the tools answer that CodeGen is not configured.  With a ``store``, API responses are cached in it and
+    the runs a previous session was following are followed again at once."""
     bus = bus or EventBus()
     async with contextlib.AsyncExitStack() as stack:
         if settings.offline:
@@ -94,8 +96,13 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
             bus.emit(Notice(NOT_CONFIGURED, kind="codegen"))
             yield CodegenTools(None, None, settings.confirm_before_create)
             return
-        client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics))
-        tracker = RunTracker(client, bus).start()
+        client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics,
+                                                               backend=store))
+        tracker = RunTracker(client, bus)
+        if store is not None and not settings.offline:  # the offline emulator starts empty every time
+            for run in await asyncio.to_thread(store.active_runs):
+                tracker.track(run.run_id, run.prompt)
+        tracker.start()
         stack.push_async_callback(tracker.stop)
         yield CodegenTools(client, tracker, settings.confirm_before_create)
 
@@ -152,13 +159,12 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
     bus = bus or EventBus()
     async with contextlib.AsyncExitStack() as stack:
         power = await stack.enter_async_context(power_monitor(settings, bus))
-        if record:
-            await stack.enter_async_context(recording(settings, bus, metrics))
+        store = await stack.enter_async_context(recording(settings, bus, metrics)) if record else None
         endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
-        tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics))
+        tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store))
         pipeline = InputPipeline.from_settings(settings)
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
@@ -172,6 +178,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
             if chunk_ms is not None:
                 profile = dataclasses.replace(profile, chunk_ms=chunk_ms)
             engine.apply_profile(profile)
+            if tools.tracker is not None:
+                tools.tracker.multiplier = profile.tracker_multiplier
 
         use_profile(power.profile)
         bus.subscribe(lambda ev: use_profile(profile_named(ev.profile)) if isinstance(ev, ProfileChanged) else None)

@@ -133,15 +133,21 @@ class CodegenTools:
                 "speech": f"Started run {run.id}. I will tell you when it finishes."}
 
     async def _latest_id(self) -> int:
+        run_id = await self._latest_or_none()
+        if run_id is None:
+            raise CodegenError("You have no CodeGen runs yet.")
+        return run_id
+
+    async def _latest_or_none(self) -> int | None:
         if self.tracker is not None and self.tracker.latest_id is not None:
             return self.tracker.latest_id
         page = await self._client.list_runs(limit=1)
-        if not page.items:
-            raise CodegenError("You have no CodeGen runs yet.")
-        return page.items[0].id
+        return page.items[0].id if page.items else None
 
     async def get_run_status(self, args: Mapping[str, Any]) -> Mapping[str, Any]:
-        run_id = _int_arg(args, "run_id", None) or await self._latest_id()
+        run_id = _int_arg(args, "run_id", None) or await self._latest_or_none()
+        if run_id is None:  # a question, not a failure
+            return {"run_id": None, "speech": "You have no CodeGen runs yet. Ask me to start one."}
         run = await self._client.get_run(run_id)
         if self.tracker is not None:
             self.tracker.observe(run)

@@ -73,6 +73,7 @@ class RunTracker:
     interval: float = 0.0
     polls: int = 0
     latest_id: int | None = None
+    multiplier: float = 1.0  # the quality profile's polling multiplier (x1 / x2 / x4 on battery)
     _fast_until: float = 0.0
     _last_error: str = ""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -138,7 +139,7 @@ class RunTracker:
                 log.exception("run tracker poll failed")
             self.interval = self._next_interval(changed)
             if self.active:
-                await self._pause(self.interval)
+                await self._pause(self.interval * self.multiplier)
 
     def _next_interval(self, changed: bool) -> float:
         iv = self.intervals
