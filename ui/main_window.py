@@ -217,10 +217,8 @@ class MainWindow(QMainWindow):
         old = self.settings
         self.settings = settings
         key = settings.ptt_key
-        mode = settings.ptt_mode
-        self.hint.setText({"hold": f"Hold {key} to talk", "toggle": f"Press {key} to talk, again to stop",
-                           "hands-free": "Hands-free: just speak"}[mode])
-        self.ptt.setToolTip(self.hint.text())
+        self.ptt.setToolTip(self._hint(False))
+        self.hint.setText(self._hint(self.listening))
         self.conversation.set_empty_hint(key)
         self._set_global_hotkey(settings.global_hotkey, key)
         if restart:
@@ -230,6 +228,14 @@ class MainWindow(QMainWindow):
             if any(getattr(old, k) != getattr(settings, k) for k in session_keys):
                 self.bridge.restart(effective_settings(settings))
         self.settings_applied.emit(settings)
+
+    def _hint(self, listening: bool) -> str:
+        key, mode = self.settings.ptt_key, self.settings.ptt_mode
+        if mode == "hands-free":
+            return "Hands-free: just speak"
+        if listening:
+            return f"Listening… release {key} to send" if mode == "hold" else f"Listening… press {key} to send"
+        return f"Hold {key} to talk" if mode == "hold" else f"Press {key} to talk, again to send"
 
     def _set_global_hotkey(self, enabled: bool, key: str) -> None:
         if self.global_hotkey is not None:
@@ -284,6 +290,7 @@ class MainWindow(QMainWindow):
         self.indicator.mark_pressed(at)
         self._show_state("listening")  # local feedback now; the engine confirms through state_changed
         self.ptt.set_active(True)
+        self.hint.setText(self._hint(True))
         if self.earcons:
             self.earcons.play("start")
         if not self.bridge.press(at):
@@ -296,6 +303,7 @@ class MainWindow(QMainWindow):
             return
         self.listening = False
         self.ptt.set_active(False)
+        self.hint.setText(self._hint(False))
         if self.earcons:
             self.earcons.play("stop")
         self.bridge.release()
