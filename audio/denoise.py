@@ -10,7 +10,7 @@ Every backend takes and returns one 10 ms frame of 16 kHz mono PCM16 (``process(
 
 ``make_denoiser(backend)`` falls back along rnnoise -> webrtc -> off when a backend cannot be loaded and
 says so once per process: the first time a given fallback happens it is logged as a warning and returned
-as a ``Fallback`` (the engine shows its ``message`` as a notice); later calls return the same backend quietly::
+as a ``Fallback`` (logged at INFO; the engine shows its ``message`` as a notice); later calls return the same backend quietly::
 
     denoiser, note = make_denoiser("rnnoise", level=2)
     if note: print(note.message)   # "rnnoise not installed -> falling back to webrtc"
@@ -152,7 +152,7 @@ def make_denoiser(backend: str = "webrtc", level: int = 2, *, auto_gain_dbfs: in
             return denoiser, None
         _announced.add((wanted, current))
         note = Fallback(wanted, current, reason)
-        log.warning("%s", note.message)
+        log.info("%s", note.message)
         return denoiser, note
 
 

@@ -49,7 +49,7 @@ def test_off_passes_frames_through(fixtures_dir):
 
 def test_missing_rnnoise_falls_back_to_webrtc_and_says_so_once(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "pyrnnoise", None)  # as on a machine without the extra
-    with caplog.at_level(logging.WARNING, logger="audio.denoise"):
+    with caplog.at_level(logging.INFO, logger="audio.denoise"):
         den, note = make_denoiser("rnnoise")
         den2, note2 = make_denoiser("rnnoise")
     assert den.name == den2.name == "webrtc"
