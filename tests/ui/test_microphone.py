@@ -1,0 +1,50 @@
+"""The window's own microphone path through PortAudio: a PulseAudio null sink is the microphone, speech is
+played into it while the push-to-talk key is held, and the transcript and the level meter show it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from desktop.config import Settings
+from tests.audio.conftest import pulse  # noqa: F401 - the private PulseAudio server fixture
+from ui.bridge import EngineBridge
+from ui.earcons import Earcons
+from ui.main_window import MainWindow
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _refresh_portaudio() -> None:
+    """PortAudio lists devices once, at initialisation: an earlier test (the settings dialog's device
+    pickers) may have initialised it before this PulseAudio server existed.  sounddevice's documented way
+    to refresh the list is to terminate and initialise again."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+
+
+def test_hold_key_and_speak_into_the_virtual_microphone(qtbot, themed_app, memory_keyring, pulse):  # noqa: F811
+    _refresh_portaudio()
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
+    qtbot.addWidget(win)
+    win.show()
+    bridge.start(Settings(offline=True))
+    try:
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None, timeout=15_000)
+        assert bridge.mic is not None, win.messages.messages.keys()
+        qtbot.keyPress(win.conversation, Qt.Key.Key_Space)
+        player = pulse.play(FIXTURES / "list_runs.wav")
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=15_000)
+        qtbot.wait(300)  # the last words reach the capture buffer
+        qtbot.keyRelease(win.conversation, Qt.Key.Key_Space)
+        assert win.level.updates > 0 and win.level.peak_db > -50  # the meter saw the speech
+        qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in b.body.text()
+                                    for (_t, r), b in win.conversation.bubbles.items()), timeout=15_000)
+        qtbot.waitUntil(lambda: bool(win.conversation.tools), timeout=10_000)
+        assert "list runs" in next(iter(win.conversation.tools.values())).name.text()
+    finally:
+        win.close()
