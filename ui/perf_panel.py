@@ -46,14 +46,19 @@ class Sparkline(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         w, h = self.width() - 2, self.height() - 4
-        top = max(max(self.values), self.target or 0.0) * 1.1 or 1.0
-        n = max(2, self.values.maxlen or HISTORY)
-        xs = [1 + w * (i + n - len(self.values)) / (n - 1) for i in range(len(self.values))]
-        ys = [2 + h * (1 - v / top) for v in self.values]
-        if self.target:
-            ty = 2 + h * (1 - self.target / top)
+        lo, hi = min(self.values), max(self.values)
+        span = (hi - lo) * 1.3 or max(hi, 1e-6)  # a flat trend sits in the middle of the box
+        base = lo - (span - (hi - lo)) / 2
+
+        def y(v: float) -> float:
+            return 2 + h * (1 - (v - base) / span)
+
+        n = len(self.values)
+        xs = [1 + w * i / (n - 1) for i in range(n)]
+        ys = [y(v) for v in self.values]
+        if self.target and base <= self.target <= base + span:  # the target line, when it is in view
             p.setPen(QPen(QColor(c.warn), 1, Qt.PenStyle.DashLine))
-            p.drawLine(QPointF(1, ty), QPointF(w + 1, ty))
+            p.drawLine(QPointF(1, y(self.target)), QPointF(w + 1, y(self.target)))
         over = self.target is not None and self.values[-1] > self.target
         path = QPainterPath(QPointF(xs[0], ys[0]))
         for x, y in zip(xs[1:], ys[1:], strict=True):
