@@ -71,7 +71,7 @@ ERROR_RATE_LIMIT = 0.01
 CPU_LIMIT_PERCENT = 70.0
 CLIENT_ADDED_GOAL_MS = 100.0
 SOAK_SLOPE_LIMIT_MB_PER_MIN = 1.0
-THINK_S = (1.0, 3.0)
+THINK_S = 2.0  # mean pause between a session's turns (uniform over 0.5x..1.5x): a very busy user
 MAX_TURNS_PER_SESSION = 2000
 SAMPLE_EVERY_S = 0.5
 CODEGEN_ORG = 1  # every session is a user of the same organisation: they share its rate limits
@@ -249,7 +249,8 @@ async def seed_runs(codegen_url: str) -> None:
 
 
 async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally, *, stop_at: float,
-                      model_delay_s: float, probe: bool = False, codegen_url: str | None = None) -> None:
+                      model_delay_s: float, probe: bool = False, codegen_url: str | None = None,
+                      think_s: float = THINK_S) -> None:
     """One user: connect, then push-to-talk turns with think time until ``stop_at`` (perf_counter)."""
     from desktop.events import EventBus
     from desktop.metrics import Metrics
@@ -257,13 +258,13 @@ async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally,
     bus, metrics = EventBus(), Metrics()
     async with session_tools(codegen_url, bus, metrics) as tools:
         await _session_turns(idx, url, frames, tally, bus, metrics, tools, stop_at=stop_at,
-                             model_delay_s=model_delay_s, probe=probe)
+                             model_delay_s=model_delay_s, probe=probe, think_s=think_s)
         if tools is not None and tools.client is not None:
             tally.codegen_requests += tools.client.requests
 
 
 async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tally, bus: Any, metrics: Any,
-                         tools: Any, *, stop_at: float, model_delay_s: float, probe: bool) -> None:
+                         tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float) -> None:
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.events import ErrorEvent, ToolCallFinished
@@ -304,7 +305,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
     tally.engines.add(engine)
     tally.metrics.append(metrics)
     try:
-        await asyncio.sleep(rng.uniform(0, THINK_S[1]))  # spread the first turns
+        await asyncio.sleep(rng.uniform(0, 1.5 * think_s))  # spread the first turns
         for n in range(MAX_TURNS_PER_SESSION):
             if time.perf_counter() >= stop_at or engine.state in ("error", "closed"):
                 break
@@ -326,7 +327,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
             tally.failed += 0 if ok else 1
             rec = TurnRecord(time.perf_counter() - tally.t0, e2e, added, ok)
             (tally.probe_turns if probe else tally.turns).append(rec)
-            await asyncio.sleep(max(0.0, min(rng.uniform(*THINK_S), stop_at - time.perf_counter())))
+            await asyncio.sleep(max(0.0, min(rng.uniform(0.5 * think_s, 1.5 * think_s), stop_at - time.perf_counter())))
     finally:
         tally.engines.discard(engine)
         tally.active -= 1
@@ -388,7 +389,8 @@ def plan_for(scenario: Scenario, sessions: int, duration_s: float) -> Plan:
 
 
 async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: str, model_delay_s: float,
-                   codegen_url: str | None = None) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
+                   codegen_url: str | None = None, think_s: float = THINK_S
+                   ) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
     import desktop.engine  # noqa: F401  (imported before the clock starts, not inside the first session)
     import desktop.headless  # noqa: F401
     from desktop.metrics import Metrics
@@ -414,7 +416,7 @@ async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: st
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(run_session(
                 i + (0 if probe else 1), url, frames, tally, stop_at=tally.t0 + stop_off,
-                model_delay_s=model_delay_s, probe=probe, codegen_url=codegen_url)))
+                model_delay_s=model_delay_s, probe=probe, codegen_url=codegen_url, think_s=think_s)))
         await asyncio.gather(*tasks, return_exceptions=True)
         if not probe and plan.spike_window is not None:
             extra["spike_group_closed_s"] = round(time.perf_counter() - tally.t0, 2)
@@ -448,7 +450,7 @@ def _rss_mb() -> float:
 
 
 def run_scenario(name: str, sessions: int | None = None, duration_s: float | None = None,
-                 model_delay_s: float = 0.4, codegen: bool | None = None) -> dict[str, Any]:
+                 model_delay_s: float = 0.4, codegen: bool | None = None, think_s: float = THINK_S) -> dict[str, Any]:
     import psutil
 
     scenario = SCENARIOS[name]
@@ -464,12 +466,13 @@ def run_scenario(name: str, sessions: int | None = None, duration_s: float | Non
         emu_cpu0 = {k: s.cpu_seconds() for k, s in servers.items()}
         wall0 = time.perf_counter()
         tally, samples, lags, extra = asyncio.run(
-            run_load(scenario, n, duration, live.url, model_delay_s, cg.url if cg else None))
+            run_load(scenario, n, duration, live.url, model_delay_s, cg.url if cg else None, think_s))
         wall = time.perf_counter() - wall0
         cpu = sum(proc.cpu_times()[:2]) - cpu0
         emu_cpu = {k: s.cpu_seconds() - emu_cpu0[k] for k, s in servers.items()}
         child_pids = [s.pid for s in servers.values()]
     extra["codegen"] = codegen
+    extra["think_s"] = think_s
     return build_report(scenario, n, duration, model_delay_s, tally, samples, lags, extra,
                         wall=wall, cpu=cpu, emu_cpu=emu_cpu, rss0=rss0, child_pids=child_pids)
 
@@ -498,9 +501,13 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
     if scenario.p95_limit_ms is not None:
         checks[f"turn_p95_under_{scenario.p95_limit_ms / 1e3:g}_s"] = bool(turn_ms) and turn_ms["p95"] < scenario.p95_limit_ms
     report: dict[str, Any] = {
-        "scenario": scenario.name, "key": scenario.name + ("+codegen" if extra["codegen"] else ""),
+        "scenario": scenario.name,
+        "key": scenario.name + ("+codegen" if extra["codegen"] else "")
+        + (f"+think{extra['think_s']:g}" if extra["think_s"] != THINK_S else "")
+        + (f"+n{n}" if n != scenario.sessions else ""),
         "description": scenario.description, "sessions": n,
         "duration_s": duration, "wall_s": round(wall, 1), "model_delay_ms": model_delay_s * 1e3,
+        "think_s": extra["think_s"],
         "connected": tally.connected, "connect_failures": tally.connect_failures, "max_active": tally.max_active,
         "turns": tally.attempted, "turns_ok": tally.attempted - tally.failed, "errors": errors,
         "error_rate": round(error_rate, 4),
@@ -620,9 +627,9 @@ def markdown_section(report: dict[str, Any]) -> str:
     rows.append(("project goal: client-added p95 < 100 ms", "met" if goal["met"] else "missed"))
     body = "\n".join(f"| {k} | {v} |" for k, v in rows)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    with_cg = r["key"].endswith("+codegen")
+    with_cg = "+codegen" in r["key"]
     cmd = (f"gemini-codegen loadtest --scenario {r['scenario']} --sessions {r['sessions']} --duration {r['duration_s']:g}"
-           f" --tool-calls {'codegen' if with_cg else 'off'}")
+           f" --tool-calls {'codegen' if with_cg else 'off'}" + (f" --think {r['think_s']:g}" if r.get("think_s", THINK_S) != THINK_S else ""))
     title = f"{r['scenario']}{', with CodeGen tool calls (one organisation)' if with_cg else ', Live only'}"
     return (f"## {title}: {r['description']}\n\n`{cmd}` — {now}, {machine_line()}\n\n"
             f"| measure | value |\n|---|---|\n{body}\n")
@@ -638,23 +645,26 @@ bound on the client's share: it includes loopback and the emulator process's sch
 """
 
 
+_SECTION = re.compile(r"<!-- loadtest:(\S+) -->\n.*?<!-- /loadtest:\1 -->", re.S)
+
+
 def write_docs(path: Path, report: dict[str, Any]) -> None:
+    """Replace (or add) this run's section of the markdown file; sections stay in scenario order."""
     text = path.read_text() if path.exists() else DOC_HEAD
-    begin, end = f"<!-- loadtest:{report['key']} -->", f"<!-- /loadtest:{report['key']} -->"
-    section = f"{begin}\n{markdown_section(report)}{end}"
-    pattern = re.compile(re.escape(begin) + r".*?" + re.escape(end), re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _m: section, text)
-    else:
-        order = [name + suffix for name in SCENARIOS for suffix in ("", "+codegen")]
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-        # keep the sections in scenario order
-        parts = {name: re.search(re.escape(f"<!-- loadtest:{name} -->") + r".*?"
-                                 + re.escape(f"<!-- /loadtest:{name} -->"), text, re.S) for name in order}
-        head = text[:min(m.start() for m in parts.values() if m)]
-        text = head.rstrip("\n") + "\n\n" + "\n\n".join(m.group(0) for m in parts.values() if m) + "\n"
+    sections = {m.group(1): m.group(0) for m in _SECTION.finditer(text)}
+    first = _SECTION.search(text)
+    head = text[:first.start()] if first else text
+    key = report["key"]
+    sections[key] = f"<!-- loadtest:{key} -->\n{markdown_section(report)}<!-- /loadtest:{key} -->"
+    names = list(SCENARIOS)
+
+    def rank(k: str) -> tuple[int, str]:
+        base = k.split("+", 1)[0]
+        return (names.index(base) if base in names else len(names), k)
+
+    body = "\n\n".join(sections[k] for k in sorted(sections, key=rank))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    path.write_text(head.rstrip("\n") + "\n\n" + body + "\n")
 
 
 # ---------------------------------------------------------------------------------------- command
@@ -671,8 +681,10 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
         raise UserError("--duration must be between 2 seconds and 24 hours")
     if args.tool_calls == "codegen" and not codegen_available():
         raise UserError("--tool-calls codegen needs the CodeGen tools, which are not in this build")
+    if not 0 <= args.think <= 600:
+        raise UserError("--think must be between 0 and 600 seconds")
     report = run_scenario(args.scenario, args.sessions, args.duration, args.model_delay,
-                          codegen=None if args.tool_calls is None else args.tool_calls == "codegen")
+                          codegen=None if args.tool_calls is None else args.tool_calls == "codegen", think_s=args.think)
     if args.write_docs:
         write_docs(Path(args.write_docs), report)
     if args.json:
@@ -689,6 +701,8 @@ def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, An
                     help="; ".join(f"{s.name}: {s.description}" for s in SCENARIOS.values()))
     lt.add_argument("--sessions", type=int, help="concurrent sessions (default: the scenario's)")
     lt.add_argument("--duration", type=float, help="seconds (default: the scenario's; CI runs a short one)")
+    lt.add_argument("--think", type=float, default=THINK_S, metavar="S",
+                    help=f"mean pause between a session's turns (default {THINK_S:g} s: a very busy user)")
     lt.add_argument("--model-delay", type=float, default=0.4, help="the Live emulator's model delay (s)")
     lt.add_argument("--tool-calls", choices=["codegen", "off"],
                     help="codegen: tool calls go to a CodeGen emulator, every session a user of one organisation "
