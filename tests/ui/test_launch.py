@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from desktop.config import Settings
-from ui import qt_guard
 from ui.main_window import effective_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,21 +44,16 @@ def test_first_run_without_keys_is_the_offline_demo():
     assert effective_settings(Settings(gemini_api_key="k", offline=True)).offline
 
 
-def test_refcount_guard_applies_only_where_needed():
-    assert qt_guard.needed("6.12.0", (3, 11))
-    assert not qt_guard.needed("6.12.0", (3, 12))
-    assert not qt_guard.needed("6.11.3", (3, 11))
-
-
 def test_void_qt_calls_do_not_exhaust_none(qapp):
-    """Thousands of void Qt calls (more than None's reference count) must not abort the interpreter."""
+    """Thousands of void Qt calls must not leak references to None (PySide6 6.12.0 on Python 3.11 does, and the
+    interpreter aborts: pyproject.toml pins below it)."""
     from PySide6.QtWidgets import QLabel
 
     label = QLabel()
     before = sys.getrefcount(None)
     for i in range(20_000):
         label.setText(str(i & 7))
-    assert sys.getrefcount(None) > 0 and before > 0
+    assert sys.getrefcount(None) >= before - 100  # a leak would show as about -20,000
 
 
 def test_missing_x11_libraries_are_named_instead_of_a_qt_abort(monkeypatch):
