@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Push-to-talk voice assistant for developers: Gemini Live + CodeGen agent runs. "
                     "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"gemini-codegen {__version__}")
+    parser.add_argument("--exit-after-ms", type=int, metavar="N",
+                        help="close the window after N ms and print when it was shown (smoke tests)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="play a WAV file as one push-to-talk turn, headless")
@@ -158,7 +160,7 @@ def open_window(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from ui.app import main as window_main
 
-    return window_main(settings_from_args(args))
+    return window_main(settings_from_args(args), exit_after_ms=args.exit_after_ms)
 
 
 # ------------------------------------------------------------------------------------------- run

@@ -30,7 +30,9 @@ def display_problem() -> str | None:
     return None
 
 
-def main(settings: Settings, argv: list[str] | None = None) -> int:
+def main(settings: Settings, argv: list[str] | None = None, exit_after_ms: int | None = None) -> int:
+    """Run the window.  ``exit_after_ms`` (smoke tests): report when the window is shown, quit after N ms."""
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from ui import theme
@@ -49,7 +51,18 @@ def main(settings: Settings, argv: list[str] | None = None) -> int:
     window = MainWindow(settings, bridge, earcons=earcons)
     window.show()
     bridge.start(effective_settings(settings))
+    if exit_after_ms is not None:
+        QTimer.singleShot(0, lambda: print(f"window shown {_ms_since_launch():.0f} ms after launch", flush=True))
+        QTimer.singleShot(exit_after_ms, app.quit)
     try:
         return int(app.exec())
     finally:
         bridge.stop()
+
+
+def _ms_since_launch() -> float:
+    import time
+
+    import psutil
+
+    return (time.time() - psutil.Process().create_time()) * 1e3
