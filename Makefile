@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-deps lint bench loadtest package clean
+.PHONY: run test setup system-deps lint bench loadtest package screenshots clean
 
 run: setup
 	$(VENV)/bin/gemini-codegen
@@ -31,6 +31,9 @@ bench: setup
 
 loadtest: setup
 	$(VENV)/bin/gemini-codegen loadtest --scenario normal
+
+screenshots: setup
+	GEMINI_CODEGEN_SCREENSHOTS=docs/screenshots bash packaging/run-tests.sh $(PY) tests/ui/test_screenshots.py tests/ui/test_push_to_talk.py
 
 package: setup
 	bash packaging/build.sh $(PY)

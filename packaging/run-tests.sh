@@ -5,6 +5,8 @@ PY=${1:-.venv/bin/python}
 export QT_QPA_PLATFORM=offscreen
 export PYTHON_KEYRING_BACKEND=keyring.backends.null.Keyring
 export GEMINI_CODEGEN_CONFIG_DIR="$(mktemp -d)"
+# screenshots of the window's states go to a scratch dir; `make screenshots` refreshes docs/screenshots
+export GEMINI_CODEGEN_SCREENSHOTS="${GEMINI_CODEGEN_SCREENSHOTS:-$(mktemp -d)}"
 unset GEMINI_API_KEY CODEGEN_API_TOKEN CODEGEN_ORG_ID GEMINI_LIVE_URL CODEGEN_API_URL GEMINI_MODEL
 "$PY" -m pytest -q -p no:cacheprovider "${@:2}"
 rc=$?
