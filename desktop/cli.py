@@ -293,15 +293,24 @@ def cmd_emulate_live(args: argparse.Namespace) -> int:
 
         tls = make_self_signed_cert(config_dir() / "emulator-tls")
 
+    emu = LiveEmulator(args.host, args.port, model_delay_s=args.model_delay, speedup=args.speedup,
+                       api_key=args.api_key, tls=tls)
+    try:
+        emu.inject(*args.fault)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    notes = [f"TLS certificate: {tls[0]} (trust it in the client, e.g. ssl cafile)"] if tls else []
+    return serve_emulator(emu, "Gemini Live", args.host, args.port, notes)
+
+
+def serve_emulator(emu: Any, name: str, host: str, port: int, notes: Sequence[str] = ()) -> int:
+    """Run a local stand-in server until Ctrl-C; print where it listens (scripts read that line)."""
+
     async def serve() -> None:
-        emu = LiveEmulator(args.host, args.port, model_delay_s=args.model_delay, speedup=args.speedup,
-                           api_key=args.api_key, tls=tls)
-        if args.fault:
-            emu.inject(*args.fault)
         await emu.start()
-        print(f"Gemini Live emulator listening on {emu.url}", flush=True)
-        if tls:
-            print(f"TLS certificate: {tls[0]} (trust it in the client, e.g. ssl cafile)", flush=True)
+        print(f"{name} emulator listening on {emu.url}", flush=True)
+        for note in notes:
+            print(note, flush=True)
         try:
             await asyncio.Event().wait()
         finally:
@@ -309,6 +318,8 @@ def cmd_emulate_live(args: argparse.Namespace) -> int:
 
     try:
         asyncio.run(serve())
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     except OSError as exc:
-        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return 0

@@ -201,7 +201,7 @@ def cmd_runs_bench(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------ emulate codegen
 def cmd_emulate_codegen(args: argparse.Namespace) -> int:
-    from desktop.cli import UserError
+    from desktop.cli import UserError, serve_emulator
     from desktop.codegen.emulator import CodegenEmulator
 
     faults: list[tuple[str, float]] = []
@@ -212,21 +212,10 @@ def cmd_emulate_codegen(args: argparse.Namespace) -> int:
         except ValueError:
             raise UserError(f"--fault {spec}: the value must be a number") from None
 
-    async def serve() -> None:
-        emu = CodegenEmulator(args.host, args.port, token=args.token, org_id=args.org_id, step_s=args.step_seconds)
+    emu = CodegenEmulator(args.host, args.port, token=args.token, org_id=args.org_id, step_s=args.step_seconds)
+    try:
         for name, value in faults:
             emu.inject(name, value)
-        await emu.start()
-        print(f"CodeGen emulator listening on {emu.url}", flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await emu.stop()
-
-    try:
-        asyncio.run(serve())
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
-    return 0
+    return serve_emulator(emu, "CodeGen", args.host, args.port)
