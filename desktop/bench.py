@@ -409,6 +409,20 @@ def bench_codegen(report: Report) -> None:
     report.sections["codegen"] = section
 
 
+# ------------------------------------------------------------------------------ window feedback
+def bench_ui(report: Report) -> None:
+    """Key press -> "listening" painted, in the real window (offscreen when there is no display)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.bench import key_to_paint
+
+    s = key_to_paint(presses=50 if report.quick else 200)
+    report.sections["ui"] = {"key_to_paint_ms": {"count": s.count, "p50": round(s.p50_ms, 2),
+                                                 "p95": round(s.p95_ms, 2), "p99": round(s.p99_ms, 2),
+                                                 "max": round(s.max_ms, 2)},
+                             "goal_p99_ms": 16.0, "spike_target_ms": 100.0,
+                             "platform": os.environ["QT_QPA_PLATFORM"]}
+
+
 # ------------------------------------------------------------------------------ quality profiles
 async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -> dict[str, Any]:
     """CPU, Live messages and wake-ups of one session with ``profile``, fed the fixtures for ``seconds``."""
@@ -485,6 +499,7 @@ SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("audio", bench_audio),
     ("store", bench_store),
     ("codegen", bench_codegen),
+    ("ui", bench_ui),
 ]
 
 

@@ -66,6 +66,57 @@ def _plots(data: dict[str, Any], out_dir: Path) -> list[Path]:
     return paths
 
 
+def _goal_rows(data: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    sec = data["sections"]
+    rows: list[tuple[str, str, str, bool]] = []
+    ui = sec.get("ui", {}).get("key_to_paint_ms")
+    if ui:
+        rows.append(("key press -> UI shows 'listening'", "< 16 ms", f"{ui['p99']:.2f} ms", ui["p99"] < 16))
+    stages = sec.get("e2e", {}).get("stages", {})
+    if "live.key_to_wire" in stages:
+        v = stages["live.key_to_wire"]["p99_ms"]
+        rows.append(("key press -> first audio on the wire (pre-roll included)", "< 30 ms", f"{v:.2f} ms", v < 30))
+    if "live.speech_end_to_first_audio" in stages:
+        v = stages["live.speech_end_to_first_audio"]["p99_ms"]
+        rows.append(("end of speech -> first response audio (400 ms model delay; includes the 150 ms it takes "
+                     "to release the key and the 200 ms tail)", "< 1000 ms", f"{v:.0f} ms", v < 1000))
+    ca = sec.get("e2e", {}).get("client_added_ms")
+    if ca:
+        rows.append(("client-added share of that", "< 60 ms", f"{ca['p99']:.2f} ms", ca["p99"] < 60))
+    audio = sec.get("audio", {}).get("percent_of_one_core", {})
+    if "chain.webrtc" in audio:
+        v = audio["chain.webrtc"]
+        rows.append(("audio input pipeline CPU (webrtc NS + AGC, VAD, framing, encode)", "< 1 % of one core",
+                     f"{v:.2f} %", v < 1))
+    for r in data["comparisons"]:
+        if r["name"] == "Live client CPU per 20 ms chunk vs official SDK":
+            rows.append(("Live client CPU per chunk vs the google-genai SDK", "<= 1/3", f"1/{r['ratio']:.1f}",
+                         r["ratio"] >= 3))
+    store = sec.get("store", {})
+    if "read" in store:
+        rows.append((f"state read at {store['rows']:,} turns", "< 1 ms", f"{store['read']['p99_ms']:.3f} ms",
+                     store["read"]["p99_ms"] < 1))
+        rows.append(("state write, batched, per item", "< 5 ms", f"{store['write']['p99_ms']:.3f} ms",
+                     store["write"]["p99_ms"] < 5))
+        rows.append(("longest pruning chunk", "< 10 ms", f"{store['prune_chunk']['max_ms']:.2f} ms",
+                     store["prune_chunk"]["max_ms"] < 10))
+    cache = sec.get("codegen", {}).get("cache")
+    if cache:
+        rows.append(("CodeGen cache hit", "< 1 ms, no request", f"{cache['p99_ms']:.3f} ms, {cache['requests']} requests",
+                     cache["p99_ms"] < 1 and cache["requests"] == 0))
+    metrics = sec.get("metrics")
+    if metrics and "record_ns_median" in metrics:
+        rows.append(("recording one metric sample", "< 2 us", f"{metrics['record_ns_median']} ns",
+                     metrics["record_ns_median"] < 2000))
+    prof = sec.get("profiles", {}).get("profiles")
+    if prof:
+        cpu = prof["performance"]["cpu_s_per_min"] / max(prof["saver"]["cpu_s_per_min"], 1e-9)
+        msg = prof["performance"]["live_messages_per_s"] / max(prof["saver"]["live_messages_per_s"], 1e-9)
+        rows.append(("saver profile CPU vs performance", "<= 1/2", f"1/{cpu:.2f}", cpu >= 2))
+        rows.append(("saver profile Live messages/s vs performance", "<= 1/5", f"1/{msg:.2f}", msg >= 5))
+    return rows
+
+
 def render_markdown(data: dict[str, Any], plots: list[Path]) -> str:
     m = data["machine"]
     lines = [
@@ -87,6 +138,10 @@ def render_markdown(data: dict[str, Any], plots: list[Path]) -> str:
         note = f" — {r['note']}" if r.get("note") else ""
         lines.append(f"| {r['name']}{note} | {r['unit']} | {_fmt(r['baseline'])} ({r['baseline_label']}) | "
                      f"{_fmt(r['optimized'])} ({r['optimized_label']}) | {_fmt(r['ratio'])}x |")
+    goals = _goal_rows(data)
+    if goals:
+        lines += ["", "## Goals (p99 unless said)", "", "| what | goal | measured | met |", "|---|---|---|---|"]
+        lines += [f"| {what} | {goal} | {measured} | {'yes' if ok else '**no**'} |" for what, goal, measured, ok in goals]
     e2e = data["sections"].get("e2e", {})
     if "stages" in e2e:
         lines += ["", "## Pipeline stages (headless engine, fixture WAVs, Live emulator with "
