@@ -32,6 +32,7 @@ import os
 import platform
 import random
 import re
+import select
 import signal
 import statistics
 import subprocess
@@ -100,7 +101,10 @@ class ChildServer:
     def _read_url(self, timeout_s: float) -> str:
         assert self.proc.stdout is not None
         deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)  # never wait past the deadline
+            if not ready:
+                break
             line = self.proc.stdout.readline()
             if not line:
                 break
