@@ -327,6 +327,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
             if e2e is not None and turn is not None:
                 server_ms = model_delay_s * 1e3 * (1.5 if turn.tool_ms else 1.0) + turn.tool_ms
                 added = max(0.0, e2e - server_ms)
+                metrics.observe_s("live.client_added", added / 1e3)
             ok = ok and e2e is not None
             tally.failed += 0 if ok else 1
             rec = TurnRecord(time.perf_counter() - tally.t0, e2e, added, ok)

@@ -30,6 +30,7 @@ def test_report_shape_and_numbers(report: dict) -> None:
     assert 0 < report["cpu_percent_of_one_core"] < 200 and report["rss_mb"]["peak"] > 0
     assert {"errors_under_1_percent", "cpu_under_70_percent", "turn_p95_under_2_s"} <= set(report["checks"])
     assert report["stages"]["live.speech_end_to_first_audio"]["count"] == report["turns_ok"]
+    assert report["stages"]["live.client_added"]["count"] == report["turns_ok"]
     assert report["counters"]["messages_sent"] > 100
 
 
