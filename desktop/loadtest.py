@@ -62,11 +62,13 @@ class Scenario:
 
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
-    Scenario("normal", 50, 300, 2000, "50 concurrent sessions, steady"),
-    Scenario("peak", 100, 300, 3000, "100 concurrent sessions, steady"),
-    Scenario("stress", 200, 300, None, "200 sessions: degrade gracefully (clear errors, no crash, bounded memory)"),
-    Scenario("spike", 100, 180, 3000, "0 -> 100 -> 0 sessions within a second each way; recovery time"),
-    Scenario("soak", 20, 3600, 2000, "steady load for a long time: RSS must stay flat"),
+    Scenario("normal", 50, 300, 2000, "steady load (50 sessions by default); turn p95 < 2 s"),
+    Scenario("peak", 100, 300, 3000, "steady load (100 sessions by default); turn p95 < 3 s"),
+    Scenario("stress", 200, 300, None,
+             "beyond peak (200 sessions by default): degrade gracefully (clear errors, no crash, bounded memory)"),
+    Scenario("spike", 100, 180, 3000,
+             "0 -> N -> 0 sessions within a second each way (N = 100 by default) beside a probe session; recovery time"),
+    Scenario("soak", 20, 3600, 2000, "steady load for a long time (20 sessions, 1 h by default): RSS must stay flat"),
 )}
 ERROR_RATE_LIMIT = 0.01
 CPU_LIMIT_PERCENT = 70.0
@@ -639,9 +641,12 @@ def markdown_section(report: dict[str, Any]) -> str:
     with_cg = "+codegen" in r["key"]
     cmd = (f"gemini-codegen loadtest --scenario {r['scenario']} --sessions {r['sessions']} --duration {r['duration_s']:g}"
            f" --tool-calls {'codegen' if with_cg else 'off'}" + (f" --think {r['think_s']:g}" if r.get("think_s", THINK_S) != THINK_S else ""))
-    title = f"{r['scenario']}{', with CodeGen tool calls (one organisation)' if with_cg else ', Live only'}"
+    think = f", a turn every ~{r['think_s']:g} s" if r.get("think_s", THINK_S) != THINK_S else ""
+    title = (f"{r['scenario']}: {r['sessions']} sessions, "
+             f"{'CodeGen tool calls (one organisation)' if with_cg else 'Live only'}{think}")
     load = f", 1-min load average at the end {r['load_average']} (this run included)" if r.get("load_average") is not None else ""
-    return (f"## {title}: {r['description']}\n\n`{cmd}` — {now}, {machine_line()}{load}\n\n"
+    what = SCENARIOS[r["scenario"]].description
+    return (f"## {title}\n\n{what[0].upper()}{what[1:]}.  `{cmd}` — {now}, {machine_line()}{load}\n\n"
             f"| measure | value |\n|---|---|\n{body}\n")
 
 
