@@ -222,6 +222,7 @@ def _fixture_frames() -> dict[str, list[bytes]]:
 
 
 async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_delay_s: float) -> dict[str, Any]:
+    from audio.pipeline import InputPipeline
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.headless import Endpoints, live_config, speak_frames
@@ -232,7 +233,8 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
     metrics = Metrics()
     settings = Settings(offline=True)
     engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
-                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms))
+                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
+                           pipeline=InputPipeline.from_settings(settings))  # the VAD dates the end of speech
     await engine.start()
     names = list(frames)
     client_added: list[float] = []
@@ -247,11 +249,12 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
         if turn is None:
             continue
         done += 1
-        e2e = turn.timings_ms.get("speech_end_to_first_audio")
-        if e2e is not None:
-            # the emulator's model delay is the server's share; a tool call adds 1.5x and the tool's own time
+        after_key = turn.timings_ms.get("activity_end_to_first_audio", turn.timings_ms.get("speech_end_to_first_audio"))
+        if after_key is not None:
+            # from activityEnd: the emulator's model delay is the server's share (1.5x with a tool call, plus
+            # the tool's own time); the user's release and the gate's tail come before activityEnd
             server_ms = model_delay_s * 1e3 * (1.5 if turn.tool_ms else 1.0) + turn.tool_ms
-            client_added.append(max(0.0, e2e - server_ms))
+            client_added.append(max(0.0, after_key - server_ms))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     msgs = metrics.counters.get("messages_sent", 0)
     await engine.stop()
