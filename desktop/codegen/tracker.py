@@ -43,7 +43,7 @@ class SimulatedTime:
 
 @dataclass(frozen=True)
 class Intervals:
-    fast_s: float = 3.0  # right after a run starts / while the user looks at it
+    fast_s: float = 3.0  # right after a run starts, and while the run the user looks at keeps changing
     fast_for_s: float = 10.0  # how long "right after a start" lasts
     base_s: float = 12.0  # after a change
     max_s: float = 60.0  # nothing has changed for a while
@@ -99,6 +99,7 @@ class RunTracker:
         """The run the user is looking at (its steps are followed, polling is fast); None = none."""
         self.focus_id = run_id
         if run_id is not None:
+            self._fast_until = self.clock() + self.intervals.fast_for_s
             self.interval = self.intervals.fast_s
             self._wake.set()
 
@@ -143,7 +144,9 @@ class RunTracker:
 
     def _next_interval(self, changed: bool) -> float:
         iv = self.intervals
-        if self.focus_id in self.active or self.clock() < self._fast_until:
+        if changed and self.focus_id in self.active:  # the run the user watches is moving: keep up with it
+            self._fast_until = max(self._fast_until, self.clock() + iv.fast_for_s)
+        if self.clock() < self._fast_until:  # (a watched run that stands still backs off like the others)
             return iv.fast_s
         if changed:
             return iv.base_s

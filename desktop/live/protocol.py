@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 DEFAULT_MODEL = "gemini-3.8-live"
@@ -294,6 +295,7 @@ _RATE_RE = re.compile(r"rate=(\d+)")
 _DURATION_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)s\s*$")
 
 
+@lru_cache(maxsize=256)
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 

@@ -152,3 +152,15 @@ async def test_run_missing_from_the_list_is_asked_for_alone_then_dropped_when_go
         await _until(lambda: any(u.run_id == kept.id for u in s.of(RunUpdate)) and 404404 not in s.tracker.active)
         assert s.emu.stats.by_route["get"] == 2 and newer.id not in s.tracker.active
         assert kept.id in s.tracker.active and not any(isinstance(e, ErrorEvent) for e in s.events)
+
+
+async def test_a_watched_run_that_stands_still_backs_off():
+    async with Setup(step_s=100_000.0) as s:  # the run stays PENDING with no new steps
+        start = s.sim.now
+        run = s.emu.seed("long task")
+        s.tracker.track(run.id, run.prompt, focus=True)
+        s.tracker.start()
+        await _until(lambda: s.sim.now >= start + 300.0)
+        requests = s.emu.stats.requests
+    # fast (every 3 s: a list and a logs request) would be 200 requests in 5 minutes
+    assert requests / 5.0 <= 8.0, f"{requests} requests in 5 simulated minutes"
