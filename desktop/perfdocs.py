@@ -56,7 +56,7 @@ def _plots(data: dict[str, Any], out_dir: Path) -> list[Path]:
         names = list(profiles)
         fig, ax = plt.subplots(figsize=(6, 3.2), dpi=110)
         ax.bar(names, [profiles[n]["cpu_s_per_min"] for n in names], color=["#d9534f", "#f0ad4e", "#5cb85c"][:len(names)])
-        ax.set_ylabel("client CPU seconds per minute of conversation")
+        ax.set_ylabel("CPU s per minute of talk")
         ax.set_title("CPU per quality profile")
         fig.tight_layout()
         path = out_dir / "cpu-per-profile.png"
