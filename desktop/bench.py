@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import re
 import statistics
 import subprocess
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop import __version__
+from desktop.machine import machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -69,19 +69,6 @@ class Report:
                 "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started)),
                 "seconds": round(time.time() - self.started, 1),
                 "comparisons": [r.as_dict() for r in self.rows], "sections": self.sections}
-
-
-def machine_info() -> dict[str, Any]:
-    import psutil
-
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "python": platform.python_version(), "os": f"{platform.system()} {platform.release()}"}
 
 
 def med(values: list[float]) -> float:

@@ -29,7 +29,6 @@ import contextlib
 import datetime as dt
 import json
 import os
-import platform
 import random
 import re
 import select
@@ -46,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop import __version__
+from desktop.machine import machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -588,17 +588,9 @@ def spike_section(tally: Tally, samples: list[Sample], extra: dict[str, Any]) ->
 
 # --------------------------------------------------------------------------------------- documents
 def machine_line() -> str:
-    import psutil
-
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    mem = psutil.virtual_memory().total / 2**30
-    return (f"{platform.system()} {platform.release()}, {os.cpu_count()} cores ({cpu}), {mem:.1f} GiB RAM, "
-            f"Python {platform.python_version()}, gemini-codegen {__version__}")
+    m = machine_info()
+    return (f"{m['os']}, {m['cores']} cores ({m['cpu']}), {m['memory_gb']:.1f} GiB RAM, "
+            f"Python {m['python']}, gemini-codegen {__version__}")
 
 
 def markdown_section(report: dict[str, Any]) -> str:
