@@ -96,6 +96,7 @@ class Turn:
     tool_ms: float = 0.0
     interrupted: bool = False
     replayed: bool = False
+    retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -370,9 +371,9 @@ class SessionEngine:
             self.player.write(ev.data)
         elif isinstance(ev, p.InputTranscript):
             if turn:
-                if turn.replayed and turn.user_text and not turn.timings_ms.get("_user_reset"):
-                    turn.user_text = ""  # the replayed turn's transcript arrives again: keep one copy
-                    turn.timings_ms["_user_reset"] = 1
+                if turn.retranscribing:  # keep one copy of the replayed turn's transcript
+                    turn.user_text = ""
+                    turn.retranscribing = False
                 turn.user_text += ev.text
                 self.bus.emit(TranscriptDelta(turn.id, "user", ev.text, ev.finished))
         elif isinstance(ev, p.OutputTranscript):
@@ -399,6 +400,7 @@ class SessionEngine:
                 return  # the turn that woke a suspended connection was only sent late, not resent
             if turn and ev.replayed_turn:
                 turn.replayed = True
+                turn.retranscribing = bool(turn.user_text)
                 turn.assistant_text = ""
             self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason})"
                                  + ("; your last request was resent" if ev.replayed_turn else "")))
@@ -419,7 +421,6 @@ class SessionEngine:
         if turn.ended_at is not None:
             turn.timings_ms["turn_total"] = (now - turn.ended_at) * 1e3
             self.metrics.observe_s("turn.total", now - turn.ended_at)
-        turn.timings_ms.pop("_user_reset", None)
         self._idle_since = time.monotonic()
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),

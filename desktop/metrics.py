@@ -8,12 +8,10 @@ CPython; ``gemini-codegen bench`` measures it).  Memory is fixed: 1,216 counters
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import IO
 
 from desktop.events import Alert, MetricsSnapshot, StageSummary
 
@@ -118,7 +116,6 @@ class Metrics:
 
     stages: dict[str, Histogram] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
-    jsonl: IO[str] | None = None
 
     def stage(self, name: str) -> Histogram:
         h = self.stages.get(name)
@@ -128,8 +125,6 @@ class Metrics:
 
     def observe_s(self, name: str, seconds: float) -> None:
         self.stage(name).record_us(int(seconds * 1e6))
-        if self.jsonl is not None:
-            self.jsonl.write(json.dumps({"t": time.time(), "stage": name, "ms": round(seconds * 1e3, 3)}) + "\n")
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
