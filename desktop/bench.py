@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import re
@@ -201,11 +202,14 @@ def bench_send_path(report: Report) -> None:
 
 
 # ------------------------------------------------------------------------------ end-to-end turns
-def _fixture_frames() -> dict[str, list[bytes]]:
-    from audio.sources import WavSource
+@functools.lru_cache(maxsize=1)
+def _fixture_turns() -> tuple[tuple[list[bytes], int], ...]:
+    """The spoken fixtures and where the key is released in each, computed once (not on the loop per turn)."""
+    from desktop.config import Settings
+    from desktop.headless import load_utterances
 
-    names = ["create_pr", "status", "list_runs", "resume"]
-    return {n: WavSource(FIXTURES / f"{n}.wav").frames for n in names}
+    names = ("create_pr", "status", "list_runs", "resume")
+    return tuple(load_utterances([FIXTURES / f"{n}.wav" for n in names], Settings().tail_ms))
 
 
 async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_delay_s: float) -> dict[str, Any]:
@@ -216,22 +220,21 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
     from desktop.live import protocol as p
     from desktop.metrics import Metrics
 
-    frames = _fixture_frames()
+    fixtures = _fixture_turns()
     metrics = Metrics()
     settings = Settings(offline=True)
     engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
                            pipeline=InputPipeline.from_settings(settings))  # the VAD dates the end of speech
     await engine.start()
-    names = list(frames)
     client_added: list[float] = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
     audio_s = 0.0
     done = 0
     for i in range(turns):
-        f = frames[names[i % len(names)]]
+        f, release_at = fixtures[i % len(fixtures)]
         audio_s += len(f) / 100
-        await speak_frames(engine, f, realtime=realtime)
+        await speak_frames(engine, f, realtime=realtime, release_at=release_at)
         turn = await engine.wait_turn(30)
         if turn is None:
             continue
@@ -421,12 +424,11 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
     from audio.pipeline import InputPipeline
     from desktop.config import Settings
     from desktop.engine import SessionEngine
-    from desktop.headless import Endpoints, live_config, release_index, speak_frames
+    from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
     from desktop.metrics import Metrics
 
-    frames = list(_fixture_frames().values())
-    releases = [release_index(f, 200) for f in frames]
+    fixtures = _fixture_turns()
     metrics = Metrics()
     engine = SessionEngine(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
                            pipeline=InputPipeline.from_profile(profile))
@@ -437,8 +439,8 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
     wall0 = time.perf_counter()
     audio_s, i = 0.0, 0
     while audio_s < seconds:
-        f = frames[i % len(frames)]
-        await speak_frames(engine, f, realtime=realtime, release_at=releases[i % len(frames)])
+        f, release_at = fixtures[i % len(fixtures)]
+        await speak_frames(engine, f, realtime=realtime, release_at=release_at)
         await engine.wait_turn(30)
         audio_s += len(f) / 100
         i += 1

@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from audio.frames import frames_for_ms
 from audio.pipeline import InputPipeline
@@ -208,6 +209,20 @@ def release_index(frames: list[bytes], tail_ms: int, reaction_ms: int = REACTION
     if not spans:
         return max(0, latest)
     return max(0, min(latest, int((spans[-1][1] * 1000 + reaction_ms) / 10)))
+
+
+Utterance = tuple[list[bytes], int]  # 10 ms frames, and the frame at which the key is released
+
+
+def load_utterances(paths: Sequence[Path], tail_ms: int) -> list[Utterance]:
+    """WAV files read once, each with its key-release frame found once (the VAD pass is not loop work)."""
+    from audio.sources import WavSource
+
+    out = []
+    for path in paths:
+        frames = WavSource(path).frames
+        out.append((frames, release_index(frames, tail_ms)))
+    return out
 
 
 async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True,

@@ -42,10 +42,13 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop import __version__
 from desktop.machine import machine_info
+
+if TYPE_CHECKING:
+    from desktop.headless import Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -211,21 +214,12 @@ def slope_per_min(points: list[tuple[float, float]]) -> float:
 
 
 # ---------------------------------------------------------------------------------------- sessions
-Utterance = tuple[list[bytes], int]  # 10 ms frames, the frame at which the key is released
-
-
 def load_frames() -> list[Utterance]:
     """The fixture WAVs, read once and shared by every session, with their key-release frame found once."""
-    from audio.sources import WavSource
     from desktop.config import Settings
-    from desktop.headless import release_index
+    from desktop.headless import load_utterances
 
-    tail_ms = Settings().tail_ms
-    out = []
-    for name in FIXTURE_WAVS:
-        frames = WavSource(FIXTURES / name).frames
-        out.append((frames, release_index(frames, tail_ms)))
-    return out
+    return load_utterances([FIXTURES / name for name in FIXTURE_WAVS], Settings().tail_ms)
 
 
 @contextlib.asynccontextmanager
