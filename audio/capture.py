@@ -7,7 +7,7 @@ loop.  The PortAudio callback only copies the bytes and calls
 ``loop.call_soon_threadsafe(on_frame, frame, time.perf_counter())`` (the frame's capture time); it never
 blocks, logs or allocates more than the copy.
 
-Errors become one ``desktop.events.ErrorEvent(kind="no_microphone")`` handed to ``on_error`` on the loop:
+Errors become one ``audio.devices.DeviceLost`` handed to ``on_error`` on the loop:
 the stream stopping by itself (device unplugged), or no audio for ``stall_s`` while open (``start_timeout_s`` before the first frame: some backends,
 e.g. ALSA's PulseAudio plugin, take a second or two to deliver the first block).  ``reopen()``
 (or ``close()`` + ``open()``) starts again, e.g. when the user picks another device.  A missing PortAudio
@@ -16,7 +16,7 @@ install or connect.
 
 For the window::
 
-    cap = MicCapture(loop, engine.feed_frame, bus.emit, device=settings.input_device)
+    cap = MicCapture(loop, engine.feed_frame, on_lost, device=settings.input_device)
     cap.open()        # on the engine loop thread; raises AudioUnavailable with a user-facing message
     ...
     cap.close()
@@ -31,12 +31,11 @@ from typing import Any
 
 import numpy as np
 
-from audio.devices import AudioUnavailable, Device, find_device, load_sounddevice
+from audio.devices import AudioUnavailable, Device, DeviceLost, find_device, load_sounddevice
 from audio.frames import FRAME_BYTES, FRAME_MS, RATE
-from desktop.events import ErrorEvent
 
 FrameCallback = Callable[[bytes, float], None]  # (10 ms PCM16 frame, perf_counter capture time)
-ErrorCallback = Callable[[ErrorEvent], None]
+ErrorCallback = Callable[[DeviceLost], None]
 
 
 class MicCapture:
@@ -184,5 +183,4 @@ class MicCapture:
         name = self.device.name if self.device else "microphone"
         self.close()
         if self.on_error is not None:
-            self.on_error(ErrorEvent("no_microphone", f"{message}: {name}",
-                                     "reconnect it or pick another input device in Settings"))
+            self.on_error(DeviceLost(f"{message}: {name}", "reconnect it or pick another input device in Settings"))

@@ -1,10 +1,9 @@
-"""`gemini-codegen audio ...`: devices, VAD on a file, a microphone check and the audio benchmark.
+"""`gemini-codegen audio ...`: devices, VAD on a file and a microphone check.
 
 * ``audio devices [--json]``: input and output devices, the defaults marked with ``*``.
 * ``audio vad FILE.wav [--mode N] [--denoise BACKEND] [--json]``: the detected speech segments.
 * ``audio check [--seconds 3] [--device D] [--json]``: records from the microphone and reports the speech
   level, noise floor, estimated SNR and advice.
-* ``audio bench [--seconds 20] [--json]``: CPU cost per stage as real-time factors (``audio.bench``).
 
 A missing PortAudio library or device is one line on stderr (exit 1), never a traceback.
 """
@@ -21,7 +20,7 @@ from audio.devices import AudioUnavailable
 
 
 def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
-    audio = sub.add_parser("audio", help="audio devices, VAD, microphone check, audio benchmark")
+    audio = sub.add_parser("audio", help="audio devices, VAD, microphone check")
     audio_sub = audio.add_subparsers(dest="audio_command", metavar="ACTION", required=True)
 
     devices = audio_sub.add_parser("devices", help="list input and output devices (default marked *)")
@@ -43,16 +42,17 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(handler=cmd_check)
 
-    bench = audio_sub.add_parser("bench", help="CPU per second of audio for each input stage")
-    bench.add_argument("--seconds", type=float, default=20.0, help="seconds of test audio (default 20)")
-    bench.add_argument("--json", action="store_true", help="print JSON")
-    bench.set_defaults(handler=cmd_bench)
     groups["audio"] = audio_sub
 
 
 def _unavailable(exc: AudioUnavailable) -> int:
     print(f"gemini-codegen: error: {exc}", file=sys.stderr)
     return 1
+
+
+def _usage(message: str) -> int:
+    print(f"gemini-codegen: error: {message}", file=sys.stderr)
+    return 2
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
@@ -110,9 +110,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from audio.level import assess_recording
 
     if not 0.5 <= args.seconds <= 60:
-        from desktop.cli import UserError
-
-        raise UserError("--seconds must be between 0.5 and 60")
+        return _usage("--seconds must be between 0.5 and 60")
     try:
         frames, errors = asyncio.run(_record(args.seconds, args.device))
     except AudioUnavailable as exc:
@@ -168,26 +166,3 @@ async def _record(seconds: float, device: str | None) -> tuple[list[bytes], list
     finally:
         cap.close()
     return frames, errors
-
-
-def cmd_bench(args: argparse.Namespace) -> int:
-    from audio.bench import audio_pipeline_bench
-
-    if not 1 <= args.seconds <= 600:
-        from desktop.cli import UserError
-
-        raise UserError("--seconds must be between 1 and 600")
-    result = audio_pipeline_bench(args.seconds)
-    if args.json:
-        print(json.dumps(result.as_dict()))
-        return 0
-    print(f"audio input pipeline, {result.audio_seconds:g} s of audio (CPU time / audio time):")
-    for stage, rtf in result.rtf.items():
-        print(f"  {stage:<18} RTF {rtf:.5f}  = {rtf * 100:6.3f} % of one core")
-    for backend, why in result.unavailable.items():
-        print(f"  denoise.{backend:<10} not measured: {why}")
-    total = result.rtf.get("chain.webrtc")
-    if total is not None:
-        verdict = "meets" if total < 0.01 else "misses"
-        print(f"whole pipeline with webrtc: {total * 100:.3f} % of one core ({verdict} the < 1 % goal)")
-    return 0

@@ -14,6 +14,14 @@ from types import ModuleType
 from typing import Any
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceLost:
+    """An open device stopped working: what happened and what the user can do."""
+
+    message: str
+    action: str
+
+
 class AudioUnavailable(RuntimeError):
     """No usable audio system or device; the message says what to do."""
 

@@ -8,7 +8,7 @@ session engine calls it on its loop for every frame.
 
 Typical use (the engine does this in ``feed_frame``)::
 
-    pipe = InputPipeline.from_settings(settings)   # or InputPipeline(make_denoiser("webrtc")[0])
+    pipe = InputPipeline.build("webrtc", 2, vad_mode=2)
     out = pipe.process(frame, captured_at)
     if out.level: show(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking)
     if out.vad and out.vad.kind == SPEECH_END: ...
@@ -17,7 +17,6 @@ Typical use (the engine does this in ``feed_frame``)::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from audio.denoise import DEFAULT_AUTO_GAIN_DBFS, Denoiser, Fallback, PassThrough, make_denoiser
 from audio.level import Level, LevelMeter
@@ -41,18 +40,13 @@ class InputPipeline:
         self.fallback = fallback  # set when the requested denoise backend was not available
 
     @classmethod
-    def from_settings(cls, settings: Any, **kwargs: Any) -> InputPipeline:
-        """From ``desktop.config.Settings`` (denoise, denoise_level, vad_mode)."""
-        denoiser, note = make_denoiser(settings.denoise, settings.denoise_level)
-        return cls(denoiser, vad=VadOptions(mode=settings.vad_mode), fallback=note, **kwargs)
-
-    @classmethod
-    def from_profile(cls, profile: Any, vad_mode: int = 2) -> InputPipeline:
-        """From an ``audio.quality.QualityProfile`` (denoise backend/level/AGC, VAD frame, meter rate)."""
-        denoiser, note = make_denoiser(profile.denoise, profile.denoise_level,
-                                       auto_gain_dbfs=DEFAULT_AUTO_GAIN_DBFS if profile.auto_gain else 0)
-        return cls(denoiser, vad=VadOptions(mode=vad_mode, frame_ms=profile.vad_frame_ms),
-                   level_hz=profile.meter_hz, fallback=note)
+    def build(cls, denoise: str = "webrtc", denoise_level: int = 2, *, auto_gain: bool = True, vad_mode: int = 2,
+              vad_frame_ms: int = 10, level_hz: float = 30.0) -> InputPipeline:
+        """The chain for a denoise backend (falling back when it is missing, see ``fallback``) and VAD."""
+        denoiser, note = make_denoiser(denoise, denoise_level,
+                                       auto_gain_dbfs=DEFAULT_AUTO_GAIN_DBFS if auto_gain else 0)
+        return cls(denoiser, vad=VadOptions(mode=vad_mode, frame_ms=vad_frame_ms), level_hz=level_hz,
+                   fallback=note)
 
     def process(self, frame: bytes, t: float) -> Processed:
         out = self.denoiser.process(frame)

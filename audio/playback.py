@@ -10,7 +10,7 @@ silence so the device does not clip the last word.
 sounddevice ``RawOutputStream`` (int16 mono, ``block_ms`` blocks): the callback only copies bytes out of
 the buffer.  A device that cannot run at 24 kHz is opened at its native rate and writes are resampled with
 soxr on the loop.  It records ``audio.first_audio_to_played`` (first reply audio written -> its first
-sample handed to the device) in ``Metrics`` when the turn's first sample is played.
+sample handed to the device) through its ``StageTimer`` (the app's metrics) when the turn's first sample is played.
 
 For the window::
 
@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from audio.devices import AudioUnavailable, Device, find_device, load_sounddevice
-from desktop.metrics import Metrics
+from audio.timing import NullTimer, StageTimer
 
 OUTPUT_RATE = 24000
 
@@ -105,9 +105,9 @@ class JitterBuffer:
 
 
 class SpeakerPlayer:
-    def __init__(self, *, metrics: Metrics | None = None, device: str | int | None = None,
+    def __init__(self, *, metrics: StageTimer | None = None, device: str | int | None = None,
                  jitter_ms: int = 60, block_ms: int = 10, pad_ms: int = 80, device_rate: int | None = None):
-        self.metrics = metrics or Metrics()
+        self.metrics: StageTimer = metrics or NullTimer()
         self.device_spec = device
         self.jitter_ms = jitter_ms
         self.block_ms = block_ms

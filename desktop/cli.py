@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import importlib
 import json
 import logging
 import sys
@@ -19,50 +18,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from desktop import __version__
+from audio import cli as audio_cli
+from desktop import __version__, selftest
+from desktop.codegen import cli as codegen_cli
+from desktop.commands import EXIT_USAGE, UserError, common_parser, serve_emulator, settings_from_args
+from desktop.state import cli as state_cli
 
-# Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.
-COMMAND_MODULES: tuple[str, ...] = ("desktop.state.cli", "audio.cli", "desktop.bench", "desktop.selftest", "desktop.loadtest",
-                                     "desktop.codegen.cli")
-
-EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
-
-
-def _common_parser(default: object = None) -> argparse.ArgumentParser:
-    """The shared flags.  Sub-commands get them with ``argparse.SUPPRESS`` defaults, so a flag given before
-    the sub-command (``gemini-codegen --data-dir X db stats``) is not reset by the sub-command's default."""
-    common = argparse.ArgumentParser(add_help=False, argument_default=default)
-    g = common.add_argument_group("settings (override the settings file and the environment)")
-    g.add_argument("--offline", action="store_true", default=default,
-                   help="use the built-in local stand-ins for Gemini and CodeGen (no keys needed)")
-    g.add_argument("--live-url", help="Gemini Live endpoint (env GEMINI_LIVE_URL)")
-    g.add_argument("--model", help="Gemini Live model (env GEMINI_MODEL; default gemini-3.8-live)")
-    g.add_argument("--codegen-url", help="CodeGen API base URL (env CODEGEN_API_URL)")
-    g.add_argument("--codegen-org-id", type=int, help="CodeGen organisation id (env CODEGEN_ORG_ID)")
-    g.add_argument("--data-dir", help="where the local database lives (env GEMINI_CODEGEN_DATA_DIR)")
-    g.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
-    return common
-
-
-SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id", "data_dir", "log_level",
-                 "denoise", "vad_mode", "power_source", "quality_profile", "metrics_port", "metrics_jsonl")
-
-
-def settings_from_args(args: argparse.Namespace):
-    from desktop.config import load_settings
-
-    overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-    return load_settings(overrides)
+# Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
+# tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
+FEATURE_CLIS = (state_cli, audio_cli, selftest, codegen_cli)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = _common_parser(argparse.SUPPRESS)
+    common = common_parser(argparse.SUPPRESS)
     parser = argparse.ArgumentParser(
-        prog="gemini-codegen", parents=[_common_parser()],
+        prog="gemini-codegen", parents=[common_parser()],
         description="Push-to-talk voice assistant for developers: Gemini Live + CodeGen agent runs. "
                     "Without a command, opens the window.")
     parser.add_argument("--version", action="version", version=f"gemini-codegen {__version__}")
@@ -106,8 +76,14 @@ def build_parser() -> argparse.ArgumentParser:
     live.set_defaults(handler=cmd_emulate_live)
 
     groups = {"emulate": emulate_sub}
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register_cli(sub, common, groups)
+    for feature in FEATURE_CLIS:
+        feature.register_cli(sub, common, groups)
+    try:
+        from devtools import cli as devtools_cli
+    except ImportError:  # an installed app: the developer tools are not part of it
+        pass
+    else:
+        devtools_cli.register_cli(sub, common, groups)
     return parser
 
 
@@ -301,25 +277,3 @@ def cmd_emulate_live(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from None
     notes = [f"TLS certificate: {tls[0]} (trust it in the client, e.g. ssl cafile)"] if tls else []
     return serve_emulator(emu, "Gemini Live", args.host, args.port, notes)
-
-
-def serve_emulator(emu: Any, name: str, host: str, port: int, notes: Sequence[str] = ()) -> int:
-    """Run a local stand-in server until Ctrl-C; print where it listens (scripts read that line)."""
-
-    async def serve() -> None:
-        await emu.start()
-        print(f"{name} emulator listening on {emu.url}", flush=True)
-        for note in notes:
-            print(note, flush=True)
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await emu.stop()
-
-    try:
-        asyncio.run(serve())
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    except OSError as exc:
-        raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    return 0

@@ -38,8 +38,8 @@ from desktop.metrics import Metrics
 
 if TYPE_CHECKING:
     from audio.pipeline import InputPipeline
-    from audio.quality import QualityProfile
     from audio.vad import VadEvent
+    from desktop.quality import QualityProfile
 
 log = logging.getLogger(__name__)
 
@@ -280,9 +280,7 @@ class SessionEngine:
         self.profile = profile
         self.chunker = Chunker(profile.chunk_ms)  # only called with the gate closed: the old one is empty
         if self.pipeline is not None:
-            from audio.pipeline import InputPipeline
-
-            self.pipeline = InputPipeline.from_profile(profile, self.pipeline.vad.options.mode)
+            self.pipeline = profile.input_pipeline(self.pipeline.vad.options.mode)
             if self.pipeline.fallback is not None:
                 self.bus.emit(Notice(self.pipeline.fallback.message, kind="audio"))
         set_jitter = getattr(self.player, "set_jitter_ms", None)

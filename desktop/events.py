@@ -181,7 +181,7 @@ class RunFinished:
     notify: bool = False
 
 
-# ---- power and quality (desktop.power / audio.quality)
+# ---- power and quality (desktop.power / desktop.quality)
 @dataclass(frozen=True, slots=True)
 class ProfileChanged:
     profile: str  # performance | balanced | saver

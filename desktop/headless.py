@@ -17,7 +17,6 @@ from pathlib import Path
 
 from audio.frames import frames_for_ms
 from audio.pipeline import InputPipeline
-from audio.quality import QualityProfile, profile_named
 from audio.sources import paced
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
@@ -32,6 +31,7 @@ from desktop.live.emulator import LiveEmulator
 from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
 from desktop.power import PowerMonitor, power_source
+from desktop.quality import QualityProfile, profile_named
 from desktop.state.recorder import Recorder
 from desktop.state.store import Store, open_store
 
@@ -166,7 +166,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
         tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store))
-        pipeline = InputPipeline.from_settings(settings)
+        pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode)
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
         engine = SessionEngine(live_config(settings, endpoints), bus=bus, metrics=metrics, tools=tools,

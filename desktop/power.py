@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from audio.quality import BALANCED, PERFORMANCE, SAVER, QualityProfile, profile_named
 from desktop.events import EventBus, ProfileChanged
+from desktop.quality import BALANCED, PERFORMANCE, SAVER, QualityProfile, profile_named
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The benchmark's report and the documents generated from it (short sections only; CI runs --quick)."""
 
-from desktop.bench import run_bench
-from desktop.perfdocs import write_performance_docs
+from devtools.bench import run_bench
+from devtools.perfdocs import write_performance_docs
 
 
 def test_bench_sections_report_rows_and_write_the_docs(tmp_path):
@@ -21,7 +21,7 @@ def test_bench_sections_report_rows_and_write_the_docs(tmp_path):
 
 
 def test_a_failing_section_is_reported_not_fatal(monkeypatch):
-    import desktop.bench as bench
+    import devtools.bench as bench
 
     def broken(report):
         raise RuntimeError("boom")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import psutil
 import pytest
 
-from desktop import loadtest
 from desktop.cli import main
+from devtools import loadtest
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@ import asyncio
 
 import pytest
 
-from audio.quality import BALANCED, PERFORMANCE, SAVER
 from desktop.events import EventBus, ProfileChanged
 from desktop.power import NO_BATTERY, PowerMonitor, PowerState, choose_profile, fake_source, power_source
+from desktop.quality import BALANCED, PERFORMANCE, SAVER
 
 
 @pytest.mark.parametrize("spec, profile, words", [

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from audio.frames import FRAME_BYTES
-from audio.quality import BALANCED, PERFORMANCE, SAVER
 from audio.sources import WavSource
 from desktop.config import Settings
 from desktop.engine import SessionEngine
 from desktop.events import EventBus, Notice, ProfileChanged
 from desktop.headless import open_session, speak_frames
+from desktop.quality import BALANCED, PERFORMANCE, SAVER
 
 
 async def _turn(engine: SessionEngine, frames) -> None:

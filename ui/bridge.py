@@ -278,7 +278,7 @@ class EngineBridge(QObject):
         """Open the microphone on the engine loop; its frames go to the engine (which meters them)."""
         try:
             from audio.capture import MicCapture  # absent in a build without audio capture
-            from audio.devices import AudioUnavailable
+            from audio.devices import AudioUnavailable, DeviceLost
         except ImportError:
             self.bus.emit(Notice("Microphone capture is not available in this build: type your request instead",
                                  kind="no_microphone"))
@@ -290,7 +290,10 @@ class EngineBridge(QObject):
             if not self.muted:
                 engine.feed_frame(frame, captured_at)
 
-        mic = MicCapture(loop, on_frame, bus.emit, device=settings.input_device)
+        def on_lost(problem: DeviceLost) -> None:
+            bus.emit(ErrorEvent("no_microphone", problem.message, problem.action))
+
+        mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device)
         try:
             mic.open()
         except AudioUnavailable as exc:

@@ -37,10 +37,6 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     create.add_argument("--repo-id", type=int, help="numeric repository id")
     create.add_argument("--json", action="store_true", help="print JSON")
     create.set_defaults(handler=cmd_runs_create)
-    bench = runs_sub.add_parser("bench", parents=[common],
-                                help="measure the client's cache, coalescing and polling budget (local emulator)")
-    bench.add_argument("--json", action="store_true", help="print JSON")
-    bench.set_defaults(handler=cmd_runs_bench)
     groups["runs"] = runs_sub
 
     emu = groups["emulate"].add_parser("codegen", help="local CodeGen API server")
@@ -57,9 +53,9 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
 # ------------------------------------------------------------------------------------------ runs
 def _with_tools(args: argparse.Namespace, body: Callable[[Any, Any], Awaitable[int]]) -> int:
     """Run ``body(tools, bus)`` with the CodeGen client and tracker from the settings."""
-    from desktop.cli import UserError, settings_from_args
     from desktop.codegen.client import CodegenError
     from desktop.codegen.tools import NOT_CONFIGURED
+    from desktop.commands import UserError, settings_from_args
     from desktop.events import EventBus
     from desktop.headless import codegen_tools
 
@@ -181,28 +177,10 @@ def _print_progress(ev: Any, as_json: bool) -> None:
         print(f"  ({ev.kind}) {ev.message}", flush=True)
 
 
-def cmd_runs_bench(args: argparse.Namespace) -> int:
-    from desktop.codegen.bench import run_all
-
-    results = asyncio.run(run_all())
-    if args.json:
-        print(json.dumps(results, indent=2))
-    else:
-        c, co, b = results["cache"], results["coalescing"], results["budget"]
-        print(f"cache: {c['reads']} reads of a finished run -> {c['requests']} requests, "
-              f"p50 {c['p50_ms'] * 1e3:.1f} us, p99 {c['p99_ms'] * 1e3:.1f} us  [{'pass' if c['pass'] else 'FAIL'}]")
-        print(f"coalescing: {co['concurrent_gets']} concurrent gets -> {co['requests']} request  "
-              f"[{'pass' if co['pass'] else 'FAIL'}]")
-        print(f"budget: {b['runs']} active runs, {b['simulated_minutes']:g} simulated minutes -> {b['requests']} "
-              f"requests ({b['per_minute']:.1f}/min, limit 6), {b['rate_limited']} rate limited, "
-              f"{b['real_seconds']:.2f} s real  [{'pass' if b['pass'] else 'FAIL'}]")
-    return 0 if all(r["pass"] for r in results.values()) else 1
-
-
 # ------------------------------------------------------------------------------------ emulate codegen
 def cmd_emulate_codegen(args: argparse.Namespace) -> int:
-    from desktop.cli import UserError, serve_emulator
     from desktop.codegen.emulator import CodegenEmulator
+    from desktop.commands import UserError, serve_emulator
 
     faults: list[tuple[str, float]] = []
     for spec in args.fault:

@@ -1,4 +1,4 @@
-"""Command line for the local state: `history`, `db stats`, `db prune`, `db bench`."""
+"""Command line for the local state: `history`, `db stats`, `db prune`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import json
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 
 def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
@@ -27,16 +26,11 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     prune.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     prune.add_argument("--json", action="store_true", help="print JSON")
     prune.set_defaults(handler=cmd_db_prune)
-    bench = db_sub.add_parser("bench", parents=[common], help="benchmark the store with many turns")
-    bench.add_argument("--rows", type=int, default=1_000_000, metavar="N", help="turns in the database (default 1M)")
-    bench.add_argument("--dir", type=Path, help="where the scratch database goes (default: the temp dir)")
-    bench.add_argument("--json", action="store_true", help="print JSON")
-    bench.set_defaults(handler=cmd_db_bench)
     groups["db"] = db_sub
 
 
 def _open(args: argparse.Namespace):
-    from desktop.cli import settings_from_args
+    from desktop.commands import settings_from_args
     from desktop.state.store import open_store
 
     store = open_store(settings_from_args(args), idle_prune_after_s=float("inf"))
@@ -50,7 +44,7 @@ def _when(t: float | None) -> str:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    from desktop.cli import UserError
+    from desktop.commands import UserError
 
     if args.limit < 1:
         raise UserError("--limit must be at least 1")
@@ -100,32 +94,3 @@ def cmd_db_prune(args: argparse.Namespace) -> int:
         print(f"{report.chunks} chunks, longest {report.longest_chunk_ms:.2f} ms; "
               f"{report.vacuumed_pages} pages returned to the file system")
     return 0
-
-
-def cmd_db_bench(args: argparse.Namespace) -> int:
-    from desktop.cli import UserError
-    from desktop.state.bench import run_store_bench
-
-    if args.rows < 1000:
-        raise UserError("--rows must be at least 1000")
-    if args.dir is not None and not args.dir.is_dir():
-        raise UserError(f"--dir {args.dir} is not a directory")
-    if not args.json:
-        print(f"filling a database with {args.rows:,} turns...", flush=True)
-    report = run_store_bench(args.rows, directory=args.dir)
-    if args.json:
-        print(json.dumps(report.as_dict()))
-        return 0 if report.passed else 1
-    print(f"filled in {report.fill_s:.1f} s, {report.db_mb:.0f} MB")
-    for label, s, goal, value in (("indexed read", report.read, "p99", report.read.p99_ms),
-                                  ("batched write, per item", report.write, "p99", report.write.p99_ms),
-                                  ("pruning chunk", report.prune_chunk, "longest", report.prune_chunk.max_ms)):
-        verdict = "ok" if value < (s.target_ms or 0.0) else "over target"
-        print(f"  {label:<24} n={s.count:<6} p50={s.p50_ms:.3f} ms  p99={s.p99_ms:.3f} ms  max={s.max_ms:.3f} ms"
-              f"  (target {goal} < {s.target_ms:g} ms: {verdict})")
-    m = report.fts_merge
-    print(f"  {'search-index merge step':<24} n={m.count:<6} p50={m.p50_ms:.3f} ms  p99={m.p99_ms:.3f} ms  "
-          f"max={m.max_ms:.3f} ms  (idle maintenance after pruning; no target)")
-    print(f"  pruned: {', '.join(f'{t} {n:,}' for t, n in report.pruned.items() if n)}; "
-          f"active runs and their steps kept: {'yes' if report.active_runs_kept else 'NO'}")
-    return 0 if report.passed else 1

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from audio import denoise
-from audio.bench import snr_against_clean
 from audio.denoise import BackendUnavailable, build_backend, denoise_all, make_denoiser
 from audio.sources import WavSource
+from devtools.bench_audio import snr_against_clean
 
 SPEECH = ["create_pr", "list_runs", "resume", "status"]
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from desktop.cli import main
-from desktop.state.bench import run_store_bench
 from desktop.state.recorder import INSERT_TURN
 from desktop.state.store import DB_NAME, Store
+from devtools.bench_store import run_store_bench
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from audio.pipeline import InputPipeline
+
 
 @dataclass(frozen=True, slots=True)
 class QualityProfile:
@@ -26,6 +28,11 @@ class QualityProfile:
     jitter_ms: int  # playback jitter buffer target
     keep_warm: bool  # keep an idle Live connection open (False: close after idle_close_s)
     idle_close_s: float = 60.0
+
+    def input_pipeline(self, vad_mode: int = 2) -> InputPipeline:
+        """The input chain this profile asks for (denoise backend/level/AGC, VAD frame, meter rate)."""
+        return InputPipeline.build(self.denoise, self.denoise_level, auto_gain=self.auto_gain, vad_mode=vad_mode,
+                                   vad_frame_ms=self.vad_frame_ms, level_hz=self.meter_hz)
 
 
 PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 10, 30, 1, 60, True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop import __version__
-from desktop.machine import machine_info
+from devtools.machine import machine_info
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -225,7 +225,9 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
     settings = Settings(offline=True)
     engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
-                           pipeline=InputPipeline.from_settings(settings))  # the VAD dates the end of speech
+                           # the VAD dates the end of speech
+                           pipeline=InputPipeline.build(settings.denoise, settings.denoise_level,
+                                                        vad_mode=settings.vad_mode))
     await engine.start()
     client_added: list[float] = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -283,7 +285,7 @@ def bench_e2e(report: Report) -> None:
 
 # ------------------------------------------------------------------------------ audio pipeline
 def bench_audio(report: Report) -> None:
-    from audio.bench import audio_pipeline_bench
+    from devtools.bench_audio import audio_pipeline_bench
 
     runs = [audio_pipeline_bench(10.0 if report.quick else 60.0) for _ in range(3)]
     stages = runs[0].rtf.keys()
@@ -298,7 +300,7 @@ def bench_audio(report: Report) -> None:
 
 # ------------------------------------------------------------------------------ state store
 def bench_store(report: Report) -> None:
-    from desktop.state.bench import run_store_bench
+    from devtools.bench_store import run_store_bench
 
     rows = 100_000 if report.quick else 1_000_000
     result = run_store_bench(rows, reads=2000 if report.quick else 5000, turns=500 if report.quick else 2000)
@@ -310,9 +312,9 @@ def _write_behind_row(n: int) -> Row:
     """What the engine's loop waits for per recorded turn: a direct INSERT + COMMIT vs the write-behind queue."""
     import sqlite3
 
-    from desktop.state.bench import TIMINGS
     from desktop.state.recorder import INSERT_TURN
     from desktop.state.store import DB_NAME, Store
+    from devtools.bench_store import TIMINGS
 
     def params(i: int) -> list[Any]:
         now = time.time()
@@ -351,10 +353,10 @@ def _write_behind_row(n: int) -> Row:
 
 # ------------------------------------------------------------------------------ CodeGen client
 async def _codegen_rows(quick: bool) -> tuple[list[Row], dict[str, Any]]:
-    from desktop.codegen import bench as cb
     from desktop.codegen.client import CodegenClient
     from desktop.codegen.emulator import CodegenEmulator
     from desktop.codegen.tracker import SimulatedTime
+    from devtools import bench_codegen as cb
 
     rows: list[Row] = []
     n = 2000 if quick else 10_000
@@ -406,7 +408,7 @@ def bench_codegen(report: Report) -> None:
 def bench_ui(report: Report) -> None:
     """Key press -> "listening" painted, in the real window (offscreen when there is no display)."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from ui.bench import key_to_paint
+    from devtools.bench_ui import key_to_paint
 
     s = key_to_paint(presses=50 if report.quick else 200)
     report.sections["ui"] = {"key_to_paint_ms": {"count": s.count, "p50": round(s.p50_ms, 2),
@@ -421,7 +423,6 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
     """CPU, Live messages and wake-ups of one session with ``profile``, fed the fixtures for ``seconds``."""
     import psutil
 
-    from audio.pipeline import InputPipeline
     from desktop.config import Settings
     from desktop.engine import SessionEngine
     from desktop.headless import Endpoints, live_config, speak_frames
@@ -431,7 +432,7 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
     fixtures = _fixture_turns()
     metrics = Metrics()
     engine = SessionEngine(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
-                           pipeline=InputPipeline.from_profile(profile))
+                           pipeline=profile.input_pipeline())
     await engine.start()
     engine.apply_profile(profile)
     proc = psutil.Process()
@@ -457,7 +458,7 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
 
 def bench_profiles(report: Report) -> None:
     """Each quality profile's CPU seconds per minute of conversation, messages and wake-ups per second."""
-    from audio.quality import PROFILES
+    from desktop.quality import PROFILES
 
     seconds = 6.0 if report.quick else 45.0
     realtime = True  # wake-ups and timer costs only show at real-time pace
@@ -523,7 +524,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = run_bench(args.quick, args.only, progress)
     data = report.as_dict()
     if args.write_docs:
-        from desktop.perfdocs import write_performance_docs
+        from devtools.perfdocs import write_performance_docs
 
         paths = write_performance_docs(data, Path(args.write_docs))
         progress("wrote " + ", ".join(str(p) for p in paths))

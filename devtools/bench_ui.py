@@ -1,6 +1,6 @@
 """Benchmark of the window's feedback latency: push-to-talk key press -> "listening" painted (p99 goal 16 ms).
 
-``python -m ui.bench [--presses N]`` opens the real window (offscreen unless a platform is set), starts the
+``python -m devtools.bench_ui [--presses N]`` opens the real window (offscreen unless a platform is set), starts the
 offline demo session, presses and releases the push-to-talk key ``N`` times through Qt's own key events
 and reports the ``ui.key_to_paint`` histogram that the window records in the engine's metrics.
 """
@@ -63,7 +63,7 @@ def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ui.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench_ui", description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=100, help="key presses to time (default 100)")
     args = parser.parse_args(argv)
     if args.presses < 1 or args.presses > 10_000:
