@@ -52,6 +52,11 @@ class JitterBuffer:
         self.turn_played_at: float | None = None  # perf_counter of the turn's first real sample read
         self.first_played: tuple[float, float] | None = None  # (written, played), taken by the player
 
+    def set_target_ms(self, target_ms: int) -> None:
+        """How much to buffer before a turn starts playing (takes effect at once; a turn playing goes on)."""
+        with self._lock:
+            self.target_bytes = self.rate * target_ms // 1000 * 2
+
     @property
     def buffered_ms(self) -> float:
         return len(self._buf) / 2 / self.rate * 1000
@@ -177,6 +182,10 @@ class SpeakerPlayer:
         return self.buffer.buffered_ms > 0
 
     # ------------------------------------------------------------------ Player protocol (engine loop)
+    def set_jitter_ms(self, jitter_ms: int) -> None:
+        self.jitter_ms = jitter_ms
+        self.buffer.set_target_ms(jitter_ms)
+
     def write(self, pcm: bytes) -> None:
         if self._resampler is not None:
             pcm = self._resampler.resample_chunk(np.frombuffer(pcm, dtype="<i2")).astype("<i2").tobytes()

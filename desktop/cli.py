@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def known_error_message(exc: BaseException) -> str | None:
     from desktop.config import ConfigError
     from desktop.headless import MissingCredentials
-    from desktop.live.client import LiveError
+    from desktop.live.errors import LiveError
 
     if isinstance(exc, LiveError):
         return f"{exc.message} {exc.action}".strip()

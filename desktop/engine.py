@@ -1,10 +1,12 @@
 """The session engine: one conversation with Gemini Live, on one asyncio loop.
 
 Frames come in through ``feed_frame`` (from the capture callback via ``call_soon_threadsafe``, or from a
-file source), pass the push-to-talk gate and the chunker, and leave as pre-encoded Live messages through
-one sender task.  Server events come back through the client's event queue and become engine events on
-the bus; tool calls go to the tool handler and their results back to Gemini.  Every stage is timed into
-``Metrics``.  No Qt here: the window, the command line, the benchmark and the load test all drive this.
+file source), pass the push-to-talk gate and the chunker, and leave as typed commands (``SendAudio``,
+``ActivityStart``...) through one sender task to the Live transport, which encodes them.  Server events
+come back from the transport; each kind has its own small handler, and they become engine events on the
+bus; tool calls go to the tool handler and their results back to Gemini.  A turn's moments and the
+latencies derived from them live in its ``TurnTimings`` and are timed into ``Metrics``.  No Qt here: the
+window, the command line, the benchmark and the load test all drive this.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,6 +24,7 @@ from audio.frames import FRAME_BYTES, Chunker
 from audio.gate import GateState, PushToTalkGate
 from desktop.events import (
     AudioLevel,
+    EngineState,
     ErrorEvent,
     EventBus,
     Notice,
@@ -33,7 +36,17 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.live import protocol as p
-from desktop.live.client import IDLE_RESUME, LiveClient, LiveConfig, LiveError
+from desktop.live.client import LiveTransport
+from desktop.live.errors import LiveError
+from desktop.live.session import (
+    ActivityEnd,
+    ActivityStart,
+    Command,
+    SendAudio,
+    SendText,
+    SendToolResponse,
+    TurnPhase,
+)
 from desktop.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -58,15 +71,26 @@ class ToolHandler(Protocol):
 class Player(Protocol):
     """Where response audio goes (the speaker, or a counting sink when headless)."""
 
+    @property
+    def busy(self) -> bool:
+        """Reply audio is still queued for the device."""
+        ...
+
     def write(self, pcm: bytes) -> None: ...
 
     def flush(self) -> None: ...
 
     def end_of_turn(self) -> None: ...
 
+    def set_jitter_ms(self, jitter_ms: int) -> None: ...
+
+    def close(self) -> None: ...
+
 
 class NullPlayer:
     """Headless playback: counts what would have been played."""
+
+    busy = False
 
     def __init__(self) -> None:
         self.bytes_written = 0
@@ -81,23 +105,65 @@ class NullPlayer:
     def end_of_turn(self) -> None:
         pass
 
+    def set_jitter_ms(self, jitter_ms: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class TurnTimings:
+    """The moments of one turn (``perf_counter``) and the latencies derived from them, each recorded into
+    ``Metrics`` once, when it becomes known."""
+
+    pressed_at: float | None = None  # key down
+    first_wire_at: float | None = None  # the first audio of the turn handed to the transport
+    ended_at: float | None = None  # activityEnd (or the typed request) sent
+    speech_end_at: float | None = None  # the local VAD's end of speech (capture clock), when it saw one
+    first_audio_at: float | None = None  # the first reply audio received
+    ms: dict[str, float] = field(default_factory=dict)
+
+    def on_wire(self, now: float, metrics: Metrics) -> None:
+        if self.first_wire_at is not None or self.pressed_at is None:
+            return
+        self.first_wire_at = now
+        self._record("key_to_wire", "live.key_to_wire", now - self.pressed_at, metrics)
+
+    def on_first_audio(self, now: float, metrics: Metrics) -> None:
+        self.first_audio_at = now
+        since = self.speech_end_at if self.speech_end_at is not None else self.ended_at
+        if since is not None:
+            self._record("speech_end_to_first_audio", "live.speech_end_to_first_audio", now - since, metrics)
+        if self.ended_at is not None and self.speech_end_at is not None:
+            # the part after the key came up (the rest is the user holding the key after speaking)
+            self._record("activity_end_to_first_audio", "live.activity_end_to_first_audio", now - self.ended_at,
+                         metrics)
+
+    def on_finished(self, now: float, metrics: Metrics) -> None:
+        if self.ended_at is not None:
+            self._record("turn_total", "turn.total", now - self.ended_at, metrics)
+
+    def _record(self, key: str, stage: str, seconds: float, metrics: Metrics) -> None:
+        self.ms[key] = seconds * 1e3
+        metrics.observe_s(stage, seconds)
+
 
 @dataclass
 class Turn:
     id: int
-    started_at: float = field(default_factory=time.time)
-    pressed_at: float | None = None  # perf_counter
-    first_wire_at: float | None = None
-    ended_at: float | None = None  # activityEnd (or text) sent
-    speech_end_at: float | None = None  # the local VAD's end of speech (capture clock), when it saw one
-    first_audio_at: float | None = None
+    started_at: float = field(default_factory=time.time)  # wall clock
+    timings: TurnTimings = field(default_factory=TurnTimings)
     user_text: str = ""
     assistant_text: str = ""
     tool_ms: float = 0.0
     interrupted: bool = False
     replayed: bool = False
     retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
-    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def timings_ms(self) -> dict[str, float]:
+        return self.timings.ms
 
 
 @dataclass(frozen=True)
@@ -114,63 +180,85 @@ class EngineOptions:
 
 
 class SessionEngine:
-    def __init__(self, live: LiveConfig, *, bus: EventBus | None = None, metrics: Metrics | None = None,
+    def __init__(self, transport: LiveTransport, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                  tools: ToolHandler | None = None, player: Player | None = None,
                  options: EngineOptions = EngineOptions(), pipeline: InputPipeline | None = None):
         self.bus = bus or EventBus()
         self.metrics = metrics or Metrics()
         self.tools = tools
-        self.player = player or NullPlayer()
+        self.player: Player = player or NullPlayer()
         self.pipeline = pipeline  # denoise -> level -> VAD before the gate (audio.pipeline.InputPipeline)
         self.options = options
-        if tools is not None:
-            live = LiveConfig(**{**live.__dict__, "setup": _with_tools(live.setup, tools.declarations)})
-        self.client = LiveClient(live, self.metrics)
+        self.transport = transport
         self.gate = PushToTalkGate(options.preroll_ms, options.tail_ms)
         self.chunker = Chunker(options.chunk_ms)
-        self.state = "closed"
+        self.state = EngineState.CLOSED
         self.turn: Turn | None = None
         self.turns = 0
-        self._outbox: deque[tuple[str, float]] = deque()
+        self._outbox: deque[tuple[Command, float]] = deque()
         self._outbox_ready = asyncio.Event()
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._tool_tasks: dict[str, asyncio.Task[Any]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._turn_done = asyncio.Event()
         self._closed = False
         self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
         self._pending_profile: QualityProfile | None = None
         self._idle_since = time.monotonic()
+        self._handlers: dict[type, Callable[[Any], None]] = {
+            p.AudioChunk: self._on_audio,
+            p.InputTranscript: self._on_input_transcript,
+            p.OutputTranscript: self._on_output_transcript,
+            p.ToolCall: self._on_tool_call,
+            p.ToolCallCancellation: self._on_tool_cancellation,
+            p.Interrupted: self._on_interrupted,
+            p.TurnComplete: self._on_turn_complete,
+            Reconnected: self._on_reconnected,
+            ErrorEvent: self._on_error,
+        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage: nothing to do here
 
     # ------------------------------------------------------------------ lifecycle
-    def _set_state(self, state: str, detail: str = "") -> None:
+    def _set_state(self, state: EngineState, detail: str = "") -> None:
         if state != self.state:
             self.state = state
             self.bus.emit(StateChanged(state, detail))
 
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)  # a reference until it ends, so it cannot be collected mid-run
+        task.add_done_callback(self._tasks.discard)
+        return task
+
     async def start(self) -> None:
         """Connect (warm) and start the sender and event pump.  Raises ``LiveError`` on a fatal failure."""
-        self._set_state("connecting")
+        self._set_state(EngineState.CONNECTING)
         try:
-            await self.client.connect()
+            await self.transport.connect()
         except LiveError as exc:
-            self._set_state("error", exc.message)
+            self._set_state(EngineState.ERROR, exc.message)
             self.bus.emit(exc.event())
             raise
-        self._tasks = [asyncio.create_task(self._sender(), name="engine-sender"),
-                       asyncio.create_task(self._pump(), name="engine-pump"),
-                       asyncio.create_task(self._idle_watch(), name="engine-idle")]
-        self._set_state("ready")
+        self._spawn(self._sender(), "engine-sender")
+        self._spawn(self._pump(), "engine-pump")
+        self._spawn(self._idle_watch(), "engine-idle")
+        self._set_state(EngineState.READY)
 
     async def stop(self) -> None:
         self._closed = True
         for t in list(self._tool_tasks.values()):
             t.cancel()
-        await self.client.close()
-        for t in self._tasks:
+        await self.transport.close()
+        for t in list(self._tasks):
             t.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
-        self._set_state("closed")
+        self._set_state(EngineState.CLOSED)
+
+    @property
+    def reply_pending(self) -> bool:
+        """The user's request is complete and its reply is still coming (or playing)."""
+        turn = self.turn
+        return (self.state is EngineState.SPEAKING
+                or (turn is not None and turn.timings.ended_at is not None and not self._turn_done.is_set()))
 
     # ------------------------------------------------------------------ input
     def press(self, at: float | None = None) -> None:
@@ -178,20 +266,14 @@ class SessionEngine:
         at = time.perf_counter() if at is None else at
         if self.gate.state is GateState.OPEN:
             return
-        if self.state == "speaking" or (self.turn and self.turn.ended_at and not self._turn_done.is_set()):
-            self.player.flush()
-            if self.turn:
-                self.turn.interrupted = True
-            self._finish_turn()
-        self.turns += 1
-        self.turn = Turn(self.turns, pressed_at=at)
-        self._turn_done.clear()
-        self._wake_connection()
+        if self.reply_pending:
+            self._barge_in()
+        self._new_turn(Turn(self.turns + 1, timings=TurnTimings(pressed_at=at)))
         preroll = self.gate.press()
-        self._enqueue(p.ACTIVITY_START, at)
+        self._enqueue(ActivityStart(), at)
         for frame in preroll:
             self._push_chunk(frame, at)
-        self._set_state("listening")
+        self._set_state(EngineState.LISTENING)
 
     def release(self) -> None:
         if self.gate.release():
@@ -220,7 +302,7 @@ class SessionEngine:
             self._end_activity()
 
     def _assistant_audible(self) -> bool:
-        return self.state == "speaking" or bool(getattr(self.player, "busy", False))
+        return self.state is EngineState.SPEAKING or self.player.busy
 
     def _on_vad(self, ev: VadEvent) -> None:
         """Hands-free turns; and remember where speech really ended, so the reply latency counts from there."""
@@ -230,40 +312,49 @@ class SessionEngine:
             elif ev.kind == "speech_end":
                 self.release()
         turn = self.turn
-        if (ev.kind == "speech_end" and turn is not None and turn.first_audio_at is None
-                and not self._turn_done.is_set() and (turn.pressed_at is None or ev.at >= turn.pressed_at)):
-            turn.speech_end_at = ev.at
+        if (ev.kind == "speech_end" and turn is not None and turn.timings.first_audio_at is None
+                and not self._turn_done.is_set()
+                and (turn.timings.pressed_at is None or ev.at >= turn.timings.pressed_at)):
+            turn.timings.speech_end_at = ev.at
 
     def _push_chunk(self, frame: bytes, captured_at: float) -> None:
         self.metrics.counters["frames_sent"] += 1
         chunk = self.chunker.push(frame)
         if chunk is not None:
-            self._enqueue(p.audio_message(chunk), captured_at)
+            self._enqueue(SendAudio(chunk), captured_at)
 
     def _end_activity(self) -> None:
         rest = self.chunker.flush()
         now = time.perf_counter()
         if rest is not None:
-            self._enqueue(p.audio_message(rest), now)
-        self._enqueue(p.ACTIVITY_END, now)
+            self._enqueue(SendAudio(rest), now)
+        self._enqueue(ActivityEnd(), now)
         if self.turn:
-            self.turn.ended_at = now
-        self._set_state("thinking")
+            self.turn.timings.ended_at = now
+        self._set_state(EngineState.THINKING)
         if self._pending_profile is not None:
             self._switch_profile()  # the gate is closed and the chunker empty: nothing of a turn is lost
 
     async def send_text(self, text: str) -> None:
         """A typed request instead of speech."""
-        if self.state == "speaking":
-            self.player.flush()
-            self._finish_turn()
-        self.turns += 1
-        self.turn = Turn(self.turns, ended_at=time.perf_counter(), user_text=text)
-        self._turn_done.clear()
+        if self.state is EngineState.SPEAKING:
+            self._barge_in()
+        self._new_turn(Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()), user_text=text))
         self.bus.emit(TranscriptDelta(self.turn.id, "user", text, finished=True))
-        await self.client.send_text(text)
+        await self.transport.send(SendText(text))
+        self._set_state(EngineState.THINKING)
+
+    def _new_turn(self, turn: Turn) -> None:
+        self.turns = turn.id
+        self.turn = turn
+        self._turn_done.clear()
         self._wake_connection()
-        self._set_state("thinking")
+
+    def _barge_in(self) -> None:
+        self.player.flush()
+        if self.turn:
+            self.turn.interrupted = True
+        self._finish_turn()
 
     # ------------------------------------------------------------------ quality profile
     def apply_profile(self, profile: QualityProfile) -> None:
@@ -283,25 +374,23 @@ class SessionEngine:
             self.pipeline = profile.input_pipeline(self.pipeline.vad.options.mode)
             if self.pipeline.fallback is not None:
                 self.bus.emit(Notice(self.pipeline.fallback.message, kind="audio"))
-        set_jitter = getattr(self.player, "set_jitter_ms", None)
-        if set_jitter is not None:
-            set_jitter(profile.jitter_ms)
+        self.player.set_jitter_ms(profile.jitter_ms)
 
     def _wake_connection(self) -> None:
         self._idle_since = time.monotonic()
-        if self.client.suspended:
-            asyncio.get_running_loop().create_task(self.client.resume())
+        if self.transport.suspended:
+            self._spawn(self.transport.resume(), "engine-resume")
 
     async def _idle_watch(self) -> None:
         """Profiles that do not keep the connection warm close it after ``idle_close_s`` without a turn."""
         while True:
             await asyncio.sleep(1.0)
             prof = self.profile
-            if (prof is None or prof.keep_warm or self.client.suspended or self.state != "ready"
-                    or self.client.turn_state != "idle" or self.gate.state is not GateState.IDLE):
+            if (prof is None or prof.keep_warm or self.transport.suspended or self.state is not EngineState.READY
+                    or self.transport.turn_phase is not TurnPhase.IDLE or self.gate.state is not GateState.IDLE):
                 continue
             if time.monotonic() - self._idle_since >= prof.idle_close_s:
-                await self.client.suspend()
+                await self.transport.suspend()
                 self.bus.emit(Notice("Idle: the Gemini connection is closed to save battery; it reopens when you talk",
                                      kind="power"))
 
@@ -311,120 +400,113 @@ class SessionEngine:
             await asyncio.wait_for(self._turn_done.wait(), timeout)
         return self.turn if self._turn_done.is_set() else None
 
-    def _enqueue(self, message: str, captured_at: float) -> None:
-        self._outbox.append((message, captured_at))
+    def _enqueue(self, command: Command, captured_at: float) -> None:
+        self._outbox.append((command, captured_at))
         self._outbox_ready.set()
 
     async def _sender(self) -> None:
-        client, outbox, metrics = self.client, self._outbox, self.metrics
+        transport, outbox, metrics = self.transport, self._outbox, self.metrics
+        capture_to_send = metrics.stage("audio.capture_to_send")
         while True:
             await self._outbox_ready.wait()
             self._outbox_ready.clear()
             while outbox:
-                message, captured_at = outbox.popleft()
-                if message is p.ACTIVITY_START:
-                    await client.activity_start()
-                elif message is p.ACTIVITY_END:
-                    await client.activity_end()
-                else:
-                    await client.send_encoded_audio(message)
+                command, captured_at = outbox.popleft()
+                await transport.send(command)
+                if type(command) is SendAudio:
                     now = time.perf_counter()
-                    metrics.stage("audio.capture_to_send").record_us(int((now - captured_at) * 1e6))
-                    turn = self.turn
-                    if turn and turn.first_wire_at is None and turn.pressed_at is not None:
-                        turn.first_wire_at = now
-                        turn.timings_ms["key_to_wire"] = (now - turn.pressed_at) * 1e3
-                        metrics.observe_s("live.key_to_wire", now - turn.pressed_at)
+                    capture_to_send.record_us(int((now - captured_at) * 1e6))
+                    if self.turn is not None:
+                        self.turn.timings.on_wire(now, metrics)
 
     # ------------------------------------------------------------------ server events
     async def _pump(self) -> None:
-        async for ev in self.client.events():
+        async for ev in self.transport.events():
+            handler = self._handlers.get(type(ev))
+            if handler is None:
+                continue
             try:
-                self._on_server_event(ev)
+                handler(ev)
             except Exception:
                 log.exception("engine failed on %s", type(ev).__name__)
         if not self._closed:
-            self._set_state("error", "disconnected")
+            self._set_state(EngineState.ERROR, "disconnected")
             self._turn_done.set()
 
-    def _on_server_event(self, ev: Any) -> None:
+    def _on_audio(self, ev: p.AudioChunk) -> None:
         turn = self.turn
-        if isinstance(ev, p.AudioChunk):
-            if turn is None or self._turn_done.is_set():
-                return  # audio after the turn ended (late frames of an interrupted reply)
-            now = time.perf_counter()
-            if turn.first_audio_at is None:
-                turn.first_audio_at = now
-                since = turn.speech_end_at if turn.speech_end_at is not None else turn.ended_at
-                if since is not None:
-                    e2e = now - since
-                    turn.timings_ms["speech_end_to_first_audio"] = e2e * 1e3
-                    self.metrics.observe_s("live.speech_end_to_first_audio", e2e)
-                if turn.ended_at is not None and turn.speech_end_at is not None:
-                    # the part after the key came up (the rest is the user holding the key after speaking)
-                    after_key = now - turn.ended_at
-                    turn.timings_ms["activity_end_to_first_audio"] = after_key * 1e3
-                    self.metrics.observe_s("live.activity_end_to_first_audio", after_key)
-                self._set_state("speaking")
-            self.player.write(ev.data)
-        elif isinstance(ev, p.InputTranscript):
-            if turn:
-                if turn.retranscribing:  # keep one copy of the replayed turn's transcript
-                    turn.user_text = ""
-                    turn.retranscribing = False
-                turn.user_text += ev.text
-                self.bus.emit(TranscriptDelta(turn.id, "user", ev.text, ev.finished))
-        elif isinstance(ev, p.OutputTranscript):
-            if turn:
-                turn.assistant_text += ev.text
-                self.bus.emit(TranscriptDelta(turn.id, "assistant", ev.text, ev.finished))
-        elif isinstance(ev, p.ToolCall):
-            for call in ev.calls:
-                self._tool_tasks[call.id] = asyncio.create_task(self._run_tool(call, time.perf_counter()))
-        elif isinstance(ev, p.ToolCallCancellation):
-            for cid in ev.ids:
-                task = self._tool_tasks.pop(cid, None)
-                if task:
-                    task.cancel()
-        elif isinstance(ev, p.Interrupted):
-            self.player.flush()
-            if turn:
-                turn.interrupted = True
-        elif isinstance(ev, p.TurnComplete):
-            self.player.end_of_turn()
+        if turn is None or self._turn_done.is_set():
+            return  # audio after the turn ended (late frames of an interrupted reply)
+        if turn.timings.first_audio_at is None:
+            turn.timings.on_first_audio(time.perf_counter(), self.metrics)
+            self._set_state(EngineState.SPEAKING)
+        self.player.write(ev.data)
+
+    def _on_input_transcript(self, ev: p.InputTranscript) -> None:
+        turn = self.turn
+        if turn is None:
+            return
+        if turn.retranscribing:  # keep one copy of the replayed turn's transcript
+            turn.user_text = ""
+            turn.retranscribing = False
+        turn.user_text += ev.text
+        self.bus.emit(TranscriptDelta(turn.id, "user", ev.text, ev.finished))
+
+    def _on_output_transcript(self, ev: p.OutputTranscript) -> None:
+        turn = self.turn
+        if turn is not None:
+            turn.assistant_text += ev.text
+            self.bus.emit(TranscriptDelta(turn.id, "assistant", ev.text, ev.finished))
+
+    def _on_tool_call(self, ev: p.ToolCall) -> None:
+        for call in ev.calls:
+            self._tool_tasks[call.id] = self._spawn(self._run_tool(call, time.perf_counter()), f"tool-{call.name}")
+
+    def _on_tool_cancellation(self, ev: p.ToolCallCancellation) -> None:
+        for cid in ev.ids:
+            task = self._tool_tasks.pop(cid, None)
+            if task:
+                task.cancel()
+
+    def _on_interrupted(self, ev: p.Interrupted) -> None:
+        self.player.flush()
+        if self.turn:
+            self.turn.interrupted = True
+
+    def _on_turn_complete(self, ev: p.TurnComplete) -> None:
+        self.player.end_of_turn()
+        self._finish_turn()
+
+    def _on_reconnected(self, ev: Reconnected) -> None:  # (the transport counts reconnects)
+        if ev.planned:
+            return  # the turn that woke a suspended connection was only sent late, not resent
+        turn = self.turn
+        if turn and ev.replayed_turn:
+            turn.replayed = True
+            turn.retranscribing = bool(turn.user_text)
+            turn.assistant_text = ""
+        self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason})"
+                             + ("; your last request was resent" if ev.replayed_turn else "")))
+
+    def _on_error(self, ev: ErrorEvent) -> None:
+        self.metrics.count("errors")
+        self.bus.emit(ev)
+        if ev.kind == "timeout" or ev.fatal:
             self._finish_turn()
-        elif isinstance(ev, Reconnected):  # (the client counts reconnects)
-            if ev.reason == IDLE_RESUME:
-                return  # the turn that woke a suspended connection was only sent late, not resent
-            if turn and ev.replayed_turn:
-                turn.replayed = True
-                turn.retranscribing = bool(turn.user_text)
-                turn.assistant_text = ""
-            self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason})"
-                                 + ("; your last request was resent" if ev.replayed_turn else "")))
-        elif isinstance(ev, ErrorEvent):
-            self.metrics.count("errors")
-            self.bus.emit(ev)
-            if ev.kind == "timeout" or ev.fatal:
-                self._finish_turn()
-                if ev.fatal:
-                    self._set_state("error", ev.message)
-        # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway and Usage need no engine action
+            if ev.fatal:
+                self._set_state(EngineState.ERROR, ev.message)
 
     def _finish_turn(self) -> None:
         turn = self.turn
         if turn is None or self._turn_done.is_set():
             return
-        now = time.perf_counter()
-        if turn.ended_at is not None:
-            turn.timings_ms["turn_total"] = (now - turn.ended_at) * 1e3
-            self.metrics.observe_s("turn.total", now - turn.ended_at)
+        turn.timings.on_finished(time.perf_counter(), self.metrics)
         self._idle_since = time.monotonic()
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
                                    turn.interrupted, turn.started_at))
-        if self.state != "error" and self.gate.state is GateState.IDLE:
-            self._set_state("ready")
+        if self.state is not EngineState.ERROR and self.gate.state is GateState.IDLE:
+            self._set_state(EngineState.READY)
 
     async def _run_tool(self, call: p.FunctionCall, received_at: float) -> None:
         turn_id = self.turn.id if self.turn else 0
@@ -446,7 +528,7 @@ class SessionEngine:
             self._tool_tasks.pop(call.id, None)
         result = p.FunctionResult(call.id, call.name, output=output if error is None else None,
                                   error={"message": error} if error else None)
-        await self.client.send_tool_response([result])
+        await self.transport.send(SendToolResponse((result,)))
         elapsed = time.perf_counter() - received_at
         self.metrics.observe_s("tool.call_to_response", elapsed)
         if self.turn and self.turn.id == turn_id:
@@ -455,9 +537,3 @@ class SessionEngine:
 
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
-
-
-def _with_tools(setup: p.SetupOptions, declarations: Sequence[p.FunctionDeclaration]) -> p.SetupOptions:
-    from dataclasses import replace
-
-    return replace(setup, tools=tuple(declarations))

@@ -7,6 +7,7 @@ UI thread.
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -15,11 +16,22 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+class EngineState(enum.StrEnum):
+    """What the session engine is doing, as the user sees it (whether the far end is the offline demo's
+    stand-in is a property of the session, not a state)."""
+
+    CONNECTING = "connecting"
+    READY = "ready"
+    LISTENING = "listening"  # the push-to-talk gate is open
+    THINKING = "thinking"  # the request is complete; no reply audio yet
+    SPEAKING = "speaking"  # reply audio is arriving
+    ERROR = "error"
+    CLOSED = "closed"
+
+
 @dataclass(frozen=True, slots=True)
 class StateChanged:
-    """offline-demo | connecting | ready | listening | thinking | speaking | error | closed"""
-
-    state: str
+    state: EngineState
     detail: str = ""
 
 
@@ -88,6 +100,7 @@ class Reconnected:
     reason: str
     resumed: bool
     replayed_turn: bool = False
+    planned: bool = False  # reopened on purpose (after an idle close): nothing for the user to know
 
 
 Subscriber = Callable[[Any], None]

@@ -23,10 +23,10 @@ from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import ConfigError, Settings
-from desktop.engine import EngineOptions, Player, SessionEngine
+from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
 from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
 from desktop.live import protocol as p
-from desktop.live.client import LiveConfig
+from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
 from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
@@ -65,9 +65,10 @@ async def live_endpoint(settings: Settings, *, model_delay_s: float = 0.4) -> As
     yield Endpoints(p.live_url(settings.live_url, settings.api_version), settings.gemini_api_key, False)
 
 
-def live_config(settings: Settings, endpoints: Endpoints) -> LiveConfig:
+def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | None = None) -> LiveConfig:
     setup = p.SetupOptions(model=settings.model, voice=settings.voice, language=settings.language,
-                           system_instruction=SYSTEM_INSTRUCTION, push_to_talk=settings.ptt_mode != "hands-free")
+                           system_instruction=SYSTEM_INSTRUCTION, push_to_talk=settings.ptt_mode != "hands-free",
+                           tools=tuple(tools.declarations) if tools is not None else ())
     return LiveConfig(url=endpoints.live_url, api_key=endpoints.api_key, setup=setup,
                       setup_timeout_s=settings.setup_timeout_s, turn_timeout_s=settings.turn_timeout_s,
                       nudge_after_tool_response=settings.model.startswith("gemini-3"))
@@ -169,7 +170,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode)
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
-        engine = SessionEngine(live_config(settings, endpoints), bus=bus, metrics=metrics, tools=tools,
+        live = LiveClient(live_config(settings, endpoints, tools), metrics)
+        engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools,
                                player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms,
                                                                     half_duplex=settings.half_duplex),
                                pipeline=pipeline)

@@ -134,15 +134,17 @@ async def _send_cpu_ours(url: str, cert: Path, chunks: int, naive: bool) -> floa
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient, LiveConfig
     from desktop.live.emulator import client_ssl_context
+    from desktop.live.session import ActivityStart, SendAudio
 
     client = LiveClient(LiveConfig(url=p.live_url(url), api_key="bench", ssl_context=client_ssl_context(cert)))
+    if naive:
+        client.session.encode_audio = p.audio_message_naive
     await client.connect()
-    await client.activity_start()
+    await client.send(ActivityStart())
     pcm = os.urandom(640)
-    encode = p.audio_message_naive if naive else p.audio_message
     t0 = time.process_time()
     for _ in range(chunks):
-        await client.send_encoded_audio(encode(pcm))
+        await client.send(SendAudio(pcm))
     cpu = time.process_time() - t0
     await client.close()
     return cpu / chunks * 1e6
@@ -218,12 +220,14 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
+    from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
 
     fixtures = _fixture_turns()
     metrics = Metrics()
     settings = Settings(offline=True)
-    engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
+    live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics)
+    engine = SessionEngine(live, metrics=metrics,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
                            # the VAD dates the end of speech
                            pipeline=InputPipeline.build(settings.denoise, settings.denoise_level,
@@ -427,11 +431,13 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
     from desktop.engine import SessionEngine
     from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
+    from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
 
     fixtures = _fixture_turns()
     metrics = Metrics()
-    engine = SessionEngine(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics=metrics,
+    live = LiveClient(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics)
+    engine = SessionEngine(live, metrics=metrics,
                            pipeline=profile.input_pipeline())
     await engine.start()
     engine.apply_profile(profile)

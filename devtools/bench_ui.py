@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from desktop.events import StageSummary
+from desktop.events import EngineState, StageSummary
 
 GOAL_MS = 16.0
 
@@ -45,7 +45,7 @@ def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
         return True
 
     try:
-        if not pump_until(lambda: win.state == "ready" and bridge.engine is not None, 15):
+        if not pump_until(lambda: win.state is EngineState.READY and bridge.engine is not None, 15):
             raise RuntimeError("the offline session did not become ready")
         stage = bridge.metrics.stage("ui.key_to_paint")
         for i in range(presses):
@@ -54,7 +54,7 @@ def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
                 raise RuntimeError("no paint after a key press")
             QTest.keyRelease(win.conversation, Qt.Key.Key_Space)
             bridge.feed_silence(300)
-            pump_until(lambda: win.state != "listening", 3)
+            pump_until(lambda: win.state is not EngineState.LISTENING, 3)
             pump_until(lambda: False, 0.02)  # idle between presses, as a person would be
         return bridge.metrics.snapshot().stages["ui.key_to_paint"]
     finally:

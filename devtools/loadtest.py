@@ -267,10 +267,11 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
                          tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float) -> None:
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
-    from desktop.events import ErrorEvent, ToolCallFinished
+    from desktop.events import EngineState, ErrorEvent, ToolCallFinished
     from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
-    from desktop.live.client import LiveError
+    from desktop.live.client import LiveClient
+    from desktop.live.errors import LiveError
 
     settings = Settings(offline=True)
     turn_tool_errors: list[str] = []
@@ -286,8 +287,8 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
                 tally.tool_errors[ev.error[:80]] += 1
 
     bus.subscribe(on_event)
-    engine = SessionEngine(live_config(settings, Endpoints(p.live_url(url), "loadtest", True)), bus=bus,
-                           metrics=metrics, tools=tools,
+    live = live_config(settings, Endpoints(p.live_url(url), "loadtest", True), tools)
+    engine = SessionEngine(LiveClient(live, metrics), bus=bus, metrics=metrics, tools=tools,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20))
     rng = random.Random(idx)
     try:
@@ -307,7 +308,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
     try:
         await asyncio.sleep(rng.uniform(0, 1.5 * think_s))  # spread the first turns
         for n in range(MAX_TURNS_PER_SESSION):
-            if time.perf_counter() >= stop_at or engine.state in ("error", "closed"):
+            if time.perf_counter() >= stop_at or engine.state in (EngineState.ERROR, EngineState.CLOSED):
                 break
             turn_tool_errors.clear()
             live_errors = metrics.counters["errors"]

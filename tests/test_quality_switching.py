@@ -42,11 +42,12 @@ async def test_profile_switch_mid_turn_waits_for_the_turn_and_loses_no_frame(fix
 async def test_every_frame_sent_reaches_the_server_once_across_switches(fixtures_dir):
     from desktop.headless import Endpoints, live_config
     from desktop.live import protocol as p
+    from desktop.live.client import LiveClient
     from desktop.live.emulator import LiveEmulator
 
     frames = WavSource(fixtures_dir / "status.wav").frames
     async with LiveEmulator(model_delay_s=0.02, speedup=50) as emu:
-        engine = SessionEngine(live_config(Settings(), Endpoints(p.live_url(emu.url), "k", True)))
+        engine = SessionEngine(LiveClient(live_config(Settings(), Endpoints(p.live_url(emu.url), "k", True))))
         await engine.start()
         for profile in (PERFORMANCE, BALANCED, SAVER, PERFORMANCE):
             engine.apply_profile(profile)
@@ -87,10 +88,10 @@ async def test_saver_closes_an_idle_connection_and_the_next_turn_reopens_it(fixt
     async with open_session(Settings(offline=True), bus=bus, record=False, model_delay_s=0.02) as engine:
         engine.apply_profile(quick_saver)
         for _ in range(60):
-            if engine.client.suspended:
+            if engine.transport.suspended:
                 break
             await asyncio.sleep(0.1)
-        assert engine.client.suspended and not engine.client.connected
+        assert engine.transport.suspended and not engine.transport.connected
         await _turn(engine, frames)  # pressing the key wakes the connection; the turn is not lost
         turn = engine.turn
     assert turn.user_text == "What is the status of my last task" and turn.assistant_text

@@ -199,7 +199,7 @@ class EngineBridge(QObject):
 
     def _thread_main(self, settings: Settings, previous: threading.Thread | None,
                      stop_requested: threading.Event) -> None:
-        from desktop.live.client import LiveError
+        from desktop.live.errors import LiveError
 
         if previous is not None:
             previous.join()
@@ -241,9 +241,6 @@ class EngineBridge(QObject):
                 open_session(settings, bus=self.bus, metrics=self.metrics, player=player, record=False))
             self.engine = engine
             self._on_engine_event(_Started(settings.offline))
-            if settings.offline:
-                self.bus.emit(StateChanged("offline-demo", "local stand-ins"))
-                self.bus.emit(StateChanged("ready", "offline demo"))
             if self.use_audio_devices:
                 self._start_microphone(settings)
             self._ready.set()
@@ -438,7 +435,7 @@ def _short(exc: BaseException) -> str:
 
 def _as_error(exc: BaseException) -> ErrorEvent:
     from desktop.headless import MissingCredentials
-    from desktop.live.client import LiveError
+    from desktop.live.errors import LiveError
 
     if isinstance(exc, LiveError):
         return exc.event()

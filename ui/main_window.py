@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 
 from desktop.assets import asset
 from desktop.config import Settings
-from desktop.events import ErrorEvent, Notice, RunFinished, TurnFinished
+from desktop.events import EngineState, ErrorEvent, Notice, RunFinished, TurnFinished
 from ui import theme
 from ui.banner import MessageArea
 from ui.bridge import EngineBridge
@@ -74,7 +74,7 @@ class MainWindow(QMainWindow):
         self.bridge = bridge or EngineBridge(self)
         self.earcons = earcons
         self.listening = False
-        self.state = "connecting"
+        self.state = EngineState.CONNECTING
         self.offline = False
         self.global_hotkey: GlobalHotkey | None = None
         self.setWindowTitle("Gemini CodeGen")
@@ -196,7 +196,8 @@ class MainWindow(QMainWindow):
         b.metrics_snapshot.connect(self.on_metrics)
         b.profile_changed.connect(lambda ev: self.profile.setText(f"{ev.profile.title()} profile"))
         b.session_started.connect(self.on_session_started)
-        b.session_stopped.connect(lambda: self.on_state("closed", "") if self.state != "error" else None)
+        b.session_stopped.connect(lambda: self.on_state(EngineState.CLOSED, "") if self.state is not EngineState.ERROR
+                                 else None)
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
         self.ptt.pressed.connect(self.press)
         self.ptt.released.connect(self.release)
@@ -288,7 +289,7 @@ class MainWindow(QMainWindow):
             return
         self.listening = True
         self.indicator.mark_pressed(at)
-        self._show_state("listening")  # local feedback now; the engine confirms through state_changed
+        self._show_state(EngineState.LISTENING)  # local feedback now; the engine confirms through state_changed
         self.ptt.set_active(True)
         self.hint.setText(self._hint(True))
         if self.earcons:
@@ -326,17 +327,18 @@ class MainWindow(QMainWindow):
         self.text.clear()
 
     # ------------------------------------------------------------------ engine events
-    def _show_state(self, state: str, detail: str = "") -> None:
+    def _show_state(self, state: EngineState, detail: str = "") -> None:
         self.state = state
         self.indicator.set_state(state, detail)
         self.tray.set_state(state)
-        self.ptt.enabled_for_input = state not in ("connecting", "error", "closed")
+        self.ptt.enabled_for_input = state not in (EngineState.CONNECTING, EngineState.ERROR, EngineState.CLOSED)
         self.ptt.update()
 
-    def on_state(self, state: str, detail: str) -> None:
-        if self.listening and state in ("ready", "offline-demo", "thinking", "speaking"):
+    def on_state(self, name: str, detail: str) -> None:
+        state = EngineState(name)
+        if self.listening and state in (EngineState.READY, EngineState.THINKING, EngineState.SPEAKING):
             return  # the key is still down: the user sees "listening" until they let go
-        self.ptt.set_active(state == "listening")
+        self.ptt.set_active(state is EngineState.LISTENING)
         self._show_state(state, detail)
 
     def on_session_started(self, offline: bool) -> None:

@@ -1,4 +1,4 @@
-"""The state pill: a coloured dot and label (offline demo, ready, listening, ...) that pulses while active.
+"""The state pill: a coloured dot and label (ready, listening, thinking, ...) that pulses while active.
 
 It also closes the loop on the key-to-paint measurement: ``mark_pressed(t)`` notes when a push-to-talk key
 event arrived; the first paint that shows "listening" afterwards reports the delay through ``painted``.
@@ -13,6 +13,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from desktop.events import EngineState
 from ui import theme
 
 
@@ -21,7 +22,7 @@ class StateIndicator(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.state = "connecting"
+        self.state = EngineState.CONNECTING
         self.detail = ""
         self._phase = 0.0
         self._pressed_at: float | None = None
@@ -32,7 +33,7 @@ class StateIndicator(QWidget):
         self._font = QFont(self.font())
         self._font.setPointSizeF(10)
         self._font.setWeight(QFont.Weight.DemiBold)
-        self.set_state("connecting")
+        self.set_state(EngineState.CONNECTING)
 
     @property
     def label(self) -> str:
@@ -45,7 +46,7 @@ class StateIndicator(QWidget):
     def mark_pressed(self, at: float) -> None:
         self._pressed_at = at
 
-    def set_state(self, state: str, detail: str = "") -> None:
+    def set_state(self, state: EngineState, detail: str = "") -> None:
         self.state, self.detail = state, detail
         animated = theme.STATES.get(state, ("", "", False))[2]
         if animated and not self._pulse.isActive():
@@ -56,7 +57,7 @@ class StateIndicator(QWidget):
         self.setToolTip(detail or self.label)
         self.setAccessibleName(f"State: {self.label}")
         self.updateGeometry()
-        if state == "listening" and self._pressed_at is not None:
+        if state is EngineState.LISTENING and self._pressed_at is not None:
             self.repaint()  # the user's own key press: paint (and flush) now, not on the next loop pass
         else:
             self.update()
@@ -90,7 +91,7 @@ class StateIndicator(QWidget):
         p.setFont(self._font)
         p.drawText(r.adjusted(28, 0, -10, 0), Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self.label)
         p.end()
-        if self.state == "listening" and self._pressed_at is not None:
+        if self.state is EngineState.LISTENING and self._pressed_at is not None:
             at, self._pressed_at = self._pressed_at, None
             self.painted.emit(self.state, time.perf_counter() - at)
 

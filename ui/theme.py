@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop.assets import asset
+from desktop.events import EngineState
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,15 +45,14 @@ LIGHT = Palette(False, window="#f4f5f8", surface="#ffffff", surface_alt="#eef0f5
                 bad="#d64545", info="#2b7fd6")
 
 # State -> (label, colour role, animated)
-STATES: dict[str, tuple[str, str, bool]] = {
-    "offline-demo": ("Offline demo", "info", False),
-    "connecting": ("Connecting…", "warn", True),
-    "ready": ("Ready", "ok", False),
-    "listening": ("Listening", "bad", True),
-    "thinking": ("Thinking…", "accent", True),
-    "speaking": ("Speaking", "info", True),
-    "error": ("Error", "bad", False),
-    "closed": ("Disconnected", "text_muted", False),
+STATES: dict[EngineState, tuple[str, str, bool]] = {
+    EngineState.CONNECTING: ("Connecting…", "warn", True),
+    EngineState.READY: ("Ready", "ok", False),
+    EngineState.LISTENING: ("Listening", "bad", True),
+    EngineState.THINKING: ("Thinking…", "accent", True),
+    EngineState.SPEAKING: ("Speaking", "info", True),
+    EngineState.ERROR: ("Error", "bad", False),
+    EngineState.CLOSED: ("Disconnected", "text_muted", False),
 }
 
 _current: Palette = DARK

@@ -6,10 +6,11 @@ from PySide6.QtCore import QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from desktop.events import EngineState
 from ui import theme
 
 
-def state_icon(state: str, size: int = 64) -> QIcon:
+def state_icon(state: EngineState, size: int = 64) -> QIcon:
     role = theme.STATES.get(state, ("", "text_muted", False))[1]
     pm = QPixmap(size, size)
     pm.fill(Qt.GlobalColor.transparent)
@@ -38,7 +39,7 @@ class Tray(QObject):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
-        self.icon = QSystemTrayIcon(state_icon("connecting"), parent)
+        self.icon = QSystemTrayIcon(state_icon(EngineState.CONNECTING), parent)
         self.menu = QMenu()
         self.talk_action = QAction("Push to talk", self.menu, checkable=True)
         self.mute_action = QAction("Mute microphone", self.menu, checkable=True)
@@ -55,7 +56,7 @@ class Tray(QObject):
         self.menu.addAction(quit_)
         self.icon.setContextMenu(self.menu)
         self.icon.activated.connect(self._activated)
-        self.state = "connecting"
+        self.state = EngineState.CONNECTING
         if self.available:
             self.icon.show()
 
@@ -63,12 +64,12 @@ class Tray(QObject):
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self.show_window.emit()
 
-    def set_state(self, state: str) -> None:
+    def set_state(self, state: EngineState) -> None:
         self.state = state
         self.icon.setIcon(state_icon(state))
         label = theme.STATES.get(state, (state, "", False))[0]
         self.icon.setToolTip(f"Gemini CodeGen — {label}")
-        if state != "listening" and self.talk_action.isChecked():
+        if state is not EngineState.LISTENING and self.talk_action.isChecked():
             self.talk_action.blockSignals(True)
             self.talk_action.setChecked(False)
             self.talk_action.blockSignals(False)

@@ -12,7 +12,7 @@ from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import AudioLevel, EventBus, Notice
 from desktop.headless import open_session, speak_frames
 from desktop.live import protocol as p
-from desktop.live.client import LiveConfig
+from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
 
 
@@ -26,7 +26,7 @@ async def test_engine_runs_frames_through_the_pipeline(status_noisy, manifest):
     events: list = []
     bus.subscribe(events.append)
     async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
-        engine = SessionEngine(LiveConfig(url=p.live_url(emu.url), api_key="k"), bus=bus,
+        engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k")), bus=bus,
                                options=EngineOptions(preroll_ms=300, tail_ms=200),
                                pipeline=InputPipeline(build_backend("webrtc")))
         await engine.start()
@@ -42,10 +42,10 @@ async def test_engine_runs_frames_through_the_pipeline(status_noisy, manifest):
     assert any(lv.speech for lv in levels) and any(not lv.speech for lv in levels)
     assert max(lv.rms_dbfs for lv in levels) > -40
     # the reply latency counts from the VAD's end of speech, which comes before activityEnd
-    assert turn.speech_end_at is not None and turn.ended_at is not None
-    assert turn.speech_end_at <= turn.ended_at
+    assert turn.timings.speech_end_at is not None and turn.timings.ended_at is not None
+    assert turn.timings.speech_end_at <= turn.timings.ended_at
     assert turn.timings_ms["speech_end_to_first_audio"] >= turn.timings_ms["activity_end_to_first_audio"]
-    assert turn.timings_ms["activity_end_to_first_audio"] == pytest.approx((turn.first_audio_at - turn.ended_at) * 1e3)
+    assert turn.timings_ms["activity_end_to_first_audio"] == pytest.approx((turn.timings.first_audio_at - turn.timings.ended_at) * 1e3)
     assert engine.metrics.counters["frames_captured"] == len(status_noisy)
 
 
@@ -89,7 +89,7 @@ async def test_hands_free_turn_is_opened_and_closed_by_the_vad(fixtures_dir):
     frames = WavSource(fixtures_dir / "status.wav").frames
     bus = EventBus()
     async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
-        engine = SessionEngine(LiveConfig(url=p.live_url(emu.url), api_key="k"), bus=bus,
+        engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k")), bus=bus,
                                options=EngineOptions(hands_free=True), pipeline=InputPipeline(build_backend("webrtc")))
         await engine.start()
         try:
@@ -109,7 +109,7 @@ async def test_half_duplex_mutes_the_microphone_while_the_assistant_speaks(fixtu
     levels: list[AudioLevel] = []
     bus.subscribe(lambda e: levels.append(e) if isinstance(e, AudioLevel) else None)
     async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
-        engine = SessionEngine(LiveConfig(url=p.live_url(emu.url), api_key="k"), bus=bus, player=_BusyPlayer(),
+        engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k")), bus=bus, player=_BusyPlayer(),
                                options=EngineOptions(hands_free=True, half_duplex=True),
                                pipeline=InputPipeline(build_backend("off")))
         await engine.start()

@@ -11,8 +11,10 @@ from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import ErrorEvent, EventBus, Notice, TurnFinished
 from desktop.headless import speak_frames
 from desktop.live import protocol as p
-from desktop.live.client import LiveClient, LiveConfig, LiveError
+from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
+from desktop.live.errors import LiveError
+from desktop.metrics import Metrics
 
 
 def _config(emu: LiveEmulator, **kw) -> LiveConfig:
@@ -31,7 +33,8 @@ class Recorder:
 async def _engine(emu: LiveEmulator, **cfg) -> tuple[SessionEngine, Recorder]:
     bus = EventBus()
     rec = Recorder(bus)
-    engine = SessionEngine(_config(emu, **cfg), bus=bus, options=EngineOptions(preroll_ms=300, tail_ms=200))
+    metrics = Metrics()
+    engine = SessionEngine(LiveClient(_config(emu, **cfg), metrics), bus=bus, metrics=metrics, options=EngineOptions(preroll_ms=300, tail_ms=200))
     await engine.start()
     return engine, rec
 
@@ -60,7 +63,7 @@ async def test_close_1011_mid_turn_reconnects_with_resumption_and_keeps_the_turn
         await engine.send_text("hello")
         assert await engine.wait_turn(10)
         emu.inject("close_1011_mid_turn")
-        await engine.client._reconnect("test: next connection misbehaves")
+        await engine.transport.reconnect("test: next connection misbehaves")
         await speak_frames(engine, status_frames, realtime=False)
         turn = await engine.wait_turn(15)
         await engine.stop()
@@ -80,7 +83,7 @@ async def test_go_away_reconnects_between_turns():
         await engine.send_text("hello")
         assert await engine.wait_turn(10)
         for _ in range(100):
-            if emu.stats.connections >= 2 and engine.client.connected:
+            if emu.stats.connections >= 2 and engine.transport.connected:
                 break
             await asyncio.sleep(0.02)
         await engine.send_text("hello again")
@@ -112,7 +115,7 @@ async def test_stalled_turn_times_out_with_a_clear_error_and_recovers():
         assert turn is not None
         assert [e.kind for e in rec.of(ErrorEvent)] == ["timeout"]
         for _ in range(100):
-            if engine.client.connected and emu.stats.connections >= 2:
+            if engine.transport.connected and emu.stats.connections >= 2:
                 break
             await asyncio.sleep(0.02)
         await engine.send_text("hello")

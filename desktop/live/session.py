@@ -1,0 +1,271 @@
+"""The state of one Gemini Live conversation, without I/O (in the style of websockets' ``Protocol``).
+
+``LiveSession`` is fed with what happens — commands from the engine (``send``), frames from the server
+(``receive_data``), clock ticks (``tick``), a connection coming up (``connection_made``) or going away
+(``connection_lost``, ``connect_failed``) — and is drained of what to do about it: frames to write
+(``data_to_send``), events for the engine (``events_received``) and, when it wants one, a reconnect
+(``take_reconnect``).  It owns the turn's wire phase, the replay buffer of the turn in progress, the latest
+resumption handle and the goAway / suspend / retry decisions.  No sockets, no asyncio, no clock of its
+own: ``desktop.live.client.LiveClient`` moves the bytes, and the resilience cases (goAway, 1011, a stalled
+turn, replay after a drop) are unit-tested here in milliseconds.
+
+Typical use by a transport::
+
+    session.send(ActivityStart(), now)          # engine command
+    for frame in session.data_to_send(): ...   # write them
+    session.receive_data(frame, now)            # a server frame
+    for event in session.events_received(): ... # hand them to the engine
+    if (reason := session.take_reconnect()): ...
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from desktop.events import ErrorEvent, Reconnected
+from desktop.live import protocol as p
+from desktop.live.errors import LiveError, close_error
+
+MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
+
+
+class TurnPhase(enum.Enum):
+    IDLE = "idle"  # no turn on the wire
+    CAPTURING = "capturing"  # between activityStart and activityEnd
+    AWAITING = "awaiting"  # the request is complete; the reply is due
+
+
+class Link(enum.Enum):
+    DOWN = "down"  # never connected yet
+    UP = "up"
+    RECONNECTING = "reconnecting"
+    SUSPENDED = "suspended"  # closed on purpose while idle; the next turn reopens it
+    CLOSED = "closed"  # closed for good (by us, or a fatal error)
+
+
+# ---- commands (what the engine asks for; the session encodes them)
+@dataclass(frozen=True, slots=True)
+class ActivityStart:
+    """Push-to-talk key down (also barge-in: the server interrupts a reply in progress)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityEnd:
+    """Push-to-talk turn complete."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendAudio:
+    pcm: bytes  # 16 kHz mono PCM16, any whole number of samples
+
+
+@dataclass(frozen=True, slots=True)
+class SendText:
+    """A typed request: one complete user turn."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class SendToolResponse:
+    results: tuple[p.FunctionResult, ...]
+
+
+Command = ActivityStart | ActivityEnd | SendAudio | SendText | SendToolResponse
+LiveEvent = p.ServerEvent | Reconnected | ErrorEvent
+
+
+# ---- what to do when a connection ends
+@dataclass(frozen=True, slots=True)
+class Reconnect:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Fail:
+    error: LiveError
+
+
+class LiveSession:
+    def __init__(self, setup: p.SetupOptions, *, turn_timeout_s: float = 30.0, max_reconnects: int = 5,
+                 nudge_after_tool_response: bool = True, max_replay: int = MAX_REPLAY_MESSAGES,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self.setup = setup
+        self.turn_timeout_s = turn_timeout_s
+        self.max_reconnects = max_reconnects
+        # Gemini 3.x may wait for new realtime input after a toolResponse: a " " text input unblocks it.
+        self.nudge_after_tool_response = nudge_after_tool_response
+        self.max_replay = max_replay
+        self._jitter = jitter
+        # how audio is encoded: the pre-encoded fast path (the bench swaps in the naive one as its baseline)
+        self.encode_audio: Callable[[bytes], str] = p.audio_message
+        self.handle: str | None = setup.resumption_handle
+        self.phase = TurnPhase.IDLE
+        self.link = Link.DOWN
+        self.connects = 0
+        self._replay: list[str] = []  # the turn in progress, as sent (kept until its reply is complete)
+        self._out: list[str] = []
+        self._events: list[LiveEvent] = []
+        self._go_away = False
+        self._reconnect: str | None = None  # a reconnect this session wants (goAway between turns, a stall)
+        self._last_server_activity = 0.0
+
+    # ------------------------------------------------------------------ draining
+    def data_to_send(self) -> list[str]:
+        out, self._out = self._out, []
+        return out
+
+    def events_received(self) -> list[LiveEvent]:
+        events, self._events = self._events, []
+        return events
+
+    def take_reconnect(self) -> str | None:
+        """The reason for a reconnect this session wants now (None: none); asking clears it."""
+        reason, self._reconnect = self._reconnect, None
+        return reason
+
+    # ------------------------------------------------------------------ connection lifecycle
+    @property
+    def connected(self) -> bool:
+        return self.link is Link.UP
+
+    @property
+    def suspended(self) -> bool:
+        return self.link is Link.SUSPENDED
+
+    def setup_message(self) -> str:
+        """The first frame of every connection (resuming with the latest handle when there is one)."""
+        return p.setup_message(replace(self.setup, resumption_handle=self.handle))
+
+    def connection_made(self, now: float, reconnect_reason: str | None = None, *, planned: bool = False) -> None:
+        """``setupComplete`` arrived.  After a reconnect (``reconnect_reason``) a turn still in progress — cut
+        off mid-reply, or begun while the link was down — is replayed first, so none of its audio is lost."""
+        self.connects += 1
+        self.link = Link.UP
+        self._go_away = False
+        self._last_server_activity = now
+        if reconnect_reason is None:
+            return
+        replayed = self.phase is not TurnPhase.IDLE and bool(self._replay)
+        if replayed:
+            self._out[:0] = self._replay
+        self._events.append(Reconnected(reconnect_reason, self.handle is not None, replayed, planned))
+
+    def connection_lost(self, code: int | None, reason: str) -> Reconnect | Fail | None:
+        """The server side closed.  None: we closed it ourselves (suspend, close, a reconnect under way)."""
+        if self.link is not Link.UP:
+            return None
+        err = close_error(code, reason, self.setup.model)
+        if err.fatal:
+            self.link = Link.CLOSED
+            self._events.append(err.event())
+            return Fail(err)
+        self.link = Link.RECONNECTING
+        return Reconnect(f"connection closed (code {code}: {reason or 'no reason'})")
+
+    def begin_reconnect(self) -> None:
+        self.link = Link.RECONNECTING
+        self._go_away = False
+
+    def connect_failed(self, err: LiveError, attempt: int) -> float | None:
+        """Attempt ``attempt`` (0-based) to reconnect failed: seconds to wait before the next one, or None when
+        the session gives up (the error is then reported as fatal)."""
+        if err.fatal or attempt >= self.max_reconnects - 1:
+            self.link = Link.CLOSED
+            self._events.append(err.as_fatal().event())
+            return None
+        return min(4.0, 0.1 * 2 ** attempt) * (0.5 + self._jitter())
+
+    def suspend(self) -> bool:
+        """Close an idle connection on purpose (to save power); True when the transport should close it."""
+        if self.link is not Link.UP or self.phase is not TurnPhase.IDLE:
+            return False
+        self.link = Link.SUSPENDED
+        return True
+
+    def resume(self) -> bool:
+        """True when a suspended connection should be reopened now."""
+        if self.link is not Link.SUSPENDED:
+            return False
+        self.link = Link.RECONNECTING
+        return True
+
+    def close(self) -> None:
+        self.link = Link.CLOSED
+
+    # ------------------------------------------------------------------ commands
+    def send(self, command: Command, now: float) -> None:
+        if isinstance(command, SendAudio):
+            frame = self.encode_audio(command.pcm)
+            if self.phase is TurnPhase.CAPTURING:
+                self._keep(frame)
+            self._write(frame)
+        elif isinstance(command, ActivityStart):
+            self.phase = TurnPhase.CAPTURING
+            self._replay = []
+            self._keep(p.ACTIVITY_START)
+            self._write(p.ACTIVITY_START)
+        elif isinstance(command, ActivityEnd):
+            self._keep(p.ACTIVITY_END)
+            self._await_reply(now)
+            self._write(p.ACTIVITY_END)
+        elif isinstance(command, SendText):
+            frame = p.client_content(command.text)
+            self._replay = [frame]
+            self._await_reply(now)
+            self._write(frame)
+        else:
+            self._write(p.tool_response(command.results))
+            self._last_server_activity = now
+            if self.nudge_after_tool_response:
+                self._write(p.text_input(" "))
+
+    def _keep(self, frame: str) -> None:
+        """Keep a frame of the user's turn for a replay until the reply is complete (bounded)."""
+        if len(self._replay) < self.max_replay:
+            self._replay.append(frame)
+
+    def _write(self, frame: str) -> None:
+        if self.link is Link.UP:
+            self._out.append(frame)  # while the link is down, the replay buffer keeps what matters
+
+    def _await_reply(self, now: float) -> None:
+        self.phase = TurnPhase.AWAITING
+        self._last_server_activity = now
+
+    # ------------------------------------------------------------------ server frames and time
+    def receive_data(self, frame: bytes | str, now: float) -> None:
+        self._last_server_activity = now
+        try:
+            events = p.parse_server_message(frame)
+        except p.ProtocolError as exc:
+            self._events.append(ErrorEvent("protocol", f"Ignored a malformed message from Gemini: {exc}"))
+            return
+        for ev in events:
+            if isinstance(ev, p.ResumptionUpdate):
+                if ev.resumable and ev.handle:
+                    self.handle = ev.handle
+            elif isinstance(ev, p.TurnComplete):
+                if self.phase is TurnPhase.AWAITING:
+                    self.phase = TurnPhase.IDLE
+                    self._replay = []
+            elif isinstance(ev, p.GoAway):
+                self._go_away = True
+            self._events.append(ev)
+        if self._go_away and self.phase is TurnPhase.IDLE and self.link is Link.UP:
+            self._go_away = False
+            self._reconnect = "server asked to reconnect (goAway)"
+
+    def tick(self, now: float) -> None:
+        """The turn watchdog: a reply that shows no server activity for ``turn_timeout_s`` is abandoned with
+        a clear error, and the connection is renewed for the next turn."""
+        if (self.phase is TurnPhase.AWAITING and self.link is Link.UP
+                and now - self._last_server_activity > self.turn_timeout_s):
+            self.phase = TurnPhase.IDLE
+            self._replay = []
+            self._events.append(ErrorEvent("timeout", f"Gemini did not answer within {self.turn_timeout_s:g} s.",
+                                           "Try again; the session was reconnected."))
+            self._reconnect = "turn timed out"

@@ -1,0 +1,215 @@
+"""The Live session core without sockets: every resilience case fed as frames, ticks and closes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from desktop.events import ErrorEvent, Reconnected
+from desktop.live import protocol as p
+from desktop.live.errors import LiveError
+from desktop.live.session import (
+    ActivityEnd,
+    ActivityStart,
+    Fail,
+    Link,
+    LiveSession,
+    Reconnect,
+    SendAudio,
+    SendText,
+    SendToolResponse,
+    TurnPhase,
+)
+
+PCM = b"\x01\x00" * 320  # 20 ms
+
+
+def up(**kw) -> LiveSession:
+    s = LiveSession(p.SetupOptions(), jitter=lambda: 0.5, **kw)
+    s.connection_made(0.0)
+    return s
+
+
+def turn(s: LiveSession, chunks: int = 3, now: float = 1.0) -> list[str]:
+    s.send(ActivityStart(), now)
+    for _ in range(chunks):
+        s.send(SendAudio(PCM), now)
+    s.send(ActivityEnd(), now)
+    return s.data_to_send()
+
+
+def keys(frames: list[str]) -> list[str]:
+    """The realtimeInput field of each frame (activityStart / audio / activityEnd / ...)."""
+    out = []
+    for f in frames:
+        msg = json.loads(f)
+        body = msg.get("realtimeInput") or {}
+        out.append(next(iter(body)) if body else next(iter(msg)))
+    return out
+
+
+def test_a_turn_is_encoded_in_order_and_the_reply_completes_it():
+    s = up()
+    frames = turn(s)
+    assert keys(frames) == ["activityStart", "audio", "audio", "audio", "activityEnd"]
+    assert p.parse_client_message(frames[1]).data == PCM
+    assert s.phase is TurnPhase.AWAITING
+    s.receive_data(p.server_audio(b"\0\0" * 240), 1.5)
+    s.receive_data(p.server_content(turn_complete=True), 1.6)
+    assert s.phase is TurnPhase.IDLE
+    assert [type(e) for e in s.events_received()] == [p.AudioChunk, p.TurnComplete]
+
+
+def test_resumption_handles_are_kept_and_used_by_the_next_setup():
+    s = up()
+    s.receive_data(p.server_resumption_update("h1", True), 1.0)
+    s.receive_data(p.server_resumption_update("", False), 1.1)  # mid-generation: not resumable, keep h1
+    assert s.handle == "h1"
+    setup = json.loads(s.setup_message())["setup"]
+    assert setup["sessionResumption"] == {"handle": "h1"}
+
+
+def test_go_away_between_turns_asks_for_a_reconnect_at_once():
+    s = up()
+    s.receive_data(p.server_go_away(50), 1.0)
+    assert s.take_reconnect() == "server asked to reconnect (goAway)"
+    assert s.take_reconnect() is None  # asking clears it
+
+
+def test_go_away_mid_turn_waits_for_the_reply_to_complete():
+    s = up()
+    turn(s)
+    s.receive_data(p.server_go_away(50), 1.0)
+    assert s.take_reconnect() is None
+    s.receive_data(p.server_content(turn_complete=True), 1.2)
+    assert s.take_reconnect() == "server asked to reconnect (goAway)"
+
+
+def test_a_1011_mid_reply_reconnects_and_replays_the_turn_first_with_what_was_said_meanwhile():
+    s = up()
+    sent = turn(s, chunks=2)
+    decision = s.connection_lost(1011, "internal error")
+    assert isinstance(decision, Reconnect) and "1011" in decision.reason
+    s.begin_reconnect()
+    # while the link is down nothing goes out; the turn is kept
+    s.send(SendAudio(PCM), 2.0)
+    assert s.data_to_send() == []
+    s.connection_made(3.0, decision.reason)
+    replay = s.data_to_send()
+    assert replay == sent  # the whole turn, once, in order (audio after activityEnd is not part of it)
+    (ev,) = s.events_received()
+    assert isinstance(ev, Reconnected) and ev.replayed_turn and not ev.resumed and not ev.planned
+
+
+def test_a_turn_begun_while_reconnecting_is_sent_when_the_link_is_back():
+    s = up()
+    s.receive_data(p.server_resumption_update("h9", True), 0.5)
+    s.events_received()
+    s.connection_lost(1006, "")
+    s.begin_reconnect()
+    frames_before = turn(s, chunks=1)
+    assert frames_before == []
+    s.connection_made(2.0, "connection closed")
+    assert keys(s.data_to_send()) == ["activityStart", "audio", "activityEnd"]
+    (ev,) = s.events_received()
+    assert ev.resumed and ev.replayed_turn
+
+
+def test_a_fatal_close_fails_the_session_with_the_users_error():
+    s = up()
+    decision = s.connection_lost(1008, "model not found")
+    assert isinstance(decision, Fail) and decision.error.kind == "model"
+    assert s.link is Link.CLOSED
+    (ev,) = s.events_received()
+    assert isinstance(ev, ErrorEvent) and ev.fatal and ev.kind == "model"
+
+
+def test_a_close_we_asked_for_is_not_a_failure():
+    s = up()
+    assert s.suspend() and s.suspended
+    assert s.connection_lost(1000, "") is None
+    assert s.resume() and s.link is Link.RECONNECTING
+    s.connection_made(5.0, "resumed after idle", planned=True)
+    (ev,) = s.events_received()
+    assert ev.planned
+
+
+def test_suspend_is_refused_mid_turn():
+    s = up()
+    turn(s)
+    assert not s.suspend() and s.connected
+
+
+def test_a_stalled_reply_times_out_once_and_asks_for_a_fresh_connection():
+    s = up(turn_timeout_s=5)
+    turn(s, now=10.0)
+    s.tick(14.0)
+    assert s.events_received() == [] and s.take_reconnect() is None
+    s.receive_data(p.server_content(output_text="thinking"), 14.5)  # any server activity resets the clock
+    s.events_received()
+    s.tick(19.0)
+    assert s.events_received() == []
+    s.tick(19.6)
+    (ev,) = s.events_received()
+    assert isinstance(ev, ErrorEvent) and ev.kind == "timeout" and "5 s" in ev.message
+    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == "turn timed out"
+    s.tick(100.0)
+    assert s.events_received() == []  # reported once
+
+
+def test_a_malformed_frame_is_one_protocol_error_and_the_session_goes_on():
+    s = up()
+    s.receive_data(b"{not json", 1.0)
+    s.receive_data(p.server_content(output_text="hi"), 1.1)
+    errors, text = s.events_received()
+    assert isinstance(errors, ErrorEvent) and errors.kind == "protocol"
+    assert isinstance(text, p.OutputTranscript)
+
+
+def test_reconnect_backoff_grows_and_gives_up_as_a_fatal_error():
+    s = up(max_reconnects=3)
+    s.connection_lost(1006, "")
+    s.begin_reconnect()
+    err = LiveError("network", "unreachable", fatal=False)
+    delays = [s.connect_failed(err, attempt) for attempt in range(3)]
+    assert delays[0] == pytest.approx(0.1) and delays[1] == pytest.approx(0.2)
+    assert delays[2] is None and s.link is Link.CLOSED
+    (ev,) = s.events_received()
+    assert ev.fatal and ev.kind == "network"
+
+
+def test_a_fatal_connect_error_is_not_retried():
+    s = up()
+    s.begin_reconnect()
+    assert s.connect_failed(LiveError("auth", "bad key"), 0) is None
+
+
+def test_a_typed_request_is_replayed_like_a_spoken_one():
+    s = up()
+    s.send(SendText("hello"), 1.0)
+    sent = s.data_to_send()
+    s.connection_lost(1011, "")
+    s.begin_reconnect()
+    s.connection_made(2.0, "again")
+    assert s.data_to_send() == sent and s.phase is TurnPhase.AWAITING
+
+
+def test_tool_responses_are_sent_with_the_nudge_and_never_replayed():
+    s = up()
+    s.send(SendToolResponse((p.FunctionResult("c1", "list_runs", output={"runs": []}),)), 1.0)
+    frames = s.data_to_send()
+    assert [next(iter(json.loads(f))) for f in frames] == ["toolResponse", "realtimeInput"]
+    assert json.loads(frames[1]) == {"realtimeInput": {"text": " "}}
+    quiet = up(nudge_after_tool_response=False)
+    quiet.send(SendToolResponse((p.FunctionResult("c1", "x", output={}),)), 1.0)
+    assert len(quiet.data_to_send()) == 1
+
+
+def test_the_replay_buffer_is_bounded():
+    s = up(max_replay=10)
+    turn(s, chunks=50)
+    s.connection_lost(1011, "")
+    s.begin_reconnect()
+    s.connection_made(2.0, "again")
+    assert len(s.data_to_send()) == 10
