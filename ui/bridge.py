@@ -239,10 +239,10 @@ class EngineBridge(QObject):
             self.store = await stack.enter_async_context(recording(settings, self.bus, self.metrics))
             engine = await stack.enter_async_context(
                 open_session(settings, bus=self.bus, metrics=self.metrics, player=player, record=False))
+            if self.use_audio_devices:  # before the engine is published: "has an engine" means "can hear you"
+                self._start_microphone(settings, engine)
             self.engine = engine
             self._on_engine_event(_Started(settings.offline))
-            if self.use_audio_devices:
-                self._start_microphone(settings)
             self._ready.set()
             try:
                 await self._stop.wait()
@@ -271,7 +271,7 @@ class EngineBridge(QObject):
         self.player = player
         return player
 
-    def _start_microphone(self, settings: Settings) -> None:
+    def _start_microphone(self, settings: Settings, engine: SessionEngine) -> None:
         """Open the microphone on the engine loop; its frames go to the engine (which meters them)."""
         try:
             from audio.capture import MicCapture  # absent in a build without audio capture
@@ -280,8 +280,8 @@ class EngineBridge(QObject):
             self.bus.emit(Notice("Microphone capture is not available in this build: type your request instead",
                                  kind="no_microphone"))
             return
-        engine, loop, bus = self.engine, self.loop, self.bus
-        assert engine is not None and loop is not None
+        loop, bus = self.loop, self.bus
+        assert loop is not None
 
         def on_frame(frame: bytes, captured_at: float) -> None:  # on the engine loop; the engine meters it
             if not self.muted:
