@@ -112,8 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def known_error_message(exc: BaseException) -> str | None:
     from desktop.config import ConfigError
-    from desktop.headless import MissingCredentials
     from desktop.live.errors import LiveError
+    from desktop.session import MissingCredentials
 
     if isinstance(exc, LiveError):
         return f"{exc.message} {exc.action}".strip()
@@ -173,8 +173,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     from desktop.events import EventBus, ProfileChanged, TurnFinished
-    from desktop.headless import open_session, speak_frames
     from desktop.metrics import Metrics
+    from desktop.session import open_session
+    from desktop.simulated_user import speak_frames
 
     bus, metrics = EventBus(), Metrics()
     t0 = time.perf_counter()
@@ -185,7 +186,8 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     bus.subscribe(lambda ev: profile.append(ev) if isinstance(ev, ProfileChanged) else None)
     runs = _RunWatch(bus)
     wait_s = settings.turn_timeout_s + 30
-    async with open_session(settings, bus=bus, metrics=metrics) as engine:
+    async with open_session(settings, bus=bus, metrics=metrics) as session:
+        engine = session.engine
         await speak_frames(engine, frames, realtime=not args.fast)
         turn = await engine.wait_turn(wait_s)
         for text in args.then:

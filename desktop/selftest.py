@@ -29,7 +29,8 @@ async def _selftest() -> list[Check]:
     from audio.sources import WavSource
     from desktop.config import Settings
     from desktop.events import ErrorEvent, EventBus, ToolCallFinished, TurnFinished
-    from desktop.headless import open_session, speak_frames
+    from desktop.session import open_session
+    from desktop.simulated_user import speak_frames
 
     events: list[Any] = []
     bus = EventBus()
@@ -39,7 +40,8 @@ async def _selftest() -> list[Check]:
     with tempfile.TemporaryDirectory(prefix="gemini-codegen-selftest-") as data_dir:
         settings = Settings(offline=True, data_dir=data_dir)
         t0 = time.perf_counter()
-        async with open_session(settings, bus=bus, model_delay_s=0.05) as engine:
+        async with open_session(settings, bus=bus, model_delay_s=0.05) as session:
+            engine = session.engine
             checks.append(Check("session", True, f"connected to the local Live emulator in "
                                                  f"{(time.perf_counter() - t0) * 1e3:.0f} ms"))
             await speak_frames(engine, frames, realtime=False)

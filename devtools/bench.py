@@ -208,7 +208,7 @@ def bench_send_path(report: Report) -> None:
 def _fixture_turns() -> tuple[tuple[list[bytes], int], ...]:
     """The spoken fixtures and where the key is released in each, computed once (not on the loop per turn)."""
     from desktop.config import Settings
-    from desktop.headless import load_utterances
+    from desktop.simulated_user import load_utterances
 
     names = ("create_pr", "status", "list_runs", "resume")
     return tuple(load_utterances([FIXTURES / f"{n}.wav" for n in names], Settings().tail_ms))
@@ -218,10 +218,11 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
     from audio.pipeline import InputPipeline
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
-    from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
+    from desktop.session import Endpoints, live_config
+    from desktop.simulated_user import speak_frames
 
     fixtures = _fixture_turns()
     metrics = Metrics()
@@ -429,10 +430,11 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
 
     from desktop.config import Settings
     from desktop.engine import SessionEngine
-    from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
+    from desktop.session import Endpoints, live_config
+    from desktop.simulated_user import speak_frames
 
     fixtures = _fixture_turns()
     metrics = Metrics()

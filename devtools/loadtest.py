@@ -48,7 +48,7 @@ from desktop import __version__
 from devtools.machine import machine_info
 
 if TYPE_CHECKING:
-    from desktop.headless import Utterance
+    from desktop.simulated_user import Utterance
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -217,7 +217,7 @@ def slope_per_min(points: list[tuple[float, float]]) -> float:
 def load_frames() -> list[Utterance]:
     """The fixture WAVs, read once and shared by every session, with their key-release frame found once."""
     from desktop.config import Settings
-    from desktop.headless import load_utterances
+    from desktop.simulated_user import load_utterances
 
     return load_utterances([FIXTURES / name for name in FIXTURE_WAVS], Settings().tail_ms)
 
@@ -268,10 +268,11 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.events import EngineState, ErrorEvent, ToolCallFinished
-    from desktop.headless import Endpoints, live_config, speak_frames
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.live.errors import LiveError
+    from desktop.session import Endpoints, live_config
+    from desktop.simulated_user import speak_frames
 
     settings = Settings(offline=True)
     turn_tool_errors: list[str] = []
@@ -394,7 +395,7 @@ async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: st
                    codegen_url: str | None = None, think_s: float = THINK_S
                    ) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
     import desktop.engine  # noqa: F401  (imported before the clock starts, not inside the first session)
-    import desktop.headless  # noqa: F401
+    import desktop.session  # noqa: F401
     from desktop.metrics import Metrics
 
     frames = load_frames()

@@ -11,9 +11,9 @@ import pytest
 
 from desktop.config import Settings
 from desktop.events import Alert, EventBus, MetricsSnapshot, Notice
-from desktop.headless import open_session
 from desktop.metrics import Metrics
 from desktop.monitoring import Monitor, monitoring
+from desktop.session import open_session
 
 
 def _collect(bus: EventBus) -> list[object]:
@@ -95,7 +95,8 @@ async def test_open_session_wires_the_settings(tmp_path) -> None:
     settings = Settings(offline=True, data_dir=str(tmp_path), metrics_jsonl=str(path), metrics_port=0)
     bus = EventBus()
     seen = _collect(bus)
-    async with open_session(settings, bus=bus, record=False, model_delay_s=0.05) as engine:
+    async with open_session(settings, bus=bus, record=False, model_delay_s=0.05) as session:
+        engine = session.engine
         await engine.send_text("hello")
         assert await engine.wait_turn(10) is not None
         for _ in range(60):

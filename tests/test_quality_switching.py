@@ -9,8 +9,9 @@ from audio.sources import WavSource
 from desktop.config import Settings
 from desktop.engine import SessionEngine
 from desktop.events import EventBus, Notice, ProfileChanged
-from desktop.headless import open_session, speak_frames
 from desktop.quality import BALANCED, PERFORMANCE, SAVER
+from desktop.session import open_session
+from desktop.simulated_user import speak_frames
 
 
 async def _turn(engine: SessionEngine, frames) -> None:
@@ -21,7 +22,8 @@ async def _turn(engine: SessionEngine, frames) -> None:
 async def test_profile_switch_mid_turn_waits_for_the_turn_and_loses_no_frame(fixtures_dir):
     frames = WavSource(fixtures_dir / "list_runs.wav").frames
     settings = Settings(offline=True, quality_profile="performance")
-    async with open_session(settings, model_delay_s=0.02, record=False) as engine:
+    async with open_session(settings, model_delay_s=0.02, record=False) as session:
+        engine = session.engine
         assert engine.profile.chunk_ms == PERFORMANCE.chunk_ms
         # switch while the key is down: the turn keeps 20 ms chunks, the next one uses 100 ms
         engine.press()
@@ -40,10 +42,10 @@ async def test_profile_switch_mid_turn_waits_for_the_turn_and_loses_no_frame(fix
 
 
 async def test_every_frame_sent_reaches_the_server_once_across_switches(fixtures_dir):
-    from desktop.headless import Endpoints, live_config
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.live.emulator import LiveEmulator
+    from desktop.session import Endpoints, live_config
 
     frames = WavSource(fixtures_dir / "status.wav").frames
     async with LiveEmulator(model_delay_s=0.02, speedup=50) as emu:
@@ -63,7 +65,8 @@ async def test_fake_battery_picks_the_profile_and_says_why(fixtures_dir):
     seen = []
     bus.subscribe(seen.append)
     async with open_session(Settings(offline=True, power_source="fake:20,false"), bus=bus, record=False,
-                            model_delay_s=0.02) as engine:
+                            model_delay_s=0.02) as session:
+        engine = session.engine
         assert engine.profile.name == "saver"
         assert engine.profile.chunk_ms == 100 and engine.profile.denoise_level == SAVER.denoise_level
     changes = [e for e in seen if isinstance(e, ProfileChanged)]
@@ -72,7 +75,8 @@ async def test_fake_battery_picks_the_profile_and_says_why(fixtures_dir):
 
 async def test_explicit_denoise_setting_wins_over_the_profile():
     async with open_session(Settings(offline=True, denoise="off", power_source="fake:90,true"), record=False,
-                            model_delay_s=0.02) as engine:
+                            model_delay_s=0.02) as session:
+        engine = session.engine
         assert engine.profile.name == "performance" and engine.profile.denoise == "off"
         assert type(engine.pipeline.denoiser).__name__ == "PassThrough"
 
@@ -85,7 +89,8 @@ async def test_saver_closes_an_idle_connection_and_the_next_turn_reopens_it(fixt
     notices = []
     bus.subscribe(lambda e: notices.append(e) if isinstance(e, Notice) else None)
     quick_saver = dataclasses.replace(SAVER, idle_close_s=0.5)
-    async with open_session(Settings(offline=True), bus=bus, record=False, model_delay_s=0.02) as engine:
+    async with open_session(Settings(offline=True), bus=bus, record=False, model_delay_s=0.02) as session:
+        engine = session.engine
         engine.apply_profile(quick_saver)
         for _ in range(60):
             if engine.transport.suspended:

@@ -7,7 +7,7 @@ import asyncio
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.config import Settings
 from desktop.events import EventBus
-from desktop.headless import codegen_tools
+from desktop.session import codegen_tools
 from desktop.state.recorder import Recorder
 from desktop.state.store import open_store
 

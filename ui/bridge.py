@@ -1,6 +1,6 @@
 """The one bridge between the Qt thread and the engine thread (DESIGN.md, rule 3).
 
-The engine (``desktop.headless.open_session``) runs on its own thread with its own asyncio loop.  Commands
+The engine (``desktop.session.open_session``) runs on its own thread with its own asyncio loop.  Commands
 go in with ``loop.call_soon_threadsafe`` / ``asyncio.run_coroutine_threadsafe``; engine events come out as
 Qt signals.  Events are not posted one by one: the bus subscriber (engine thread) appends them to a queue
 and posts a single queued "wake" signal; the Qt thread drains the queue, keeps only the newest level and
@@ -226,7 +226,7 @@ class EngineBridge(QObject):
             self._on_engine_event(_Stopped())
 
     async def _session(self, settings: Settings, stop_requested: threading.Event) -> None:
-        from desktop.headless import open_session, recording
+        from desktop.session import open_session
 
         self._stop = asyncio.Event()
         if stop_requested.is_set():  # asked to stop before the event existed (see _request_stop)
@@ -235,10 +235,10 @@ class EngineBridge(QObject):
         async with contextlib.AsyncExitStack() as stack:
             if player is not None:
                 stack.callback(player.close)
-            # The window records through the same store it reads history from.
-            self.store = await stack.enter_async_context(recording(settings, self.bus, self.metrics))
-            engine = await stack.enter_async_context(
-                open_session(settings, bus=self.bus, metrics=self.metrics, player=player, record=False))
+            session = await stack.enter_async_context(
+                open_session(settings, bus=self.bus, metrics=self.metrics, player=player))
+            engine = session.engine
+            self.store = session.store  # the window reads history from the store the session records into
             if self.use_audio_devices:  # before the engine is published: "has an engine" means "can hear you"
                 self._start_microphone(settings, engine)
             self.engine = engine
@@ -358,7 +358,7 @@ class EngineBridge(QObject):
         ``start_s`` / ``end_s`` play a part of the file (e.g. the first half while the key is held).
         """
         from audio.sources import WavSource
-        from desktop.headless import speak_frames
+        from desktop.simulated_user import speak_frames
 
         engine = self.engine
         if engine is None:
@@ -434,8 +434,8 @@ def _short(exc: BaseException) -> str:
 
 
 def _as_error(exc: BaseException) -> ErrorEvent:
-    from desktop.headless import MissingCredentials
     from desktop.live.errors import LiveError
+    from desktop.session import MissingCredentials
 
     if isinstance(exc, LiveError):
         return exc.event()

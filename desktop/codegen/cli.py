@@ -57,7 +57,7 @@ def _with_tools(args: argparse.Namespace, body: Callable[[Any, Any], Awaitable[i
     from desktop.codegen.tools import NOT_CONFIGURED
     from desktop.commands import UserError, settings_from_args
     from desktop.events import EventBus
-    from desktop.headless import codegen_tools
+    from desktop.session import codegen_tools
 
     settings = settings_from_args(args)
     if not settings.offline and not settings.has_codegen_credentials:

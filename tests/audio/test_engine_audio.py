@@ -10,10 +10,11 @@ from audio.sources import WavSource, paced
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import AudioLevel, EventBus, Notice
-from desktop.headless import open_session, speak_frames
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
+from desktop.session import open_session
+from desktop.simulated_user import speak_frames
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +61,8 @@ async def test_open_session_builds_the_pipeline_from_settings(tmp_path, monkeypa
     notices: list[Notice] = []
     bus.subscribe(lambda e: notices.append(e) if isinstance(e, Notice) else None)
     settings = Settings(offline=True, denoise="rnnoise", vad_mode=3, data_dir=str(tmp_path))
-    async with open_session(settings, bus=bus, model_delay_s=0.05) as engine:
+    async with open_session(settings, bus=bus, model_delay_s=0.05) as session:
+        engine = session.engine
         assert engine.pipeline is not None
         assert engine.pipeline.denoiser.name == "webrtc"
         assert engine.pipeline.vad.options.mode == 3

@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from desktop import headless
+from desktop import session as wiring
 from desktop.cli import main
 from desktop.codegen.emulator import CodegenEmulator
 
@@ -78,7 +78,7 @@ def test_errors_are_one_line(served, capsys, monkeypatch):
 
 
 def test_run_wav_offline_then_yes_follow(fixtures_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(headless, "OFFLINE_STEP_S", 0.05)
+    monkeypatch.setattr(wiring, "OFFLINE_STEP_S", 0.05)
     code = main(["run", "--wav", str(fixtures_dir / "create_pr.wav"), "--offline", "--fast", "--then", "yes",
                  "--follow", "--json", "--data-dir", str(tmp_path)])
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]

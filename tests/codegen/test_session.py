@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from audio.sources import WavSource
-from desktop import headless
+from desktop import session as wiring
 from desktop.config import Settings
 from desktop.events import EventBus, RunFinished, RunUpdate, ToolCallFinished, TranscriptDelta
-from desktop.headless import open_session, speak_frames
+from desktop.session import open_session
+from desktop.simulated_user import speak_frames
 
 
 async def _wait_for(events, kind, timeout: float = 10.0):
@@ -26,11 +27,12 @@ def _said(events, turn_id: int) -> str:
 
 
 async def test_spoken_request_is_confirmed_before_a_run_starts(tmp_path, monkeypatch, fixtures_dir):
-    monkeypatch.setattr(headless, "OFFLINE_STEP_S", 0.05)
+    monkeypatch.setattr(wiring, "OFFLINE_STEP_S", 0.05)
     bus, events = EventBus(), []
     bus.subscribe(events.append)
     settings = Settings(offline=True, data_dir=str(tmp_path))
-    async with open_session(settings, bus=bus, model_delay_s=0.05, record=False) as engine:
+    async with open_session(settings, bus=bus, model_delay_s=0.05, record=False) as session:
+        engine = session.engine
         await speak_frames(engine, WavSource(fixtures_dir / "create_pr.wav").frames, realtime=False)
         assert await engine.wait_turn(15) is not None
         (asked,) = [e for e in events if isinstance(e, ToolCallFinished)]
@@ -55,7 +57,8 @@ async def test_typed_no_starts_nothing(tmp_path, monkeypatch):
     bus, events = EventBus(), []
     bus.subscribe(events.append)
     settings = Settings(offline=True, data_dir=str(tmp_path))
-    async with open_session(settings, bus=bus, model_delay_s=0.05, record=False) as engine:
+    async with open_session(settings, bus=bus, model_delay_s=0.05, record=False) as session:
+        engine = session.engine
         await engine.send_text("Create a pull request that fixes the flaky login test")
         assert await engine.wait_turn(15) is not None
         await engine.send_text("no, never mind")

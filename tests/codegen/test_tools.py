@@ -8,7 +8,7 @@ from desktop.codegen.client import CodegenError
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import Settings
-from desktop.headless import codegen_tools
+from desktop.session import codegen_tools
 
 NAMES = {"create_agent_run", "get_run_status", "list_runs", "resume_run", "get_run_logs"}
 

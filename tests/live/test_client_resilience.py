@@ -9,12 +9,12 @@ import pytest
 from audio.sources import WavSource
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import ErrorEvent, EventBus, Notice, TurnFinished
-from desktop.headless import speak_frames
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
 from desktop.live.errors import LiveError
 from desktop.metrics import Metrics
+from desktop.simulated_user import speak_frames
 
 
 def _config(emu: LiveEmulator, **kw) -> LiveConfig:

@@ -7,7 +7,8 @@ from pathlib import Path
 from audio.sources import WavSource
 from desktop.config import Settings
 from desktop.events import EventBus, TurnFinished
-from desktop.headless import open_session, speak_frames
+from desktop.session import open_session
+from desktop.simulated_user import speak_frames
 from desktop.state.store import DB_NAME, Store
 
 GEMINI_KEY = "AIzaTEST-secret-gemini-key-0123456789"
@@ -21,7 +22,8 @@ async def test_full_session_records_turns_and_no_secret(tmp_path: Path, fixtures
     bus = EventBus()
     finished: list[TurnFinished] = []
     bus.subscribe(lambda ev: finished.append(ev) if isinstance(ev, TurnFinished) else None)
-    async with open_session(settings, bus=bus, model_delay_s=0.05) as engine:
+    async with open_session(settings, bus=bus, model_delay_s=0.05) as session:
+        engine = session.engine
         await speak_frames(engine, WavSource(fixtures_dir / "status.wav").frames, realtime=False)
         assert await engine.wait_turn(30) is not None
         # the user reads a secret aloud / types it: it is still kept out of the file
@@ -43,7 +45,8 @@ async def test_full_session_records_turns_and_no_secret(tmp_path: Path, fixtures
 
 async def test_record_false_writes_nothing(tmp_path: Path) -> None:
     settings = Settings(offline=True, data_dir=str(tmp_path / "data"))
-    async with open_session(settings, model_delay_s=0.05, record=False) as engine:
+    async with open_session(settings, model_delay_s=0.05, record=False) as session:
+        engine = session.engine
         await engine.send_text("hello")
         await engine.wait_turn(30)
     assert not (tmp_path / "data").exists()

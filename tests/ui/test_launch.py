@@ -31,7 +31,7 @@ def test_no_display_is_one_clear_line(tmp_path):
 
 
 def test_headless_commands_never_import_qt():
-    code = ("import sys, desktop.cli, desktop.headless, ui.app\n"
+    code = ("import sys, desktop.cli, desktop.session, desktop.simulated_user, ui.app\n"
             "desktop.cli.build_parser()\n"
             "assert not [m for m in sys.modules if m.startswith('PySide6')], 'Qt imported'\n")
     r = _run(code, dict(os.environ))

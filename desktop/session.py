@@ -1,9 +1,10 @@
-"""Build and drive a session engine without a window: shared by `run`, `selftest`, the bench and the load test.
+"""The composition root: settings in, a running ``Session`` out — for the window, the commands, the
+selftest, the bench and the load test alike.
 
-``open_session`` wires settings into a ready ``SessionEngine``: the real endpoints when credentials are set,
-or the local emulators on loopback for the offline demo (clearly labelled).  ``speak_frames`` plays audio
-frames as one push-to-talk turn the way a person would: the key goes down after the pre-roll, comes up
-``tail_ms`` before the audio ends.
+``open_session`` wires the quality profile's power monitor, the local store and its recorder, the Live
+transport (the real endpoint when credentials are set, or the local stand-ins on loopback for the offline
+demo, clearly labelled), the CodeGen tools and run tracker, monitoring and the engine, and yields them as
+one typed ``Session``; leaving the context closes them in reverse order.
 """
 
 from __future__ import annotations
@@ -11,13 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
-from audio.frames import frames_for_ms
 from audio.pipeline import InputPipeline
-from audio.sources import paced
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
@@ -25,6 +23,7 @@ from desktop.codegen.tracker import RunTracker
 from desktop.config import ConfigError, Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
 from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
+from desktop.instructions import SYSTEM_INSTRUCTION
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
@@ -36,10 +35,7 @@ from desktop.state.recorder import Recorder
 from desktop.state.store import Store, open_store
 
 OFFLINE_KEY = "offline-demo"
-SYSTEM_INSTRUCTION = (
-    "You are a voice assistant for a software developer. You start and follow CodeGen coding-agent runs "
-    "with your tools. Keep answers short and speakable. Before starting a run, read the request back and "
-    "start it only after the user confirms.")
+
 
 
 class MissingCredentials(RuntimeError):
@@ -152,13 +148,31 @@ async def power_monitor(settings: Settings, bus: EventBus) -> AsyncIterator[Powe
         await monitor.stop()
 
 
+@dataclass(frozen=True)
+class Session:
+    """Everything one conversation runs on (closed together when ``open_session`` exits)."""
+
+    engine: SessionEngine
+    bus: EventBus
+    metrics: Metrics
+    store: Store | None  # None: not recorded (e.g. the load test)
+    tools: CodegenTools
+    power: PowerMonitor
+    offline: bool  # the far ends are the local stand-ins (offline demo)
+
+    @property
+    def tracker(self) -> RunTracker | None:
+        return self.tools.tracker
+
+
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                        player: Player | None = None, chunk_ms: int | None = None,
-                       model_delay_s: float = 0.4, record: bool = True) -> AsyncIterator[SessionEngine]:
+                       model_delay_s: float = 0.4, record: bool = True) -> AsyncIterator[Session]:
     """``record=False`` keeps the session out of the local history database (e.g. the load test);
     ``chunk_ms`` pins the audio per Live message (default: the quality profile's)."""
     bus = bus or EventBus()
+    metrics = metrics or Metrics()
     async with contextlib.AsyncExitStack() as stack:
         power = await stack.enter_async_context(power_monitor(settings, bus))
         store = await stack.enter_async_context(recording(settings, bus, metrics)) if record else None
@@ -171,9 +185,9 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
         live = LiveClient(live_config(settings, endpoints, tools), metrics)
-        engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools,
-                               player=player, options=EngineOptions(settings.preroll_ms, settings.tail_ms,
-                                                                    half_duplex=settings.half_duplex),
+        engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
+                               options=EngineOptions(settings.preroll_ms, settings.tail_ms,
+                                                     half_duplex=settings.half_duplex),
                                pipeline=pipeline)
 
         def use_profile(profile: QualityProfile) -> None:
@@ -187,64 +201,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         use_profile(power.profile)
         bus.subscribe(lambda ev: use_profile(profile_named(ev.profile)) if isinstance(ev, ProfileChanged) else None)
         power.announce()
-        await stack.enter_async_context(monitoring(engine.metrics, bus, jsonl_path=settings.metrics_jsonl,
+        await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))
         await engine.start()
         try:
-            yield engine
+            yield Session(engine, bus, metrics, store, tools, power, endpoints.offline)
         finally:
             await engine.stop()
-
-
-REACTION_MS = 150  # how long after their last word a person lets go of the key
-
-
-def release_index(frames: list[bytes], tail_ms: int, reaction_ms: int = REACTION_MS) -> int:
-    """The frame at which a person releases push-to-talk: ``reaction_ms`` after the last speech ends
-    (found by the local VAD), and never later than the end of the audio minus the tail."""
-    from audio.vad import VadOptions, VoiceActivityDetector, segments
-
-    vad = VoiceActivityDetector(VadOptions(mode=2))
-    events = [ev for i, f in enumerate(frames) if (ev := vad.process(f, (i + 1) / 100)) is not None]
-    spans = segments(events + vad.finish())
-    latest = len(frames) - frames_for_ms(tail_ms)
-    if not spans:
-        return max(0, latest)
-    return max(0, min(latest, int((spans[-1][1] * 1000 + reaction_ms) / 10)))
-
-
-Utterance = tuple[list[bytes], int]  # 10 ms frames, and the frame at which the key is released
-
-
-def load_utterances(paths: Sequence[Path], tail_ms: int) -> list[Utterance]:
-    """WAV files read once, each with its key-release frame found once (the VAD pass is not loop work)."""
-    from audio.sources import WavSource
-
-    out = []
-    for path in paths:
-        frames = WavSource(path).frames
-        out.append((frames, release_index(frames, tail_ms)))
-    return out
-
-
-async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True,
-                       release_at: int | None = None) -> None:
-    """One push-to-talk turn from ``frames`` the way a person does it: the key goes down after the pre-roll,
-    comes up shortly after the last word (``release_index``; pass it in to skip the VAD pass), then the
-    gate's tail.  The audio after the release keeps flowing, as a live microphone does."""
-    opts = engine.options
-    press_at = min(frames_for_ms(opts.preroll_ms), len(frames))
-    if release_at is None:
-        release_at = release_index(frames, opts.tail_ms)
-    release_at = max(press_at, release_at)
-    i = 0
-    block = engine.profile.capture_block_ms // 10 if engine.profile else 1
-    async for frame, captured in paced(frames, realtime, block=block):
-        if i == press_at:
-            engine.press()
-        if i == release_at:
-            engine.release()
-        engine.feed_frame(frame, captured)
-        i += 1
-    if release_at >= len(frames):
-        engine.release()
