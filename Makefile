@@ -24,7 +24,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 lint: setup
-	$(VENV)/bin/ruff check desktop audio ui tests packaging
+	$(VENV)/bin/ruff check desktop audio ui devtools tests packaging
+	$(VENV)/bin/mypy
 
 bench: setup
 	$(VENV)/bin/gemini-codegen bench

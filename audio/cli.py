@@ -15,11 +15,12 @@ import asyncio
 import json
 import sys
 from dataclasses import asdict
+from typing import Any
 
-from audio.devices import AudioUnavailable
+from audio.devices import AudioUnavailable, DeviceLost
 
 
-def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
+def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, Any]) -> None:
     audio = sub.add_parser("audio", help="audio devices, VAD, microphone check")
     audio_sub = audio.add_subparsers(dest="audio_command", metavar="ACTION", required=True)
 
@@ -65,13 +66,14 @@ def cmd_devices(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([asdict(d) for d in devices]))
         return 0
-    for title, pick, default in (("input", lambda d: d.inputs, lambda d: d.default_input),
-                                 ("output", lambda d: d.outputs, lambda d: d.default_output)):
+    for title in ("input", "output"):
         print(f"{title} devices:")
-        rows = [d for d in devices if pick(d)]
-        for d in rows:
-            mark = "*" if default(d) else " "
-            print(f" {mark} {d.index:>3}  {d.name}  ({d.hostapi}, {pick(d)} ch, {d.default_rate:g} Hz)")
+        rows = [(d, d.inputs if title == "input" else d.outputs) for d in devices]
+        rows = [(d, channels) for d, channels in rows if channels]
+        for d, channels in rows:
+            default = d.default_input if title == "input" else d.default_output
+            mark = "*" if default else " "
+            print(f" {mark} {d.index:>3}  {d.name}  ({d.hostapi}, {channels} ch, {d.default_rate:g} Hz)")
         if not rows:
             print("     (none)")
     return 0
@@ -135,13 +137,13 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _record(seconds: float, device: str | None) -> tuple[list[bytes], list]:
+async def _record(seconds: float, device: str | None) -> tuple[list[bytes], list[DeviceLost]]:
     from audio.capture import MicCapture
     from audio.frames import FRAME_MS
 
     loop = asyncio.get_running_loop()
     frames: list[bytes] = []
-    errors: list = []
+    errors: list[DeviceLost] = []
     done = asyncio.Event()
     want = int(seconds * 1000 / FRAME_MS)
 
@@ -151,7 +153,7 @@ async def _record(seconds: float, device: str | None) -> tuple[list[bytes], list
             if len(frames) == want:
                 done.set()
 
-    def on_error(ev) -> None:
+    def on_error(ev: DeviceLost) -> None:
         errors.append(ev)
         done.set()
 

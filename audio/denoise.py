@@ -67,7 +67,8 @@ class WebRtcDenoiser:
         self._ap = AudioProcessor(auto_gain_dbfs, level)
 
     def process(self, frame: bytes) -> bytes:
-        return self._ap.Process10ms(frame).audio
+        out: bytes = self._ap.Process10ms(frame).audio
+        return out
 
 
 class RnnoiseDenoiser:

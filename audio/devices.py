@@ -40,7 +40,8 @@ def load_sounddevice() -> ModuleType:
     except ImportError:
         raise AudioUnavailable("audio is unavailable: the sounddevice package is missing (pip install sounddevice)"
                                ) from None
-    return sounddevice
+    module: ModuleType = sounddevice
+    return module
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,7 @@ def list_devices(sd: Any = None) -> list[Device]:
 def find_device(spec: str | int | None, kind: str, sd: Any = None) -> Device:
     """The input (``kind="input"``) or output device for ``spec``: None = the default, an index, or a name."""
     devices = list_devices(sd)
-    channels = (lambda d: d.inputs) if kind == "input" else (lambda d: d.outputs)
-    usable = [d for d in devices if channels(d) > 0]
+    usable = [d for d in devices if (d.inputs if kind == "input" else d.outputs) > 0]
     if not usable:
         hint = "connect a microphone" if kind == "input" else "connect speakers or headphones"
         raise AudioUnavailable(f"no audio {kind} device found: {hint} (on Linux, check that PulseAudio or "

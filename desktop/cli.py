@@ -22,6 +22,16 @@ from audio import cli as audio_cli
 from desktop import __version__, selftest
 from desktop.codegen import cli as codegen_cli
 from desktop.commands import EXIT_USAGE, UserError, common_parser, serve_emulator, settings_from_args
+from desktop.events import (
+    AudioLevel,
+    EventBus,
+    MetricsSnapshot,
+    ProfileChanged,
+    RunFinished,
+    ToolCallFinished,
+    TurnFinished,
+)
+from desktop.problems import describe, one_line
 from desktop.state import cli as state_cli
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
@@ -103,27 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gemini-codegen: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # known failure classes become one line; unknown ones keep their traceback
-        msg = known_error_message(exc)
-        if msg is None:
+        problem = describe(exc)
+        if problem is None:
             raise
-        print(f"gemini-codegen: error: {msg}", file=sys.stderr)
+        print(f"gemini-codegen: error: {one_line(problem)}", file=sys.stderr)
         return 1
-
-
-def known_error_message(exc: BaseException) -> str | None:
-    from desktop.config import ConfigError
-    from desktop.live.errors import LiveError
-    from desktop.session import MissingCredentials
-
-    if isinstance(exc, LiveError):
-        return f"{exc.message} {exc.action}".strip()
-    if isinstance(exc, ConfigError | MissingCredentials):
-        return str(exc)
-    from audio.sources import AudioFileError
-
-    if isinstance(exc, AudioFileError):
-        return str(exc)
-    return None
 
 
 def open_window(args: argparse.Namespace) -> int:
@@ -141,7 +135,7 @@ def open_window(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------- run
 def _event_record(ev: Any) -> dict[str, Any]:
-    rec = {"event": type(ev).__name__}
+    rec: dict[str, Any] = {"event": type(ev).__name__}
     if dataclasses.is_dataclass(ev):
         for f in dataclasses.fields(ev):
             value = getattr(ev, f.name)
@@ -150,7 +144,6 @@ def _event_record(ev: Any) -> dict[str, Any]:
 
 
 def _print_event(ev: Any, as_json: bool, t0: float) -> None:
-    from desktop.events import AudioLevel, MetricsSnapshot
 
     if isinstance(ev, AudioLevel | MetricsSnapshot):
         return
@@ -172,7 +165,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
-    from desktop.events import EventBus, ProfileChanged, TurnFinished
     from desktop.metrics import Metrics
     from desktop.session import open_session
     from desktop.simulated_user import speak_frames
@@ -182,8 +174,8 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     finished: list[TurnFinished] = []
     profile: list[ProfileChanged] = []
     bus.subscribe(lambda ev: _print_event(ev, args.json, t0))
-    bus.subscribe(lambda ev: finished.append(ev) if isinstance(ev, TurnFinished) else None)
-    bus.subscribe(lambda ev: profile.append(ev) if isinstance(ev, ProfileChanged) else None)
+    bus.on(TurnFinished, finished.append)
+    bus.on(ProfileChanged, profile.append)
     runs = _RunWatch(bus)
     wait_s = settings.turn_timeout_s + 30
     async with open_session(settings, bus=bus, metrics=metrics) as session:
@@ -223,22 +215,22 @@ FOLLOW_TIMEOUT_S = 120.0
 class _RunWatch:
     """The CodeGen runs the session's tool calls start, and which of them have finished."""
 
-    def __init__(self, bus) -> None:
+    def __init__(self, bus: EventBus) -> None:
         self.started: list[int] = []
         self.finished: set[int] = set()
         self.changed = asyncio.Event()
-        bus.subscribe(self._on)
+        bus.on(ToolCallFinished, self._tool_finished)
+        bus.on(RunFinished, self._run_finished)
 
-    def _on(self, ev: Any) -> None:
-        from desktop.events import RunFinished, ToolCallFinished
-
-        if isinstance(ev, ToolCallFinished) and ev.name in ("create_agent_run", "resume_run") and not ev.error:
+    def _tool_finished(self, ev: ToolCallFinished) -> None:
+        if ev.name in ("create_agent_run", "resume_run") and not ev.error:
             run_id = ev.result.get("run_id")
             if isinstance(run_id, int):
                 self.started.append(run_id)
-        elif isinstance(ev, RunFinished):
-            self.finished.add(ev.run_id)
-            self.changed.set()
+
+    def _run_finished(self, ev: RunFinished) -> None:
+        self.finished.add(ev.run_id)
+        self.changed.set()
 
     async def follow(self) -> None:
         """Keep the session open until the last started run finishes (its progress prints as events)."""

@@ -41,6 +41,10 @@ class ConfigError(ValueError):
     """A setting with a value that cannot be used; the message names the setting and where it came from."""
 
 
+class MissingCredentials(RuntimeError):
+    """A real service was asked for without its key or token (the message says how to give one)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # Gemini Live

@@ -339,8 +339,9 @@ class SessionEngine:
         """A typed request instead of speech."""
         if self.state is EngineState.SPEAKING:
             self._barge_in()
-        self._new_turn(Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()), user_text=text))
-        self.bus.emit(TranscriptDelta(self.turn.id, "user", text, finished=True))
+        turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()), user_text=text)
+        self._new_turn(turn)
+        self.bus.emit(TranscriptDelta(turn.id, "user", text, finished=True))
         await self.transport.send(SendText(text))
         self._set_state(EngineState.THINKING)
 

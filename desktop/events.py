@@ -11,7 +11,7 @@ import enum
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +104,28 @@ class Reconnected:
 
 
 Subscriber = Callable[[Any], None]
+E = TypeVar("E")
 
 
 @dataclass
 class EventBus:
     subscribers: list[Subscriber] = field(default_factory=list)
 
-    def subscribe(self, fn: Subscriber) -> Callable[[], None]:
+    def subscribe(self, fn: Callable[[EngineEvent], None]) -> Callable[[], None]:
+        """Every event; returns the function that unsubscribes."""
         self.subscribers.append(fn)
         return lambda: self.subscribers.remove(fn) if fn in self.subscribers else None
 
-    def emit(self, event: Any) -> None:
+    def on(self, kind: type[E], fn: Callable[[E], None]) -> Callable[[], None]:
+        """Only the events of ``kind`` (a class, or a union of classes); returns the unsubscribe function."""
+
+        def only(event: EngineEvent) -> None:
+            if isinstance(event, kind):
+                fn(event)
+
+        return self.subscribe(only)
+
+    def emit(self, event: EngineEvent) -> None:
         for fn in tuple(self.subscribers):
             try:
                 fn(event)
@@ -199,3 +210,9 @@ class RunFinished:
 class ProfileChanged:
     profile: str  # performance | balanced | saver
     reason: str  # e.g. "on battery at 24 % (<= 30 %)"
+
+
+# Everything the engine, the CodeGen tracker, the power monitor and monitoring put on the bus.
+EngineEvent = (StateChanged | TranscriptDelta | ToolCallStarted | ToolCallFinished | TurnFinished | AudioLevel
+               | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | RunUpdate | RunStep | RunFinished
+               | ProfileChanged)

@@ -14,13 +14,14 @@ import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 from audio.pipeline import InputPipeline
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
-from desktop.config import ConfigError, Settings
+from desktop.config import ConfigError, MissingCredentials, Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
 from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
 from desktop.instructions import SYSTEM_INSTRUCTION
@@ -36,10 +37,6 @@ from desktop.state.store import Store, open_store
 
 OFFLINE_KEY = "offline-demo"
 
-
-
-class MissingCredentials(RuntimeError):
-    pass
 
 
 @dataclass
@@ -124,7 +121,7 @@ async def recording(settings: Settings, bus: EventBus, metrics: Metrics | None) 
 def effective_profile(settings: Settings, profile: QualityProfile) -> QualityProfile:
     """A denoise backend or level the user set explicitly wins over the profile's."""
     default = Settings()
-    changes: dict[str, object] = {}
+    changes: dict[str, Any] = {}
     if settings.denoise != default.denoise:
         changes["denoise"] = settings.denoise
     if settings.denoise_level != default.denoise_level:
@@ -199,7 +196,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
                 tools.tracker.multiplier = profile.tracker_multiplier
 
         use_profile(power.profile)
-        bus.subscribe(lambda ev: use_profile(profile_named(ev.profile)) if isinstance(ev, ProfileChanged) else None)
+        bus.on(ProfileChanged, lambda ev: use_profile(profile_named(ev.profile)))
         power.announce()
         await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))

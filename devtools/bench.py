@@ -160,7 +160,7 @@ async def _send_cpu_sdk(url: str, cert: Path, chunks: int) -> float:
     client = genai.Client(api_key="bench", http_options=types.HttpOptions(
         base_url=f"https://127.0.0.1:{port}", api_version="v1beta",
         async_client_args={"ssl": client_ssl_context(cert)}))
-    config = types.LiveConnectConfig(response_modalities=["AUDIO"], realtime_input_config=types.RealtimeInputConfig(
+    config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO], realtime_input_config=types.RealtimeInputConfig(
         automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)))
     pcm = os.urandom(640)
     async with client.aio.live.connect(model="gemini-3.8-live", config=config) as session:

@@ -84,7 +84,11 @@ def audio_pipeline_bench(seconds: float = 20.0, *, chunk_ms: int = 20, denoise_l
             result.unavailable[backend] = str(exc)
             continue
         out: list[bytes] = []
-        result.rtf[f"denoise.{backend}"] = _cpu(lambda d=den, o=out: o.extend(d.process(f) for f in frames)) / audio_s
+
+        def run(den: Denoiser = den, out: list[bytes] = out) -> None:
+            out.extend(den.process(f) for f in frames)
+
+        result.rtf[f"denoise.{backend}"] = _cpu(run) / audio_s
         denoised[backend] = out
     if "webrtc" in denoised:  # the automatic gain control is most of webrtc's cost: show NS alone too
         ns_only = build_backend("webrtc", denoise_level, 0)

@@ -49,8 +49,10 @@ async def coalescing(n: int = 50) -> dict[str, Any]:
 
 async def polling_budget(runs: int = 20, minutes: float = 5.0, step_s: float = 60.0) -> dict[str, Any]:
     """``runs`` active runs followed for ``minutes`` of simulated time."""
-    sim, bus, updates = SimulatedTime(), EventBus(), []
-    bus.subscribe(lambda ev: updates.append(ev) if isinstance(ev, RunUpdate | RunFinished) else None)
+    sim, bus = SimulatedTime(), EventBus()
+    updates: list[RunUpdate | RunFinished] = []
+    bus.on(RunUpdate, updates.append)
+    bus.on(RunFinished, updates.append)
     t_real = time.perf_counter()
     async with CodegenEmulator(step_s=step_s, clock=sim) as emu:
         async with CodegenClient(emu.url, "bench", 1, clock=sim, sleep=sim.sleep, wall=sim) as client:

@@ -28,7 +28,8 @@ def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
     from ui.bridge import EngineBridge
     from ui.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
     theme.apply(app)
     bridge = EngineBridge(use_audio_devices=False)
     win = MainWindow(Settings(offline=True), bridge)

@@ -40,7 +40,8 @@ def main(settings: Settings, argv: list[str] | None = None, exit_after_ms: int |
     from ui.earcons import Earcons, sounddevice_sink
     from ui.main_window import MainWindow, effective_settings
 
-    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("Gemini CodeGen")
     app.setDesktopFileName(APP_NAME)

@@ -1,4 +1,4 @@
-"""The one bridge between the Qt thread and the engine thread (DESIGN.md, rule 3).
+"""The one bridge between the Qt thread and the engine thread (the engine runs headless; the window only paints).
 
 The engine (``desktop.session.open_session``) runs on its own thread with its own asyncio loop.  Commands
 go in with ``loop.call_soon_threadsafe`` / ``asyncio.run_coroutine_threadsafe``; engine events come out as
@@ -19,13 +19,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
 from audio.sources import paced
 from desktop.config import Settings
-from desktop.engine import Player, SessionEngine
+from desktop.engine import SessionEngine
 from desktop.events import (
     Alert,
     AudioLevel,
@@ -44,6 +44,12 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.metrics import Metrics
+
+if TYPE_CHECKING:
+    from audio.capture import MicCapture
+    from audio.playback import SpeakerPlayer
+    from desktop.session import Session
+    from desktop.state.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +103,12 @@ class EngineBridge(QObject):
         self.bus = EventBus()
         self.metrics = Metrics()
         self.settings: Settings | None = None
-        self.engine: SessionEngine | None = None
+        self.session: Session | None = None  # published once the microphone is open
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.mic: Any = None
-        self.store: Any = None  # desktop.state.store.Store while a session runs
+        self.mic: MicCapture | None = None
         self.muted = False
         self.use_audio_devices = use_audio_devices  # False: no microphone or speaker (tests, file input)
-        self.player: Any = None
+        self.player: SpeakerPlayer | None = None
         self.events_in = 0  # engine events received (engine thread)
         self.drains = 0  # wakes handled (Qt thread)
         self._queue: deque[Any] = deque()
@@ -158,6 +163,17 @@ class EngineBridge(QObject):
                 emit(ev)
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def engine(self) -> SessionEngine | None:
+        session = self.session
+        return session.engine if session is not None else None
+
+    @property
+    def store(self) -> Store | None:
+        """The store the session records into (the window reads history from it)."""
+        session = self.session
+        return session.store if session is not None else None
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
@@ -219,7 +235,7 @@ class EngineBridge(QObject):
             self._ready.set()
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
-            self.engine = None
+            self.session = None
             self._stop = None
             self.loop = None
             loop.close()
@@ -237,21 +253,19 @@ class EngineBridge(QObject):
                 stack.callback(player.close)
             session = await stack.enter_async_context(
                 open_session(settings, bus=self.bus, metrics=self.metrics, player=player))
-            engine = session.engine
-            self.store = session.store  # the window reads history from the store the session records into
-            if self.use_audio_devices:  # before the engine is published: "has an engine" means "can hear you"
-                self._start_microphone(settings, engine)
-            self.engine = engine
+            if self.use_audio_devices:  # before the session is published: "has an engine" means "can hear you"
+                self._start_microphone(settings, session.engine)
+            self.session = session
             self._on_engine_event(_Started(settings.offline))
             self._ready.set()
             try:
                 await self._stop.wait()
             finally:
                 self._stop_microphone()
-                self.store = None
+                self.session = None
 
     # ------------------------------------------------------------------ audio devices
-    def _open_speaker(self, settings: Settings) -> Player | None:
+    def _open_speaker(self, settings: Settings) -> SpeakerPlayer | None:
         """The speaker for replies, or None (replies are then shown as text only) with a notice saying so."""
         try:
             from audio.devices import AudioUnavailable
@@ -387,10 +401,10 @@ class EngineBridge(QObject):
 
     def focus_run(self, run_id: int) -> bool:
         """Ask the run tracker to follow ``run_id``'s steps (False when CodeGen is not configured)."""
-        tracker = getattr(getattr(self.engine, "tools", None), "tracker", None)
+        tracker = self.session.tracker if self.session is not None else None
         return tracker is not None and self._call(tracker.focus, run_id)
 
-    def query(self, fn: Callable[[Any], Any], done: Callable[[Any], None]) -> bool:
+    def query(self, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> bool:
         """Run ``fn(store)`` on a worker thread; ``done(result)`` is called later on the Qt thread."""
         store, loop = self.store, self.loop
         if store is None or loop is None or loop.is_closed():
@@ -434,13 +448,11 @@ def _short(exc: BaseException) -> str:
 
 
 def _as_error(exc: BaseException) -> ErrorEvent:
-    from desktop.live.errors import LiveError
-    from desktop.session import MissingCredentials
+    from desktop.problems import describe
 
-    if isinstance(exc, LiveError):
-        return exc.event()
-    if isinstance(exc, MissingCredentials):
-        return ErrorEvent("auth", str(exc), "Add your keys in Settings, or use the offline demo.")
+    known = describe(exc)
+    if known is not None:
+        return known
     if isinstance(exc, OSError):
         return ErrorEvent("network", f"Could not reach the service ({_short(exc)}).",
                           "Check your connection, then reconnect.")

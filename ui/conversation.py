@@ -185,9 +185,9 @@ class ConversationView(QFrame):
 
         self.stack = QStackedWidget()
         outer.addWidget(self.stack, 1)
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroller = QScrollArea()
+        self.scroller.setWidgetResizable(True)
+        self.scroller.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         inner = QWidget()
         self.column = QVBoxLayout(inner)
         self.column.setContentsMargins(0, 0, 6, 0)
@@ -205,15 +205,15 @@ class ConversationView(QFrame):
         self.empty.setMinimumHeight(320)
         self.column.addWidget(self.empty)
         self.column.addStretch(1)
-        self.scroll.setWidget(inner)
-        self.stack.addWidget(self.scroll)
+        self.scroller.setWidget(inner)
+        self.stack.addWidget(self.scroller)
         self.results = QListWidget()
         self.results.setObjectName("SearchResults")
         self.results.setWordWrap(True)
         self.results.setSpacing(4)
         self.stack.addWidget(self.results)
 
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroller.verticalScrollBar()
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range_changed)
         self._dirty: set[Bubble] = set()
@@ -300,7 +300,7 @@ class ConversationView(QFrame):
         self._loading = False
         if len(turns) < PAGE_SIZE:
             self.history_done = True
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroller.verticalScrollBar()
         from_bottom = bar.maximum() - bar.value()
         for t in turns:  # newest first: each goes above the ones already shown
             stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %H:%M") if t.started_at else ""
@@ -314,20 +314,20 @@ class ConversationView(QFrame):
         QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - from_bottom))
 
     def _scrolled(self, value: int) -> None:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.scroller.verticalScrollBar()
         self._stick_to_bottom = value >= bar.maximum() - 24
         if value == bar.minimum() and bar.maximum() > 0:
             self.request_history()
 
     def _range_changed(self, _lo: int, hi: int) -> None:
         if self._stick_to_bottom and not self._loading:
-            self.scroll.verticalScrollBar().setValue(hi)
+            self.scroller.verticalScrollBar().setValue(hi)
 
     # ------------------------------------------------------------------ search
     def _run_search(self) -> None:
         text = self.search.text().strip()
         if not text or self.history_source is None:
-            self.stack.setCurrentWidget(self.scroll)
+            self.stack.setCurrentWidget(self.scroller)
             return
         self.history_source.search(text, 50, self.show_search_results)
 

@@ -70,6 +70,9 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings, bridge: EngineBridge | None = None, *, earcons: Earcons | None = None,
                  tray: Tray | None = None):
         super().__init__()
+        app = QApplication.instance()
+        assert isinstance(app, QApplication), "the window needs a QApplication"
+        self._app = app
         self.settings = settings
         self.bridge = bridge or EngineBridge(self)
         self.earcons = earcons
@@ -84,7 +87,7 @@ class MainWindow(QMainWindow):
         self._build()
         self.tray = tray or Tray(self)
         self._wire()
-        QApplication.instance().installEventFilter(self)
+        self._app.installEventFilter(self)
         self.apply_settings(settings, restart=False)
 
     # ------------------------------------------------------------------ layout
@@ -211,7 +214,7 @@ class MainWindow(QMainWindow):
         self.tray.mute_changed.connect(self.set_muted)
         self.tray.show_window.connect(self._raise)
         self.tray.quit_requested.connect(self.close)
-        theme.follow_os(QApplication.instance(), self.restyle)
+        theme.follow_os(self._app, self.restyle)
 
     # ------------------------------------------------------------------ settings
     def apply_settings(self, settings: Settings, restart: bool = True) -> None:
@@ -405,7 +408,7 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802 - Qt API
-        QApplication.instance().removeEventFilter(self)
+        self._app.removeEventFilter(self)
         if self.global_hotkey is not None:
             self.global_hotkey.stop()
         self.bridge.stop()

@@ -61,8 +61,8 @@ class Sparkline(QWidget):
             p.drawLine(QPointF(1, y(self.target)), QPointF(w + 1, y(self.target)))
         over = self.target is not None and self.values[-1] > self.target
         path = QPainterPath(QPointF(xs[0], ys[0]))
-        for x, y in zip(xs[1:], ys[1:], strict=True):
-            path.lineTo(x, y)
+        for px, py in zip(xs[1:], ys[1:], strict=True):
+            path.lineTo(px, py)
         p.setPen(QPen(QColor(c.bad if over else c.accent), 1.6))
         p.drawPath(path)
         p.end()
@@ -122,21 +122,23 @@ class PerfPanel(QDialog):
 
     def _row(self, name: str) -> tuple[QLabel, QLabel, QLabel, QLabel, Sparkline, QLabel]:
         row = self.rows.get(name)
-        if row is None:
-            self.empty.setVisible(False)
-            r = len(self.rows) + 1
-            desc = STAGES.get(name, (name, None))[0]
-            label = QLabel(f"<b>{name}</b><br><span style='color:{theme.current().text_muted}'>{desc}</span>")
-            self.grid.addWidget(label, r, 0)
-            cells = tuple(QLabel() for _ in range(4))
-            for i, cell in enumerate(cells):
-                self.grid.addWidget(cell, r, i + 1, Qt.AlignmentFlag.AlignRight)
-            spark = Sparkline()
-            self.grid.addWidget(spark, r, 5)
-            target = QLabel()
-            self.grid.addWidget(target, r, 6)
-            row = self.rows[name] = (*cells, spark, target)  # type: ignore[assignment]
-        return row
+        if row is not None:
+            return row
+        # a new stage: its row goes below the others
+        self.empty.setVisible(False)
+        r = len(self.rows) + 1
+        desc = STAGES.get(name, (name, None))[0]
+        label = QLabel(f"<b>{name}</b><br><span style='color:{theme.current().text_muted}'>{desc}</span>")
+        self.grid.addWidget(label, r, 0)
+        p50, p95, p99, count = QLabel(), QLabel(), QLabel(), QLabel()
+        for i, cell in enumerate((p50, p95, p99, count)):
+            self.grid.addWidget(cell, r, i + 1, Qt.AlignmentFlag.AlignRight)
+        spark = Sparkline()
+        self.grid.addWidget(spark, r, 5)
+        target = QLabel()
+        self.grid.addWidget(target, r, 6)
+        new = self.rows[name] = (p50, p95, p99, count, spark, target)
+        return new
 
     def update_snapshot(self, snap: MetricsSnapshot) -> list[str]:
         """Show ``snap``; returns the stages over their target."""

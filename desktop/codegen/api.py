@@ -94,7 +94,8 @@ class Run:
         if not isinstance(d, Mapping) or d.get("id") is None:
             raise ShapeError("a run without an id")
         prs = d.get("github_pull_requests") or ()
-        metadata = d.get("metadata") if isinstance(d.get("metadata"), Mapping) else {}
+        raw_metadata = d.get("metadata")
+        metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
         prompt = _str(d, "prompt") or _str(metadata, "prompt")
         return cls(id=_int(d, "id"), status=_str(d, "status"), organization_id=_int(d, "organization_id"),
                    created_at=_str(d, "created_at"), web_url=_str(d, "web_url"), result=_str(d, "result"),

@@ -186,7 +186,7 @@ class CodegenEmulator:
         except (h11.ProtocolError, ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
-            self._tasks.discard(task)  # type: ignore[arg-type]
+            self._tasks.discard(task)
             self._writers.discard(writer)
             writer.close()
 

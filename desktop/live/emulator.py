@@ -427,12 +427,14 @@ class LiveEmulator:
 
     async def _handler(self, ws: ServerConnection) -> None:
         self.stats.connections += 1
-        key = ws.request.headers.get("x-goog-api-key") or _query(ws.request.path, "key") or ""
+        request = ws.request
+        assert request is not None  # the handler runs after the opening handshake
+        key = request.headers.get("x-goog-api-key") or _query(request.path, "key") or ""
         if self.api_key is not None and key != self.api_key:
             await ws.close(1007, "API key not valid. Please pass a valid API key.")
             return
         faults = self._queued_faults.pop(0) if self._queued_faults else set()
-        faults |= {f for f in (_query(ws.request.path, "fault") or "").split(",") if f in FAULTS}
+        faults |= {f for f in (_query(request.path, "fault") or "").split(",") if f in FAULTS}
         conn = _Conn(self, ws, faults)
         self._conns.add(conn)
         try:

@@ -177,7 +177,8 @@ class LiveSession:
             self.link = Link.CLOSED
             self._events.append(err.as_fatal().event())
             return None
-        return min(4.0, 0.1 * 2 ** attempt) * (0.5 + self._jitter())
+        delay: float = min(4.0, 0.1 * 2 ** attempt) * (0.5 + self._jitter())
+        return delay
 
     def suspend(self) -> bool:
         """Close an idle connection on purpose (to save power); True when the transport should close it."""

@@ -17,35 +17,35 @@ APPLICATION_ID = 0x47434431  # "GCD1"
 
 
 def _v1_sessions_turns_tools_cache(db: Database) -> None:
-    db["sessions"].create({"id": str, "started_at": float, "ended_at": float, "model": str, "offline": int},
+    db.table("sessions").create({"id": str, "started_at": float, "ended_at": float, "model": str, "offline": int},
                           pk="id", if_not_exists=True)
-    db["turns"].create({"id": int, "session_id": str, "turn_no": int, "started_at": float, "finished_at": float,
+    db.table("turns").create({"id": int, "session_id": str, "turn_no": int, "started_at": float, "finished_at": float,
                         "user_text": str, "assistant_text": str, "timings": str, "interrupted": int},
                        pk="id", foreign_keys=[("session_id", "sessions", "id")], if_not_exists=True)
-    db["turns"].create_index(["session_id"], if_not_exists=True)
-    db["turns"].create_index(["finished_at"], if_not_exists=True)
-    db["tool_calls"].create({"id": int, "session_id": str, "turn_no": int, "call_id": str, "name": str,
+    db.table("turns").create_index(["session_id"], if_not_exists=True)
+    db.table("turns").create_index(["finished_at"], if_not_exists=True)
+    db.table("tool_calls").create({"id": int, "session_id": str, "turn_no": int, "call_id": str, "name": str,
                              "args": str, "result": str, "duration_ms": float, "error": str, "created_at": float},
                             pk="id", if_not_exists=True)
-    db["tool_calls"].create_index(["session_id", "turn_no"], if_not_exists=True)
-    db["tool_calls"].create_index(["created_at"], if_not_exists=True)
-    db["api_cache"].create({"key": str, "body": bytes, "etag": str, "fetched_at": float, "expires_at": float},
+    db.table("tool_calls").create_index(["session_id", "turn_no"], if_not_exists=True)
+    db.table("tool_calls").create_index(["created_at"], if_not_exists=True)
+    db.table("api_cache").create({"key": str, "body": bytes, "etag": str, "fetched_at": float, "expires_at": float},
                            pk="key", if_not_exists=True)
-    db["api_cache"].create_index(["fetched_at"], if_not_exists=True)
+    db.table("api_cache").create_index(["fetched_at"], if_not_exists=True)
 
 
 def _v2_runs(db: Database) -> None:
-    db["runs"].create({"id": int, "status": str, "category": str, "prompt": str, "summary": str, "web_url": str,
+    db.table("runs").create({"id": int, "status": str, "category": str, "prompt": str, "summary": str, "web_url": str,
                        "pull_requests": str, "created_at": str, "updated_at": float, "first_seen": float},
                       pk="id", if_not_exists=True)
-    db["runs"].create_index(["category", "updated_at"], if_not_exists=True)
-    db["runs"].create_index(["updated_at"], if_not_exists=True)
-    db["run_steps"].create({"run_id": int, "idx": int, "message_type": str, "text": str, "created_at": str},
+    db.table("runs").create_index(["category", "updated_at"], if_not_exists=True)
+    db.table("runs").create_index(["updated_at"], if_not_exists=True)
+    db.table("run_steps").create({"run_id": int, "idx": int, "message_type": str, "text": str, "created_at": str},
                            pk=("run_id", "idx"), foreign_keys=[("run_id", "runs", "id")], if_not_exists=True)
 
 
 def _v3_metric_summaries(db: Database) -> None:
-    db["metric_summaries"].create({"session_id": str, "stage": str, "recorded_at": float, "count": int,
+    db.table("metric_summaries").create({"session_id": str, "stage": str, "recorded_at": float, "count": int,
                                    "p50_ms": float, "p95_ms": float, "p99_ms": float, "max_ms": float},
                                   pk=("session_id", "stage"), foreign_keys=[("session_id", "sessions", "id")],
                                   if_not_exists=True)
@@ -53,7 +53,7 @@ def _v3_metric_summaries(db: Database) -> None:
 
 def _v4_transcript_search(db: Database) -> None:
     if "turns_fts" not in db.table_names():
-        db["turns"].enable_fts(["user_text", "assistant_text"], create_triggers=True, tokenize="porter")
+        db.table("turns").enable_fts(["user_text", "assistant_text"], create_triggers=True, tokenize="porter")
 
 
 def _v5_search_index_merges_when_idle(db: Database) -> None:
@@ -83,7 +83,7 @@ def migrate(db: Database, target: int = LATEST) -> int:
     """Apply the migrations after the current version up to ``target``; returns the new version."""
     if db.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
         db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
-    db["schema_version"].create({"version": int, "applied_at": float}, pk="version", if_not_exists=True)
+    db.table("schema_version").create({"version": int, "applied_at": float}, pk="version", if_not_exists=True)
     version = current_version(db)
     if version > LATEST:
         raise SchemaTooNew(f"the database has schema version {version}; this app knows up to {LATEST}")

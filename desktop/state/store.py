@@ -91,10 +91,11 @@ class Scrubber:
                 if s in value:
                     value = value.replace(s, REDACTED)
         elif isinstance(value, bytes | bytearray | memoryview):
-            value = bytes(value)
-            for s in self.secret_bytes:
-                if s in value:
-                    value = value.replace(s, REDACTED.encode())
+            data = bytes(value)
+            for b in self.secret_bytes:
+                if b in data:
+                    data = data.replace(b, REDACTED.encode())
+            value = data
         return value
 
 
@@ -476,7 +477,7 @@ class Store:
             return []
         t0 = time.perf_counter()
         with self._read_lock:
-            rows = list(Database(self._read_conn)["turns"].search(text, limit=limit, quote=True))
+            rows = list(Database(self._read_conn).table("turns").search(text, limit=limit, quote=True))
         if self.metrics is not None:
             self.metrics.observe_s("store.read", time.perf_counter() - t0)
         return [_turn(r) for r in rows]

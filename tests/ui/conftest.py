@@ -9,7 +9,6 @@ import keyring
 import pytest
 from keyring.backend import KeyringBackend
 
-import ui  # noqa: F401 - installs the PySide6 6.12 / Python 3.11 guard before any Qt call
 from desktop.config import Settings
 from ui import theme
 from ui.bridge import EngineBridge

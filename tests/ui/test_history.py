@@ -27,6 +27,6 @@ def test_past_session_loads_and_search_finds_it(qtbot, themed_app, memory_keyrin
                         timeout=5000)
         assert "hello from yesterday" in conv.results.item(0).text()
         conv.search.clear()
-        qtbot.waitUntil(lambda: conv.stack.currentWidget() is conv.scroll, timeout=5000)
+        qtbot.waitUntil(lambda: conv.stack.currentWidget() is conv.scroller, timeout=5000)
     finally:
         second.close()

@@ -1,0 +1,29 @@
+"""Known failures, as what the user should know and do: one mapping for the command line and the window.
+
+``describe(exc)`` turns an exception the app knows into an ``ErrorEvent`` (message + action), or None for
+one it does not know (a bug: the command line keeps its traceback, the window says the session stopped).
+"""
+
+from __future__ import annotations
+
+from audio.sources import AudioFileError
+from desktop.config import ConfigError, MissingCredentials
+from desktop.events import ErrorEvent
+from desktop.live.errors import LiveError
+
+
+def describe(exc: BaseException) -> ErrorEvent | None:
+    if isinstance(exc, LiveError):
+        return exc.event()
+    if isinstance(exc, MissingCredentials):
+        return ErrorEvent("auth", str(exc), "Add your keys in Settings, or use the offline demo.", fatal=True)
+    if isinstance(exc, ConfigError):
+        return ErrorEvent("config", str(exc), fatal=True)
+    if isinstance(exc, AudioFileError):
+        return ErrorEvent("audio_file", str(exc), fatal=True)
+    return None
+
+
+def one_line(event: ErrorEvent) -> str:
+    """The message and what to do, as one line for a terminal."""
+    return f"{event.message} {event.action}".strip()
