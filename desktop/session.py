@@ -91,11 +91,12 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
             bus.emit(Notice(NOT_CONFIGURED, kind="codegen"))
             yield CodegenTools(None, None, settings.confirm_before_create)
             return
+        cache = store.api_cache if store is not None else None
         client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics,
-                                                               backend=store))
+                                                               backend=cache))
         tracker = RunTracker(client, bus)
         if store is not None and not settings.offline:  # the offline emulator starts empty every time
-            for run in await asyncio.to_thread(store.active_runs):
+            for run in await asyncio.to_thread(store.runs.active):
                 tracker.track(run.run_id, run.prompt)
         tracker.start()
         stack.push_async_callback(tracker.stop)

@@ -317,8 +317,8 @@ def _write_behind_row(n: int) -> Row:
     """What the engine's loop waits for per recorded turn: a direct INSERT + COMMIT vs the write-behind queue."""
     import sqlite3
 
-    from desktop.state.recorder import INSERT_TURN
     from desktop.state.store import DB_NAME, Store
+    from desktop.state.turns import INSERT_TURN
     from devtools.bench_store import TIMINGS
 
     def params(i: int) -> list[Any]:

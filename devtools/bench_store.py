@@ -21,8 +21,8 @@ from pathlib import Path
 from desktop.events import StageSummary
 from desktop.metrics import STAGES, Metrics
 from desktop.state.pruning import PruneRules
-from desktop.state.recorder import INSERT_TOOL_CALL, INSERT_TURN
 from desktop.state.store import DB_NAME, Store
+from desktop.state.turns import INSERT_TOOL_CALL, INSERT_TURN
 
 SPAN_S = 30.5 * 86400  # turns spread over this much time: the oldest ~2 % are past the 30-day age limit
 WORDS = ("fix the flaky login test in repo api open a pull request status of my runs resume the build "
@@ -111,9 +111,9 @@ def run_store_bench(rows: int = 1_000_000, *, directory: Path | None = None, rea
             rnd = random.Random(seed)
             for i in range(reads):
                 if i % 2:
-                    store.history(before_id=rnd.randint(2, rows + 1), limit=50)
+                    store.turns.history(before_id=rnd.randint(2, rows + 1), limit=50)
                 else:
-                    store.load(f"GET /v1/organizations/1/agent/run/{rnd.randrange(CACHE_KEYS)}")
+                    store.api_cache.load(f"GET /v1/organizations/1/agent/run/{rnd.randrange(CACHE_KEYS)}")
             now = time.time()
             for i in range(turns):
                 store.enqueue(INSERT_TURN, ["bench", rows + i, now, now, "what is the status of my runs",
@@ -122,8 +122,8 @@ def run_store_bench(rows: int = 1_000_000, *, directory: Path | None = None, rea
                                                  '{"runs":[]}', 3.2, None, now])
                 store.flush()
             report = store.prune()
-            kept = len(store.active_runs()) == RUNS // 2 and all(
-                len(store.run_steps(r.run_id)) == 10 for r in store.active_runs())
+            kept = len(store.runs.active()) == RUNS // 2 and all(
+                len(store.runs.steps(r.run_id)) == 10 for r in store.runs.active())
         finally:
             store.close()
     if metrics is not None:

@@ -25,7 +25,7 @@ async def test_runs_being_followed_survive_a_restart_and_the_cache_lives_in_the_
             answer = await tools.call("get_run_status", {"run_id": run.id})
             assert answer["run_id"] == run.id
             for _ in range(100):
-                if store.active_runs():
+                if store.runs.active():
                     break
                 await asyncio.sleep(0.02)
         recorder.close()
@@ -35,5 +35,5 @@ async def test_runs_being_followed_survive_a_restart_and_the_cache_lives_in_the_
         assert store.stats()["rows"]["api_cache"] >= 1  # the CodeGen response cache is in the database
         async with codegen_tools(settings, bus=EventBus(), store=store) as tools:
             assert run.id in tools.tracker.active
-            assert [r.run_id for r in store.active_runs()] == [run.id]
+            assert [r.run_id for r in store.runs.active()] == [run.id]
         store.close()

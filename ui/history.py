@@ -13,9 +13,9 @@ class StoreHistory:
         self.bridge = bridge
 
     def load_page(self, before_id: int | None, limit: int, done: Callable[[Sequence[Any]], None]) -> None:
-        if not self.bridge.query(lambda store: store.history(before_id, limit), done):
+        if not self.bridge.query(lambda store: store.turns.history(before_id, limit), done):
             done([])
 
     def search(self, text: str, limit: int, done: Callable[[Sequence[Any]], None]) -> None:
-        if not self.bridge.query(lambda store: store.search(text, limit), done):
+        if not self.bridge.query(lambda store: store.turns.search(text, limit), done):
             done([])

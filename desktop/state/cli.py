@@ -49,7 +49,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise UserError("--limit must be at least 1")
     with _open(args) as store:
-        turns = store.search(args.search, args.limit) if args.search else store.history(args.before, args.limit)
+        turns = store.turns.search(args.search, args.limit) if args.search else store.turns.history(args.before, args.limit)
     for t in turns:
         if args.json:
             print(json.dumps(asdict(t)))

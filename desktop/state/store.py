@@ -1,17 +1,20 @@
-"""The local state store: one SQLite file (WAL) with a write-behind queue and indexed, paginated reads.
+"""The local state store: one SQLite file (WAL), a write-behind writer and a read connection.
 
 Writes (``enqueue``) go to an in-memory queue that a worker thread drains every 250 ms, or at once when
 asked (``flush_soon``, at turn end), in one transaction; the worker owns the write connection, so the
-engine's asyncio loop never waits for the disk.  Reads use a second connection (WAL lets them run beside
-the writer).  A corrupt or foreign file at the path is moved aside and kept; a read-only directory or a
-full disk leaves the store working in memory, with a message saying so.  Secret values are replaced
-before anything is queued, so they can never reach the file.
+engine's asyncio loop never waits for the disk.  Reads (``query``, ``search``) use a second connection (WAL
+lets them run beside the writer).  A corrupt or foreign file at the path is moved aside and kept; a
+read-only directory or a full disk leaves the store working in memory, with a message saying so.  Secret
+values are replaced before anything is queued, so they can never reach the file.
+
+What is read and written lives with its tables: ``store.turns`` (``desktop.state.turns``), ``store.runs``
+(``desktop.state.runs``) and ``store.api_cache`` (``desktop.state.api_cache``).  The store itself keeps the
+file healthy: pruning, statistics, recovery.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import sqlite3
@@ -25,10 +28,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from desktop.events import PullRequest, RunStep, RunUpdate
 from desktop.metrics import Metrics
 from desktop.state import schema
+from desktop.state.api_cache import ApiCache
 from desktop.state.pruning import Pruner, PruneReport, PruneRules, merge_search_index
+from desktop.state.runs import Runs
+from desktop.state.turns import Turns
 
 log = logging.getLogger(__name__)
 
@@ -51,31 +56,6 @@ def data_dir_for(settings) -> Path:
 
     chosen = getattr(settings, "data_dir", None) or os.environ.get(ENV_NAMES["data_dir"])
     return Path(chosen).expanduser() if chosen else default_data_dir()
-
-
-@dataclass(frozen=True, slots=True)
-class TurnRecord:
-    id: int
-    session_id: str
-    turn_no: int
-    started_at: float
-    finished_at: float
-    user_text: str
-    assistant_text: str
-    timings_ms: dict[str, float]
-    interrupted: bool
-
-
-def _turn(row: dict[str, Any]) -> TurnRecord:
-    return TurnRecord(row["id"], row["session_id"], row["turn_no"], row["started_at"], row["finished_at"],
-                      row["user_text"] or "", row["assistant_text"] or "", json.loads(row["timings"] or "{}"),
-                      bool(row["interrupted"]))
-
-
-def _run(row: dict[str, Any]) -> RunUpdate:
-    prs = tuple(PullRequest(**pr) for pr in json.loads(row["pull_requests"] or "[]"))
-    return RunUpdate(row["id"], row["status"] or "", row["category"] or "unknown", row["prompt"] or "",
-                     row["summary"] or "", row["web_url"] or "", prs, row["created_at"] or "", row["updated_at"] or 0.0)
 
 
 class Scrubber:
@@ -102,8 +82,8 @@ class Scrubber:
 @dataclass(frozen=True, slots=True)
 class _Write:
     sql: str
-    params: tuple
-    cache_key: str | None = None
+    params: tuple[Any, ...]
+    on_commit: Callable[[], None] | None = None  # called on the writer thread once the write is committed
 
 
 class _Task:
@@ -199,7 +179,6 @@ class Store:
         self._wake = threading.Event()
         self._stop = False
         self._read_lock = threading.Lock()
-        self._pending_cache: dict[str, tuple[bytes, str | None, float | None]] = {}
         self._last_write = time.monotonic()
         self._last_prune = time.monotonic() - prune_every_s  # the first idle spell prunes
         self._closed = False
@@ -211,6 +190,9 @@ class Store:
         else:
             self._open_file(path)
         self._thread = threading.Thread(target=self._writer_loop, name="state-store-writer", daemon=True)
+        self.turns = Turns(self)
+        self.runs = Runs(self)
+        self.api_cache = ApiCache(self)
         if start:
             self._thread.start()
 
@@ -268,11 +250,11 @@ class Store:
             handler(message)
 
     # ------------------------------------------------------------------ writing
-    def enqueue(self, sql: str, params: Sequence[Any] = (), *, cache_key: str | None = None) -> None:
+    def enqueue(self, sql: str, params: Sequence[Any] = (), *, on_commit: Callable[[], None] | None = None) -> None:
         """Queue one write (never blocks on the disk). Secret values are replaced here."""
         scrub = self.scrub
         values = tuple(scrub(p) for p in params) if scrub.secrets else tuple(params)
-        self._queue.append(_Write(sql, values, cache_key))
+        self._queue.append(_Write(sql, values, on_commit))
 
     def flush_soon(self) -> None:
         """Write what is queued now rather than at the next 250 ms tick (turn end)."""
@@ -397,8 +379,8 @@ class Store:
         self.batches_committed += 1
         self._checkpoint_if_needed()
         for w in writes:
-            if w.cache_key is not None and self._pending_cache.get(w.cache_key, (None,))[0] is w.params[1]:
-                self._pending_cache.pop(w.cache_key, None)
+            if w.on_commit is not None:
+                w.on_commit()
         if self.metrics is not None:
             per_item = dt / len(writes)
             for _ in writes:
@@ -455,7 +437,8 @@ class Store:
         self.close()
 
     # ------------------------------------------------------------------ reading
-    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Rows as dicts, on the read connection (timed as ``store.read``)."""
         t0 = time.perf_counter()
         with self._read_lock:
             rows = list(Database(self._read_conn).query(sql, params))
@@ -463,65 +446,14 @@ class Store:
             self.metrics.observe_s("store.read", time.perf_counter() - t0)
         return rows
 
-    def history(self, before_id: int | None = None, limit: int = 50) -> list[TurnRecord]:
-        """The newest turns first, one page at a time: pass the last page's smallest id as ``before_id``."""
-        if before_id is None:
-            rows = self._query("SELECT * FROM turns ORDER BY id DESC LIMIT ?", [limit])
-        else:
-            rows = self._query("SELECT * FROM turns WHERE id < ? ORDER BY id DESC LIMIT ?", [before_id, limit])
-        return [_turn(r) for r in rows]
-
-    def search(self, text: str, limit: int = 20) -> list[TurnRecord]:
-        """Full-text search over both transcripts, best match first."""
-        if not text.strip():
-            return []
+    def search(self, table: str, text: str, limit: int) -> list[dict[str, Any]]:
+        """Full-text search of ``table``'s index, best match first; ``text`` is quoted, never FTS syntax."""
         t0 = time.perf_counter()
         with self._read_lock:
-            rows = list(Database(self._read_conn).table("turns").search(text, limit=limit, quote=True))
+            rows = list(Database(self._read_conn).table(table).search(text, limit=limit, quote=True))
         if self.metrics is not None:
             self.metrics.observe_s("store.read", time.perf_counter() - t0)
-        return [_turn(r) for r in rows]
-
-    def tool_calls(self, session_id: str, turn_no: int) -> list[dict[str, Any]]:
-        rows = self._query("SELECT * FROM tool_calls WHERE session_id = ? AND turn_no = ? ORDER BY id",
-                           [session_id, turn_no])
-        for r in rows:
-            r["args"], r["result"] = json.loads(r["args"] or "{}"), json.loads(r["result"] or "{}")
         return rows
-
-    def active_runs(self) -> list[RunUpdate]:
-        """Runs not yet done or failed (the ones the tracker was following), newest first."""
-        return [_run(r) for r in self._query(
-            "SELECT * FROM runs WHERE category NOT IN ('done', 'failed') ORDER BY updated_at DESC")]
-
-    def recent_runs(self, limit: int = 20) -> list[RunUpdate]:
-        return [_run(r) for r in self._query("SELECT * FROM runs ORDER BY updated_at DESC LIMIT ?", [limit])]
-
-    def run_steps(self, run_id: int, after_index: int = -1, limit: int = 200) -> list[RunStep]:
-        rows = self._query("SELECT * FROM run_steps WHERE run_id = ? AND idx > ? ORDER BY idx LIMIT ?",
-                           [run_id, after_index, limit])
-        return [RunStep(r["run_id"], r["idx"], r["message_type"] or "", r["text"] or "", r["created_at"] or "")
-                for r in rows]
-
-    def metric_summaries(self, session_id: str) -> list[dict[str, Any]]:
-        return self._query("SELECT * FROM metric_summaries WHERE session_id = ? ORDER BY stage", [session_id])
-
-    # ------------------------------------------------------------------ CodeGen response cache backend
-    def load(self, key: str) -> tuple[bytes, str | None, float | None] | None:
-        pending = self._pending_cache.get(key)
-        if pending is not None:
-            return pending
-        rows = self._query("SELECT body, etag, expires_at FROM api_cache WHERE key = ?", [key])
-        if not rows:
-            return None
-        r = rows[0]
-        return bytes(r["body"] or b""), r["etag"], r["expires_at"]
-
-    def save(self, key: str, body: bytes, etag: str | None, expires_at: float | None) -> None:
-        body = self.scrub(bytes(body))
-        self._pending_cache[key] = (body, etag, expires_at)
-        self.enqueue("INSERT OR REPLACE INTO api_cache (key, body, etag, fetched_at, expires_at) "
-                     "VALUES (?, ?, ?, ?, ?)", [key, body, etag, time.time(), expires_at], cache_key=key)
 
     # ------------------------------------------------------------------ maintenance
     def prune(self, dry_run: bool = False, rules: PruneRules | None = None) -> PruneReport:
@@ -530,12 +462,12 @@ class Store:
 
     def stats(self) -> dict[str, Any]:
         tables = ("sessions", "turns", "tool_calls", "runs", "run_steps", "api_cache", "metric_summaries")
-        rows = {t: self._query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in tables}
+        rows = {t: self.query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in tables}
         oldest_sql = {"turns": "SELECT min(finished_at) AS t FROM turns",
                       "tool_calls": "SELECT min(created_at) AS t FROM tool_calls",
                       "runs": "SELECT min(updated_at) AS t FROM runs",
                       "api_cache": "SELECT min(fetched_at) AS t FROM api_cache"}
-        oldest = {t: self._query(sql)[0]["t"] for t, sql in oldest_sql.items()}
+        oldest = {t: self.query(sql)[0]["t"] for t, sql in oldest_sql.items()}
         size = 0
         if not self.in_memory and self.path is not None:
             size = sum(p.stat().st_size for p in (self.path, self.path.with_name(self.path.name + "-wal"))

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from desktop.cli import main
-from desktop.state.recorder import INSERT_TURN
 from desktop.state.store import DB_NAME, Store
+from desktop.state.turns import INSERT_TURN
 from devtools.bench_store import run_store_bench
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 WRITER = textwrap.dedent("""
     import sys, time
     from desktop.state.store import Store
-    from desktop.state.recorder import INSERT_TURN
+    from desktop.state.turns import INSERT_TURN
     store = Store.open(sys.argv[1])
     store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
     n = 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 import time
 
 from desktop.state.pruning import PruneRules
-from desktop.state.recorder import INSERT_STEP, INSERT_TOOL_CALL, INSERT_TURN
+from desktop.state.runs import INSERT_STEP
 from desktop.state.store import Store
+from desktop.state.turns import INSERT_TOOL_CALL, INSERT_TURN
 
 DAY = 86400.0
 
@@ -21,7 +22,7 @@ def _fill(store: Store, n: int, *, newest: float, spacing: float, text: str = "r
 
 
 def _count(store: Store, table: str) -> int:
-    return store._query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
+    return store.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
 def _run(store: Store, run_id: int, category: str, updated_at: float, steps: int = 3) -> None:
@@ -36,20 +37,20 @@ def test_prune_by_age(store: Store) -> None:
     _fill(store, 60, newest=now, spacing=DAY)  # 60 days of one turn a day
     report = store.prune(rules=PruneRules(max_age_days=30, max_mb=1e6, max_turns=10**9))
     assert report.deleted["turns"] == 30  # days 30..59 ago
-    oldest = store._query("SELECT min(finished_at) AS t FROM turns")[0]["t"]
+    oldest = store.query("SELECT min(finished_at) AS t FROM turns")[0]["t"]
     assert oldest >= now - 30 * DAY
     assert _count(store, "tool_calls") == 30
-    assert len(store.search("request", limit=100)) == 30  # the search index lost the pruned turns too
+    assert len(store.turns.search("request", limit=100)) == 30  # the search index lost the pruned turns too
 
 
 def test_prune_by_count_removes_the_oldest(store: Store) -> None:
     _fill(store, 300, newest=time.time(), spacing=1.0)
     report = store.prune(rules=PruneRules(max_age_days=30, max_mb=1e6, max_turns=100))
     assert report.deleted["turns"] == 200 and _count(store, "turns") == 100
-    assert [t.turn_no for t in store.history(limit=1)] == [299]
-    assert store._query("SELECT min(turn_no) AS n FROM turns")[0]["n"] == 200
+    assert [t.turn_no for t in store.turns.history(limit=1)] == [299]
+    assert store.query("SELECT min(turn_no) AS n FROM turns")[0]["n"] == 200
     # tool calls of the pruned turns went with them; those of kept turns stayed
-    assert store._query("SELECT min(turn_no) AS n FROM tool_calls")[0]["n"] == 200
+    assert store.query("SELECT min(turn_no) AS n FROM tool_calls")[0]["n"] == 200
 
 
 def test_prune_by_size_gets_under_the_limit_and_vacuums(store: Store) -> None:
@@ -63,7 +64,7 @@ def test_prune_by_size_gets_under_the_limit_and_vacuums(store: Store) -> None:
     assert report.deleted["turns"] > 0 and report.vacuumed_pages > 0
     store._call(lambda conn: conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall())
     assert path.stat().st_size < before
-    used = store._query("SELECT (SELECT page_count FROM pragma_page_count()) * "
+    used = store.query("SELECT (SELECT page_count FROM pragma_page_count()) * "
                         "(SELECT page_size FROM pragma_page_size()) AS b")[0]["b"]
     assert used <= limit_mb * 1024 * 1024
     assert report.chunks > 5  # done in many small chunks, not one
@@ -79,8 +80,8 @@ def test_active_runs_and_their_steps_survive(store: Store) -> None:
     assert store.flush()
     report = store.prune(rules=PruneRules(max_age_days=30, max_mb=0.001, max_turns=0))
     assert report.deleted["runs"] == 2
-    assert {r.run_id for r in store.active_runs()} == {1, 2}
-    assert [len(store.run_steps(r)) for r in (1, 2, 3, 4, 5)] == [3, 3, 0, 0, 3]
+    assert {r.run_id for r in store.runs.active()} == {1, 2}
+    assert [len(store.runs.steps(r)) for r in (1, 2, 3, 4, 5)] == [3, 3, 0, 0, 3]
 
 
 def test_dry_run_reports_without_deleting(store: Store) -> None:

@@ -14,6 +14,7 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.state.recorder import Recorder
+from desktop.state.runs import PullRequestRecord
 from desktop.state.store import REDACTED, Store
 
 SECRET = "sk-test-SECRET-1234"
@@ -27,19 +28,19 @@ def test_turns_tool_calls_and_metrics_are_recorded(store: Store) -> None:
                           started_at=1000.0))
     bus.emit(MetricsSnapshot({"turn.total": StageSummary(1, 900.0, 900.0, 900.0, 900.0, None)}, {}))
     assert rec.close()
-    [turn] = store.history()
+    [turn] = store.turns.history()
     assert turn.user_text == "open a PR" and turn.started_at == 1000.0
     assert turn.assistant_text == f"done, your key {REDACTED} is safe"
     assert turn.timings_ms == {"turn_total": 900.0}
-    [call] = store.tool_calls(rec.session_id, 1)
+    [call] = store.turns.tool_calls(rec.session_id, 1)
     assert call["name"] == "create_run" and call["args"] == {"prompt": f"use key {REDACTED}"}
     assert call["result"] == {"run_id": 7} and call["duration_ms"] == 12.5
-    [summary] = store.metric_summaries(rec.session_id)
+    [summary] = store.turns.metric_summaries(rec.session_id)
     assert summary["stage"] == "turn.total" and summary["p99_ms"] == 900.0
-    session = store._query("SELECT * FROM sessions")[0]
+    session = store.query("SELECT * FROM sessions")[0]
     assert session["model"] == "gemini-test" and session["ended_at"] is not None
     bus.emit(TurnFinished(2, "after close", "", {}))  # detached: not recorded
-    assert store.flush() and len(store.history()) == 1
+    assert store.flush() and len(store.turns.history()) == 1
 
 
 def test_runs_are_upserted_and_readable_at_startup(store: Store, db_path) -> None:
@@ -57,17 +58,17 @@ def test_runs_are_upserted_and_readable_at_startup(store: Store, db_path) -> Non
     store.close()
     # a restarted app: the runs it was following are there at once, without the network
     with Store.open(db_path) as again:
-        assert [r.run_id for r in again.active_runs()] == [7]
-        assert [s.text for s in again.run_steps(7)] == ["cloned the repo", "ran the tests"]
-        assert [s.text for s in again.run_steps(7, after_index=0)] == ["ran the tests"]
-        recent = {r.run_id: r for r in again.recent_runs()}
-        assert recent[8].category == "done" and recent[8].pull_requests == (pr,)
+        assert [r.run_id for r in again.runs.active()] == [7]
+        assert [s.text for s in again.runs.steps(7)] == ["cloned the repo", "ran the tests"]
+        assert [s.text for s in again.runs.steps(7, after_index=0)] == ["ran the tests"]
+        recent = {r.run_id: r for r in again.runs.recent()}
+        assert recent[8].category == "done" and recent[8].pull_requests == (PullRequestRecord(pr.title, pr.url, pr.branch),)
         assert recent[8].prompt == "bump deps" and recent[8].summary == "deps bumped"
         assert recent[7].prompt == "fix the flaky test"
 
 
 def test_cache_bodies_are_scrubbed(store: Store) -> None:
-    store.save("GET /me", f'{{"token": "{SECRET}"}}'.encode(), None, None)
+    store.api_cache.save("GET /me", f'{{"token": "{SECRET}"}}'.encode(), None, None)
     assert store.flush()
-    body, _, _ = store.load("GET /me")
+    body, _, _ = store.api_cache.load("GET /me")
     assert SECRET.encode() not in body and REDACTED.encode() in body

@@ -77,7 +77,7 @@ def test_store_opens_an_old_file_and_upgrades_it(tmp_path: Path) -> None:
     with Store.open(path) as store:
         assert store.message is None
         assert store.stats()["schema_version"] == schema.LATEST
-        assert [t.user_text for t in store.history()] == ["open a pull request for the flaky login test"]
+        assert [t.user_text for t in store.turns.history()] == ["open a pull request for the flaky login test"]
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:

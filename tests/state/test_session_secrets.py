@@ -33,7 +33,7 @@ async def test_full_session_records_turns_and_no_secret(tmp_path: Path, fixtures
 
     db = data / DB_NAME
     with Store.open(db) as store:
-        turns = store.history()
+        turns = store.turns.history()
         assert len(turns) == 2
         assert "[secret]" in turns[0].user_text
     for path in (db, db.with_name(DB_NAME + "-wal")):

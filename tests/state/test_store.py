@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from desktop.config import Settings
-from desktop.state.recorder import INSERT_TURN
 from desktop.state.store import DB_NAME, Store, data_dir_for, open_store
+from desktop.state.turns import INSERT_TURN
 
 
 def _turn(store: Store, n: int, user: str = "hello", assistant: str = "hi") -> None:
@@ -42,7 +42,7 @@ def test_writes_are_queued_then_committed_by_the_timer(store: Store) -> None:
     store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
     _turn(store, 1)
     # nobody asked for a flush: the 250 ms tick writes it
-    assert _wait(lambda: len(store.history()) == 1)
+    assert _wait(lambda: len(store.turns.history()) == 1)
     assert store.metrics.stage("store.write").count == 2
 
 
@@ -51,12 +51,12 @@ def test_history_pages_newest_first(store: Store) -> None:
     for n in range(1, 126):
         _turn(store, n, user=f"request {n}")
     assert store.flush()
-    page1 = store.history(limit=50)
+    page1 = store.turns.history(limit=50)
     assert [t.turn_no for t in page1[:3]] == [125, 124, 123] and len(page1) == 50
-    page2 = store.history(before_id=page1[-1].id, limit=50)
-    page3 = store.history(before_id=page2[-1].id, limit=50)
+    page2 = store.turns.history(before_id=page1[-1].id, limit=50)
+    page3 = store.turns.history(before_id=page2[-1].id, limit=50)
     assert len(page2) == 50 and len(page3) == 25 and page3[-1].turn_no == 1
-    assert store.history(before_id=page3[-1].id) == []
+    assert store.turns.history(before_id=page3[-1].id) == []
 
 
 def test_full_text_search(store: Store) -> None:
@@ -65,22 +65,22 @@ def test_full_text_search(store: Store) -> None:
     _turn(store, 2, "what is the weather", "I only know about code")
     _turn(store, 3, "status of my runs", "the login fix is still running")
     assert store.flush()
-    assert {t.turn_no for t in store.search("login")} == {1, 3}
-    assert [t.turn_no for t in store.search("weather")] == [2]
-    assert {t.turn_no for t in store.search("fixes")} == {1, 3}  # porter stemming: fixes ~ fix
-    assert store.search('"unbalanced quote AND (') == []  # user text is quoted, never an FTS syntax error
-    assert store.search("   ") == []
+    assert {t.turn_no for t in store.turns.search("login")} == {1, 3}
+    assert [t.turn_no for t in store.turns.search("weather")] == [2]
+    assert {t.turn_no for t in store.turns.search("fixes")} == {1, 3}  # porter stemming: fixes ~ fix
+    assert store.turns.search('"unbalanced quote AND (') == []  # user text is quoted, never an FTS syntax error
+    assert store.turns.search("   ") == []
 
 
 def test_response_cache_round_trip(store: Store) -> None:
-    assert store.load("GET /runs/1") is None
-    store.save("GET /runs/1", b'{"status":"running"}', '"v1"', None)
-    assert store.load("GET /runs/1") == (b'{"status":"running"}', '"v1"', None)  # before the flush, too
+    assert store.api_cache.load("GET /runs/1") is None
+    store.api_cache.save("GET /runs/1", b'{"status":"running"}', '"v1"', None)
+    assert store.api_cache.load("GET /runs/1") == (b'{"status":"running"}', '"v1"', None)  # before the flush, too
     assert store.flush()
-    assert store._pending_cache == {}
-    store.save("GET /runs/1", b'{"status":"done"}', '"v2"', 1234.5)
+    assert store.api_cache._pending == {}
+    store.api_cache.save("GET /runs/1", b'{"status":"done"}', '"v2"', 1234.5)
     assert store.flush()
-    assert store.load("GET /runs/1") == (b'{"status":"done"}', '"v2"', 1234.5)
+    assert store.api_cache.load("GET /runs/1") == (b'{"status":"done"}', '"v2"', 1234.5)
     assert store.metrics.stage("store.read").count >= 2
 
 
@@ -106,7 +106,7 @@ def test_a_corrupt_file_is_moved_aside(db_path: Path, content: bytes) -> None:
         assert not store.in_memory
         store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
         _turn(store, 1)
-        assert store.flush() and len(store.history()) == 1
+        assert store.flush() and len(store.turns.history()) == 1
 
 
 def test_a_foreign_database_is_moved_aside(db_path: Path) -> None:
@@ -128,7 +128,7 @@ def test_our_own_file_is_reopened_not_moved(db_path: Path) -> None:
         store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
         _turn(store, 1)
     with Store.open(db_path) as store:
-        assert store.message is None and len(store.history()) == 1
+        assert store.message is None and len(store.turns.history()) == 1
     assert [p.name for p in db_path.parent.iterdir() if ".corrupt-" in p.name] == []
 
 
@@ -145,7 +145,7 @@ def test_read_only_directory_keeps_working_in_memory(tmp_path: Path) -> None:
             assert "memory" in store.message
             store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
             _turn(store, 1, "still recorded")
-            assert store.flush() and [t.user_text for t in store.history()] == ["still recorded"]
+            assert store.flush() and [t.user_text for t in store.turns.history()] == ["still recorded"]
     finally:
         subprocess.run(["chattr", "-i", str(ro)], check=True)
     assert not (ro / DB_NAME).exists()
@@ -170,7 +170,7 @@ def test_full_disk_switches_to_memory_and_says_so(store: Store) -> None:
     assert store.flush()
     assert store.in_memory
     assert len(messages) == 1 and "database or disk is full" in messages[0]
-    assert len(store.history(limit=500)) == 200  # nothing lost: the batch went to memory
+    assert len(store.turns.history(limit=500)) == 200  # nothing lost: the batch went to memory
 
 
 def test_close_flushes_and_is_idempotent(db_path: Path) -> None:

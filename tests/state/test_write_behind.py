@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from desktop.state.recorder import INSERT_TURN
 from desktop.state.store import Store
+from desktop.state.turns import INSERT_TURN
 
 
 def test_enqueue_does_not_wait_for_a_locked_database(store: Store) -> None:
@@ -22,12 +22,12 @@ def test_enqueue_does_not_wait_for_a_locked_database(store: Store) -> None:
         queued_s = time.perf_counter() - t0
         assert queued_s < 1.0  # generous: the benchmark measures the real numbers
         # readers are not blocked either (WAL): they see the last committed state
-        assert store.history() == []
+        assert store.turns.history() == []
     finally:
         other.execute("COMMIT")
         other.close()
     assert store.flush()
-    assert len(store.history(limit=5000)) == 2000
+    assert len(store.turns.history(limit=5000)) == 2000
 
 
 def test_one_turn_end_commits_everything_queued_in_one_batch(store: Store) -> None:
@@ -37,7 +37,7 @@ def test_one_turn_end_commits_everything_queued_in_one_batch(store: Store) -> No
     batches_before = store.batches_committed
     store.flush_soon()  # what the recorder does on TurnFinished
     end = time.monotonic() + 5
-    while len(store.history()) < 10 and time.monotonic() < end:
+    while len(store.turns.history()) < 10 and time.monotonic() < end:
         time.sleep(0.005)
-    assert len(store.history()) == 10
+    assert len(store.turns.history()) == 10
     assert store.batches_committed == batches_before + 1  # eleven writes, one transaction

@@ -1,0 +1,102 @@
+"""The CodeGen run tables — runs and their steps — and every read and write of them.
+
+A run's row keeps the best of what was seen: a later update without a prompt, summary, link or pull
+requests does not erase those.  ``active()`` is what a restarted app follows again at once."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from desktop.state.store import Store
+
+UPSERT_RUN = (
+    "INSERT INTO runs (id, status, category, prompt, summary, web_url, pull_requests, created_at, updated_at, "
+    "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
+    "category = excluded.category, prompt = coalesce(nullif(excluded.prompt, ''), runs.prompt), "
+    "summary = coalesce(nullif(excluded.summary, ''), runs.summary), "
+    "web_url = coalesce(nullif(excluded.web_url, ''), runs.web_url), "
+    "pull_requests = CASE WHEN excluded.pull_requests = '[]' THEN runs.pull_requests "
+    "ELSE excluded.pull_requests END, created_at = coalesce(nullif(excluded.created_at, ''), runs.created_at), "
+    "updated_at = excluded.updated_at")
+FINISH_RUN = (
+    "INSERT INTO runs (id, status, category, summary, web_url, pull_requests, updated_at, first_seen) "
+    "VALUES (?, ?, ?, ?, ?, '[]', ?, ?) ON CONFLICT(id) DO UPDATE SET category = excluded.category, "
+    "summary = coalesce(nullif(excluded.summary, ''), runs.summary), "
+    "web_url = coalesce(nullif(excluded.web_url, ''), runs.web_url), updated_at = excluded.updated_at")
+INSERT_STEP = ("INSERT OR IGNORE INTO run_steps (run_id, idx, message_type, text, created_at) "
+               "VALUES (?, ?, ?, ?, ?)")
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequestRecord:
+    title: str
+    url: str
+    branch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    run_id: int
+    status: str
+    category: str  # running | done | failed | unknown
+    prompt: str = ""
+    summary: str = ""
+    web_url: str = ""
+    pull_requests: tuple[PullRequestRecord, ...] = ()
+    created_at: str = ""
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    run_id: int
+    index: int
+    message_type: str
+    text: str
+    created_at: str = ""
+
+
+def _run(row: dict[str, Any]) -> RunRecord:
+    prs = tuple(PullRequestRecord(**pr) for pr in json.loads(row["pull_requests"] or "[]"))
+    return RunRecord(row["id"], row["status"] or "", row["category"] or "unknown", row["prompt"] or "",
+                     row["summary"] or "", row["web_url"] or "", prs, row["created_at"] or "", row["updated_at"] or 0.0)
+
+
+class Runs:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ------------------------------------------------------------------ writes (queued)
+    def upsert(self, run_id: int, status: str, category: str, *, prompt: str = "", summary: str = "",
+               web_url: str = "", pull_requests: tuple[PullRequestRecord, ...] = (), created_at: str = "",
+               updated_at: float | None = None) -> None:
+        prs = json.dumps([{"title": p.title, "url": p.url, "branch": p.branch} for p in pull_requests])
+        now = time.time()
+        self.store.enqueue(UPSERT_RUN, [run_id, status, category, prompt, summary, web_url, prs, created_at,
+                                        updated_at or now, now])
+
+    def finish(self, run_id: int, category: str, *, summary: str = "", web_url: str = "") -> None:
+        now = time.time()
+        self.store.enqueue(FINISH_RUN, [run_id, category, category, summary, web_url, now, now])
+
+    def add_step(self, run_id: int, index: int, message_type: str, text: str, created_at: str = "") -> None:
+        self.store.enqueue(INSERT_STEP, [run_id, index, message_type, text, created_at])
+
+    # ------------------------------------------------------------------ reads
+    def active(self) -> list[RunRecord]:
+        """Runs not yet done or failed (the ones the tracker was following), newest first."""
+        return [_run(r) for r in self.store.query(
+            "SELECT * FROM runs WHERE category NOT IN ('done', 'failed') ORDER BY updated_at DESC")]
+
+    def recent(self, limit: int = 20) -> list[RunRecord]:
+        return [_run(r) for r in self.store.query("SELECT * FROM runs ORDER BY updated_at DESC LIMIT ?", [limit])]
+
+    def steps(self, run_id: int, after_index: int = -1, limit: int = 200) -> list[StepRecord]:
+        rows = self.store.query("SELECT * FROM run_steps WHERE run_id = ? AND idx > ? ORDER BY idx LIMIT ?",
+                                [run_id, after_index, limit])
+        return [StepRecord(r["run_id"], r["idx"], r["message_type"] or "", r["text"] or "", r["created_at"] or "")
+                for r in rows]
