@@ -26,7 +26,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error
-from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, TurnPhase
+from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio, TurnPhase
 from desktop.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -200,8 +200,12 @@ class LiveClient:
 
     # ---------------------------------------------------------------- sending
     async def send(self, command: Command) -> None:
-        self.session.send(command, time.monotonic())
-        await self._flush()
+        if type(command) is SendAudio:
+            self.session.send_audio(command.pcm)
+        else:
+            self.session.send(command, time.monotonic())
+        if not self._flushing:
+            await self._flush()
 
     async def _flush(self) -> None:
         """Write what the session wants written, in order; one writer at a time (a second caller's frames
@@ -209,14 +213,17 @@ class LiveClient:
         if self._flushing:
             return
         self._flushing = True
+        session, counters = self.session, self.metrics.counters
         try:
-            while data := self.session.data_to_send():
+            data = session.data_to_send()
+            while data:
                 ws = self._ws
                 if ws is None:
                     return
                 for frame in data:
                     await ws.send(frame)
-                self.metrics.counters["messages_sent"] += len(data)
+                counters["messages_sent"] += len(data)
+                data = session.data_to_send()
         except ConnectionClosed:
             pass  # the receive loop sees the close; the session replays the turn in progress
         finally:
