@@ -436,8 +436,10 @@ class SessionEngine:
 
     def _on_audio(self, ev: p.AudioChunk) -> None:
         turn = self.turn
-        if turn is None or self._turn_done.is_set():
-            return  # audio after the turn ended (late frames of an interrupted reply)
+        if turn is None or self._turn_done.is_set() or turn.timings.ended_at is None:
+            # after the turn ended, or while the user is still talking: late frames of an interrupted reply
+            # (still on the wire when the key went down, before the server's "interrupted")
+            return
         if turn.timings.first_audio_at is None:
             turn.timings.on_first_audio(time.perf_counter(), self.metrics)
             self._set_state(EngineState.SPEAKING)
