@@ -31,6 +31,7 @@ from desktop.events import (
     ToolCallFinished,
     TurnFinished,
 )
+from desktop.live import conditions
 from desktop.problems import describe, one_line
 from desktop.state import cli as state_cli
 
@@ -83,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--tls-cert", type=Path, help="certificate PEM to serve (with --tls-key)")
     live.add_argument("--tls-key", type=Path, help="private key PEM")
     live.add_argument("--fault", action="append", default=[], help="fault for the first connection (repeatable)")
+    conditions.add_flags(live)
     live.set_defaults(handler=cmd_emulate_live)
 
     groups = {"emulate": emulate_sub}
@@ -264,7 +266,7 @@ def cmd_emulate_live(args: argparse.Namespace) -> int:
         tls = make_self_signed_cert(config_dir() / "emulator-tls")
 
     emu = LiveEmulator(args.host, args.port, model_delay_s=args.model_delay, speedup=args.speedup,
-                       api_key=args.api_key, tls=tls)
+                       api_key=args.api_key, tls=tls, conditions=conditions.from_args(args))
     try:
         emu.inject(*args.fault)
     except ValueError as exc:

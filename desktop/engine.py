@@ -345,6 +345,13 @@ class SessionEngine:
         await self.transport.send(SendText(text))
         self._set_state(EngineState.THINKING)
 
+    async def fresh_session(self) -> bool:
+        """Leave the Gemini session for a new one that is told the last turns (the remedy for a session whose
+        replies drift slower); the local history stays.  Between turns only: False otherwise."""
+        if self.reply_pending or self.gate.state is not GateState.IDLE:
+            return False
+        return await self.transport.start_fresh()
+
     def _new_turn(self, turn: Turn) -> None:
         self.turns = turn.id
         self.turn = turn
@@ -481,6 +488,7 @@ class SessionEngine:
         self._finish_turn()
 
     def _on_reconnected(self, ev: Reconnected) -> None:  # (the transport counts reconnects)
+        self.bus.emit(ev)  # the drift watch starts a new baseline on a fresh session
         if ev.planned:
             return  # the turn that woke a suspended connection was only sent late, not resent
         turn = self.turn
@@ -488,8 +496,12 @@ class SessionEngine:
             turn.replayed = True
             turn.retranscribing = bool(turn.user_text)
             turn.assistant_text = ""
-        self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason})"
-                             + ("; your last request was resent" if ev.replayed_turn else "")))
+            self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason}); your last request was resent"))
+        elif ev.lost_context:
+            self.bus.emit(Notice("Gemini could not continue the old session and started a new one; it was told "
+                                 "your last turns, the earlier ones are only in your history here"))
+        else:  # resumed (or fresh with everything carried over): nothing was lost, nothing to tell
+            log.info("reconnected to Gemini (%s), nothing lost", ev.reason)
 
     def _on_error(self, ev: ErrorEvent) -> None:
         self.metrics.count("errors")

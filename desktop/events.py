@@ -98,9 +98,12 @@ class Notice:
 @dataclass(frozen=True, slots=True)
 class Reconnected:
     reason: str
-    resumed: bool
-    replayed_turn: bool = False
+    resumed: bool  # the new connection continues the session (resumption handle)
+    replayed_turn: bool = False  # the turn in progress was sent again on it
     planned: bool = False  # reopened on purpose (after an idle close): nothing for the user to know
+    fresh: bool = False  # a new session (the handle was refused, or asked for), seeded with the last turns
+    lost_context: bool = False  # fresh, and the conversation had more turns than the seed carries
+    gap_ms: float | None = None  # goAway (or the drop) -> the new connection's setupComplete
 
 
 Subscriber = Callable[[Any], None]
@@ -160,6 +163,22 @@ class Alert:
     target_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class LatencyDrift:
+    """Replies have become much slower than at the start of this Gemini session (a fresh one usually helps)."""
+
+    baseline_ms: float  # median reply latency of the session's first turns
+    recent_ms: float  # median of the last turns
+    turns: int  # turns seen in this session
+
+    @property
+    def message(self) -> str:
+        return (f"Gemini's replies have slowed down: {self.recent_ms / 1e3:.1f} s lately against "
+                f"{self.baseline_ms / 1e3:.1f} s at the start of this session.")
+
+    action = "Start a fresh session: Gemini keeps your last turns, your history stays here."
+
+
 # ---- CodeGen runs (emitted by desktop.codegen.tracker; shown by the runs panel, stored by the state store)
 @dataclass(frozen=True, slots=True)
 class PullRequest:
@@ -214,5 +233,5 @@ class ProfileChanged:
 
 # Everything the engine, the CodeGen tracker, the power monitor and monitoring put on the bus.
 EngineEvent = (StateChanged | TranscriptDelta | ToolCallStarted | ToolCallFinished | TurnFinished | AudioLevel
-               | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | RunUpdate | RunStep | RunFinished
-               | ProfileChanged)
+               | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | LatencyDrift | RunUpdate | RunStep
+               | RunFinished | ProfileChanged)

@@ -29,6 +29,7 @@ STAGES: dict[str, tuple[str, float | None]] = {
     "audio.first_audio_to_played": ("first response audio received -> played", 100.0),
     "live.ws_open": ("TCP/TLS + WebSocket handshake", None),
     "live.setup": ("setup sent -> setupComplete", None),
+    "live.reconnect_gap": ("goAway (or a drop) -> the next connection's setupComplete", 1000.0),
     "tool.call_to_response": ("tool call received -> tool response sent", None),
     "codegen.request_hit": ("CodeGen request answered from cache", 1.0),
     "codegen.request_miss": ("CodeGen request over HTTP", 500.0),
@@ -38,7 +39,7 @@ STAGES: dict[str, tuple[str, float | None]] = {
     "turn.total": ("activityEnd -> turnComplete", None),
 }
 COUNTERS = ("reconnects", "rate_limited", "errors", "underruns", "dropped_frames", "frames_sent",
-            "frames_captured", "messages_sent")
+            "frames_captured", "messages_sent", "fresh_sessions", "keepalive_timeouts", "latency_drift_alerts")
 
 
 def bucket_index(us: int) -> int:

@@ -16,7 +16,10 @@ timer fires) is reported next to it as the client's own share.
 
 Scenarios (default sessions / seconds): normal 50 / 300, peak 100 / 300, stress 200 / 300, spike
 1 + 100 / 180 (a probe session throughout; 100 sessions join within a second at 20 % of the run and leave
-at 70 %), soak 20 / 3600 (RSS sampled every second, slope reported).  ``--duration`` scales a run down.
+at 70 %), soak 20 / 3600 (RSS sampled every second, slope reported).  The Live stand-in can misbehave like
+the service over time (``--goaway-every``, ``--pong-delay``, ``--handle-ttl``, ``--compress-every``,
+``--drift``; see ``desktop.live.conditions``): the report then has a ``long_session`` section (turns lost,
+reconnects, goAway -> setupComplete gap, fresh sessions, keepalive timeouts, drift alerts, error banners).  ``--duration`` scales a run down.
 All traffic stays on 127.0.0.1; every loop is bounded in count and time; the child processes are stopped
 by their pid at the end, also on Ctrl-C or an error.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -45,6 +49,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from desktop import __version__
+from desktop.live import conditions as service_conditions
+from desktop.live.conditions import Conditions
+from desktop.live.conditions import to_flags as conditions_flags
 from devtools.machine import machine_info
 
 if TYPE_CHECKING:
@@ -76,7 +83,9 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 ERROR_RATE_LIMIT = 0.01
 CPU_LIMIT_PERCENT = 70.0
 CLIENT_ADDED_GOAL_MS = 100.0
-SOAK_SLOPE_LIMIT_MB_PER_MIN = 1.0
+SOAK_SLOPE_LIMIT_MB_PER_MIN = 0.2
+SOAK_SLOPE_MIN_DURATION_S = 600
+RECONNECT_GAP_P95_LIMIT_MS = 1000.0
 THINK_S = 2.0  # mean pause between a session's turns (uniform over 0.5x..1.5x): a very busy user
 MAX_TURNS_PER_SESSION = 2000
 SAMPLE_EVERY_S = 0.5
@@ -152,10 +161,12 @@ def codegen_available() -> bool:
 
 
 @contextlib.contextmanager
-def child_servers(model_delay_s: float, codegen: bool) -> Iterator[dict[str, ChildServer]]:
+def child_servers(model_delay_s: float, codegen: bool, conditions: Conditions | None = None
+                  ) -> Iterator[dict[str, ChildServer]]:
     servers: dict[str, ChildServer] = {}
     try:
-        servers["live"] = ChildServer("live", "--port", "0", "--model-delay", str(model_delay_s))
+        servers["live"] = ChildServer("live", "--port", "0", "--model-delay", str(model_delay_s),
+                                      *conditions_flags(conditions or Conditions()))
         if codegen:
             servers["codegen"] = ChildServer("codegen", "--port", "0", "--step-seconds", str(CODEGEN_STEP_S))
         yield servers
@@ -193,6 +204,8 @@ class Tally:
     tool_calls: int = 0
     tool_errors: Counter[str] = field(default_factory=Counter)
     codegen_requests: int = 0
+    error_banners: int = 0  # ErrorEvents: each would be a banner in the window
+    drift_alerts: int = 0
 
 
 def pct(values: list[float], p: float) -> float | None:
@@ -267,10 +280,11 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
                          tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float) -> None:
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
-    from desktop.events import EngineState, ErrorEvent, ToolCallFinished
+    from desktop.events import EngineState, ErrorEvent, LatencyDrift, ToolCallFinished
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.live.errors import LiveError
+    from desktop.monitoring import DriftWatch
     from desktop.session import Endpoints, live_config
     from desktop.simulated_user import speak_frames
 
@@ -278,7 +292,10 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
     turn_tool_errors: list[str] = []
 
     def on_event(ev: Any) -> None:
-        if isinstance(ev, ErrorEvent):
+        if isinstance(ev, LatencyDrift):
+            tally.drift_alerts += 1
+        elif isinstance(ev, ErrorEvent):
+            tally.error_banners += 1
             tally.error_kinds[ev.kind] += 1
             tally.error_examples.setdefault(ev.kind, f"{ev.message} {ev.action}".strip())
         elif isinstance(ev, ToolCallFinished):
@@ -288,6 +305,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
                 tally.tool_errors[ev.error[:80]] += 1
 
     bus.subscribe(on_event)
+    stop_watch = DriftWatch(bus).attach()
     live = live_config(settings, Endpoints(p.live_url(url), "loadtest", True), tools)
     engine = SessionEngine(LiveClient(live, metrics), bus=bus, metrics=metrics, tools=tools,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20))
@@ -334,6 +352,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
     finally:
         tally.engines.discard(engine)
         tally.active -= 1
+        stop_watch()
         await engine.stop()
 
 
@@ -453,7 +472,8 @@ def _rss_mb() -> float:
 
 
 def run_scenario(name: str, sessions: int | None = None, duration_s: float | None = None,
-                 model_delay_s: float = 0.4, codegen: bool | None = None, think_s: float = THINK_S) -> dict[str, Any]:
+                 model_delay_s: float = 0.4, codegen: bool | None = None, think_s: float = THINK_S,
+                 conditions: Conditions | None = None) -> dict[str, Any]:
     import psutil
 
     scenario = SCENARIOS[name]
@@ -461,7 +481,7 @@ def run_scenario(name: str, sessions: int | None = None, duration_s: float | Non
     duration = duration_s or scenario.duration_s
     codegen = codegen_available() if codegen is None else codegen
     proc = psutil.Process()
-    with child_servers(model_delay_s, codegen) as servers:
+    with child_servers(model_delay_s, codegen, conditions) as servers:
         live = servers["live"]
         cg = servers.get("codegen")
         rss0 = _rss_mb()
@@ -476,6 +496,7 @@ def run_scenario(name: str, sessions: int | None = None, duration_s: float | Non
         child_pids = [s.pid for s in servers.values()]
     extra["codegen"] = codegen
     extra["think_s"] = think_s
+    extra["conditions"] = conditions or Conditions()
     return build_report(scenario, n, duration, model_delay_s, tally, samples, lags, extra,
                         wall=wall, cpu=cpu, emu_cpu=emu_cpu, rss0=rss0, child_pids=child_pids)
 
@@ -507,7 +528,9 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
         "scenario": scenario.name,
         "key": scenario.name + ("+codegen" if extra["codegen"] else "")
         + (f"+think{extra['think_s']:g}" if extra["think_s"] != THINK_S else "")
-        + (f"+n{n}" if n != scenario.sessions else ""),
+        + (f"+n{n}" if n != scenario.sessions else "")
+        + ("+conditions" if extra["conditions"] != Conditions() else ""),
+        "condition_flags": conditions_flags(extra["conditions"]),
         "description": scenario.description, "sessions": n,
         "duration_s": duration, "wall_s": round(wall, 1), "model_delay_ms": model_delay_s * 1e3,
         "think_s": extra["think_s"],
@@ -550,7 +573,17 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
         slope = slope_per_min([(s.at_s, s.rss_mb) for s in warm])
         report["soak"] = {"rss_slope_mb_per_min": round(slope, 3), "samples": len(warm),
                           "limit_mb_per_min": SOAK_SLOPE_LIMIT_MB_PER_MIN}
-        checks["rss_flat"] = abs(slope) < SOAK_SLOPE_LIMIT_MB_PER_MIN
+        if duration >= SOAK_SLOPE_MIN_DURATION_S:  # a shorter run's slope is start-up, not a leak
+            checks["rss_flat"] = abs(slope) < SOAK_SLOPE_LIMIT_MB_PER_MIN
+    if extra["conditions"] != Conditions():
+        report["long_session"] = long_session_section(tally, merged, extra["conditions"])
+        ls = report["long_session"]
+        checks["no_turn_lost"] = ls["turns_lost"] == 0
+        checks["no_error_banner"] = ls["error_banners"] == 0
+        if ls["reconnect_gap_ms"]["p95"] is not None:
+            checks["reconnect_gap_p95_under_1_s"] = ls["reconnect_gap_ms"]["p95"] <= RECONNECT_GAP_P95_LIMIT_MS
+        if not extra["conditions"].drift:
+            checks["no_drift_alert"] = ls["drift_alerts"] == 0
     if scenario.name == "stress":
         checks["no_crash"] = not report["hard_stop"]
         checks["errors_are_clear"] = all(report["error_examples"].values())
@@ -589,6 +622,23 @@ def machine_line() -> str:
             f"Python {m['python']}, gemini-codegen {__version__}")
 
 
+def long_session_section(tally: Tally, merged: Any, conditions: Conditions) -> dict[str, Any]:
+    gap = merged.stages.get("live.reconnect_gap")
+    counters = merged.counters
+    return {
+        "conditions": {k: v for k, v in dataclasses.asdict(conditions).items() if v != getattr(Conditions(), k)},
+        "turns": tally.attempted, "turns_lost": tally.failed,
+        "reconnects": counters.get("reconnects", 0),
+        "reconnect_gap_ms": {"count": gap.count if gap else 0,
+                             "p50": round(gap.percentile_us(50) / 1e3, 1) if gap else None,
+                             "p95": round(gap.percentile_us(95) / 1e3, 1) if gap else None,
+                             "max": round(gap.max_us / 1e3, 1) if gap else None},
+        "fresh_sessions": counters.get("fresh_sessions", 0),
+        "keepalive_timeouts": counters.get("keepalive_timeouts", 0),
+        "drift_alerts": tally.drift_alerts, "error_banners": tally.error_banners,
+    }
+
+
 def markdown_section(report: dict[str, Any]) -> str:
     r = report
     t, a, lag = r["turn_latency_ms"], r["client_added_ms"], r["loop_lag_ms"]
@@ -620,6 +670,15 @@ def markdown_section(report: dict[str, Any]) -> str:
         rows.append(("spike: probe turn p95 before / during / after", f"{p['before']} / {p['during']} / {p['after']} ms"))
     if "soak" in r:
         rows.append(("soak: RSS slope", f"{r['soak']['rss_slope_mb_per_min']} MB/min over {r['soak']['samples']} samples"))
+    if "long_session" in r:
+        ls = r["long_session"]
+        g = ls["reconnect_gap_ms"]
+        rows += [("service conditions", ", ".join(f"{k} {v}" for k, v in ls["conditions"].items())),
+                 ("turns lost / error banners", f"{ls['turns_lost']} / {ls['error_banners']}"),
+                 ("reconnects (fresh sessions; keepalive timeouts)",
+                  f"{ls['reconnects']} ({ls['fresh_sessions']}; {ls['keepalive_timeouts']})"),
+                 ("goAway -> setupComplete p50 / p95 / max", f"{g['p50']} / {g['p95']} / {g['max']} ms (n={g['count']})"),
+                 ("latency drift alerts", str(ls["drift_alerts"]))]
     checks = ", ".join(f"{k} {'ok' if v else 'FAILED'}" for k, v in r["checks"].items())
     rows.append(("spike criteria", f"**{'PASS' if r['pass'] else 'FAIL'}** ({checks})"))
     goal = r["goal"]
@@ -628,7 +687,8 @@ def markdown_section(report: dict[str, Any]) -> str:
     now = r.get("finished_at") or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     with_cg = "+codegen" in r["key"]
     cmd = (f"gemini-codegen loadtest --scenario {r['scenario']} --sessions {r['sessions']} --duration {r['duration_s']:g}"
-           f" --tool-calls {'codegen' if with_cg else 'off'}" + (f" --think {r['think_s']:g}" if r.get("think_s", THINK_S) != THINK_S else ""))
+           f" --tool-calls {'codegen' if with_cg else 'off'}" + (f" --think {r['think_s']:g}" if r.get("think_s", THINK_S) != THINK_S else "")
+           + "".join(f" {flag}" for flag in r.get("condition_flags", [])))
     think = f", a turn every ~{r['think_s']:g} s" if r.get("think_s", THINK_S) != THINK_S else ""
     title = (f"{r['scenario']}: {r['sessions']} sessions, "
              f"{'CodeGen tool calls (one organisation)' if with_cg else 'Live only'}{think}")
@@ -690,7 +750,8 @@ def cmd_loadtest(args: argparse.Namespace) -> int:
     if not 0 <= args.think <= 600:
         raise UserError("--think must be between 0 and 600 seconds")
     report = run_scenario(args.scenario, args.sessions, args.duration, args.model_delay,
-                          codegen=None if args.tool_calls is None else args.tool_calls == "codegen", think_s=args.think)
+                          codegen=None if args.tool_calls is None else args.tool_calls == "codegen", think_s=args.think,
+                          conditions=service_conditions.from_args(args))
     if args.write_docs:
         write_docs(Path(args.write_docs), report)
     if args.json:
@@ -716,4 +777,5 @@ def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, An
                          "off: Live only (the voice path's capacity)")
     lt.add_argument("--json", action="store_true", help="one JSON report on stdout")
     lt.add_argument("--write-docs", metavar="FILE", help="(re)write this scenario's section of FILE (markdown)")
+    service_conditions.add_flags(lt)
     lt.set_defaults(handler=cmd_loadtest)

@@ -63,6 +63,16 @@ class InMemoryTransport:
             self.session.connection_made(time.monotonic(), "resumed after idle", planned=True)
             self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
 
+    async def start_fresh(self) -> bool:
+        if not self.session.start_fresh(time.monotonic()):
+            return False
+        reason = self.session.take_reconnect() or "fresh session"
+        self.session.begin_reconnect()
+        self.session.connection_made(time.monotonic(), reason)
+        self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
+        self.deliver()
+        return True
+
     async def events(self) -> AsyncIterator[LiveEvent]:
         while (ev := await self._events.get()) is not None:
             yield ev
@@ -205,3 +215,16 @@ async def test_a_planned_reconnect_is_not_news(rig):
     transport.server(p.server_content(output_text="Hi.", turn_complete=True))
     assert await engine.wait_turn(2) is not None
     assert not of(events, Notice)
+
+
+async def test_a_fresh_session_between_turns_carries_the_last_turns(rig):
+    engine, transport, _, events = rig
+    await engine.send_text("list my runs")
+    transport.server(p.server_content(output_text="You have none.", turn_complete=True))
+    assert await engine.wait_turn(2) is not None
+    assert await engine.fresh_session()
+    seed = transport.sent[-1]
+    assert isinstance(seed, p.ClientContent) and not seed.turn_complete and "list my runs" in seed.text
+    assert not of(events, Notice)  # everything was carried over: nothing to tell
+    engine.press()
+    assert not await engine.fresh_session()  # never in the middle of a turn

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from desktop.config import Settings
-from desktop.events import Alert, EventBus, MetricsSnapshot, Notice
+from desktop.events import Alert, EventBus, MetricsSnapshot, Notice, TurnFinished
 from desktop.metrics import Metrics
 from desktop.monitoring import Monitor, monitoring
 from desktop.session import open_session
@@ -121,3 +121,54 @@ def test_monitoring_doc_names_every_stage_and_counter() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "monitoring.md").read_text()
     missing = [name for name in (*STAGES, *COUNTERS) if f"`{name}`" not in doc]
     assert not missing, f"docs/monitoring.md does not describe {missing}"
+
+
+def _turn(n: int, reply_ms: float, **kw) -> TurnFinished:
+    return TurnFinished(n, "q", "a", {"speech_end_to_first_audio": reply_ms}, **kw)
+
+
+def test_drift_watch_alerts_once_when_replies_slow_down_and_rearms_after_recovery() -> None:
+    from desktop.events import LatencyDrift
+    from desktop.monitoring import DriftWatch
+
+    bus = EventBus()
+    alerts: list[LatencyDrift] = []
+    bus.on(LatencyDrift, alerts.append)
+    stop = DriftWatch(bus).attach()
+    steady = (400, 460, 380, 520, 420)  # +-25 % around 420 ms
+    for n in range(10):
+        bus.emit(_turn(n, steady[n % 5]))
+    assert alerts == []
+    for n in range(10, 13):  # the service gets 50 % slower: caught within three turns
+        bus.emit(_turn(n, 630))
+    assert len(alerts) == 1 and alerts[0].baseline_ms == 420
+    assert alerts[0].recent_ms == 630 and "fresh session" in alerts[0].action
+    for n in range(13, 16):
+        bus.emit(_turn(n, 640))
+    assert len(alerts) == 1  # once, not every turn
+    for n in range(16, 21):
+        bus.emit(_turn(n, 420))
+    for n in range(21, 24):
+        bus.emit(_turn(n, 700))
+    assert len(alerts) == 2  # recovered, then slowed again
+    bus.emit(_turn(99, 5000, interrupted=True))  # an interrupted turn says nothing about the service
+    stop()
+    bus.emit(_turn(100, 9000))
+    assert len(alerts) == 2
+
+
+def test_a_fresh_session_starts_a_new_baseline() -> None:
+    from desktop.events import LatencyDrift, Reconnected
+    from desktop.monitoring import DriftWatch
+
+    bus = EventBus()
+    alerts: list[LatencyDrift] = []
+    bus.on(LatencyDrift, alerts.append)
+    watch = DriftWatch(bus)
+    watch.attach()
+    for n in range(10):
+        bus.emit(_turn(n, 400))
+    bus.emit(Reconnected("fresh session", resumed=False, fresh=True))
+    for n in range(10):
+        bus.emit(_turn(n, 900))  # a slower new session is its own baseline
+    assert alerts == [] and watch.turns == 10

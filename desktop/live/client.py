@@ -3,8 +3,9 @@
 The session core (``desktop.live.session``) decides everything that is not I/O — what to send, what a
 server frame means, when to reconnect, what to replay.  This module opens the socket (headers, TLS, the
 setup handshake with its timeout, handshake failures mapped to ``LiveError``), writes what the core
-wants written, feeds it what arrives, runs its reconnects (with the core's backoff) and ticks its turn
-watchdog.  Its events come out of ``events()``; ``connect()`` can run before the user speaks ("warm").
+wants written, feeds it what arrives, runs its reconnects (with the core's backoff), ticks its turn
+watchdog and sends the keepalive pings the core judges (websockets' own keepalive is off: it would cut a
+healthy session whose pongs come late while Gemini generates).  Its events come out of ``events()``; ``connect()`` can run before the user speaks ("warm").
 
 ``LiveTransport`` is what the engine needs from it, so tests and tools can hand the engine another one.
 """
@@ -24,6 +25,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
+from desktop.events import Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error
 from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio, TurnPhase
@@ -44,6 +46,8 @@ class LiveConfig:
     # Gemini 3.x may wait for new realtime input after a toolResponse: a " " text input unblocks it.
     nudge_after_tool_response: bool = True
     extra_headers: tuple[tuple[str, str], ...] = ()
+    keepalive_s: float = 15.0  # a ping this often; a dead idle link is noticed within this + the pong timeout
+    idle_pong_timeout_s: float = 10.0
 
 
 class LiveTransport(Protocol):
@@ -70,6 +74,10 @@ class LiveTransport(Protocol):
 
     async def resume(self) -> None: ...
 
+    async def start_fresh(self) -> bool:
+        """Leave the Gemini session for a new one told the last turns (between turns; False otherwise)."""
+        ...
+
     def events(self) -> AsyncIterator[LiveEvent]:
         """Server events in order, plus ``Reconnected`` and ``ErrorEvent``; ends when the transport closes."""
         ...
@@ -81,7 +89,8 @@ class LiveClient:
         self.metrics = metrics or Metrics()
         self.session = LiveSession(config.setup, turn_timeout_s=config.turn_timeout_s,
                                    max_reconnects=config.max_reconnects,
-                                   nudge_after_tool_response=config.nudge_after_tool_response)
+                                   nudge_after_tool_response=config.nudge_after_tool_response,
+                                   idle_pong_timeout_s=config.idle_pong_timeout_s)
         self._ws: ClientConnection | None = None
         self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -121,6 +130,7 @@ class LiveClient:
         self._receiver = self._spawn(self._receive_loop(self._ws), "live-receive")
         if self._watchdog is None:
             self._watchdog = self._spawn(self._watch_turns(), "live-watchdog")
+            self._spawn(self._keepalive(), "live-keepalive")
 
     def _spawn(self, coro: object, name: str) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.create_task(coro, name=name)  # type: ignore[arg-type]
@@ -137,8 +147,8 @@ class LiveClient:
         try:
             ws = await asyncio.wait_for(
                 connect(cfg.url, additional_headers=headers, ssl=cfg.ssl_context if cfg.url.startswith("wss") else None,
-                        compression=None, max_size=None, open_timeout=None, ping_interval=20,
-                        ping_timeout=20, close_timeout=2),
+                        compression=None, max_size=None, open_timeout=None, ping_interval=None,
+                        ping_timeout=None, close_timeout=2),
                 cfg.setup_timeout_s)
         except InvalidStatus as exc:
             raise _handshake_error(exc.response.status_code, cfg.url) from None
@@ -198,6 +208,13 @@ class LiveClient:
         if self.session.resume():
             await self.reconnect("resumed after idle", planned=True)
 
+    async def start_fresh(self) -> bool:
+        if not self.session.start_fresh(time.monotonic()):
+            return False
+        reason = self.session.take_reconnect()
+        await self.reconnect(reason or "fresh session")
+        return True
+
     # ---------------------------------------------------------------- sending
     async def send(self, command: Command) -> None:
         if type(command) is SendAudio:
@@ -239,6 +256,11 @@ class LiveClient:
 
     def _deliver(self) -> None:
         for ev in self.session.events_received():
+            if isinstance(ev, Reconnected):
+                if ev.gap_ms is not None:
+                    self.metrics.observe_s("live.reconnect_gap", ev.gap_ms / 1e3)
+                if ev.fresh:
+                    self.metrics.count("fresh_sessions")
             self._events.put_nowait(ev)
 
     async def _receive_loop(self, ws: ClientConnection) -> None:
@@ -255,7 +277,8 @@ class LiveClient:
         if self._closing or ws is not self._ws:
             return
         close = ws.protocol.close_rcvd
-        decision = self.session.connection_lost(close.code if close else None, close.reason if close else "")
+        decision = self.session.connection_lost(close.code if close else None, close.reason if close else "",
+                                                time.monotonic())
         self._deliver()
         if isinstance(decision, Fail):
             self._end()
@@ -295,6 +318,30 @@ class LiveClient:
                 return
         finally:
             self._reconnecting = False
+
+    async def _keepalive(self) -> None:
+        """Ping every ``keepalive_s`` (it keeps NATs and proxies open).  Only while the session is idle, when
+        pongs are prompt, does a pong later than its timeout mean the link is dead: it is then dropped and
+        the receive loop reconnects.  During a turn pongs may come 8-30 s late and are not waited for."""
+        while not self._closing:
+            await asyncio.sleep(self.config.keepalive_s)
+            ws = self._ws
+            if ws is None or self._reconnecting or not self.session.connected:
+                continue
+            try:
+                pong = await ws.ping()
+                timeout = self.session.pong_timeout()
+                if timeout is None:
+                    continue
+                await asyncio.wait_for(pong, timeout)
+            except ConnectionClosed:
+                continue
+            except TimeoutError:
+                if self.session.pong_timeout() is None or ws is not self._ws:
+                    continue  # a turn began meanwhile: a late pong is expected then
+                self.metrics.count("keepalive_timeouts")
+                log.warning("no pong within %.1f s while idle: the Gemini connection is dead", timeout)
+                ws.transport.abort()
 
     async def _watch_turns(self) -> None:
         while not self._closing:

@@ -5,8 +5,10 @@ It speaks the real protocol (``protocol.py``) over a real WebSocket: path normal
 frames out, push-to-talk (activityStart/End) and automatic-VAD turns, a model delay before the first
 output, 24 kHz speech streamed faster than real time with output transcripts, tool calls from the rules
 in ``scenario.toml``, barge-in (``interrupted`` + ``toolCallCancellation``), session resumption handles,
-``goAway``, the Gemini 3.x "wait for input after a tool response" quirk, and per-connection fault
-injection.  It does no speech recognition: see ``scenario.toml``.
+``goAway``, the Gemini 3.x "wait for input after a tool response" quirk, per-connection fault
+injection, and ``Conditions``: how the service misbehaves over a long session (goAway every few minutes,
+late pongs while generating, expiring resumption handles, resumes refused while the old socket is open,
+context-compression latency spikes, latency drift).  It does no speech recognition: see ``scenario.toml``.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import re
 import secrets
 import ssl
+import time
 import tomllib
 import wave
 from dataclasses import dataclass, field
@@ -29,16 +33,21 @@ import webrtcvad
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from desktop.assets import asset
 from desktop.live import protocol as p
+from desktop.live.conditions import Conditions
 
 log = logging.getLogger(__name__)
 
 LIVE_MODELS = {"gemini-3.8-live", "gemini-3.1-flash-live-preview", "gemini-2.5-flash-native-audio-preview-12-2025"}
 SHUT_DOWN_MODELS = {"gemini-live-2.5-flash-preview", "gemini-2.0-flash-live-001"}
-FAULTS = ("close_1011_mid_turn", "stall", "malformed", "goaway", "slow_setup")
+# freeze: after the first reply the connection goes silent (reads nothing, answers no ping), like a link
+# that died without a close
+FAULTS = ("close_1011_mid_turn", "stall", "malformed", "goaway", "slow_setup", "freeze")
 _PATH_RE = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\."
                       r"(BidiGenerateContent|BidiGenerateContentConstrained)$")
 _WORD_RE = re.compile(r"[a-z']+")
@@ -106,6 +115,8 @@ class SessionMemory:
 
     pending_prompt: str = ""
     turns: int = 0
+    issued_at: float = field(default_factory=time.monotonic)
+    issued_by: ServerConnection | None = None  # the connection that handed out the handle
 
 
 @dataclass
@@ -117,6 +128,12 @@ class EmulatorStats:
     messages_in: int = 0
     audio_bytes_in: int = 0
     rejected: int = 0
+    goaways: int = 0
+    cuts: int = 0  # connections closed at the end of a goAway's time left (the client had not left)
+    pongs_delayed: int = 0
+    handles_expired: int = 0
+    resumes_refused: int = 0  # resumes while the session's previous connection was still open
+    compressions: int = 0
 
 
 class _Conn:
@@ -134,6 +151,28 @@ class _Conn:
         self.vad = webrtcvad.Vad(2)
         self.silence_ms = 0
         self.heard_speech = False
+        self.frozen = False
+        if emu.conditions.pong_delay_s is not None:
+            self._hold_pongs_while_generating(emu.conditions.pong_delay_s)
+
+    def _hold_pongs_while_generating(self, delay: tuple[float, float]) -> None:
+        """Pongs are sent late (like the service's) while a reply is being generated."""
+        protocol, send_frame = self.ws.protocol, self.ws.protocol.send_frame
+        loop = asyncio.get_running_loop()
+
+        def release(frame: Frame) -> None:
+            if self.ws.protocol.state is State.OPEN:
+                send_frame(frame)
+                self.ws.send_data()
+
+        def send(frame: Frame) -> None:
+            if frame.opcode is Opcode.PONG and self.reply is not None and not self.reply.done():
+                self.emu.stats.pongs_delayed += 1
+                loop.call_later(random.uniform(*delay), release, frame)
+                return
+            send_frame(frame)
+
+        protocol.send_frame = send  # type: ignore[method-assign]
 
     async def send(self, text: str) -> None:
         await self.ws.send(text.encode("utf-8"))  # the real server sends JSON in binary frames
@@ -173,8 +212,17 @@ class _Conn:
             return False
         if setup.resumption_handle:
             mem = self.emu.sessions.get(setup.resumption_handle)
+            ttl = self.emu.conditions.handle_ttl_s
             if mem is None:
                 await self.ws.close(1007, "Invalid session resumption handle.")
+                return False
+            if ttl is not None and time.monotonic() - mem.issued_at > ttl:
+                self.emu.stats.handles_expired += 1
+                await self.ws.close(1007, "Session resumption handle has expired.")
+                return False
+            if mem.issued_by is not None and mem.issued_by.state is State.OPEN:
+                self.emu.stats.resumes_refused += 1
+                await self.ws.close(1011, "The session is still active on another connection.")
                 return False
             self.memory = SessionMemory(mem.pending_prompt, mem.turns)
             self.emu.stats.resumed += 1
@@ -182,7 +230,23 @@ class _Conn:
         if "slow_setup" in self.faults:
             await asyncio.sleep(self.emu.stall_s)
         await self.send(p.SERVER_SETUP_COMPLETE)
+        every = self.emu.conditions.goaway_every_s
+        if every is not None:
+            asyncio.get_running_loop().call_later(every, lambda: asyncio.ensure_future(self._go_away()))
         return True
+
+    async def _go_away(self) -> None:
+        """The service's routine end of a connection: goAway with the time left, then the cut."""
+        if self.ws.state is not State.OPEN:
+            return
+        left = self.emu.conditions.goaway_time_left_s
+        self.emu.stats.goaways += 1
+        with contextlib.suppress(ConnectionClosed):
+            await self.send(p.server_go_away(left))
+        await asyncio.sleep(left)
+        if self.ws.state is State.OPEN:
+            self.emu.stats.cuts += 1
+            await self.ws.close(1011, "Deadline expired.")
 
     async def _handle(self, msg: Any) -> None:
         assert self.setup is not None
@@ -281,6 +345,7 @@ class _Conn:
         if text is None:  # silence: nothing to answer
             await self._finish(0)
             return
+        await asyncio.sleep(self._extra_delay())
         rule = emu.scenario.rule_for(text)
         say, reply = rule.say, rule.reply
         if rule.tool and self.setup and rule.tool in self.setup.tools:
@@ -340,6 +405,17 @@ class _Conn:
             await asyncio.sleep(pause)
         await self._finish(len(pcm) // 2 // 960)  # ~25 tokens per second of audio
 
+    def _extra_delay(self) -> float:
+        """Context compression spikes and latency drift, by the session's turn count (resumption keeps it)."""
+        cond, turns = self.emu.conditions, self.memory.turns + 1
+        extra = 0.0
+        if cond.drift and turns > cond.drift_after_turns:
+            extra += cond.drift * self.emu.model_delay_s
+        if cond.compress_every_turns and turns % cond.compress_every_turns == 0:
+            self.emu.stats.compressions += 1
+            extra += cond.compress_delay_s
+        return extra
+
     async def _finish(self, response_tokens: int) -> None:
         await self.send(p.server_content(generation_complete=True))
         await self.send(p.server_content(turn_complete=True))
@@ -347,8 +423,13 @@ class _Conn:
         await self.send(p.server_usage(25 * self.memory.turns, response_tokens))
         if self.setup and self.setup.resumption_requested:
             handle = secrets.token_urlsafe(12)
-            self.emu.sessions[handle] = SessionMemory(self.memory.pending_prompt, self.memory.turns)
+            self.emu.sessions[handle] = SessionMemory(self.memory.pending_prompt, self.memory.turns,
+                                                      issued_by=self.ws)
             await self.send(p.server_resumption_update(handle, True))
+        if "freeze" in self.faults:
+            self.faults.discard("freeze")
+            self.frozen = True
+            self.ws.transport.pause_reading()
         if "goaway" in self.faults:
             self.faults.discard("goaway")
             await self.send(p.server_go_away(self.emu.goaway_s))
@@ -363,7 +444,7 @@ class LiveEmulator:
                  speedup: float = 4.0, chunk_ms: int = 40, api_key: str | None = None,
                  scenario: Scenario | None = None, tls: tuple[Path, Path] | None = None,
                  tool_timeout_s: float = 30.0, stall_s: float = 3600.0, goaway_s: float = 5.0,
-                 wait_for_input_after_tool: bool = True):
+                 wait_for_input_after_tool: bool = True, conditions: Conditions | None = None):
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("the emulator only listens on loopback")
         self.host, self.port = host, port
@@ -373,6 +454,7 @@ class LiveEmulator:
         self.tls = tls
         self.tool_timeout_s, self.stall_s, self.goaway_s = tool_timeout_s, stall_s, goaway_s
         self.wait_for_input_after_tool = wait_for_input_after_tool
+        self.conditions = conditions or Conditions()
         self.sessions: dict[str, SessionMemory] = {}
         self.stats = EmulatorStats()
         self._queued_faults: list[set[str]] = []
@@ -404,6 +486,9 @@ class LiveEmulator:
 
     async def stop(self) -> None:
         if self._server:
+            for conn in self._conns:
+                if conn.frozen:  # it reads nothing, not even a close
+                    conn.ws.transport.abort()
             self._server.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 3)

@@ -22,6 +22,9 @@ class LiveError(Exception):
 def close_error(code: int | None, reason: str, model: str) -> LiveError:
     """Map a close code from the server to what the user should know and do."""
     reason = reason or "no reason given"
+    if "resumption" in reason.lower() or "handle" in reason.lower():
+        return LiveError("session_expired", f"Gemini could not resume the session ({reason}).",
+                         "A new session was started with your recent turns.", fatal=False)
     if code == 1007 and ("api key" in reason.lower() or "auth" in reason.lower() or "permission" in reason.lower()):
         return LiveError("auth", f"Gemini rejected the API key ({reason}).",
                          "Check GEMINI_API_KEY or the key in Settings.")

@@ -5,7 +5,8 @@
 (``connection_lost``, ``connect_failed``) — and is drained of what to do about it: frames to write
 (``data_to_send``), events for the engine (``events_received``) and, when it wants one, a reconnect
 (``take_reconnect``).  It owns the turn's wire phase, the replay buffer of the turn in progress, the latest
-resumption handle and the goAway / suspend / retry decisions.  No sockets, no asyncio, no clock of its
+resumption handle, the goAway / suspend / retry decisions, the keepalive policy and a short memory of the
+last turns, which seeds a fresh session when the service refuses to resume the old one.  No sockets, no asyncio, no clock of its
 own: ``desktop.live.client.LiveClient`` moves the bytes, and the resilience cases (goAway, 1011, a stalled
 turn, replay after a drop) are unit-tested here in milliseconds.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import enum
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -30,6 +32,12 @@ from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error
 
 MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
+SEED_TURNS = 6  # the last turns a fresh session is told about
+SEED_CHARS_PER_TEXT = 300
+# Keepalive: Gemini answers pings late (8-30 s seen in the field) while it generates, promptly when idle.
+# So pings are only judged while the session is idle, where a missing pong within this many seconds means
+# the connection is dead; during a turn the watchdog judges by the server's own activity instead.
+IDLE_PONG_TIMEOUT_S = 10.0
 
 
 class TurnPhase(enum.Enum):
@@ -92,13 +100,15 @@ class Fail:
 class LiveSession:
     def __init__(self, setup: p.SetupOptions, *, turn_timeout_s: float = 30.0, max_reconnects: int = 5,
                  nudge_after_tool_response: bool = True, max_replay: int = MAX_REPLAY_MESSAGES,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 idle_pong_timeout_s: float = IDLE_PONG_TIMEOUT_S, jitter: Callable[[], float] = random.random
+                 ) -> None:
         self.setup = setup
         self.turn_timeout_s = turn_timeout_s
         self.max_reconnects = max_reconnects
         # Gemini 3.x may wait for new realtime input after a toolResponse: a " " text input unblocks it.
         self.nudge_after_tool_response = nudge_after_tool_response
         self.max_replay = max_replay
+        self.idle_pong_timeout_s = idle_pong_timeout_s
         self._jitter = jitter
         # how audio is encoded: the pre-encoded fast path (the bench swaps in the naive one as its baseline)
         self.encode_audio: Callable[[bytes], str] = p.audio_message
@@ -107,11 +117,19 @@ class LiveSession:
         self.link = Link.DOWN
         self.connects = 0
         self._replay: list[str] = []  # the turn in progress, as sent (kept until its reply is complete)
+        self._turn_on_wire = False  # some of the turn in progress went out (a replay would be a resend)
         self._out: list[str] = []
         self._events: list[LiveEvent] = []
         self._go_away = False
         self._reconnect: str | None = None  # a reconnect this session wants (goAway between turns, a stall)
         self._last_server_activity = 0.0
+        self._lost_at: float | None = None  # when the renewal began (goAway acted on), or the link dropped
+        self.turns_completed = 0
+        self.fresh_sessions = 0
+        self._history: deque[tuple[str, str]] = deque(maxlen=SEED_TURNS)  # (user, assistant) of the last turns
+        self._heard: list[str] = []
+        self._said: list[str] = []
+        self._seed_pending = False
 
     # ------------------------------------------------------------------ draining
     def data_to_send(self) -> list[str]:
@@ -143,20 +161,41 @@ class LiveSession:
         return p.setup_message(replace(self.setup, resumption_handle=self.handle))
 
     def connection_made(self, now: float, reconnect_reason: str | None = None, *, planned: bool = False) -> None:
-        """``setupComplete`` arrived.  After a reconnect (``reconnect_reason``) a turn still in progress — cut
-        off mid-reply, or begun while the link was down — is replayed first, so none of its audio is lost."""
+        """``setupComplete`` arrived.  After a reconnect (``reconnect_reason``) a fresh session is first told
+        about the last turns, then a turn still in progress — cut off mid-reply, or begun while the link was
+        down — is replayed, so none of its audio is lost."""
         self.connects += 1
         self.link = Link.UP
         self._go_away = False
         self._last_server_activity = now
         if reconnect_reason is None:
             return
-        replayed = self.phase is not TurnPhase.IDLE and bool(self._replay)
-        if replayed:
-            self._out[:0] = self._replay
-        self._events.append(Reconnected(reconnect_reason, self.handle is not None, replayed, planned))
+        gap_ms = (now - self._lost_at) * 1e3 if self._lost_at is not None else None
+        self._lost_at = None
+        fresh, lost_context = self._seed_pending, False
+        if fresh:
+            self._seed_pending = False
+            lost_context = self.turns_completed > len(self._history)
+            if self._history:
+                self._out.insert(0, p.client_content(self._seed_text(), turn_complete=False))
+        pending = self.phase is not TurnPhase.IDLE and bool(self._replay)
+        resent = pending and self._turn_on_wire  # else the turn began while the link was down: a first send
+        if pending:
+            self._out[1 if fresh and self._history else 0:0] = self._replay
+            self._turn_on_wire = True
+        self._events.append(Reconnected(reconnect_reason, self.handle is not None, resent, planned, fresh,
+                                        lost_context, gap_ms))
 
-    def connection_lost(self, code: int | None, reason: str) -> Reconnect | Fail | None:
+    def _seed_text(self) -> str:
+        def short(text: str) -> str:
+            return text if len(text) <= SEED_CHARS_PER_TEXT else text[:SEED_CHARS_PER_TEXT - 1] + "…"
+
+        lines = [f"{who}: {short(text)}" for user, assistant in self._history
+                 for who, text in (("User", user), ("You", assistant)) if text]
+        return ("(Context, not a request: the connection was renewed. The conversation so far ended with:\n"
+                + "\n".join(lines) + ")")
+
+    def connection_lost(self, code: int | None, reason: str, now: float = 0.0) -> Reconnect | Fail | None:
         """The server side closed.  None: we closed it ourselves (suspend, close, a reconnect under way)."""
         if self.link is not Link.UP:
             return None
@@ -166,6 +205,8 @@ class LiveSession:
             self._events.append(err.event())
             return Fail(err)
         self.link = Link.RECONNECTING
+        if self._lost_at is None:
+            self._lost_at = now
         return Reconnect(f"connection closed (code {code}: {reason or 'no reason'})")
 
     def begin_reconnect(self) -> None:
@@ -174,7 +215,13 @@ class LiveSession:
 
     def connect_failed(self, err: LiveError, attempt: int) -> float | None:
         """Attempt ``attempt`` (0-based) to reconnect failed: seconds to wait before the next one, or None when
-        the session gives up (the error is then reported as fatal)."""
+        the session gives up (the error is then reported as fatal).  A refused resumption handle (expired,
+        unknown) is not a failure: the next attempt, at once, opens a fresh session seeded with the last
+        turns.  So does a resume the service refuses twice (it refuses one while it still holds the old
+        connection open, e.g. after the link died without a close): retrying it could take minutes."""
+        if self.handle is not None and (err.kind == "session_expired" or (err.kind == "service" and attempt >= 1)):
+            self._start_fresh()
+            return 0.0
         if err.fatal or attempt >= self.max_reconnects - 1:
             self.link = Link.CLOSED
             self._events.append(err.as_fatal().event())
@@ -199,6 +246,28 @@ class LiveSession:
     def close(self) -> None:
         self.link = Link.CLOSED
 
+    def start_fresh(self, now: float) -> bool:
+        """Leave this session for a new one (without the resumption handle) that is told the last turns;
+        the local history stays.  Only between turns; True when a reconnect was requested for it."""
+        if self.link is not Link.UP or self.phase is not TurnPhase.IDLE:
+            return False
+        self._start_fresh()
+        self._lost_at = now
+        self._reconnect = "fresh session"
+        return True
+
+    def _start_fresh(self) -> None:
+        self.handle = None
+        self._seed_pending = True
+        self.fresh_sessions += 1
+
+    def pong_timeout(self) -> float | None:
+        """How long a keepalive ping may wait for its pong now; None: do not judge the link by pongs now
+        (a turn is in progress: the service answers pings late while it generates)."""
+        if self.link is Link.UP and self.phase is TurnPhase.IDLE:
+            return self.idle_pong_timeout_s
+        return None
+
     # ------------------------------------------------------------------ commands
     def send_audio(self, pcm: bytes) -> None:
         """``send(SendAudio(pcm), now)`` without the dispatch: the hot path, 50 calls a second while talking."""
@@ -214,6 +283,7 @@ class LiveSession:
         elif isinstance(command, ActivityStart):
             self.phase = TurnPhase.CAPTURING
             self._replay = []
+            self._turn_on_wire = self.link is Link.UP
             self._keep(p.ACTIVITY_START)
             self._write(p.ACTIVITY_START)
         elif isinstance(command, ActivityEnd):
@@ -221,8 +291,10 @@ class LiveSession:
             self._await_reply(now)
             self._write(p.ACTIVITY_END)
         elif isinstance(command, SendText):
+            self._heard = [command.text]
             frame = p.client_content(command.text)
             self._replay = [frame]
+            self._turn_on_wire = self.link is Link.UP
             self._await_reply(now)
             self._write(frame)
         else:
@@ -256,7 +328,12 @@ class LiveSession:
             if isinstance(ev, p.ResumptionUpdate):
                 if ev.resumable and ev.handle:
                     self.handle = ev.handle
+            elif isinstance(ev, p.InputTranscript):
+                self._heard.append(ev.text)
+            elif isinstance(ev, p.OutputTranscript):
+                self._said.append(ev.text)
             elif isinstance(ev, p.TurnComplete):
+                self._remember_turn()
                 if self.phase is TurnPhase.AWAITING:
                     self.phase = TurnPhase.IDLE
                     self._replay = []
@@ -266,6 +343,14 @@ class LiveSession:
         if self._go_away and self.phase is TurnPhase.IDLE and self.link is Link.UP:
             self._go_away = False
             self._reconnect = "server asked to reconnect (goAway)"
+            self._lost_at = now  # the old connection served the turn to its end: the gap starts now
+
+    def _remember_turn(self) -> None:
+        user, assistant = "".join(self._heard).strip(), "".join(self._said).strip()
+        self._heard, self._said = [], []
+        if user or assistant:
+            self._history.append((user, assistant))
+            self.turns_completed += 1
 
     def tick(self, now: float) -> None:
         """The turn watchdog: a reply that shows no server activity for ``turn_timeout_s`` is abandoned with

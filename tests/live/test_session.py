@@ -113,7 +113,7 @@ def test_a_turn_begun_while_reconnecting_is_sent_when_the_link_is_back():
     s.connection_made(2.0, "connection closed")
     assert keys(s.data_to_send()) == ["activityStart", "audio", "activityEnd"]
     (ev,) = s.events_received()
-    assert ev.resumed and ev.replayed_turn
+    assert ev.resumed and not ev.replayed_turn  # sent for the first time, not resent
 
 
 def test_a_fatal_close_fails_the_session_with_the_users_error():
@@ -213,3 +213,130 @@ def test_the_replay_buffer_is_bounded():
     s.begin_reconnect()
     s.connection_made(2.0, "again")
     assert len(s.data_to_send()) == 10
+
+
+# ---- long sessions: goAway timing, refused handles, keepalive policy, fresh sessions
+def say(s: LiveSession, user: str, assistant: str, now: float = 1.0) -> None:
+    """One complete typed turn with its transcripts."""
+    s.send(SendText(user), now)
+    s.data_to_send()
+    s.receive_data(p.server_content(output_text=assistant, turn_complete=True), now + 0.5)
+    s.events_received()
+
+
+def test_the_reconnect_gap_runs_from_go_away_to_the_new_setup_complete():
+    s = up()
+    s.receive_data(p.server_go_away(50), 10.0)
+    assert s.take_reconnect()
+    s.begin_reconnect()
+    s.connection_made(10.25, "server asked to reconnect (goAway)")
+    ev = s.events_received()[-1]
+    assert isinstance(ev, Reconnected) and ev.gap_ms == pytest.approx(250.0) and ev.resumed is False
+
+
+def test_a_drop_is_timed_from_the_moment_it_was_seen():
+    s = up()
+    s.connection_lost(1006, "", 20.0)
+    s.begin_reconnect()
+    s.connection_made(21.5, "connection closed")
+    assert s.events_received()[-1].gap_ms == pytest.approx(1500.0)
+
+
+def test_a_refused_handle_opens_a_fresh_session_told_the_last_turns_then_replays_the_turn():
+    s = up()
+    say(s, "list my runs", "You have two runs.")
+    s.receive_data(p.server_resumption_update("h1", True), 2.0)
+    s.events_received()
+    turn(s, chunks=1, now=3.0)
+    s.connection_lost(1011, "Deadline expired.", 4.0)
+    s.begin_reconnect()
+    err = LiveError("session_expired", "Gemini could not resume the session", fatal=False)
+    assert s.connect_failed(err, 0) == 0.0  # at once, without the handle
+    assert s.handle is None and json.loads(s.setup_message())["setup"]["sessionResumption"] == {}
+    s.connection_made(4.3, "connection closed")
+    seed, *replay = s.data_to_send()
+    msg = p.parse_client_message(seed)
+    assert isinstance(msg, p.ClientContent) and not msg.turn_complete  # context, not a request
+    assert "User: list my runs" in msg.text and "You: You have two runs." in msg.text
+    assert keys(replay) == ["activityStart", "audio", "activityEnd"]
+    (ev,) = s.events_received()
+    assert ev.fresh and not ev.resumed and ev.replayed_turn and not ev.lost_context
+    assert s.fresh_sessions == 1
+
+
+def test_a_fresh_session_says_when_older_turns_could_not_be_carried():
+    s = up()
+    for i in range(8):
+        say(s, f"question {i}", f"answer {i}", now=float(i))
+    assert s.turns_completed == 8
+    assert s.start_fresh(10.0) and s.take_reconnect() == "fresh session"
+    s.begin_reconnect()
+    s.connection_made(10.2, "fresh session")
+    (seed,) = s.data_to_send()
+    text = p.parse_client_message(seed).text
+    assert "question 7" in text and "question 2" in text and "question 1" not in text  # the last six
+    (ev,) = s.events_received()
+    assert ev.fresh and ev.lost_context and ev.gap_ms == pytest.approx(200.0)
+
+
+def test_a_fresh_session_is_refused_mid_turn_and_a_seed_is_bounded():
+    s = up()
+    turn(s)
+    assert not s.start_fresh(1.0)
+    s.receive_data(p.server_content(turn_complete=True), 1.1)
+    say(s, "x" * 5000, "y" * 5000)
+    assert s.start_fresh(2.0)
+    s.begin_reconnect()
+    s.connection_made(2.1, "fresh session")
+    (seed,) = s.data_to_send()
+    assert len(p.parse_client_message(seed).text) < 1000
+
+
+def test_pongs_are_judged_only_between_turns():
+    s = up(idle_pong_timeout_s=7.0)
+    assert s.pong_timeout() == 7.0
+    turn(s)
+    assert s.pong_timeout() is None  # Gemini answers pings late while it generates
+    s.receive_data(p.server_content(turn_complete=True), 2.0)
+    assert s.pong_timeout() == 7.0
+    s.connection_lost(1006, "", 3.0)
+    assert s.pong_timeout() is None
+
+
+def test_refusals_of_a_resume_are_told_apart_by_their_text():
+    from desktop.live.errors import close_error
+
+    assert close_error(1007, "Session resumption handle has expired.", "m").kind == "session_expired"
+    assert close_error(1007, "Invalid session resumption handle.", "m").kind == "session_expired"
+    busy = close_error(1011, "The session is still active on another connection.", "m")
+    assert busy.kind == "service" and not busy.fatal  # retried with backoff
+
+
+def test_a_resume_refused_twice_falls_back_to_a_fresh_session_but_a_network_outage_keeps_resuming():
+    s = up()
+    say(s, "hi", "Hello.")
+    s.receive_data(p.server_resumption_update("h1", True), 2.0)
+    s.connection_lost(1006, "", 3.0)
+    s.begin_reconnect()
+    busy = LiveError("service", "still active on another connection", fatal=False)
+    assert s.connect_failed(busy, 0) > 0 and s.handle == "h1"  # maybe the old socket was just slow to close
+    assert s.connect_failed(busy, 1) == 0.0 and s.handle is None  # fresh, at once
+    t = up()
+    t.receive_data(p.server_resumption_update("h2", True), 2.0)
+    t.connection_lost(1006, "", 3.0)
+    t.begin_reconnect()
+    offline = LiveError("network", "unreachable", fatal=False)
+    for attempt in range(3):
+        assert t.connect_failed(offline, attempt) > 0
+    assert t.handle == "h2"  # the context is worth waiting for
+
+
+def test_a_go_away_mid_turn_is_timed_from_the_end_of_the_turn_it_let_finish():
+    s = up()
+    turn(s, now=10.0)
+    s.receive_data(p.server_go_away(50), 10.5)
+    s.receive_data(p.server_content(turn_complete=True), 12.0)  # the old connection still served the turn
+    assert s.take_reconnect()
+    s.begin_reconnect()
+    s.connection_made(12.1, "server asked to reconnect (goAway)")
+    assert s.events_received()[-1].gap_ms == pytest.approx(100.0)
