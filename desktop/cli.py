@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--tls-key", type=Path, help="private key PEM")
     live.add_argument("--fault", action="append", default=[], help="fault for the first connection (repeatable)")
     conditions.add_flags(live)
+    live.add_argument("--no-deflate", action="store_true",
+                      help="decline permessage-deflate (as a server without compression does)")
     live.set_defaults(handler=cmd_emulate_live)
 
     groups = {"emulate": emulate_sub}
@@ -167,8 +169,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
+    from desktop.live.wire import human_bytes, network_line
     from desktop.metrics import Metrics
-    from desktop.session import open_session
+    from desktop.session import network_summary, open_session
     from desktop.simulated_user import speak_frames
 
     bus, metrics = EventBus(), Metrics()
@@ -191,6 +194,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
             turn = await engine.wait_turn(wait_s)
         if getattr(args, "follow", False):
             await runs.follow()
+        network = network_summary(engine)
     snap = metrics.snapshot()
     timings = {name: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "max_ms": round(s.max_ms, 2)}
                for name, s in snap.stages.items()}
@@ -198,7 +202,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     summary = {"event": "Summary", "ok": ok, "turns": len(finished), "stages": timings,
                "counters": {k: v for k, v in snap.counters.items() if v},
                "profile": profile[-1].profile if profile else None,
-               "profile_reason": profile[-1].reason if profile else None}
+               "profile_reason": profile[-1].reason if profile else None, "network": network}
     if args.json:
         print(json.dumps(summary), flush=True)
     else:
@@ -207,6 +211,16 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
             print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
         if profile:
             print(f"quality profile: {profile[-1].profile} ({profile[-1].reason})")
+        line = network_line(snap.counters)
+        if line:
+            rates = (network or {}).get("bytes_per_minute", {})
+            named = (("up_per_minute_of_user_speech", "up per minute you talk"),
+                     ("down_per_minute_of_reply_speech", "down per minute Gemini talks"),
+                     ("both_per_minute_of_conversation", "both ways per minute of conversation"))
+            print(line)
+            if rates:
+                print("  " + ", ".join(f"{human_bytes(rates[k])} {what}" for k, what in named if k in rates)
+                      + " (TLS estimate)")
         print("result:", "turn completed" if ok else "no complete turn (see errors above)")
     return 0 if ok else 1
 
@@ -266,7 +280,8 @@ def cmd_emulate_live(args: argparse.Namespace) -> int:
         tls = make_self_signed_cert(config_dir() / "emulator-tls")
 
     emu = LiveEmulator(args.host, args.port, model_delay_s=args.model_delay, speedup=args.speedup,
-                       api_key=args.api_key, tls=tls, conditions=conditions.from_args(args))
+                       api_key=args.api_key, tls=tls, conditions=conditions.from_args(args),
+                       deflate=not args.no_deflate)
     try:
         emu.inject(*args.fault)
     except ValueError as exc:

@@ -19,6 +19,7 @@ from typing import Any
 import platformdirs
 
 from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
+from desktop.live.wire import COMPRESSION_CHOICES
 
 APP_NAME = "gemini-codegen"
 DEFAULT_CODEGEN_URL = "https://api.codegen.com"
@@ -56,6 +57,8 @@ class Settings:
     gemini_api_key: str | None = field(default=None, repr=False)
     setup_timeout_s: float = 10.0
     turn_timeout_s: float = 30.0
+    # permessage-deflate offered to Gemini: auto (the quality profile decides) | off | deflate | huffman
+    live_compression: str = "auto"
     # CodeGen
     codegen_url: str = DEFAULT_CODEGEN_URL
     codegen_token: str | None = field(default=None, repr=False)
@@ -106,6 +109,7 @@ class Settings:
 
 FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
 CHOICES = {
+    "live_compression": COMPRESSION_CHOICES,
     "denoise": ("webrtc", "rnnoise", "off"),
     "ptt_mode": ("hold", "toggle", "hands-free"),
     "quality_profile": ("auto", "performance", "balanced", "saver"),

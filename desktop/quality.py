@@ -2,9 +2,11 @@
 
 ``performance`` on mains power, ``balanced`` on battery, ``saver`` on a low battery.  The profile decides
 the denoise backend and level, how much audio goes in one Live message (fewer messages = fewer wake-ups),
-the VAD frame, UI refresh rates, the CodeGen tracker's polling multiplier, the playback jitter buffer and
-whether an idle Live connection is kept warm.  Every chunk size is one the Live API accepts (PCM in any
-size; Google recommends 20-40 ms, 100 ms trades a little latency for 5x fewer messages).
+the VAD frame, UI refresh rates, the CodeGen tracker's polling multiplier, the playback jitter buffer,
+whether an idle Live connection is kept warm and which permessage-deflate offer a new connection makes
+(``desktop.live.wire.PRESETS``; the ``live_compression`` setting overrides it).  Every chunk size is one
+the Live API accepts (PCM in any size; Google recommends 20-40 ms, 100 ms trades a little latency for 5x
+fewer messages).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ class QualityProfile:
     jitter_ms: int  # playback jitter buffer target
     keep_warm: bool  # keep an idle Live connection open (False: close after idle_close_s)
     idle_close_s: float = 60.0
+    compression: str = "off"  # permessage-deflate offer: off | huffman | deflate (desktop.live.wire.PRESETS)
 
     def input_pipeline(self, vad_mode: int = 2) -> InputPipeline:
         """The input chain this profile asks for (denoise backend/level/AGC, VAD frame, meter rate)."""
@@ -35,9 +38,10 @@ class QualityProfile:
                                    vad_frame_ms=self.vad_frame_ms, level_hz=self.meter_hz)
 
 
-PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 10, 30, 1, 60, True)
-BALANCED = QualityProfile("balanced", "webrtc", 2, True, 40, 20, 20, 15, 2, 80, True)
-SAVER = QualityProfile("saver", "webrtc", 1, False, 100, 30, 30, 5, 4, 120, False)
+# compression: measured by `gemini-codegen bench --only network` (docs/optimization-guide.md, "Compression")
+PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 10, 30, 1, 60, True, compression="deflate")
+BALANCED = QualityProfile("balanced", "webrtc", 2, True, 40, 20, 20, 15, 2, 80, True, compression="huffman")
+SAVER = QualityProfile("saver", "webrtc", 1, False, 100, 30, 30, 5, 4, 120, False, compression="huffman")
 PROFILES = {p.name: p for p in (PERFORMANCE, BALANCED, SAVER)}
 
 

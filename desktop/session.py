@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from audio.frames import FRAME_BYTES
 from audio.pipeline import InputPipeline
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
@@ -28,6 +29,7 @@ from desktop.instructions import SYSTEM_INSTRUCTION
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
+from desktop.live.wire import choose_deflate
 from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
 from desktop.power import PowerMonitor, power_source
@@ -163,6 +165,18 @@ class Session:
         return self.tools.tracker
 
 
+def network_summary(engine: SessionEngine) -> dict[str, Any] | None:
+    """The Live connection's bytes each way by kind, the compression negotiated, and the rates per minute of
+    speech (None: the engine's transport is not a ``LiveClient``).  The reply's length is what the player
+    was handed (known when it counts, as the headless ``NullPlayer`` does)."""
+    live = engine.transport
+    if not isinstance(live, LiveClient):
+        return None
+    user_s = engine.metrics.counters.get("frames_sent", 0) * FRAME_BYTES / (p.INPUT_RATE * 2)
+    reply_s = getattr(engine.player, "bytes_written", 0) / (p.OUTPUT_RATE * 2)
+    return live.wire.summary(user_audio_s=user_s, reply_audio_s=reply_s)
+
+
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                        player: Player | None = None, chunk_ms: int | None = None,
@@ -193,6 +207,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
             if chunk_ms is not None:
                 profile = dataclasses.replace(profile, chunk_ms=chunk_ms)
             engine.apply_profile(profile)
+            live.deflate = choose_deflate(settings.live_compression, profile.compression)  # from the next connection
             if tools.tracker is not None:
                 tools.tracker.multiplier = profile.tracker_multiplier
 

@@ -34,6 +34,21 @@ def test_run_offline_json_completes_a_turn_and_reports_timings(fixtures_dir):
     user = "".join(line["text"] for line in lines if line["event"] == "TranscriptDelta" and line["role"] == "user")
     assert "flaky login test" in user
     assert "PySide6" not in out.stderr
+    network = summary["network"]  # every profile offers compression, and the stand-in accepts it
+    assert network["compression"]["accepted"].startswith("permessage-deflate")
+    assert network["up"]["by_kind"]["audio"]["wire_bytes"] < network["up"]["by_kind"]["audio"]["payload_bytes"]
+    assert network["down"]["by_kind"]["audio"]["messages"] > 0 and network["up"]["by_kind"]["tools"]["messages"] == 1
+    rates = network["bytes_per_minute"]
+    assert 0 < rates["up_per_minute_of_user_speech"] < 3e6 and rates["both_per_minute_of_conversation"] > 0
+
+
+def test_run_text_summary_says_what_went_over_the_network(fixtures_dir):
+    out = gemini_codegen("run", "--wav", str(fixtures_dir / "status.wav"), "--offline", "--fast",
+                         env={"GEMINI_CODEGEN_LIVE_COMPRESSION": "off"})
+    assert out.returncode == 0, out.stderr
+    line = next(li for li in out.stdout.splitlines() if li.startswith("Network:"))
+    assert "sent" in line and "received" in line and "compression off" in line
+    assert "per minute you talk" in out.stdout
 
 
 def test_missing_key_is_one_clear_line(fixtures_dir):

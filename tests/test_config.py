@@ -29,6 +29,7 @@ def test_save_never_writes_secrets(tmp_path: Path):
     ({"GEMINI_CODEGEN_VAD_MODE": "9"}, "outside 0..3"),
     ({"GEMINI_CODEGEN_DENOISE": "magic"}, "not one of"),
     ({"GEMINI_CODEGEN_OFFLINE": "maybe"}, "true/false"),
+    ({"GEMINI_CODEGEN_LIVE_COMPRESSION": "zstd"}, "not one of auto, off, deflate, huffman"),
 ])
 def test_bad_values_name_the_setting_and_source(tmp_path, env, words):
     with pytest.raises(ConfigError) as info:
@@ -41,3 +42,14 @@ def test_broken_settings_file_is_a_clear_error(tmp_path):
     path.write_text("model = [unclosed")
     with pytest.raises(ConfigError, match="cannot read settings file"):
         load_settings({}, env={}, path=path, use_keyring=False)
+
+
+def test_live_compression_setting_from_file_env_and_flag(tmp_path):
+    path = tmp_path / "settings.toml"
+    path.write_text('live_compression = "off"\n')
+    assert load_settings({}, env={}, path=path, use_keyring=False).live_compression == "off"
+    env = {"GEMINI_CODEGEN_LIVE_COMPRESSION": "huffman"}
+    assert load_settings({}, env=env, path=path, use_keyring=False).live_compression == "huffman"
+    assert load_settings({"live_compression": "deflate"}, env=env, path=path,
+                         use_keyring=False).live_compression == "deflate"
+    assert Settings().live_compression == "auto"

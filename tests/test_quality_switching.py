@@ -102,3 +102,24 @@ async def test_saver_closes_an_idle_connection_and_the_next_turn_reopens_it(fixt
     assert turn.user_text == "What is the status of my last task" and turn.assistant_text
     assert any("save battery" in n.message for n in notices)
     assert not any("resent" in n.message for n in notices)
+
+
+async def test_the_profile_or_the_setting_decides_the_compression_offer():
+    from desktop.live.wire import PRESETS
+    from desktop.quality import PERFORMANCE
+
+    async with open_session(Settings(offline=True, power_source="fake:20,false"), record=False,
+                            model_delay_s=0.02) as session:
+        live = session.engine.transport
+        assert session.engine.profile.name == "saver" and live.deflate is PRESETS[SAVER.compression]
+        assert session.metrics.counters["deflate_accepted"] == 1  # the stand-in accepts the offer
+        assert live.wire.negotiated.compress_settings == PRESETS[SAVER.compression].compress_settings()
+        session.power.set_manual("performance")  # a new profile's offer applies from the next connection
+        assert live.deflate is PRESETS[PERFORMANCE.compression]
+        await live.reconnect("test: a new connection")
+        assert session.metrics.counters["deflate_accepted"] == 2
+        assert live.wire.negotiated.compress_settings == PRESETS[PERFORMANCE.compression].compress_settings()
+    async with open_session(Settings(offline=True, power_source="fake:20,false", live_compression="off"),
+                            record=False, model_delay_s=0.02) as session:
+        assert session.engine.transport.deflate is None
+        assert session.metrics.counters["deflate_offered"] == 0 and session.engine.transport.wire.offer is None

@@ -9,6 +9,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.events import MetricsSnapshot, StageSummary
+from desktop.live import wire
 from desktop.metrics import STAGES
 from ui import theme
 
@@ -116,6 +117,10 @@ class PerfPanel(QDialog):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(card)
         outer.addWidget(scroll, 1)
+        self.network = QLabel()  # bytes each way and whether Gemini accepted compression
+        self.network.setProperty("muted", True)
+        self.network.setVisible(False)
+        outer.addWidget(self.network)
         self.counters = QLabel()
         self.counters.setProperty("muted", True)
         outer.addWidget(self.counters)
@@ -167,6 +172,9 @@ class PerfPanel(QDialog):
             self.warning.setStyleSheet(f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
                                        f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
         self.warning.setVisible(bool(over))
-        shown = {k: v for k, v in snap.counters.items() if v}
+        line = wire.network_line(snap.counters)
+        self.network.setText(line or "")
+        self.network.setVisible(line is not None)
+        shown = {k: v for k, v in snap.counters.items() if v and k not in wire.COUNTERS}
         self.counters.setText("  ·  ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(shown.items())))
         return over

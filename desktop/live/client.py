@@ -29,6 +29,7 @@ from desktop.events import Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error
 from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio, TurnPhase
+from desktop.live.wire import Deflate, WireMeter
 from desktop.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class LiveConfig:
     extra_headers: tuple[tuple[str, str], ...] = ()
     keepalive_s: float = 15.0  # a ping this often; a dead idle link is noticed within this + the pong timeout
     idle_pong_timeout_s: float = 10.0
+    deflate: Deflate | None = None  # permessage-deflate offered on connect (None: plain frames)
 
 
 class LiveTransport(Protocol):
@@ -91,6 +93,8 @@ class LiveClient:
                                    max_reconnects=config.max_reconnects,
                                    nudge_after_tool_response=config.nudge_after_tool_response,
                                    idle_pong_timeout_s=config.idle_pong_timeout_s)
+        self.deflate = config.deflate  # the offer for the next connection (the quality profile may change it)
+        self.wire = WireMeter(self.metrics.counters)  # bytes each way, compression negotiated
         self._ws: ClientConnection | None = None
         self._events: asyncio.Queue[LiveEvent | None] = asyncio.Queue()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -147,7 +151,8 @@ class LiveClient:
         try:
             ws = await asyncio.wait_for(
                 connect(cfg.url, additional_headers=headers, ssl=cfg.ssl_context if cfg.url.startswith("wss") else None,
-                        compression=None, max_size=None, open_timeout=None, ping_interval=None,
+                        compression=None, extensions=[self.deflate.factory()] if self.deflate else None,
+                        max_size=None, open_timeout=None, ping_interval=None,
                         ping_timeout=None, close_timeout=2),
                 cfg.setup_timeout_s)
         except InvalidStatus as exc:
@@ -160,6 +165,7 @@ class LiveClient:
                             "Check your network connection and the endpoint URL.", fatal=False) from None
         t_open = time.perf_counter()
         self.metrics.observe_s("live.ws_open", t_open - t0)
+        self.wire.attach(ws)
         try:
             await ws.send(self.session.setup_message())
             deadline = time.monotonic() + cfg.setup_timeout_s

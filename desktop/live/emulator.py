@@ -134,6 +134,8 @@ class EmulatorStats:
     handles_expired: int = 0
     resumes_refused: int = 0  # resumes while the session's previous connection was still open
     compressions: int = 0
+    deflate_offered: int = 0  # connections whose client offered permessage-deflate
+    deflate_accepted: int = 0  # ... and that this server accepted it on
 
 
 class _Conn:
@@ -444,7 +446,8 @@ class LiveEmulator:
                  speedup: float = 4.0, chunk_ms: int = 40, api_key: str | None = None,
                  scenario: Scenario | None = None, tls: tuple[Path, Path] | None = None,
                  tool_timeout_s: float = 30.0, stall_s: float = 3600.0, goaway_s: float = 5.0,
-                 wait_for_input_after_tool: bool = True, conditions: Conditions | None = None):
+                 wait_for_input_after_tool: bool = True, conditions: Conditions | None = None,
+                 deflate: bool = True):
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("the emulator only listens on loopback")
         self.host, self.port = host, port
@@ -455,6 +458,7 @@ class LiveEmulator:
         self.tool_timeout_s, self.stall_s, self.goaway_s = tool_timeout_s, stall_s, goaway_s
         self.wait_for_input_after_tool = wait_for_input_after_tool
         self.conditions = conditions or Conditions()
+        self.deflate = deflate  # accept permessage-deflate when a client offers it (websockets' server defaults)
         self.sessions: dict[str, SessionMemory] = {}
         self.stats = EmulatorStats()
         self._queued_faults: list[set[str]] = []
@@ -479,7 +483,8 @@ class LiveEmulator:
         if self.tls:
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-        self._server = await serve(self._handler, self.host, self.port, ssl=ctx, compression=None,
+        self._server = await serve(self._handler, self.host, self.port, ssl=ctx,
+                                   compression="deflate" if self.deflate else None,
                                    max_size=None, process_request=self._check_request, ping_interval=None)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -514,6 +519,9 @@ class LiveEmulator:
         self.stats.connections += 1
         request = ws.request
         assert request is not None  # the handler runs after the opening handshake
+        if "permessage-deflate" in request.headers.get("Sec-WebSocket-Extensions", ""):
+            self.stats.deflate_offered += 1
+            self.stats.deflate_accepted += any(e.name == "permessage-deflate" for e in ws.protocol.extensions)
         key = request.headers.get("x-goog-api-key") or _query(request.path, "key") or ""
         if self.api_key is not None and key != self.api_key:
             await ws.close(1007, "API key not valid. Please pass a valid API key.")
