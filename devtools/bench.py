@@ -130,21 +130,25 @@ def bench_encode(report: Report) -> None:
                            "dict + json.dumps", "pre-encoded prefix + base64 + suffix"))
 
 
-async def _send_cpu_ours(url: str, cert: Path, chunks: int, naive: bool) -> float:
+async def _send_cpu_ours(url: str, cert: Path, chunks: int, naive: bool = False, pcm: list[bytes] | None = None,
+                         deflate: Any = None) -> float:
+    """CPU (us) per audio chunk through the whole send path; ``pcm``: the chunks to send in turn (default one
+    random 20 ms chunk, which no compressor can shrink), ``deflate``: the permessage-deflate offer."""
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient, LiveConfig
     from desktop.live.emulator import client_ssl_context
     from desktop.live.session import ActivityStart, SendAudio
 
-    client = LiveClient(LiveConfig(url=p.live_url(url), api_key="bench", ssl_context=client_ssl_context(cert)))
+    client = LiveClient(LiveConfig(url=p.live_url(url), api_key="bench", ssl_context=client_ssl_context(cert),
+                                   deflate=deflate))
     if naive:
         client.session.encode_audio = p.audio_message_naive
     await client.connect()
     await client.send(ActivityStart())
-    pcm = os.urandom(640)
+    commands = [SendAudio(c) for c in (pcm or [os.urandom(640)])]
     t0 = time.process_time()
-    for _ in range(chunks):
-        await client.send(SendAudio(pcm))
+    for i in range(chunks):
+        await client.send(commands[i % len(commands)])
     cpu = time.process_time() - t0
     await client.close()
     return cpu / chunks * 1e6
@@ -490,6 +494,16 @@ def bench_profiles(report: Report) -> None:
                            saver["live_messages_per_s"], "performance", "saver", note="goal: saver <= 1/5 (ratio >= 5)"))
 
 
+# ------------------------------------------------------------------------------------------ network
+def bench_network(report: Report) -> None:
+    """Bytes each way per profile, the permessage-deflate CPU/bytes curve and the profiles' choices."""
+    from devtools.bench_network import network_section
+
+    section, rows = network_section(report.quick, emulator_process, _send_cpu_ours)
+    report.sections["network"] = section
+    report.rows.extend(rows)
+
+
 # ----------------------------------------------------------------------------------------- driver
 SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("metrics", bench_metric_record),
@@ -497,6 +511,7 @@ SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("send_path", bench_send_path),
     ("e2e", bench_e2e),
     ("profiles", bench_profiles),
+    ("network", bench_network),
     ("audio", bench_audio),
     ("store", bench_store),
     ("codegen", bench_codegen),

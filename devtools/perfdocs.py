@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from devtools.network_docs import guide_section, update_scalability
+
 TARGETS = [  # (stage in e2e stages, our goal p99 ms, the spike's target)
     ("live.key_to_wire", 30.0, "—"),
     ("live.speech_end_to_first_audio", 1000.0, "< 2 s"),
@@ -160,6 +162,10 @@ def render_markdown(data: dict[str, Any], plots: list[Path]) -> str:
     for name, section in data["sections"].items():
         if name in ("e2e",) or not isinstance(section, dict):
             continue
+        if name == "network" and "profiles" in section:
+            lines += ["", "### Section `network`", "", "Rendered in [optimization-guide.md]"
+                      "(optimization-guide.md#network-and-compression); every number is in bench.json."]
+            continue
         lines += ["", f"### Section `{name}`", "", "```json", json.dumps(section, indent=1)[:4000], "```"]
     if plots:
         lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
@@ -173,8 +179,8 @@ TECHNIQUES = [
      "(base64 needs no JSON escaping) instead of building a dict and calling `json.dumps` per 20 ms chunk."),
     ("A thin Live client instead of the SDK", "Live client CPU per 20 ms chunk vs official SDK",
      "The official SDK validates a pydantic model, runs its converters and serialises JSON for every chunk. "
-     "Our client sends the pre-encoded text straight to `websockets` with per-message compression off "
-     "(base64 PCM does not compress, deflate only costs CPU)."),
+     "Our client sends the pre-encoded text straight to `websockets` (both without compression here; what "
+     "compression costs and buys is measured in \"Network and compression\" below)."),
     ("Same client, with and without pre-encoding", "Live client CPU per 20 ms chunk sent (wss, loopback)",
      "The whole send path (encode + WebSocket framing + TLS) with only the encoder swapped."),
     ("Bigger chunks on battery", "Live messages per second of speech",
@@ -218,6 +224,12 @@ def render_guide(data: dict[str, Any]) -> str:
                       + (f" {r['note']}." if r.get("note") else ""), ""]
         else:
             lines += ["(not measured in this run)", ""]
+    network = data["sections"].get("network")
+    if network and "profiles" in network:
+        lines += guide_section(network)
+    else:
+        lines += ["## Network and compression", "", "(not measured in this run: `gemini-codegen bench --only network`)",
+                  ""]
     return "\n".join(lines)
 
 
@@ -228,4 +240,6 @@ def write_performance_docs(data: dict[str, Any], out_dir: Path) -> list[Path]:
     md.write_text(render_markdown(data, plots), encoding="utf-8")
     (out_dir / "optimization-guide.md").write_text(render_guide(data), encoding="utf-8")
     (out_dir / "bench.json").write_text(json.dumps(data, indent=1), encoding="utf-8")
-    return [md, *plots]
+    network = data["sections"].get("network")
+    scalability = update_scalability(out_dir / "scalability.md", network) if network and "profiles" in network else None
+    return [md, *plots, *([scalability] if scalability else [])]

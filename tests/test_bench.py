@@ -30,3 +30,37 @@ def test_a_failing_section_is_reported_not_fatal(monkeypatch):
     data = bench.run_bench(quick=True, progress=lambda s: None).as_dict()
     assert data["sections"]["broken"] == {"error": "RuntimeError: boom"}
     assert "record_ns_median" in data["sections"]["metrics"]
+
+
+def test_network_section_measures_bytes_and_compression_and_writes_the_guide(tmp_path):
+    """One profile, one spoken turn: the section's rows, its decision and the documents generated from it."""
+    import shutil
+
+    from devtools.bench import ROOT, _send_cpu_ours, emulator_process
+    from devtools.bench_network import network_section
+    from devtools.network_docs import update_scalability
+    from devtools.perfdocs import render_guide
+
+    section, rows = network_section(True, emulator_process, _send_cpu_ours, profiles=("saver",), fixtures=("status",))
+    saver = section["profiles"]["saver"]
+    up_row = next(r for r in rows if r.name.startswith("uplink bytes per minute of talking, saver"))
+    assert up_row.optimized < 0.85 * up_row.baseline  # huffman on the noisy room's audio
+    assert saver["decision"]["configured"] == "huffman" and "battery" in saver["decision"]["reason"]
+    assert saver["conversation_on"]["compression"]["accepted"].startswith("permessage-deflate")
+    assert saver["conversation_off"]["noisy"]["turns"] == 1
+    if "tcp_measured" in saver["conversation_off"]["noisy"]:  # Linux: kernel bytes = estimate + TLS handshake
+        for side in ("up", "down"):  # (the handshake's ECDSA signature varies by a byte or two)
+            diffs = [c["tcp_measured"][f"minus_estimate_{side}"] for c in (
+                saver["conversation_off"]["noisy"], saver["conversation_off"]["clean"], saver["conversation_on"])]
+            assert 0 < min(diffs) and max(diffs) - min(diffs) <= 8 and max(diffs) < 4096, diffs
+    data = {"date": "today", "machine": {"cpu": "cpu", "cores": 2}, "comparisons": [r.as_dict() for r in rows],
+            "sections": {"network": section}}
+    guide = render_guide(data)
+    assert "## Network and compression" in guide and "**saver**: huffman" in guide
+    assert "No audio codec on the uplink" in guide
+    shutil.copy(ROOT / "docs" / "scalability.md", tmp_path / "scalability.md")
+    for _ in range(2):  # the generated block replaces itself
+        update_scalability(tmp_path / "scalability.md", section)
+    text = (tmp_path / "scalability.md").read_text()
+    assert text.count("<!-- bench:network -->") == 1 and "## Network: per user and for N users" in text
+    assert "## CodeGen: per organisation" in text  # the hand-written part is kept
