@@ -429,13 +429,15 @@ def bench_ui(report: Report) -> None:
 
 # ------------------------------------------------------------------------------ quality profiles
 async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -> dict[str, Any]:
-    """CPU, Live messages and wake-ups of one session with ``profile``, fed the fixtures for ``seconds``."""
+    """CPU, Live messages and wake-ups of one session with ``profile`` (its compression offer included, the
+    stand-in accepting it), fed the fixtures for ``seconds``."""
     import psutil
 
     from desktop.config import Settings
     from desktop.engine import SessionEngine
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
+    from desktop.live.wire import choose_deflate
     from desktop.metrics import Metrics
     from desktop.session import Endpoints, live_config
     from desktop.simulated_user import speak_frames
@@ -443,6 +445,7 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
     fixtures = _fixture_turns()
     metrics = Metrics()
     live = LiveClient(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics)
+    live.deflate = choose_deflate("auto", profile.compression)  # the profile's offer, as the app makes it
     engine = SessionEngine(live, metrics=metrics,
                            pipeline=profile.input_pipeline())
     await engine.start()

@@ -188,7 +188,8 @@ TECHNIQUES = [
      "is recommended for latency)."),
     ("Quality profiles", "CPU per minute of conversation (profile)",
      "On battery the profile switches to lighter noise suppression without AGC, 30 ms VAD frames, 30 ms capture "
-     "blocks, 100 ms Live messages, slower meters and CodeGen polling, and closes an idle Live connection."),
+     "blocks, 100 ms Live messages, slower meters and CodeGen polling, the cheaper compression offer, and closes an "
+     "idle Live connection. Each profile's CPU includes its compression (offered and accepted)."),
     ("Quality profiles: messages", "Live messages per second (profile)",
      "Every turn also sends activityStart, activityEnd and its last partial chunk, so the ratio stays a little "
      "under the 5x of the chunk size alone."),
