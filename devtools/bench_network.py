@@ -66,10 +66,9 @@ SETTINGS: tuple[Deflate, ...] = (
 
 
 # ------------------------------------------------------------------------------------------ kernel counters
-def tcp_payload_bytes(sock: Any) -> tuple[int, int] | None:
-    """(bytes sent and acknowledged, bytes received) on a TCP socket, from Linux's ``TCP_INFO`` (the
-    ``tcpi_bytes_acked`` / ``tcpi_bytes_received`` fields, kernel 4.2+): everything above TCP, so TLS
-    records and handshakes included.  None where the kernel does not say."""
+def _tcp_info(sock: Any) -> tuple[int, int, int] | None:
+    """(bytes sent and acknowledged, bytes received, segments not yet acknowledged) from Linux's
+    ``TCP_INFO`` (``tcpi_bytes_acked``, ``tcpi_bytes_received``: kernel 4.2+; ``tcpi_unacked``)."""
     if sock is None or not sys.platform.startswith("linux") or not hasattr(socket, "TCP_INFO"):
         return None
     try:
@@ -78,21 +77,29 @@ def tcp_payload_bytes(sock: Any) -> tuple[int, int] | None:
         return None
     if len(info) < 136:
         return None
+    (unacked,) = struct.unpack_from("=I", info, 24)
     acked, received = struct.unpack_from("=QQ", info, 120)
-    return int(acked), int(received)
+    return int(acked), int(received), int(unacked)
 
 
-def settled_tcp_bytes(sock: Any, timeout_s: float = 1.0) -> tuple[int, int] | None:
-    """``tcp_payload_bytes`` once two reads 50 ms apart agree (what is in flight has landed)."""
-    last = tcp_payload_bytes(sock)
+def tcp_payload_bytes(sock: Any) -> tuple[int, int] | None:
+    """(bytes sent and acknowledged, bytes received) on a TCP socket, as the kernel counts them: everything
+    above TCP, so TLS records and handshakes included.  None where the kernel does not say (not Linux)."""
+    info = _tcp_info(sock)
+    return None if info is None else (info[0], info[1])
+
+
+def settled_tcp_bytes(sock: Any, timeout_s: float = 2.0) -> tuple[int, int] | None:
+    """``tcp_payload_bytes`` once everything sent is acknowledged and two reads 20 ms apart agree."""
+    last = _tcp_info(sock)
     deadline = time.monotonic() + timeout_s
     while last is not None and time.monotonic() < deadline:
-        time.sleep(0.05)
-        now = tcp_payload_bytes(sock)
-        if now == last:
+        time.sleep(0.02)
+        now = _tcp_info(sock)
+        if now == last and now is not None and now[2] == 0:
             break
         last = now
-    return last
+    return None if last is None else (last[0], last[1])
 
 
 # ------------------------------------------------------------------------------------------ conversations
