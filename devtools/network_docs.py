@@ -8,12 +8,13 @@ import re
 from pathlib import Path
 from typing import Any
 
+from desktop.live.client import LiveConfig
 from desktop.live.protocol import audio_prefix
 from desktop.live.wire import COMPRESSION_CHOICES, PRESETS, Deflate
 
 MB = 1e6
 TLS13_RECORD = 22
-PINGS_PER_MINUTE = 3  # desktop.live.client opens connections with ping_interval=20
+KEEPALIVE_S = LiveConfig(url="", api_key=None).keepalive_s  # the client's ping period (its default)
 PING_FRAME_UP = 2 + 4 + 4  # header, mask, websockets' 4-byte ping payload
 PONG_FRAME_DOWN = 2 + 4  # header, the echoed payload
 KINDS = ("audio", "transcripts", "tools", "text", "session", "control")
@@ -220,7 +221,7 @@ def _by_kind(profiles: dict[str, Any]) -> list[str]:
         lines.append(f"| {kind} | " + " | ".join(cells) + " |")
     lines.append(f"| HTTP upgrade | 1 | {conv['up']['handshake_bytes']:,} | 1 | {conv['down']['handshake_bytes']:,} |")
     ping = _ping_bytes_per_minute()
-    lines += ["", f"Pings: the client pings every {60 / PINGS_PER_MINUTE:.0f} s ({PING_FRAME_UP}-byte frame, "
+    lines += ["", f"Pings: the client pings every {KEEPALIVE_S:g} s ({PING_FRAME_UP}-byte frame, "
               f"{PONG_FRAME_DOWN}-byte pong): {ping} bytes a minute with TLS, whether or not anyone talks.", ""]
     return lines
 
@@ -283,7 +284,7 @@ def scalability_block(section: dict[str, Any]) -> str:
 
 
 def _ping_bytes_per_minute() -> int:
-    return PINGS_PER_MINUTE * (PING_FRAME_UP + PONG_FRAME_DOWN + 2 * TLS13_RECORD)
+    return round(60 / KEEPALIVE_S * (PING_FRAME_UP + PONG_FRAME_DOWN + 2 * TLS13_RECORD))
 
 
 def _zlib_kb(d: Deflate) -> str:
