@@ -176,6 +176,8 @@ async def converse(url: str, cert: Path, codegen_url: str, profile: Any, utteran
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms, profile.chunk_ms))
         engine.apply_profile(profile)
         await engine.start()
+        uplink.insert(0, session.setup_message().encode())  # connect wrote it (and read the reply) itself
+        downlink.insert(0, p.SERVER_SETUP_COMPLETE.encode())
         turns = 0
         cpu0 = time.process_time()
         for frames, release_at in utterances:
