@@ -33,3 +33,15 @@ def _private_config(tmp_path, monkeypatch):
     for var in ("GEMINI_API_KEY", "CODEGEN_API_TOKEN", "CODEGEN_ORG_ID", "GEMINI_LIVE_URL", "CODEGEN_API_URL",
                 "GEMINI_MODEL"):
         monkeypatch.delenv(var, raising=False)
+
+
+E2E = FIXTURES.parent / "e2e"
+
+
+def pytest_ignore_collect(collection_path, config):
+    """The real-window tests (tests/e2e) need a process of their own: Qt picks its platform (xcb there,
+    offscreen here) once per process.  They run when asked for alone: `pytest tests/e2e` (make test does)."""
+    if collection_path != E2E:
+        return None
+    asked = [Path(str(a).split("::")[0]).resolve() for a in config.args]
+    return None if asked and all(a == E2E or E2E in a.parents for a in asked) else True

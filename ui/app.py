@@ -30,9 +30,8 @@ def display_problem() -> str | None:
     return None
 
 
-def main(settings: Settings, argv: list[str] | None = None, exit_after_ms: int | None = None) -> int:
-    """Run the window.  ``exit_after_ms`` (smoke tests): report when the window is shown, quit after N ms."""
-    from PySide6.QtCore import QTimer
+def open_window(settings: Settings, argv: list[str] | None = None):
+    """The application, its engine bridge and the main window, shown and started (what a launch does)."""
     from PySide6.QtWidgets import QApplication
 
     from ui import theme
@@ -52,13 +51,21 @@ def main(settings: Settings, argv: list[str] | None = None, exit_after_ms: int |
     window = MainWindow(settings, bridge, earcons=earcons)
     window.show()
     bridge.start(effective_settings(settings))
+    return app, window
+
+
+def main(settings: Settings, argv: list[str] | None = None, exit_after_ms: int | None = None) -> int:
+    """Run the window.  ``exit_after_ms`` (smoke tests): report when the window is shown, quit after N ms."""
+    from PySide6.QtCore import QTimer
+
+    app, window = open_window(settings, argv)
     if exit_after_ms is not None:
         QTimer.singleShot(0, lambda: print(f"window shown {_ms_since_launch():.0f} ms after launch", flush=True))
         QTimer.singleShot(exit_after_ms, app.quit)
     try:
         return int(app.exec())
     finally:
-        bridge.stop()
+        window.bridge.stop()
 
 
 def _ms_since_launch() -> float:

@@ -175,6 +175,7 @@ class ConversationView(QFrame):
         head.addStretch(1)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search past sessions")
+        self.search.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # never the focus a window opens with
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(220)
         self.search.setFixedHeight(32)

@@ -2,7 +2,11 @@
 
 The window only paints and forwards: every engine command goes through the ``EngineBridge``; every engine
 event arrives as one of its signals.  The push-to-talk key is handled by an application event filter so
-it works wherever the focus is in the window, except in a text field (where Space types a space).
+it works wherever the focus is in the window, and through ``KeyRepeatFilter`` so a held key is one turn
+however the platform reports auto-repeat.  Focus rule: the window opens with the focus on itself (ready to
+talk); the key types only in the search box and in a request box that already has text; sending a typed
+request (or Esc) hands the focus back to the window.  The hint under the title always says what the key
+does right now.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from ui.conversation import ConversationView
 from ui.earcons import Earcons
 from ui.history import StoreHistory
 from ui.hotkey import GlobalHotkey
+from ui.key_repeat import KeyRepeatFilter
 from ui.level_meter import LevelMeter
 from ui.perf_panel import PerfPanel
 from ui.ptt_button import PushToTalkButton
@@ -80,6 +85,7 @@ class MainWindow(QMainWindow):
         self.state = EngineState.CONNECTING
         self.offline = False
         self.global_hotkey: GlobalHotkey | None = None
+        self.keys = KeyRepeatFilter(self)
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
         self.resize(1120, 760)
@@ -89,11 +95,14 @@ class MainWindow(QMainWindow):
         self._wire()
         self._app.installEventFilter(self)
         self.apply_settings(settings, restart=False)
+        self.root.setFocus()
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         root = QWidget()
         root.setObjectName("Root")
+        root.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the window itself holds the focus: ready to talk
+        self.root = root
         self.setCentralWidget(root)
         outer = QVBoxLayout(root)
         outer.setContentsMargins(20, 16, 20, 20)
@@ -171,6 +180,7 @@ class MainWindow(QMainWindow):
         col.addStretch(1)
         row.addLayout(col, 2)
         self.text = QLineEdit()
+        self.text.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Tab and a new window never land in it
         self.text.setPlaceholderText("…or type a request and press Enter")
         self.text.setMinimumHeight(38)
         self.send = QPushButton("Send")
@@ -204,6 +214,10 @@ class MainWindow(QMainWindow):
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
         self.ptt.pressed.connect(self.press)
         self.ptt.released.connect(self.release)
+        self.keys.pressed.connect(self._key_pressed)
+        self.keys.released.connect(self._key_released)
+        self.text.textChanged.connect(lambda _t: self._update_hint())
+        QApplication.instance().focusChanged.connect(lambda _old, _new: self._update_hint())
         self.text.returnPressed.connect(self.send_text)
         self.send.clicked.connect(self.send_text)
         self.settings_button.clicked.connect(lambda: self.open_settings())
@@ -222,7 +236,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         key = settings.ptt_key
         self.ptt.setToolTip(self._hint(False))
-        self.hint.setText(self._hint(self.listening))
+        self._update_hint()
         self.conversation.set_empty_hint(key)
         self._set_global_hotkey(settings.global_hotkey, key)
         if restart:
@@ -241,6 +255,22 @@ class MainWindow(QMainWindow):
             return f"Listening… release {key} to send" if mode == "hold" else f"Listening… press {key} to send"
         return f"Hold {key} to talk" if mode == "hold" else f"Press {key} to talk, again to send"
 
+    def _typing(self) -> bool:
+        """The push-to-talk key would type in the focused text field instead of talking."""
+        w = QApplication.focusWidget()
+        return w is not None and w.window() is self and isinstance(w, TEXT_INPUTS) and not self._key_talks_in(w)
+
+    def _key_talks_in(self, w: QWidget) -> bool:
+        return w is self.text and not self.text.text()
+
+    def _update_hint(self) -> None:
+        if not self.listening and self._typing() and self.settings.ptt_mode != "hands-free":
+            text = "Typing: Enter sends, Esc goes back to talking"
+        else:
+            text = self._hint(self.listening)
+        if self.hint.text() != text:
+            self.hint.setText(text)
+
     def _set_global_hotkey(self, enabled: bool, key: str) -> None:
         if self.global_hotkey is not None:
             self.global_hotkey.stop()
@@ -252,8 +282,8 @@ class MainWindow(QMainWindow):
         if reason:
             self.messages.show_notice("hotkey", reason, "warn", "Global hotkey")
             return
-        hk.pressed.connect(lambda t: None if self.isActiveWindow() else self.press(t))
-        hk.released.connect(lambda: None if self.isActiveWindow() else self.release())
+        hk.pressed.connect(lambda t: None if self.isActiveWindow() else self.keys.press(t))
+        hk.released.connect(lambda: None if self.isActiveWindow() else self.keys.release())
         self.global_hotkey = hk
 
     def open_settings(self, tab: str = "accounts") -> SettingsDialog:
@@ -265,27 +295,41 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ push-to-talk
     def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802 - Qt API
         kind = e.type()
+        if kind == QEvent.Type.WindowDeactivate and obj is self and self.keys.down:
+            self.keys.cancel()  # the key's release goes to the window that took the focus
+            self.release()
+            return False
         if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         at = time.perf_counter()
-        if not isinstance(obj, QWidget) or obj.window() is not self or isinstance(obj, TEXT_INPUTS):
+        if not isinstance(obj, QWidget) or obj.window() is not self:
             return False
         ke: QKeyEvent = e  # type: ignore[assignment]
+        if isinstance(obj, TEXT_INPUTS):
+            if obj is self.text and kind == QEvent.Type.KeyPress and ke.key() == Qt.Key.Key_Escape:
+                self.root.setFocus()
+                return True
+            if not self._key_talks_in(obj) and not (self.keys.down and kind == QEvent.Type.KeyRelease):
+                return False
         if not key_matches(ke, self.settings.ptt_key):
             return False
-        if ke.isAutoRepeat():
-            return True
-        mode = self.settings.ptt_mode
-        if mode == "hands-free":
+        if self.settings.ptt_mode == "hands-free":
             return False
         if kind == QEvent.Type.KeyPress:
-            if mode == "toggle" and self.listening:
-                self.release()
-            else:
-                self.press(at)
-        elif mode == "hold":
-            self.release()
+            self.keys.press(at, ke.timestamp(), ke.isAutoRepeat())
+        else:
+            self.keys.release(ke.timestamp(), ke.isAutoRepeat())
         return True
+
+    def _key_pressed(self, at: float) -> None:
+        if self.settings.ptt_mode == "toggle" and self.listening:
+            self.release()
+        else:
+            self.press(at)
+
+    def _key_released(self) -> None:
+        if self.settings.ptt_mode == "hold":
+            self.release()
 
     def press(self, at: float) -> None:
         if self.listening:
@@ -294,7 +338,7 @@ class MainWindow(QMainWindow):
         self.indicator.mark_pressed(at)
         self._show_state(EngineState.LISTENING)  # local feedback now; the engine confirms through state_changed
         self.ptt.set_active(True)
-        self.hint.setText(self._hint(True))
+        self._update_hint()
         if self.earcons:
             self.earcons.play("start")
         if not self.bridge.press(at):
@@ -307,7 +351,7 @@ class MainWindow(QMainWindow):
             return
         self.listening = False
         self.ptt.set_active(False)
-        self.hint.setText(self._hint(False))
+        self._update_hint()
         if self.earcons:
             self.earcons.play("stop")
         self.bridge.release()
@@ -328,6 +372,7 @@ class MainWindow(QMainWindow):
                                       "Not ready")
             return
         self.text.clear()
+        self.root.setFocus()  # back to talking: the key is push-to-talk again, and the hint says so
 
     # ------------------------------------------------------------------ engine events
     def _show_state(self, state: EngineState, detail: str = "") -> None:

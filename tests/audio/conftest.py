@@ -3,12 +3,15 @@
 Session-scoped: ``pulse`` starts ``pulseaudio`` as a child process with its own runtime dir (so it never
 touches a user's sound server), loads a null sink ``vmic`` and makes ``vmic.monitor`` the default source,
 then points this process at it (PULSE_SERVER) so PortAudio's ``pulse``/``default`` devices capture what
-``paplay -d vmic`` plays.  The server is stopped by its own pid at the end.  Tests that need it skip with
-the reason when the server cannot start (no pulseaudio binary, or it refuses to run here).
+``paplay -d vmic`` plays.  With ``speaker=True`` a second null sink ``vspk`` is the default output, so the
+app's replies and earcons never leak into its own microphone.  The server is stopped by its own pid at
+the end.  Tests that need it skip with the reason when the server cannot start (no pulseaudio binary, or
+it refuses to run here).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -26,6 +29,7 @@ class PulseServer:
     runtime: Path
     env: dict[str, str]
     sink: str = "vmic"
+    speaker: str = "vmic"
 
     def play(self, wav: Path) -> subprocess.Popen:
         return subprocess.Popen(["paplay", "-d", self.sink, str(wav)], env=self.env,
@@ -36,7 +40,7 @@ class PulseServer:
                               check=True).stdout
 
 
-def _start_pulse() -> tuple[subprocess.Popen, PulseServer] | str:
+def start_pulse(speaker: bool = False) -> tuple[subprocess.Popen, PulseServer] | str:
     for tool in ("pulseaudio", "pactl", "paplay"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (apt-get install pulseaudio pulseaudio-utils)"
@@ -52,9 +56,10 @@ def _start_pulse() -> tuple[subprocess.Popen, PulseServer] | str:
          "--disallow-exit", "--disallow-module-loading=no", "--log-target=stderr",
          f"--load=module-native-protocol-unix socket={socket} auth-anonymous=1",
          "--load=module-null-sink sink_name=vmic rate=16000 channels=1",
+         *(["--load=module-null-sink sink_name=vspk rate=24000 channels=1"] if speaker else []),
          "--load=module-always-sink"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    server = PulseServer(runtime, env)
+    server = PulseServer(runtime, env, speaker="vspk" if speaker else "vmic")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -63,7 +68,7 @@ def _start_pulse() -> tuple[subprocess.Popen, PulseServer] | str:
         if socket.exists():
             try:
                 server.pactl("set-default-source", "vmic.monitor")
-                server.pactl("set-default-sink", "vmic")
+                server.pactl("set-default-sink", server.speaker)
                 return proc, server
             except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
                 pass
@@ -73,9 +78,10 @@ def _start_pulse() -> tuple[subprocess.Popen, PulseServer] | str:
     return "pulseaudio did not come up within 10 s"
 
 
-@pytest.fixture(scope="session")
-def pulse() -> Iterator[PulseServer]:
-    started = _start_pulse()
+@contextlib.contextmanager
+def running_pulse(speaker: bool = False) -> Iterator[PulseServer]:
+    """The private server for as long as the block runs, with this process pointed at it."""
+    started = start_pulse(speaker)
     if isinstance(started, str):
         pytest.skip(f"no PulseAudio virtual microphone: {started}")
     proc, server = started
@@ -99,3 +105,9 @@ def pulse() -> Iterator[PulseServer]:
         if proc.stderr:
             proc.stderr.close()
         shutil.rmtree(server.runtime, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def pulse() -> Iterator[PulseServer]:
+    with running_pulse() as server:
+        yield server

@@ -18,7 +18,7 @@ from audio.level import frame_level
 from audio.pipeline import InputPipeline
 from audio.vad import segments
 
-from .conftest import _start_pulse
+from .conftest import start_pulse
 
 
 async def _wait_for(pred, timeout: float) -> bool:
@@ -97,7 +97,7 @@ async def test_native_rate_device_is_resampled_to_16k_frames(pulse, tmp_path):
 
 
 async def test_device_lost_mid_stream_is_an_error_event_and_capture_reopens(pulse, monkeypatch):
-    started = _start_pulse()
+    started = start_pulse()
     if isinstance(started, str):
         pytest.skip(f"cannot start a second PulseAudio server: {started}")
     proc, doomed = started
