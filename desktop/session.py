@@ -24,7 +24,7 @@ from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import ConfigError, MissingCredentials, Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
-from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
+from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged, TranscriptDelta
 from desktop.instructions import SYSTEM_INSTRUCTION
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
@@ -61,8 +61,9 @@ async def live_endpoint(settings: Settings, *, model_delay_s: float = 0.4) -> As
 
 
 def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | None = None) -> LiveConfig:
+    # hands-free turns are opened and closed by the local VAD with activity signals, like push-to-talk
     setup = p.SetupOptions(model=settings.model, voice=settings.voice, language=settings.language,
-                           system_instruction=SYSTEM_INSTRUCTION, push_to_talk=settings.ptt_mode != "hands-free",
+                           system_instruction=SYSTEM_INSTRUCTION, push_to_talk=True,
                            tools=tuple(tools.declarations) if tools is not None else ())
     return LiveConfig(url=endpoints.live_url, api_key=endpoints.api_key, setup=setup,
                       setup_timeout_s=settings.setup_timeout_s, turn_timeout_s=settings.turn_timeout_s,
@@ -102,7 +103,9 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
                 tracker.track(run.run_id, run.prompt)
         tracker.start()
         stack.push_async_callback(tracker.stop)
-        yield CodegenTools(client, tracker, settings.confirm_before_create)
+        tools = CodegenTools(client, tracker, settings.confirm_before_create)
+        stack.callback(bus.on(TranscriptDelta, tools.observe))
+        yield tools
 
 
 @contextlib.asynccontextmanager
@@ -199,6 +202,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         live = LiveClient(live_config(settings, endpoints, tools), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
+                                                     hands_free=settings.ptt_mode == "hands-free",
                                                      half_duplex=settings.half_duplex),
                                pipeline=pipeline)
 

@@ -16,4 +16,7 @@ render resumed "Okay, I passed that on to the agent."
 render logs "Here are the latest steps of the run."
 render sorry "Sorry, I did not catch that. Could you say it again?"
 render error "Sorry, that did not work."
+render unheard "I did not hear anything. Hold the key while you speak."
+render cancelled "Okay, I will not start it."
+render nothing "There is nothing waiting for a yes. Tell me what the agent should do first."
 rm -f /tmp/phrase.wav

@@ -2,7 +2,11 @@
 
 Every result carries a short ``speech`` string (what Gemini reads aloud) plus the ids and links the UI
 needs.  With "confirm before starting a run" on (the default), ``create_agent_run`` without
-``confirmed: true`` starts nothing: it answers ``needs_confirmation`` with the prompt to read back.
+``confirmed: true`` starts nothing: it answers ``needs_confirmation`` with the prompt to read back.  The
+tool itself holds the model to that: ``confirmed: true`` starts a run only for the exact prompt this
+session read back, and only after the user spoke (or typed) again after the read-back.  A "yes" with
+nothing read back gets "There is nothing waiting for a yes."  The tools learn of the user's turns from
+the engine's events (``observe``).
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from typing import Any
 from desktop.codegen.api import DONE, FAILED, RUNNING, UNKNOWN, LogEntry, Run, classify
 from desktop.codegen.client import CodegenClient, CodegenError
 from desktop.codegen.tracker import RunTracker
+from desktop.events import TranscriptDelta
 from desktop.live.protocol import FunctionDeclaration
 
 NOT_CONFIGURED = "CodeGen is not configured: set CODEGEN_API_TOKEN and CODEGEN_ORG_ID"
+NOTHING_PENDING = "There is nothing waiting for a yes. Tell me what the agent should do first."
 
 _INT = {"type": "INTEGER"}
 _STR = {"type": "STRING"}
@@ -88,6 +94,17 @@ def describe(run: Run) -> str:
     return text
 
 
+def _same_prompt(a: str, b: str) -> bool:
+    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBack:
+    prompt: str
+    repo: str
+    user_turn: int  # the user's turn during which it was read back
+
+
 @dataclass
 class CodegenTools:
     """``client``/``tracker`` None: CodeGen is not configured and every tool says so."""
@@ -95,6 +112,13 @@ class CodegenTools:
     client: CodegenClient | None
     tracker: RunTracker | None = None
     confirm_before_create: bool = True
+    read_back: ReadBack | None = None  # the request waiting for the user's yes
+    user_turn: int = 0  # the latest turn in which the user said or typed something
+
+    def observe(self, ev: TranscriptDelta) -> None:
+        """Transcript subscriber: note each turn in which the user said (or typed) something."""
+        if ev.role == "user" and ev.text.strip():
+            self.user_turn = max(self.user_turn, ev.turn_id)
 
     @property
     def declarations(self) -> Sequence[FunctionDeclaration]:
@@ -120,10 +144,19 @@ class CodegenTools:
         if not prompt:
             raise CodegenError("I need to know what the agent should do.")
         repo = str(args.get("repo") or "").strip()
-        if self.confirm_before_create and args.get("confirmed") is not True:
-            where = f" in {repo}" if repo else ""
-            return {"needs_confirmation": True, "prompt": prompt, "repo": repo,
-                    "speech": f"Should I start an agent run{where} to: {_short(prompt, 160)}? Say yes to start it."}
+        if self.confirm_before_create:
+            pending = self.read_back
+            if args.get("confirmed") is True and pending is None:
+                return {"needs_confirmation": False, "nothing_pending": True, "speech": NOTHING_PENDING}
+            agreed = (args.get("confirmed") is True and pending is not None and _same_prompt(pending.prompt, prompt)
+                      and self.user_turn > pending.user_turn)
+            if not agreed or pending is None:  # read it back (again: another prompt, or no answer yet)
+                self.read_back = ReadBack(prompt, repo, self.user_turn)
+                where = f" in {repo}" if repo else ""
+                return {"needs_confirmation": True, "prompt": prompt, "repo": repo,
+                        "speech": f"Should I start an agent run{where} to: {_short(prompt, 160)}? Say yes to start it."}
+            repo = repo or pending.repo
+            self.read_back = None
         repo_id = int(repo) if repo.isdigit() else None
         text = prompt if repo_id is not None or not repo else f"In the {repo} repository: {prompt}"
         run = await self._client.create_run(text, repo_id=repo_id, metadata={"source": "gemini-codegen-desktop"})

@@ -8,7 +8,10 @@ in ``scenario.toml``, barge-in (``interrupted`` + ``toolCallCancellation``), ses
 ``goAway``, the Gemini 3.x "wait for input after a tool response" quirk, per-connection fault
 injection, and ``Conditions``: how the service misbehaves over a long session (goAway every few minutes,
 late pongs while generating, expiring resumption handles, resumes refused while the old socket is open,
-context-compression latency spikes, latency drift).  It does no speech recognition: see ``scenario.toml``.
+context-compression latency spikes, latency drift).  What it hears in an audio turn comes from
+``hearing.py``: no speech (by its own voice check) gives no transcript and a spoken "I did not hear
+anything"; speech is matched against the phrases it knows, and an unknown sentence gets "Sorry, I did not
+catch that" without an invented transcript.  The answers come from the rules in ``scenario.toml``.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from websockets.protocol import State
 from desktop.assets import asset
 from desktop.live import protocol as p
 from desktop.live.conditions import Conditions
+from desktop.live.hearing import Phrasebook, phrasebook
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ class Rule:
     args: dict[str, Any] = field(default_factory=dict)
     say: str = "sorry"
     reply: str = ""
+    cancel: bool = False  # forget the request waiting for a yes
 
     def matches(self, text: str) -> bool:
         low = " " + " ".join(_WORD_RE.findall(text.lower())) + " "
@@ -68,25 +73,20 @@ class Rule:
 
 @dataclass(frozen=True)
 class Scenario:
-    utterances: tuple[tuple[str, float], ...]
     rules: tuple[Rule, ...]
     fallback: Rule
+    unheard: Rule  # the turn had no speech at all
 
     @classmethod
     def load(cls, path: Path | None = None) -> Scenario:
         path = path or Path(__file__).with_name("scenario.toml")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         rules = tuple(Rule(tuple(r.get("words", ())), r.get("tool"), dict(r.get("args", {})),
-                           r.get("say", "sorry"), r.get("reply", "")) for r in data.get("rule", []))
-        fb = data.get("fallback", {})
-        return cls(tuple((u["text"], float(u["speech_seconds"])) for u in data.get("utterance", [])), rules,
-                   Rule((), None, {}, fb.get("say", "sorry"), fb.get("reply", "Sorry?")))
-
-    def recognise(self, speech_seconds: float) -> str | None:
-        """The scripted utterance with the closest speech length (None for no speech at all)."""
-        if speech_seconds < 0.2 or not self.utterances:
-            return None
-        return min(self.utterances, key=lambda u: abs(u[1] - speech_seconds))[0]
+                           r.get("say", "sorry"), r.get("reply", ""), bool(r.get("cancel", False)))
+                      for r in data.get("rule", []))
+        fb, unheard = data.get("fallback", {}), data.get("unheard", {})
+        return cls(rules, Rule((), None, {}, fb.get("say", "sorry"), fb.get("reply", "Sorry?")),
+                   Rule((), None, {}, unheard.get("say", "unheard"), unheard.get("reply", "I heard nothing.")))
 
     def rule_for(self, text: str) -> Rule:
         return next((r for r in self.rules if r.matches(text)), self.fallback)
@@ -97,16 +97,6 @@ def phrase_pcm(name: str) -> bytes:
     """A canned 24 kHz reply from assets/speech (rendered once with espeak-ng)."""
     with wave.open(str(asset("speech", f"{name}.wav")), "rb") as w:
         return w.readframes(w.getnframes())
-
-
-def speech_seconds(pcm16k: bytes) -> float:
-    """Length of the speech in a turn: first to last voiced 30 ms frame (webrtcvad, mode 3)."""
-    vad = webrtcvad.Vad(3)
-    step = 960  # 30 ms at 16 kHz, 16-bit
-    voiced = [i for i in range(0, len(pcm16k) - step + 1, step) if vad.is_speech(pcm16k[i:i + step], 16000)]
-    if len(voiced) < 3:
-        return 0.0
-    return (voiced[-1] - voiced[0] + step) / 32000
 
 
 @dataclass
@@ -333,8 +323,14 @@ class _Conn:
         if "stall" in self.faults:
             await asyncio.sleep(emu.stall_s)
             return
+        rule: Rule | None = None
         if audio is not None:
-            text = emu.scenario.recognise(speech_seconds(audio))
+            heard = await asyncio.to_thread(emu.phrasebook.match, audio)
+            text = heard.text
+            if not heard.speech:
+                rule = emu.scenario.unheard
+            elif text is None:
+                rule = emu.scenario.fallback
             if text and self.setup and self.setup.input_transcription:
                 half = len(text) // 2
                 cut = text.rfind(" ", 0, half) + 1 or half
@@ -344,14 +340,14 @@ class _Conn:
         if "malformed" in self.faults:
             self.faults.discard("malformed")
             await self.ws.send(b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": 42}}]}}')
-        if text is None:  # silence: nothing to answer
-            await self._finish(0)
-            return
         await asyncio.sleep(self._extra_delay())
-        rule = emu.scenario.rule_for(text)
+        if rule is None:
+            rule = emu.scenario.rule_for(text or "")
+        if rule.cancel:
+            self.memory.pending_prompt = ""
         say, reply = rule.say, rule.reply
         if rule.tool and self.setup and rule.tool in self.setup.tools:
-            say, reply = await self._call_tool(rule, text)
+            say, reply = await self._call_tool(rule, text or "")
         elif rule.tool:
             say, reply = "error", f"Sorry, I have no {rule.tool} tool in this session."
         await self._speak(say, reply)
@@ -380,7 +376,8 @@ class _Conn:
             return "error", f"Sorry, that did not work: {err}"
         speech = str(out.get("speech") or out.get("summary") or out.get("message") or "Done.")
         if rule.tool == "create_agent_run":
-            say = "confirm" if out.get("needs_confirmation") else "started"
+            say = ("confirm" if out.get("needs_confirmation") else "nothing" if out.get("nothing_pending")
+                   else "started")
             if not out.get("needs_confirmation"):
                 self.memory.pending_prompt = ""
         else:
@@ -447,13 +444,14 @@ class LiveEmulator:
                  scenario: Scenario | None = None, tls: tuple[Path, Path] | None = None,
                  tool_timeout_s: float = 30.0, stall_s: float = 3600.0, goaway_s: float = 5.0,
                  wait_for_input_after_tool: bool = True, conditions: Conditions | None = None,
-                 deflate: bool = True):
+                 deflate: bool = True, hearing: Phrasebook | None = None):
         if host not in ("127.0.0.1", "::1", "localhost"):
             raise ValueError("the emulator only listens on loopback")
         self.host, self.port = host, port
         self.model_delay_s, self.speedup, self.chunk_ms = model_delay_s, speedup, chunk_ms
         self.api_key = api_key
         self.scenario = scenario or Scenario.load()
+        self.phrasebook = hearing or phrasebook()
         self.tls = tls
         self.tool_timeout_s, self.stall_s, self.goaway_s = tool_timeout_s, stall_s, goaway_s
         self.wait_for_input_after_tool = wait_for_input_after_tool

@@ -8,6 +8,7 @@ from desktop.codegen.client import CodegenError
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import Settings
+from desktop.events import TranscriptDelta
 from desktop.session import codegen_tools
 
 NAMES = {"create_agent_run", "get_run_status", "list_runs", "resume_run", "get_run_logs"}
@@ -37,12 +38,40 @@ async def test_create_asks_first_and_starts_nothing(tools, emulator):
 
 
 async def test_confirmed_create_starts_a_run_and_tracks_it(tools, emulator):
+    tools.observe(TranscriptDelta(1, "user", "fix the flaky login test in api"))
+    await tools.call("create_agent_run", {"prompt": "Fix the flaky login test", "repo": "api"})
+    tools.observe(TranscriptDelta(2, "user", "yes"))
     out = await tools.call("create_agent_run", {"prompt": "Fix the flaky login test", "repo": "api",
                                                 "confirmed": True})
     (run,) = emulator.runs.values()
     assert out["run_id"] == run.id and out["web_url"].endswith(str(run.id))
     assert f"run {run.id}" in out["speech"] and "api" in run.prompt
     assert tools.tracker.focus_id == run.id and run.id in tools.tracker.active
+
+
+async def test_a_yes_with_nothing_read_back_starts_nothing(tools, emulator):
+    tools.observe(TranscriptDelta(1, "user", "yes"))
+    out = await tools.call("create_agent_run", {"prompt": "yes", "confirmed": True})
+    assert out["nothing_pending"] is True and out["speech"].startswith("There is nothing waiting for a yes")
+    assert emulator.stats.requests == 0 and not emulator.runs
+
+
+async def test_confirmed_is_refused_until_the_user_answers_the_read_back_of_that_prompt(tools, emulator):
+    tools.observe(TranscriptDelta(1, "user", "fix the flaky login test"))
+    await tools.call("create_agent_run", {"prompt": "Fix the flaky login test"})
+    # the model confirms on its own in the same turn: read back again, nothing starts
+    out = await tools.call("create_agent_run", {"prompt": "Fix the flaky login test", "confirmed": True})
+    assert out["needs_confirmation"] is True and not emulator.runs
+    tools.observe(TranscriptDelta(2, "user", "yes"))
+    # a yes to a different prompt than the one read back: that one is read back first
+    out = await tools.call("create_agent_run", {"prompt": "Delete the login tests", "confirmed": True})
+    assert out["needs_confirmation"] is True and "Delete the login tests" in out["speech"] and not emulator.runs
+    tools.observe(TranscriptDelta(3, "user", "yes"))
+    out = await tools.call("create_agent_run", {"prompt": "delete the login  tests", "confirmed": True})
+    assert out["run_id"] in emulator.runs and tools.read_back is None
+    tools.observe(TranscriptDelta(4, "user", "yes"))  # the read-back is used up: a second yes starts nothing
+    out = await tools.call("create_agent_run", {"prompt": "delete the login tests", "confirmed": True})
+    assert out["nothing_pending"] is True and len(emulator.runs) == 1
 
 
 async def test_confirmation_can_be_switched_off(tools, emulator):
