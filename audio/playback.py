@@ -8,8 +8,12 @@ silence so the device does not clip the last word.
 
 ``SpeakerPlayer`` implements the engine's ``Player`` protocol (write / flush / end_of_turn) on a
 sounddevice ``RawOutputStream`` (int16 mono, ``block_ms`` blocks): the callback only copies bytes out of
-the buffer.  A device that cannot run at 24 kHz is opened at its native rate and writes are resampled with
-soxr on the loop.  It records ``audio.first_audio_to_played`` (first reply audio written -> its first
+the buffer.  The stream runs only while there is something to play: ``open`` checks and opens the device
+without starting it; ``prepare`` (a turn started: a reply is coming) or the first write starts it, and the
+callback stops it once the reply has played and ``idle_ms`` have passed (no wake-ups, no underrun warnings
+from the sound system while idle).  Starting early matters: some sound servers take a moment before a new
+stream really plays, and the user is still talking then.  A device that cannot run at 24 kHz is opened at
+its native rate and writes are resampled with soxr on the loop.  It records ``audio.first_audio_to_played`` (first reply audio written -> its first
 sample handed to the device) through its ``StageTimer`` (the app's metrics) when the turn's first sample is played.
 
 For the window::
@@ -24,6 +28,7 @@ For the window::
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 from typing import Any
@@ -34,6 +39,7 @@ from audio.devices import AudioUnavailable, Device, find_device, load_sounddevic
 from audio.timing import NullTimer, StageTimer
 
 OUTPUT_RATE = 24000
+log = logging.getLogger(__name__)
 
 
 class JitterBuffer:
@@ -111,13 +117,20 @@ class JitterBuffer:
 
 class SpeakerPlayer:
     def __init__(self, *, metrics: StageTimer | None = None, device: str | int | None = None,
-                 jitter_ms: int = 60, block_ms: int = 10, pad_ms: int = 80, device_rate: int | None = None):
+                 jitter_ms: int = 60, block_ms: int = 10, pad_ms: int = 80, device_rate: int | None = None,
+                 idle_ms: int = 500):
         self.metrics: StageTimer = metrics or NullTimer()
         self.device_spec = device
         self.jitter_ms = jitter_ms
         self.block_ms = block_ms
         self.pad_ms = pad_ms
         self.device_rate = device_rate  # None: 24 kHz when the device can, else its native rate
+        self.idle_ms = idle_ms  # silence after which the stream stops until the next reply
+        self._idle_s = idle_ms / 1000
+        self._last_sound = 0.0
+        self._playing = False  # started and not yet stopped by its callback
+        self._reply_due_until = 0.0  # monotonic time until which a prepared stream waits for its reply
+        self.starts = 0  # times the stream was started (one per reply, not per chunk)
         self.rate = OUTPUT_RATE
         self.device: Device | None = None
         self.buffer = JitterBuffer(OUTPUT_RATE, jitter_ms, pad_ms)
@@ -126,7 +139,7 @@ class SpeakerPlayer:
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def open(self) -> None:
-        """Open the output stream (on the engine loop's thread).  Raises ``AudioUnavailable``."""
+        """Open the output stream, stopped (on the engine loop's thread).  Raises ``AudioUnavailable``."""
         if self._stream is not None:
             return
         sd = load_sounddevice()
@@ -148,33 +161,68 @@ class SpeakerPlayer:
         except RuntimeError:
             self._loop = None
         buffer, block = self.buffer, rate * self.block_ms // 1000
-
         loop = self._loop
+        self._last_sound = time.monotonic()
 
         def callback(outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+            had_sound = buffer.buffered_ms > 0
             outdata[:] = buffer.read(frames * 2)
             first = buffer.first_played
             if first is not None:
                 buffer.first_played = None
                 if loop is not None:
                     loop.call_soon_threadsafe(self._report, first)
+            now = time.monotonic()
+            if had_sound:
+                self._last_sound = now
+            elif now - self._last_sound > self._idle_s and now > self._reply_due_until:
+                self._playing = False
+                raise sd.CallbackStop  # played out and quiet since: the stream stops until the next write
 
         try:
             self._stream = sd.RawOutputStream(samplerate=rate, blocksize=block, device=self.device.index,
                                               channels=1, dtype="int16", latency="low", callback=callback)
-            self._stream.start()
         except Exception as exc:
             self._stream = None
             raise AudioUnavailable(f"cannot open the speaker {self.device.name!r}: {exc}") from None
+        # the device may have taken audio well ahead of playing it: stop only once that has been heard too
+        self._idle_s = self.idle_ms / 1000 + min(1.0, float(self._stream.latency or 0.0))
 
     def close(self) -> None:
         stream, self._stream = self._stream, None
+        self._playing = False
         if stream is not None:
             try:
                 stream.abort()
                 stream.close()
             except Exception:  # the device is already gone
                 pass
+
+    @property
+    def running(self) -> bool:
+        """The output stream is playing (or draining) a reply."""
+        stream = self._stream
+        return stream is not None and (self._playing or bool(stream.active))
+
+    def prepare(self, wait_s: float = 60.0) -> None:
+        """A reply is on its way (a turn started): have the stream running when it comes."""
+        self._reply_due_until = time.monotonic() + wait_s
+        self._start()
+
+    def _start(self) -> None:
+        stream = self._stream
+        if stream is None or self._playing:
+            return
+        try:
+            if not stream.stopped:
+                stream.stop()  # it stopped itself after the last reply: settle it before starting again
+            self._last_sound = time.monotonic()
+            self._playing = True
+            stream.start()
+            self.starts += 1
+        except Exception as exc:  # the device went away: the reply is shown as text only
+            self._playing = False
+            log.warning("the speaker could not be started: %s", exc)
 
     @property
     def busy(self) -> bool:
@@ -190,12 +238,16 @@ class SpeakerPlayer:
         if self._resampler is not None:
             pcm = self._resampler.resample_chunk(np.frombuffer(pcm, dtype="<i2")).astype("<i2").tobytes()
         self.buffer.write(pcm)
+        self._start()
 
     def flush(self) -> None:
         self.buffer.flush()
 
     def end_of_turn(self) -> None:
+        self._reply_due_until = 0.0
         self.buffer.end_of_turn()
+        if self.buffer.buffered_ms > 0:
+            self._start()  # a reply shorter than the jitter target plays once the turn ends
 
     def _report(self, first: tuple[float, float]) -> None:
         written, played = first

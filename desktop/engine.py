@@ -84,6 +84,10 @@ class Player(Protocol):
 
     def set_jitter_ms(self, jitter_ms: int) -> None: ...
 
+    def prepare(self) -> None:
+        """A turn started and a reply will follow: a speaker may start its stream now."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -106,6 +110,9 @@ class NullPlayer:
         pass
 
     def set_jitter_ms(self, jitter_ms: int) -> None:
+        pass
+
+    def prepare(self) -> None:
         pass
 
     def close(self) -> None:
@@ -356,6 +363,7 @@ class SessionEngine:
         self.turns = turn.id
         self.turn = turn
         self._turn_done.clear()
+        self.player.prepare()
         self._wake_connection()
 
     def _barge_in(self) -> None:

@@ -86,6 +86,9 @@ class _BusyPlayer:
     def end_of_turn(self) -> None:
         pass
 
+    def prepare(self) -> None:
+        pass
+
 
 async def test_hands_free_turn_is_opened_and_closed_by_the_vad(fixtures_dir):
     frames = WavSource(fixtures_dir / "status.wav").frames

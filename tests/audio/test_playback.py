@@ -87,6 +87,8 @@ async def test_speaker_plays_into_the_device_and_records_first_audio_to_played(p
         while len(heard) < 5 and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         heard.clear()
+        player.prepare()  # a turn started: the stream runs before the reply comes
+        await asyncio.sleep(1.0)
         t = np.arange(OUTPUT_RATE // 2) / OUTPUT_RATE
         tone = (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes()
         for i in range(0, len(tone), 960):  # 20 ms chunks, as they come from Gemini
@@ -95,12 +97,34 @@ async def test_speaker_plays_into_the_device_and_records_first_audio_to_played(p
         deadline = time.monotonic() + 6
         while "audio.first_audio_to_played" not in metrics.stages and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
-        await asyncio.sleep(1.5)
+        deadline = time.monotonic() + 6
+        while player.running and time.monotonic() < deadline:  # played, then stopped by itself
+            await asyncio.sleep(0.02)
     finally:
         player.close()
         mic.close()
-    assert player.rate == (device_rate or OUTPUT_RATE)
+    assert player.rate == (device_rate or OUTPUT_RATE) and player.starts == 1
     stage = metrics.stages["audio.first_audio_to_played"]
     assert stage.count == 1
     assert player.buffer.buffered_ms == 0
     assert max(frame_level(f)[0] for f in heard) > -30, "the tone never reached the sink"
+
+
+async def test_the_speaker_stream_runs_only_while_a_reply_plays(pulse):
+    player = SpeakerPlayer(jitter_ms=60, idle_ms=200)
+    player.open()
+    try:
+        await asyncio.sleep(0.5)
+        assert not player.running and player.starts == 0  # opened, idle: no stream, no wake-ups
+        for _ in range(2):  # two replies: each starts the stream, each stops it once played
+            for _ in range(25):  # half a second in 20 ms chunks
+                player.write(_audio(20))
+            player.end_of_turn()
+            assert player.running
+            deadline = time.monotonic() + 5
+            while player.running and time.monotonic() < deadline:
+                await asyncio.sleep(0.02)
+            assert not player.running and player.buffer.buffered_ms == 0
+        assert player.starts == 2
+    finally:
+        player.close()
