@@ -35,7 +35,7 @@ from desktop.monitoring import monitoring
 from desktop.power import PowerMonitor, power_source
 from desktop.quality import QualityProfile, profile_named
 from desktop.state.recorder import Recorder
-from desktop.state.store import Store, open_store
+from desktop.state.store import Store, data_dir_for, open_store
 
 OFFLINE_KEY = "offline-demo"
 
@@ -72,6 +72,7 @@ def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | N
 
 OFFLINE_CODEGEN_ORG = 1
 OFFLINE_STEP_S = 2.5  # the offline demo's runs finish in about 12 s
+OFFLINE_CODEGEN_STATE = "codegen-demo.json"  # the demo CodeGen's runs, in the data dir
 
 
 @contextlib.asynccontextmanager
@@ -79,14 +80,16 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
                         emulator_step_s: float | None = None, store: Store | None = None
                         ) -> AsyncIterator[CodegenTools]:
     """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator when
-    offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``).  Without credentials
-    the tools answer that CodeGen is not configured.  With a ``store``, API responses are cached in it and
-    the runs a previous session was following are followed again at once."""
+    offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``, kept in the data dir
+    across restarts).  Without credentials the tools answer that CodeGen is not configured.  With a
+    ``store``, API responses are cached in it and the runs a previous session did not see finish are
+    followed again at once."""
     bus = bus or EventBus()
     async with contextlib.AsyncExitStack() as stack:
         if settings.offline:
             emu = await stack.enter_async_context(CodegenEmulator(
-                step_s=OFFLINE_STEP_S if emulator_step_s is None else emulator_step_s))
+                step_s=OFFLINE_STEP_S if emulator_step_s is None else emulator_step_s,
+                state_path=data_dir_for(settings) / OFFLINE_CODEGEN_STATE))
             url, token, org = emu.url, OFFLINE_KEY, OFFLINE_CODEGEN_ORG
         elif settings.has_codegen_credentials:
             url, token, org = settings.codegen_url, settings.codegen_token or "", settings.codegen_org_id or 0
@@ -98,7 +101,7 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
         client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics,
                                                                backend=cache))
         tracker = RunTracker(client, bus)
-        if store is not None and not settings.offline:  # the offline emulator starts empty every time
+        if store is not None:
             for run in await asyncio.to_thread(store.runs.active):
                 tracker.track(run.run_id, run.prompt)
         tracker.start()

@@ -37,6 +37,7 @@ class KeyRepeatFilter(QObject):
         self._timer.timeout.connect(self._release_now)
 
     def press(self, at: float, stamp: int | None = None, auto_repeat: bool = False) -> None:
+        stamp = stamp or None  # 0: the platform gave no timestamp
         if auto_repeat:
             return
         if self._pending is not None:  # a release followed by a press: auto-repeat
@@ -52,6 +53,7 @@ class KeyRepeatFilter(QObject):
         self.pressed.emit(at)
 
     def release(self, stamp: int | None = None, auto_repeat: bool = False) -> None:
+        stamp = stamp or None
         if auto_repeat:
             return
         if not self.down or self._pending is not None:

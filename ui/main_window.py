@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSplitter,
@@ -35,7 +36,8 @@ from PySide6.QtWidgets import (
 
 from desktop.assets import asset
 from desktop.config import Settings
-from desktop.events import EngineState, ErrorEvent, Notice, RunFinished, TurnFinished
+from desktop.events import EngineState, ErrorEvent, Notice, PullRequest, RunFinished, RunUpdate, TurnFinished
+from desktop.state.runs import RunRecord
 from ui import theme
 from ui.banner import MessageArea
 from ui.bridge import EngineBridge
@@ -57,6 +59,7 @@ NOTICE_SECONDS = 8
 # notices that need the user (kind -> banner title); the others are passing information for the status line
 BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
+RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 
 
 def effective_settings(settings: Settings) -> Settings:
@@ -86,6 +89,8 @@ class MainWindow(QMainWindow):
         self.offline = False
         self.global_hotkey: GlobalHotkey | None = None
         self.keys = KeyRepeatFilter(self)
+        self.force_quit = False  # close even while runs are active (quit confirmed, tray Quit, tests)
+        self.quit_box: QMessageBox | None = None
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
         self.resize(1120, 760)
@@ -217,7 +222,7 @@ class MainWindow(QMainWindow):
         self.keys.pressed.connect(self._key_pressed)
         self.keys.released.connect(self._key_released)
         self.text.textChanged.connect(lambda _t: self._update_hint())
-        QApplication.instance().focusChanged.connect(lambda _old, _new: self._update_hint())
+        self._app.focusChanged.connect(self._focus_changed)
         self.text.returnPressed.connect(self.send_text)
         self.send.clicked.connect(self.send_text)
         self.settings_button.clicked.connect(lambda: self.open_settings())
@@ -227,7 +232,7 @@ class MainWindow(QMainWindow):
         self.tray.talk.connect(lambda on: self.press(time.perf_counter()) if on else self.release())
         self.tray.mute_changed.connect(self.set_muted)
         self.tray.show_window.connect(self._raise)
-        self.tray.quit_requested.connect(self.close)
+        self.tray.quit_requested.connect(self.quit)
         theme.follow_os(self._app, self.restyle)
 
     # ------------------------------------------------------------------ settings
@@ -262,6 +267,9 @@ class MainWindow(QMainWindow):
 
     def _key_talks_in(self, w: QWidget) -> bool:
         return w is self.text and not self.text.text()
+
+    def _focus_changed(self, _old: QWidget | None, _new: QWidget | None) -> None:
+        self._update_hint()
 
     def _update_hint(self) -> None:
         if not self.listening and self._typing() and self.settings.ptt_mode != "hands-free":
@@ -398,6 +406,15 @@ class MainWindow(QMainWindow):
             self.messages.clear("offline")
         if self.bridge.store is not None and self.conversation.history_source is None:
             self.conversation.enable_history(StoreHistory(self.bridge))
+        # the runs of earlier sessions, finished or not (those not finished are being followed again)
+        self.bridge.query(lambda store: store.runs.recent(RESTORED_RUNS), self._show_stored_runs)
+
+    def _show_stored_runs(self, runs: list[RunRecord]) -> None:
+        for r in runs:
+            if r.run_id not in self.runs.cards:
+                prs = tuple(PullRequest(pr.title, pr.url, pr.branch) for pr in r.pull_requests)
+                self.runs.on_update(RunUpdate(r.run_id, r.status, r.category, r.prompt, r.summary, r.web_url, prs,
+                                              r.created_at, r.updated_at))
 
     def on_turn_finished(self, ev: TurnFinished) -> None:
         if not self.listening:
@@ -453,9 +470,38 @@ class MainWindow(QMainWindow):
         self.activateWindow()
 
     def closeEvent(self, e: QCloseEvent) -> None:  # noqa: N802 - Qt API
+        active = self.runs.active
+        if active and not self.force_quit:
+            e.ignore()
+            if self.tray.available:  # keep following the runs from the tray
+                self.hide()
+                self.tray.notify("Still following your runs",
+                                 f"Run #{active[0]} is in progress; the app keeps running in the tray.")
+            else:
+                self._ask_to_quit(active)
+            return
         self._app.removeEventFilter(self)
+        self._app.focusChanged.disconnect(self._focus_changed)
         if self.global_hotkey is not None:
             self.global_hotkey.stop()
         self.bridge.stop()
         self.tray.icon.hide()
         super().closeEvent(e)
+
+    def _ask_to_quit(self, active: list[int]) -> QMessageBox:
+        runs = ", ".join(f"#{rid}" for rid in active)
+        box = QMessageBox(QMessageBox.Icon.Question, "Quit while a run is going?",
+                          f"CodeGen run {runs} is still in progress. Quit anyway? The run goes on at CodeGen "
+                          "and the app follows it again when you open it.",
+                          QMessageBox.StandardButton.Cancel, self)
+        quit_button = box.addButton("Quit", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.finished.connect(lambda _r: self.quit() if box.clickedButton() is quit_button else None)
+        self.quit_box = box
+        box.open()
+        return box
+
+    def quit(self) -> None:
+        """Close for good (the tray's Quit, or the user confirmed)."""
+        self.force_quit = True
+        self.close()

@@ -20,7 +20,8 @@ MAX_STEPS = 6
 HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
 EMPTY_HEIGHT = 320
 CHIP = {"running": ("Running", "accent"), "done": ("Done", "ok"), "failed": ("Failed", "bad"),
-        "unknown": ("Queued", "text_muted")}
+        "unknown": ("Queued", "text_muted"), "missing": ("Not found", "warn")}
+FINAL = ("done", "failed", "missing")
 
 
 def parse_created(created_at: str) -> float | None:
@@ -94,6 +95,10 @@ class RunCard(QFrame):
 
     def update_run(self, run: RunUpdate) -> None:
         last = self.last
+        if last is not None and run.created_at and last.created_at and run.created_at != last.created_at:
+            last = None  # another run under a reused id: nothing of the old one carries over
+            self.ended = None
+            self.started = parse_created(run.created_at) or time.time()
         if last is not None:  # an update without a field keeps what an earlier one said
             run = replace(run, prompt=run.prompt or last.prompt, summary=run.summary or last.summary,
                           web_url=run.web_url or last.web_url, pull_requests=run.pull_requests or last.pull_requests,
@@ -111,7 +116,7 @@ class RunCard(QFrame):
             parts.append(f'<a href="{html.escape(run.web_url)}">Open in CodeGen</a>')
         self.links.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(parts))
         self.links.setVisible(bool(parts))
-        if self.category in ("done", "failed") and self.ended is None:
+        if self.category in FINAL and self.ended is None:
             self.ended = run.updated_at or time.time()
         self.tick()
         self.restyle()
@@ -194,7 +199,8 @@ class RunsPanel(QFrame):
             card = self.cards[run.run_id] = RunCard(run)
             card.clicked.connect(self.focus)
             self.empty.setVisible(False)
-            self.column.insertWidget(0, card)  # newest on top
+            newer = sum(1 for rid in self.cards if rid > run.run_id)
+            self.column.insertWidget(newer, card)  # newest on top, whatever order they arrive in
             if self.focused is None:
                 self.focus(run.run_id, announce=False)
         else:
@@ -213,6 +219,11 @@ class RunsPanel(QFrame):
             assert last is not None
             card.update_run(replace(last, status=ev.category, category=ev.category, summary=ev.summary,
                                     web_url=ev.web_url, updated_at=time.time()))
+
+    @property
+    def active(self) -> list[int]:
+        """Runs shown as still going (queued or running)."""
+        return [rid for rid, card in self.cards.items() if card.category not in FINAL]
 
     def focus(self, run_id: int, announce: bool = True) -> None:
         self.focused = run_id

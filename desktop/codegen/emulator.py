@@ -6,6 +6,11 @@ limits are enforced with 429 + ``Retry-After``; ETag / If-None-Match answers 304
 Fault injection: ``5xx`` bursts, ``slow`` responses, ``drop`` (close without answering), ``lowercase``
 statuses and ``extra`` unknown fields.  ``stats`` counts every request, per route, for tests.
 A prompt containing the word "fail" makes a run end in ERROR.
+
+With a ``state_path`` (the offline demo keeps it in the data dir) the runs and the id counter are saved
+after every change and loaded at start, so restarting the session or the app never reuses a run id; a
+run's progress is kept in wall-clock time.  Its links point at the emulator itself (``/demo/...`` pages
+that say they are the demo's stand-ins), never at a real code host.
 """
 
 from __future__ import annotations
@@ -14,21 +19,27 @@ import asyncio
 import contextlib
 import gzip
 import hashlib
+import html
 import itertools
 import json
+import logging
 import math
+import os
 import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import h11
 
+log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+FIRST_ID = 1001
 
 # (status once this step is reached, message_type, thought, tool_name)
 SCRIPT: tuple[tuple[str, str, str, str], ...] = (
@@ -77,7 +88,8 @@ class Stats:
 class CodegenEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                  org_id: int | None = None, step_s: float = 3.0, clock: Clock = time.monotonic,
-                 limits: dict[str, tuple[int, float]] | None = None, run_allowance: int | None = None):
+                 limits: dict[str, tuple[int, float]] | None = None, run_allowance: int | None = None,
+                 state_path: Path | None = None):
         self.host, self.port = host, port
         self.token, self.org_id = token, org_id
         self.step_s, self.clock = step_s, clock
@@ -87,7 +99,10 @@ class CodegenEmulator:
         self.stats = Stats()
         self.faults: dict[str, float] = {}
         self.windows: dict[str, deque[float]] = {name: deque() for name in self.limits}
-        self._ids = itertools.count(1001)
+        self.state_path = state_path
+        self._ids = itertools.count(FIRST_ID)
+        if state_path is not None:
+            self._load()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -132,7 +147,38 @@ class CodegenEmulator:
         run = EmuRun(next(self._ids), org_id if org_id is not None else (self.org_id or 1), prompt, self.clock(),
                      _now_iso(), {"prompt": prompt}, fails="fail" in prompt.lower())
         self.runs[run.id] = run
+        self._save()
         return run
+
+    # ------------------------------------------------------------------ state across restarts
+    def _save(self) -> None:
+        if self.state_path is None:
+            return
+        now, wall = self.clock(), time.time()
+        runs = [{**asdict(r), "started": wall - (now - r.started)} for r in self.runs.values()]
+        next_id = max([FIRST_ID - 1, *self.runs]) + 1
+        tmp = self.state_path.with_suffix(".tmp")
+        try:
+            self.state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"next_id": next_id, "runs": runs}), encoding="utf-8")
+            os.replace(tmp, self.state_path)
+        except OSError as exc:
+            log.warning("the demo's runs could not be saved to %s: %s", self.state_path, exc)
+
+    def _load(self) -> None:
+        assert self.state_path is not None
+        try:
+            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            now, wall = self.clock(), time.time()
+            runs = [EmuRun(**{**r, "started": now - (wall - float(r["started"]))}) for r in data["runs"]]
+            next_id = int(data["next_id"])
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning("the demo's saved runs in %s could not be read (%s); starting with none", self.state_path, exc)
+            return
+        self.runs = {r.id: r for r in runs}
+        self._ids = itertools.count(max([next_id, *[r.id + 1 for r in runs]]))
 
     def status_of(self, run: EmuRun) -> str:
         n = run.steps(self.clock(), self.step_s)
@@ -168,7 +214,8 @@ class CodegenEmulator:
                 if reply is None:  # injected drop
                     return
                 status, extra_headers, payload = reply
-                out = [(b"content-type", b"application/json")] if payload or status != 304 else []
+                json_body = (payload or status != 304) and "content-type" not in extra_headers
+                out = [(b"content-type", b"application/json")] if json_body else []
                 if payload and len(payload) > 512 and "gzip" in headers.get("accept-encoding", ""):
                     payload = gzip.compress(payload, 5)
                     out.append((b"content-encoding", b"gzip"))
@@ -218,6 +265,8 @@ class CodegenEmulator:
             return self._reply(503, {"message": "Service temporarily unavailable", "status_code": 503})
         if route == "not_found":
             return self._reply(404, {"detail": "Not Found"})
+        if route == "demo":
+            return self._demo_page(params)
         auth = headers.get("authorization", "")
         if not auth.startswith("Bearer ") or not auth[7:] or (self.token is not None and auth[7:] != self.token):
             return self._reply(401, {"message": "Invalid or missing API token", "status_code": 401})
@@ -244,6 +293,15 @@ class CodegenEmulator:
         if route == "get":
             return self._etagged(self._run_json(run), headers)
         return self._logs(run, query, headers)
+
+    def _demo_page(self, params: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        run = self.runs.get(int(params["run"]))
+        what = "pull request" if params["kind"] == "pulls" else "agent run"
+        body = (f"<!doctype html><title>Offline demo</title><h1>Offline demo: {what} #{params['run']}</h1>"
+                f"<p>This is the local stand-in for CodeGen: no real {what} exists.</p>"
+                + (f"<p>Request: {html.escape(run.prompt)}</p><p>Status: {self.status_of(run)}</p>" if run else ""))
+        self.stats.statuses[200] += 1
+        return 200, {"content-type": "text/html; charset=utf-8"}, body.encode()
 
     def _rate_limit(self, route: str) -> tuple[int, dict[str, str], bytes] | None:
         names = {"create": ("create",), "logs": ("logs", "standard")}.get(route, ("standard",))
@@ -286,6 +344,7 @@ class CodegenEmulator:
         meta = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
         run = self.seed(prompt, org_id=org)
         run.metadata = {**meta, "prompt": prompt}
+        self._save()
         return self._reply(200, self._run_json(run))
 
     def _resume(self, org: int, data: Any) -> tuple[int, dict[str, str], bytes]:
@@ -298,6 +357,7 @@ class CodegenEmulator:
         run.earlier_logs = self._log_entries(run) + [self._log(run, "USER_MESSAGE", data["prompt"], "")]
         run.started, run.prompt = self.clock(), data["prompt"]
         run.fails = "fail" in data["prompt"].lower()
+        self._save()
         return self._reply(200, self._run_json(run))
 
     def _list(self, org: int, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
@@ -344,8 +404,8 @@ class CodegenEmulator:
         n = run.steps(self.clock(), self.step_s)
         if n >= 4 and not run.fails and not run.prs:
             run.prs.append({"id": run.id * 10, "title": run.prompt[:60], "created_at": _now_iso(),
-                            "url": f"https://github.com/example/api/pull/{run.id}",
                             "head_branch_name": f"codegen-bot/run-{run.id}"})
+            self._save()
         summary = ""
         if status == "COMPLETE":
             summary = f"Done: {run.prompt[:80]}. Opened a pull request."
@@ -355,9 +415,10 @@ class CodegenEmulator:
             status = "completed" if status == "COMPLETE" else status.lower()
         out: dict[str, Any] = {
             "id": run.id, "organization_id": run.org_id, "status": status, "created_at": run.created_at,
-            "web_url": f"https://codegen.com/agent/trace/{run.id}", "result": summary or None,
+            "web_url": f"{self.url}/demo/runs/{run.id}", "result": summary or None,
             "summary": summary or None, "source_type": "API", "metadata": run.metadata,
-            "github_pull_requests": [{**pr, **({"state": "open", "merged": False} if self.faults.get("extra") else {})}
+            "github_pull_requests": [{**pr, "url": f"{self.url}/demo/pulls/{run.id}",
+                                      **({"state": "open", "merged": False} if self.faults.get("extra") else {})}
                                      for pr in run.prs]}
         if self.faults.get("extra"):
             out.update({"state": status.lower(), "cost_usd": 0.12, "trace": {"spans": 3}})
@@ -370,6 +431,7 @@ _ROUTES = (
     ("GET", re.compile(r"^/v1/organizations/(?P<org>\d+)/agent/run/(?P<run>\d+)$"), "get"),
     ("GET", re.compile(r"^/v1/organizations/(?P<org>\d+)/agent/runs$"), "list"),
     ("GET", re.compile(r"^/v1/alpha/organizations/(?P<org>\d+)/agent/run/(?P<run>\d+)/logs$"), "logs"),
+    ("GET", re.compile(r"^/demo/(?P<kind>runs|pulls)/(?P<run>\d+)$"), "demo"),
 )
 
 

@@ -4,7 +4,9 @@ The interval adapts: ``fast_s`` for a while after a run starts and while the use
 in focus), ``base_s`` after a change, growing by ``backoff`` per unchanged cycle up to ``max_s``; with no
 active run the tracker waits without polling at all.  Step logs are fetched only for the run in focus.
 Events: ``RunUpdate`` (status/summary/pull requests changed), ``RunStep`` (a new log step of the focused
-run), ``RunFinished`` (done or failed; ``notify`` when the user was not looking at it).  Clock and sleep
+run), ``RunFinished`` (done or failed; ``notify`` when the user was not looking at it).  A run the service
+answers 404 for (deleted, another organisation, a demo whose saved runs were removed) is reported once as
+``MISSING`` and no longer followed, rather than silently dropped.  Clock and sleep
 are injectable, so tests run minutes of simulated time in a second.
 """
 
@@ -22,6 +24,7 @@ from desktop.codegen.client import CodegenClient, CodegenError
 from desktop.events import EventBus, PullRequest, RunFinished, RunStep, RunUpdate
 
 log = logging.getLogger(__name__)
+MISSING = "missing"  # the run category of a run the service no longer knows
 
 
 class SimulatedTime:
@@ -174,19 +177,21 @@ class RunTracker:
         changed = False
         if self.focus_id in self.active:  # steps first, so a run's last steps come before its RunFinished
             changed |= await self._follow_steps(self.active[self.focus_id])
+        complete = len(page.items) >= page.total  # the page holds every run there is
         for run_id in list(self.active):
             run = seen.get(run_id)
             if run is None:
                 followed = self.active[run_id]
                 followed.missing += 1
-                if followed.missing < 3:
+                if followed.missing < 3 and not complete:
                     continue
                 try:
                     run = await self.client.get_run(run_id)  # older than the newest page: ask for it alone
                 except CodegenError as exc:
                     if exc.status != 404:
                         raise
-                    del self.active[run_id]  # gone (deleted, or another organisation): stop following it
+                    self._gone(followed)
+                    changed = True
                     continue
             changed |= self._update(run)
         return changed
@@ -207,6 +212,13 @@ class RunTracker:
             self.bus.emit(RunFinished(run.id, run.category, run.summary or run.result or run.status, run.web_url,
                                       notify=run.id != self.focus_id))
         return True
+
+    def _gone(self, followed: _Followed) -> None:
+        """The service no longer knows the run: say so once and stop following it."""
+        del self.active[followed.run_id]
+        self.bus.emit(RunUpdate(followed.run_id, "NOT_FOUND", MISSING, followed.prompt,
+                                "The service no longer knows this run.", updated_at=self.wall()))
+        self.bus.emit(RunFinished(followed.run_id, MISSING, "The service no longer knows this run."))
 
     async def _follow_steps(self, followed: _Followed) -> bool:
         run_id = followed.run_id

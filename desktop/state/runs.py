@@ -21,7 +21,9 @@ UPSERT_RUN = (
     "web_url = coalesce(nullif(excluded.web_url, ''), runs.web_url), "
     "pull_requests = CASE WHEN excluded.pull_requests = '[]' THEN runs.pull_requests "
     "ELSE excluded.pull_requests END, created_at = coalesce(nullif(excluded.created_at, ''), runs.created_at), "
-    "updated_at = excluded.updated_at")
+    "updated_at = excluded.updated_at "
+    # a run id the service gave out again (another run, created at another time) never overwrites the first
+    "WHERE coalesce(runs.created_at, '') IN ('', excluded.created_at) OR excluded.created_at = ''")
 FINISH_RUN = (
     "INSERT INTO runs (id, status, category, summary, web_url, pull_requests, updated_at, first_seen) "
     "VALUES (?, ?, ?, ?, ?, '[]', ?, ?) ON CONFLICT(id) DO UPDATE SET category = excluded.category, "
@@ -42,7 +44,7 @@ class PullRequestRecord:
 class RunRecord:
     run_id: int
     status: str
-    category: str  # running | done | failed | unknown
+    category: str  # running | done | failed | unknown | missing
     prompt: str = ""
     summary: str = ""
     web_url: str = ""
@@ -88,9 +90,10 @@ class Runs:
 
     # ------------------------------------------------------------------ reads
     def active(self) -> list[RunRecord]:
-        """Runs not yet done or failed (the ones the tracker was following), newest first."""
+        """Runs not yet done or failed (the ones the tracker was following), newest first; a run the service
+        no longer knows ('missing') is not followed again."""
         return [_run(r) for r in self.store.query(
-            "SELECT * FROM runs WHERE category NOT IN ('done', 'failed') ORDER BY updated_at DESC")]
+            "SELECT * FROM runs WHERE category NOT IN ('done', 'failed', 'missing') ORDER BY updated_at DESC")]
 
     def recent(self, limit: int = 20) -> list[RunRecord]:
         return [_run(r) for r in self.store.query("SELECT * FROM runs ORDER BY updated_at DESC LIMIT ?", [limit])]

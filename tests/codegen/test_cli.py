@@ -46,7 +46,7 @@ def served(monkeypatch):
 def test_create_list_show(served, capsys):
     assert main(["runs", "create", "Fix the flaky login test"]) == 0
     (run_id,) = served.runs
-    assert capsys.readouterr().out.strip() == f"started run {run_id}: https://codegen.com/agent/trace/{run_id}"
+    assert capsys.readouterr().out.strip() == f"started run {run_id}: {served.url}/demo/runs/{run_id}"
     assert main(["runs", "list", "--json"]) == 0
     (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert row["run_id"] == run_id and row["prompt"] == "Fix the flaky login test" and row["category"] == "done"

@@ -6,7 +6,7 @@ import asyncio
 
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
-from desktop.codegen.tracker import Intervals, RunTracker
+from desktop.codegen.tracker import MISSING, Intervals, RunTracker
 from desktop.events import ErrorEvent, EventBus, RunFinished, RunStep, RunUpdate
 
 from .conftest import ORG, TOKEN, SimClock
@@ -162,6 +162,8 @@ async def test_run_missing_from_the_list_is_asked_for_alone_then_dropped_when_go
         assert asked.count(404404) == 1 and set(asked) == {kept.id, 404404}  # the unknown one once, then dropped
         assert newer.id not in s.tracker.active
         assert kept.id in s.tracker.active and not any(isinstance(e, ErrorEvent) for e in s.events)
+    (gone,) = [u for u in s.of(RunUpdate) if u.run_id == 404404]  # said once, not silently dropped
+    assert gone.category == MISSING and [f.category for f in s.of(RunFinished) if f.run_id == 404404] == [MISSING]
 
 
 async def test_a_watched_run_that_stands_still_backs_off():

@@ -79,8 +79,7 @@ def open_app(settings: Settings | None = None) -> MainWindow:
 
 
 def close_app(win: MainWindow) -> None:
-    win.force_quit = True
-    win.close()
+    win.quit()
 
 
 def sox_speech(text: str, out: Path, *, speed: int = 165) -> Path:

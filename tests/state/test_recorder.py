@@ -72,3 +72,19 @@ def test_cache_bodies_are_scrubbed(store: Store) -> None:
     assert store.flush()
     body, _, _ = store.api_cache.load("GET /me")
     assert SECRET.encode() not in body and REDACTED.encode() in body
+
+
+def test_a_run_id_given_out_again_never_overwrites_the_first_run(store: Store) -> None:
+    bus = EventBus()
+    first = Recorder(store).attach(bus)
+    bus.emit(RunUpdate(1001, "COMPLETE", "done", "Fix the login test", "Done: fixed", "http://x/1001", (),
+                       "2026-01-01T10:00:00+00:00", 100.0))
+    assert first.close()
+    second = Recorder(store).attach(bus)  # a later session whose service handed out 1001 again
+    bus.emit(RunUpdate(1001, "PENDING", "unknown", "Bump the version", "", "", (), "2026-01-02T09:00:00+00:00",
+                       200.0))
+    bus.emit(RunUpdate(1001, "COMPLETE", "done", "", "Done: fixed twice", "", (), "", 300.0))  # no date: same run
+    assert second.close()
+    [run] = store.runs.recent()
+    assert run.prompt == "Fix the login test" and run.created_at == "2026-01-01T10:00:00+00:00"
+    assert run.summary == "Done: fixed twice"

@@ -96,4 +96,4 @@ def make_window(qtbot, settings: Settings | None = None, *, start: bool = True) 
 def window(qtbot, themed_app, memory_keyring):
     win = make_window(qtbot)
     yield win
-    win.close()
+    win.quit()

@@ -90,7 +90,7 @@ def test_wrong_key_against_a_real_socket_is_shown_with_settings_action(qtbot, th
         assert win.state == "error" and win.indicator.label == "Error"
         assert "offline" not in win.messages.messages
     finally:
-        win.close()
+        win.quit()
 
 
 def test_notices_needing_the_user_are_banners_others_pass_in_the_status_line(qtbot, window):

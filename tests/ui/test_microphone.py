@@ -34,17 +34,19 @@ def test_hold_key_and_speak_into_the_virtual_microphone(qtbot, themed_app, memor
     win.show()
     bridge.start(Settings(offline=True))
     try:
-        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None, timeout=15_000)
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None
+                        and (bridge.mic is not None or "error:no_microphone" in win.messages.messages), timeout=15_000)
         assert bridge.mic is not None, win.messages.messages.keys()
         qtbot.keyPress(win.conversation, Qt.Key.Key_Space)
         player = pulse.play(FIXTURES / "list_runs.wav")
         qtbot.waitUntil(lambda: player.poll() is not None, timeout=15_000)
         qtbot.wait(300)  # the last words reach the capture buffer
         qtbot.keyRelease(win.conversation, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not win.listening, timeout=2000)  # a release is held back 30 ms (auto-repeat)
         assert win.level.updates > 0 and win.level.peak_db > -50  # the meter saw the speech
         qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in b.body.text()
                                     for (_t, r), b in win.conversation.bubbles.items()), timeout=15_000)
         qtbot.waitUntil(lambda: bool(win.conversation.tools), timeout=10_000)
         assert "list runs" in next(iter(win.conversation.tools.values())).name.text()
     finally:
-        win.close()
+        win.quit()

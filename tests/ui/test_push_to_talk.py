@@ -32,7 +32,7 @@ def test_hold_key_streams_wav_then_tool_call_and_run_card_to_done(qtbot, window,
     qtbot.waitUntil(rest.done, timeout=10_000)
     assert first.result() + rest.result() > 600  # every 10 ms frame went in while the key was held
     qtbot.keyRelease(target, Qt.Key.Key_Space)
-    assert not win.listening
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)  # a release is held back 30 ms (auto-repeat)
     bridge.feed_silence(500)  # the microphone keeps running: the gate's tail closes the turn
     qtbot.waitUntil(lambda: "Create a pull request" in _bubble_text(win, "user"), timeout=10_000)
     assert win.earcons is not None and win.earcons.played == ["start", "stop"]
@@ -65,6 +65,7 @@ def test_key_press_to_painted_listening_is_recorded(qtbot, window):
         qtbot.waitUntil(lambda: metrics.stages.get("ui.key_to_paint") is not None
                         and metrics.stages["ui.key_to_paint"].count >= 1, timeout=3000)
         qtbot.keyRelease(win.conversation, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not win.listening, timeout=2000)  # a release is held back 30 ms (auto-repeat)
         win.bridge.feed_silence(400)
         qtbot.waitUntil(lambda: win.state in ("thinking", "ready", "speaking"), timeout=3000)
     qtbot.waitUntil(lambda: metrics.stages["ui.key_to_paint"].count >= 5, timeout=3000)
@@ -90,6 +91,7 @@ def test_toggle_mode_and_mouse_button(qtbot, themed_app, memory_keyring):
     try:
         qtbot.keyPress(win.conversation, Qt.Key.Key_F8)
         qtbot.keyRelease(win.conversation, Qt.Key.Key_F8)
+        qtbot.wait(80)  # past the auto-repeat window: a person never lets go and presses again within 30 ms
         assert win.listening  # toggle: still listening after the key comes up
         qtbot.keyPress(win.conversation, Qt.Key.Key_F8)
         assert not win.listening
@@ -102,4 +104,4 @@ def test_toggle_mode_and_mouse_button(qtbot, themed_app, memory_keyring):
         win.bridge.feed_silence(400)
         qtbot.waitUntil(lambda: win.state != "listening", timeout=5000)
     finally:
-        win.close()
+        win.quit()

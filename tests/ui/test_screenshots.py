@@ -35,6 +35,7 @@ def test_screenshots_of_ready_settings_and_performance(qtbot, window, shots):
         win.bridge.feed_silence(300)
         qtbot.wait(60)
         qtbot.keyRelease(win.conversation, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: not win.listening, timeout=2000)  # a release is held back 30 ms (auto-repeat)
         win.bridge.feed_silence(300)
         qtbot.waitUntil(lambda: win.state != "listening", timeout=3000)
     qtbot.waitUntil(lambda: "ui.key_to_paint" in win.perf.rows and len(win.perf.rows["ui.key_to_paint"][4].values) >= 3,
