@@ -388,8 +388,8 @@ class SessionEngine:
         self.chunker = Chunker(profile.chunk_ms)  # only called with the gate closed: the old one is empty
         if self.pipeline is not None:
             self.pipeline = profile.input_pipeline(self.pipeline.vad.options.mode)
-            if self.pipeline.fallback is not None:
-                self.bus.emit(Notice(self.pipeline.fallback.message, kind="audio"))
+            if self.pipeline.fallback is not None:  # the profile's choice, not the user's: a log line
+                log.info("%s", self.pipeline.fallback.message)
         self.player.set_jitter_ms(profile.jitter_ms)
 
     def _wake_connection(self) -> None:

@@ -96,13 +96,24 @@ def describe_args(args: Mapping[str, Any], limit: int = 140) -> str:
 
 
 def describe_result(ev: ToolCallFinished) -> str:
+    """What the tool found, as data (Gemini's spoken answer is in the reply bubble: not repeated here)."""
     if ev.error:
         return f"Failed: {ev.error}"
     r = ev.result
-    for key in ("speech", "summary", "message", "status"):
-        if r.get(key):
-            return str(r[key])
-    return "Done" if not r else describe_args(r)
+    if r.get("needs_confirmation"):
+        return f"Read back, waiting for your yes: {r.get('prompt', '')}"
+    if r.get("nothing_pending"):
+        return "Nothing was waiting for a yes: no run started"
+    if "runs" in r:
+        runs = r["runs"]
+        listed = ", ".join(f"#{x.get('run_id')} {x.get('category', '')}".strip() for x in runs[:6])
+        return f"{len(runs)} run{'s' if len(runs) != 1 else ''}" + (f": {listed}" if listed else "")
+    if r.get("run_id") is not None:
+        text = f"Run #{r['run_id']}" + (f" · {r['category']}" if r.get("category") else "")
+        if r.get("steps"):
+            text += f" · {len(r['steps'])} step{'s' if len(r['steps']) != 1 else ''}"
+        return text
+    return "Done" if not r else describe_args({k: v for k, v in r.items() if k != "speech"})
 
 
 class ToolCard(QFrame):
@@ -135,8 +146,15 @@ class ToolCard(QFrame):
         self.restyle()
 
     def finish(self, ev: ToolCallFinished) -> None:
-        self.state = "failed" if ev.error else "done"
-        self.status.setText(("failed" if ev.error else "done") + f" · {ev.duration_ms:.0f} ms")
+        if ev.error:
+            self.state, status = "failed", f"failed · {ev.duration_ms:.0f} ms"
+        elif ev.result.get("needs_confirmation"):
+            self.state, status = "running", "waiting for your yes"  # nothing has started yet
+        elif ev.result.get("nothing_pending"):
+            self.state, status = "done", "nothing started"
+        else:
+            self.state, status = "done", f"done · {ev.duration_ms:.0f} ms"
+        self.status.setText(status)
         self.result.setText(describe_result(ev))
         self.result.setVisible(True)
         self.restyle()

@@ -36,7 +36,16 @@ from PySide6.QtWidgets import (
 
 from desktop.assets import asset
 from desktop.config import Settings
-from desktop.events import EngineState, ErrorEvent, Notice, PullRequest, RunFinished, RunUpdate, TurnFinished
+from desktop.events import (
+    EngineState,
+    ErrorEvent,
+    Notice,
+    ProfileChanged,
+    PullRequest,
+    RunFinished,
+    RunUpdate,
+    TurnFinished,
+)
 from desktop.state.runs import RunRecord
 from ui import theme
 from ui.banner import MessageArea
@@ -47,7 +56,7 @@ from ui.history import StoreHistory
 from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
 from ui.level_meter import LevelMeter
-from ui.perf_panel import PerfPanel
+from ui.perf_panel import PerfPanel, stage_words
 from ui.ptt_button import PushToTalkButton
 from ui.runs_panel import RunsPanel
 from ui.settings_dialog import SettingsDialog
@@ -60,6 +69,7 @@ NOTICE_SECONDS = 8
 BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
+PROFILE_WORDS = {"performance": "Full quality", "balanced": "Balanced quality", "saver": "Battery saver"}
 
 
 def effective_settings(settings: Settings) -> Settings:
@@ -212,7 +222,7 @@ class MainWindow(QMainWindow):
         b.run_step.connect(self.runs.on_step)
         b.run_finished.connect(self.on_run_finished)
         b.metrics_snapshot.connect(self.on_metrics)
-        b.profile_changed.connect(lambda ev: self.profile.setText(f"{ev.profile.title()} profile"))
+        b.profile_changed.connect(self.on_profile)
         b.session_started.connect(self.on_session_started)
         b.session_stopped.connect(lambda: self.on_state(EngineState.CLOSED, "") if self.state is not EngineState.ERROR
                                  else None)
@@ -397,6 +407,10 @@ class MainWindow(QMainWindow):
         self.ptt.set_active(state is EngineState.LISTENING)
         self._show_state(state, detail)
 
+    def on_profile(self, ev: ProfileChanged) -> None:
+        self.profile.setText(PROFILE_WORDS.get(ev.profile, ev.profile.title()))
+        self.profile.setToolTip(f"Quality profile: {ev.profile} ({ev.reason})")
+
     def on_session_started(self, offline: bool) -> None:
         self.offline = offline
         self.subtitle.setText(("Offline demo · " if offline else "") + self.settings.model)
@@ -447,6 +461,8 @@ class MainWindow(QMainWindow):
     def on_metrics(self, snap) -> None:
         over = self.perf.update_snapshot(snap)
         self.perf_button.setText("Performance ⚠" if over else "Performance")
+        self.perf_button.setToolTip("Slower than its goal: " + "; ".join(stage_words(n) for n in over) if over
+                                    else "Latency of every stage, measured in the app")
 
     def on_action(self, action: str) -> None:
         if action == "settings":

@@ -69,6 +69,12 @@ class Sparkline(QWidget):
         p.end()
 
 
+def stage_words(name: str) -> str:
+    """What a stage measures, in words (its internal name only when it has no description)."""
+    desc = STAGES.get(name, ("", None))[0]
+    return desc.replace("->", "→") if desc else name
+
+
 def fmt_ms(v: float) -> str:
     if v >= 1000:
         return f"{v / 1000:.2f} s"
@@ -132,8 +138,9 @@ class PerfPanel(QDialog):
         # a new stage: its row goes below the others
         self.empty.setVisible(False)
         r = len(self.rows) + 1
-        desc = STAGES.get(name, (name, None))[0]
-        label = QLabel(f"<b>{name}</b><br><span style='color:{theme.current().text_muted}'>{desc}</span>")
+        label = QLabel(f"<b>{stage_words(name)}</b><br>"
+                       f"<span style='color:{theme.current().text_muted}; font-size:8pt'>{name}</span>")
+        label.setWordWrap(True)
         self.grid.addWidget(label, r, 0)
         p50, p95, p99, count = QLabel(), QLabel(), QLabel(), QLabel()
         for i, cell in enumerate((p50, p95, p99, count)):
@@ -166,9 +173,9 @@ class PerfPanel(QDialog):
             if bad:
                 over.append(name)
         if over:
-            self.warning.setText("⚠  Over target: " + ", ".join(
-                f"{name} (p99 {fmt_ms(snap.stages[name].p99_ms)} > {fmt_ms(snap.stages[name].target_ms or 0)})"
-                for name in over))
+            self.warning.setText("⚠  Slower than the goal: " + "; ".join(
+                f"{stage_words(name)} took {fmt_ms(snap.stages[name].p99_ms)} (goal "
+                f"{fmt_ms(snap.stages[name].target_ms or 0)})" for name in over))
             self.warning.setStyleSheet(f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
                                        f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
         self.warning.setVisible(bool(over))

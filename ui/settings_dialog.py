@@ -21,14 +21,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop import secrets
-from desktop.config import CHOICES, ConfigError, Settings, save_settings
+from desktop.config import CHOICES, ConfigError, Settings, load_settings, save_settings
 from ui import hotkey
 from ui.level_meter import LevelMeter
 
@@ -36,6 +35,8 @@ log = logging.getLogger(__name__)
 VOICES = ("Kore", "Puck", "Charon", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr")
 DEFAULT_DEVICE = "System default"
 MIC_TEST_S = 5.0
+SUPPRESSION_LEVELS = ("off", "light", "moderate", "strong", "strongest")
+VOICE_DETECTION = ("lenient: keeps every word", "relaxed", "balanced", "strict: ignores the most noise")
 
 
 class KeyCaptureButton(QPushButton):
@@ -143,6 +144,15 @@ def _devices(kind: str) -> list[str]:
         return []
 
 
+def _choice(labels: tuple[str, ...], current: int) -> QComboBox:
+    """A combo box over the numbers 0..n-1, each shown with what it means."""
+    box = QComboBox()
+    for value, label in enumerate(labels):
+        box.addItem(f"{value} · {label}", value)
+    box.setCurrentIndex(max(0, min(len(labels) - 1, current)))
+    return box
+
+
 def _combo(values: tuple[str, ...] | list[str], current: str | None) -> QComboBox:
     box = QComboBox()
     box.addItems(list(values))
@@ -245,14 +255,12 @@ class SettingsDialog(QDialog):
         form.addRow("Speaker", self.output_device)
         self.denoise = _combo(CHOICES["denoise"], s.denoise)
         form.addRow("Noise suppression", self.denoise)
-        self.denoise_level = QSpinBox()
-        self.denoise_level.setRange(0, 4)
-        self.denoise_level.setValue(s.denoise_level)
+        self.denoise_level = _choice(SUPPRESSION_LEVELS, s.denoise_level)
+        self.denoise_level.setToolTip("How much background noise is removed (more can dull quiet voices)")
         form.addRow("Suppression level", self.denoise_level)
-        self.vad_mode = QSpinBox()
-        self.vad_mode.setRange(0, 3)
-        self.vad_mode.setValue(s.vad_mode)
-        self.vad_mode.setToolTip("Voice detection aggressiveness: 0 keeps the most speech, 3 rejects the most noise")
+        self.vad_mode = _choice(VOICE_DETECTION, s.vad_mode)
+        self.vad_mode.setToolTip("When speech counts as started and ended: lenient keeps every word, strict "
+                                 "ignores more noise")
         form.addRow("Voice detection", self.vad_mode)
 
     def _ptt(self, s: Settings) -> None:
@@ -306,8 +314,8 @@ class SettingsDialog(QDialog):
             live_url=self.live_url.text().strip(), codegen_url=self.codegen_url.text().strip(),
             model=self.model.text().strip(), voice=self.voice.currentText(),
             input_device=self._device(self.input_device), output_device=self._device(self.output_device),
-            denoise=self.denoise.currentText(), denoise_level=self.denoise_level.value(),
-            vad_mode=self.vad_mode.value(), ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
+            denoise=self.denoise.currentText(), denoise_level=int(self.denoise_level.currentData()),
+            vad_mode=int(self.vad_mode.currentData()), ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
             global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
             confirm_before_create=self.confirm.isChecked())
 
@@ -317,9 +325,19 @@ class SettingsDialog(QDialog):
         for name in ("gemini_api_key", "codegen_token"):
             if getattr(new, name) != getattr(self.settings, name):
                 secrets.set_secret(name, getattr(new, name))
-        save_settings(new)
+        save_settings(self.for_the_file(new))
         self.result_settings = new
         return new
+
+    def for_the_file(self, new: Settings) -> Settings:
+        """What the settings file should hold: what it held, plus what was changed here.  Values that came
+        from the environment or the command line (e.g. GEMINI_CODEGEN_DATA_DIR) stay out of it."""
+        from dataclasses import fields
+
+        on_file = load_settings(env={}, use_keyring=False)
+        changed = {f.name: getattr(new, f.name) for f in fields(Settings)
+                   if getattr(new, f.name) != getattr(self.settings, f.name)}
+        return on_file.replace(**changed)
 
     def _save_clicked(self) -> None:
         try:

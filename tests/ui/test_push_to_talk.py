@@ -38,10 +38,11 @@ def test_hold_key_streams_wav_then_tool_call_and_run_card_to_done(qtbot, window,
     assert win.earcons is not None and win.earcons.played == ["start", "stop"]
 
     # Gemini asks CodeGen (through the tool) and, with confirmation on, asks the user to confirm
-    qtbot.waitUntil(lambda: any(c.state != "running" for c in win.conversation.tools.values()), timeout=10_000)
+    qtbot.waitUntil(lambda: any(c.result.isVisibleTo(c) for c in win.conversation.tools.values()), timeout=10_000)
     card = next(iter(win.conversation.tools.values()))
     assert "create agent run" in card.name.text() and "flaky login test" in card.args.text()
-    assert card.state == "done" and card.result.text()
+    assert card.status.text() == "waiting for your yes"  # the read-back: nothing started, not "done · 0 ms"
+    assert card.result.text().startswith("Read back, waiting for your yes: Create a pull request")
     qtbot.waitUntil(lambda: win.state == "ready", timeout=10_000)
     win.text.setText("yes")
     qtbot.keyPress(win.text, Qt.Key.Key_Return)

@@ -18,7 +18,7 @@ def test_settings_round_trip_through_keyring_and_file(qtbot, themed_app, memory_
     dlg.codegen_org.setText("4242")
     dlg.model.setText("gemini-3.8-live")
     dlg.voice.setCurrentText("Puck")
-    dlg.vad_mode.setValue(3)
+    dlg.vad_mode.setCurrentIndex(3)
     dlg.denoise.setCurrentText("off")
     dlg.ptt_mode.setCurrentText("toggle")
     dlg.quality.setCurrentText("saver")
@@ -94,3 +94,20 @@ def test_session_setting_change_restarts_without_blocking_the_ui(qtbot, window):
     qtbot.waitUntil(lambda: bool(started) and bridge.engine is not None and bridge.engine is not old_engine
                     and win.state == "ready", timeout=15_000)
     assert bridge.settings is not None and bridge.settings.voice == "Puck" and bridge.settings.offline
+
+
+def test_save_writes_only_the_file_values_and_the_changes_never_the_environment(qtbot, themed_app, memory_keyring,
+                                                                               monkeypatch, tmp_path):
+    monkeypatch.setenv("GEMINI_CODEGEN_DATA_DIR", str(tmp_path / "elsewhere"))
+    settings_path().parent.mkdir(parents=True, exist_ok=True)
+    settings_path().write_text('voice = "Aoede"\n')
+    current = load_settings()
+    assert current.data_dir == str(tmp_path / "elsewhere") and current.voice == "Aoede"
+    dlg = SettingsDialog(current)
+    qtbot.addWidget(dlg)
+    assert dlg.denoise_level.currentText() == "2 · moderate" and dlg.vad_mode.currentText().startswith("2 · ")
+    dlg.denoise_level.setCurrentIndex(3)
+    dlg.apply()
+    text = settings_path().read_text()
+    assert "data_dir" not in text and "elsewhere" not in text
+    assert 'voice = "Aoede"' in text and "denoise_level = 3" in text
