@@ -9,7 +9,9 @@ one page at a time when the user scrolls to the top, and never blocks on it: ans
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
     QScrollArea,
     QSizePolicy,
     QStackedWidget,
@@ -32,12 +35,14 @@ from desktop.events import ToolCallFinished, ToolCallStarted, TranscriptDelta
 from ui import theme
 
 PAGE_SIZE = 30
+ANCHOR_MS = 400  # how long a loaded history page holds the view in place while the layout settles
 TEXT_REFRESH_MS = 50  # streamed text is re-laid out at most 20 times a second, however fast deltas arrive
 MAX_BUBBLE_CHARS = 20_000  # a runaway stream keeps its tail; the full text is in the store
 
 
 class HistoryTurn(Protocol):
     id: int
+    session_id: str
     started_at: float
     user_text: str
     assistant_text: str
@@ -49,6 +54,8 @@ class HistorySource(Protocol):
     def load_page(self, before_id: int | None, limit: int, done: Callable[[Sequence[HistoryTurn]], None]) -> None: ...
 
     def search(self, text: str, limit: int, done: Callable[[Sequence[HistoryTurn]], None]) -> None: ...
+
+    def session(self, session_id: str, done: Callable[[Sequence[HistoryTurn]], None]) -> None: ...
 
 
 class Bubble(QFrame):
@@ -69,7 +76,21 @@ class Bubble(QFrame):
         col.addWidget(self.who)
         col.addWidget(self.body)
         self.text = text
+        self.matched = False  # the search match in a past session (outlined)
         self.restyle()
+
+    def show_highlighted(self, text: str, query: str) -> None:
+        """Show ``text`` with the words of ``query`` marked."""
+        self.text = text
+        words = [re.escape(w) for w in query.split() if w.strip()]
+        if not words:
+            self.body.setText(text)
+            return
+        c = theme.current()
+        marked = re.sub("|".join(words), lambda m: f"<span style='background:{theme.mix(c.warn, c.surface, 0.45)}'>"
+                        f"{m.group(0)}</span>", html.escape(text), flags=re.IGNORECASE)
+        self.body.setTextFormat(Qt.TextFormat.RichText)
+        self.body.setText(marked)
 
     def append(self, text: str) -> None:
         """Add streamed text; it is shown at the next ``refresh`` (the view batches those per frame)."""
@@ -82,7 +103,7 @@ class Bubble(QFrame):
     def restyle(self) -> None:
         c = theme.current()
         bg = c.user_bubble if self.role == "user" else c.assistant_bubble
-        border = bg if self.role == "user" else c.border
+        border = c.warn if getattr(self, "matched", False) else bg if self.role == "user" else c.border
         self.setStyleSheet(f"#Bubble {{ background: {bg}; border: 1px solid {border}; border-radius: 14px; }}"
                            f" QLabel {{ background: transparent; }} #BubbleWho {{ color: {c.text_muted};"
                            f" font-size: 8.5pt; font-weight: 600; }}")
@@ -182,6 +203,7 @@ class ConversationView(QFrame):
         self.history_done = False
         self._loading = False
         self._stick_to_bottom = True
+        self._anchor: int | None = None  # after a history page: keep this distance from the bottom
 
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 14, 16, 16)
@@ -230,8 +252,41 @@ class ConversationView(QFrame):
         self.results.setObjectName("SearchResults")
         self.results.setWordWrap(True)
         self.results.setSpacing(4)
+        self.results.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.results.setToolTip("Open the session of this turn")
+        self.results.itemActivated.connect(self._open_result)
+        self.results.itemClicked.connect(self._open_result)
         self.stack.addWidget(self.results)
+        self.past = QWidget()
+        past = QVBoxLayout(self.past)
+        past.setContentsMargins(0, 0, 0, 0)
+        past.setSpacing(8)
+        top = QHBoxLayout()
+        self.back = QPushButton("← Back to results")
+        self.back.setProperty("flat", True)
+        self.back.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.back.clicked.connect(lambda: self.stack.setCurrentWidget(self.results))
+        self.past_title = QLabel("")
+        self.past_title.setProperty("muted", True)
+        top.addWidget(self.back)
+        top.addStretch(1)
+        top.addWidget(self.past_title)
+        past.addLayout(top)
+        self.past_scroll = QScrollArea()
+        self.past_scroll.setWidgetResizable(True)
+        self.past_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        past.addWidget(self.past_scroll, 1)
+        self.past_bubbles: list[Bubble] = []
+        self.stack.addWidget(self.past)
 
+        self.jump = QPushButton("↓  Latest", self.scroller)
+        self.jump.setObjectName("JumpToLatest")
+        self.jump.setProperty("primary", True)
+        self.jump.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.jump.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.jump.setToolTip("Jump to the latest turn")
+        self.jump.clicked.connect(self.scroll_to_latest)
+        self.jump.hide()
         bar = self.scroller.verticalScrollBar()
         bar.valueChanged.connect(self._scrolled)
         bar.rangeChanged.connect(self._range_changed)
@@ -330,17 +385,55 @@ class ConversationView(QFrame):
             self.oldest_history_id = t.id if self.oldest_history_id is None else min(self.oldest_history_id, t.id)
         self.history_label.setText("Beginning of your history" if self.history_done else "")
         self.history_label.setVisible(self.history_done and self.oldest_history_id is not None)
-        QTimer.singleShot(0, lambda: bar.setValue(bar.maximum() - from_bottom))
+        # the page went in above: as the layout grows, keep what the user saw (the latest turn at first)
+        self._anchor = from_bottom
+        bar.setValue(bar.maximum() - from_bottom)
+        QTimer.singleShot(ANCHOR_MS, self._release_anchor)
+
+    def _release_anchor(self) -> None:
+        self._anchor = None
+        self._update_jump()
+
+    def scroll_to_latest(self) -> None:
+        self._stick_to_bottom = True
+        bar = self.scroller.verticalScrollBar()
+        bar.setValue(bar.maximum())
+        self._update_jump()
 
     def _scrolled(self, value: int) -> None:
         bar = self.scroller.verticalScrollBar()
-        self._stick_to_bottom = value >= bar.maximum() - 24
-        if value == bar.minimum() and bar.maximum() > 0:
+        if self._anchor is None:
+            self._stick_to_bottom = value >= bar.maximum() - 24
+        if value == bar.minimum() and bar.maximum() > 0 and self._anchor is None:
             self.request_history()
+        self._update_jump()
 
     def _range_changed(self, _lo: int, hi: int) -> None:
-        if self._stick_to_bottom and not self._loading:
-            self.scroller.verticalScrollBar().setValue(hi)
+        bar = self.scroller.verticalScrollBar()
+        if self._anchor is not None:
+            bar.setValue(hi - self._anchor)
+        elif self._stick_to_bottom:
+            bar.setValue(hi)
+        self._update_jump()
+
+    def _update_jump(self) -> None:
+        bar = self.scroller.verticalScrollBar()
+        away = bar.maximum() > 0 and bar.value() < bar.maximum() - 24 and self._anchor is None
+        if away != self.jump.isVisible():
+            self.jump.setVisible(away)
+        if away:
+            self._place_jump()
+
+    def _place_jump(self) -> None:
+        self.jump.adjustSize()
+        vp = self.scroller.viewport().geometry()
+        self.jump.move(vp.right() - self.jump.width() - 12, vp.bottom() - self.jump.height() - 10)
+        self.jump.raise_()
+
+    def resizeEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(e)
+        if self.jump.isVisible():
+            self._place_jump()
 
     # ------------------------------------------------------------------ search
     def _run_search(self) -> None:
@@ -359,5 +452,44 @@ class ConversationView(QFrame):
         for t in turns:
             stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %Y %H:%M") if t.started_at else ""
             item = QListWidgetItem(f"{stamp}\nYou: {t.user_text}\nGemini: {t.assistant_text}".strip())
+            item.setData(Qt.ItemDataRole.UserRole, (t.session_id, t.id))
             self.results.addItem(item)
         self.stack.setCurrentWidget(self.results)
+
+    def _open_result(self, item: QListWidgetItem) -> None:
+        key = item.data(Qt.ItemDataRole.UserRole)
+        if not key or self.history_source is None:
+            return
+        session_id, turn_id = key
+        query = self.search.text().strip()
+        self.history_source.session(session_id, lambda turns: self.show_session(turns, turn_id, query))
+
+    def show_session(self, turns: Sequence[HistoryTurn], match_id: int, query: str) -> None:
+        """A past session, the matching turn highlighted and scrolled into view."""
+        inner = QWidget()
+        col = QVBoxLayout(inner)
+        col.setContentsMargins(0, 0, 6, 0)
+        col.setSpacing(10)
+        self.past_bubbles = []
+        target: QWidget | None = None
+        for t in turns:
+            stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %H:%M") if t.started_at else ""
+            for role, text in (("user", t.user_text), ("assistant", t.assistant_text)):
+                if not text:
+                    continue
+                b = Bubble(role, "", stamp)
+                b.show_highlighted(text, query if t.id == match_id else "")
+                b.matched = t.id == match_id
+                b.restyle()
+                self.past_bubbles.append(b)
+                col.addWidget(b)
+                if t.id == match_id and target is None:
+                    target = b
+        col.addStretch(1)
+        self.past_scroll.setWidget(inner)
+        first = next((t for t in turns if t.started_at), None)
+        self.past_title.setText(dt.datetime.fromtimestamp(first.started_at).strftime("Session of %d %b %Y")
+                                if first else "Session")
+        self.stack.setCurrentWidget(self.past)
+        if target is not None:
+            QTimer.singleShot(0, lambda: self.past_scroll.ensureWidgetVisible(target, 0, 40))

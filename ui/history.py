@@ -19,3 +19,7 @@ class StoreHistory:
     def search(self, text: str, limit: int, done: Callable[[Sequence[Any]], None]) -> None:
         if not self.bridge.query(lambda store: store.turns.search(text, limit), done):
             done([])
+
+    def session(self, session_id: str, done: Callable[[Sequence[Any]], None]) -> None:
+        if not self.bridge.query(lambda store: store.turns.session(session_id), done):
+            done([])

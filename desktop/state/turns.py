@@ -88,6 +88,11 @@ class Turns:
             return []
         return [_turn(r) for r in self.store.search("turns", text, limit)]
 
+    def session(self, session_id: str, limit: int = 500) -> list[TurnRecord]:
+        """One session's turns in the order they happened (opening a search result)."""
+        return [_turn(r) for r in self.store.query("SELECT * FROM turns WHERE session_id = ? ORDER BY id LIMIT ?",
+                                                   [session_id, limit])]
+
     def tool_calls(self, session_id: str, turn_no: int) -> list[dict[str, Any]]:
         rows = self.store.query("SELECT * FROM tool_calls WHERE session_id = ? AND turn_no = ? ORDER BY id",
                                 [session_id, turn_no])
