@@ -298,8 +298,8 @@ class EngineBridge(QObject):
         assert loop is not None
 
         def on_frame(frame: bytes, captured_at: float) -> None:  # on the engine loop; the engine meters it
-            if not self.muted:
-                engine.feed_frame(frame, captured_at)
+            # muted: silence instead of the microphone, so a turn that was open still closes on time
+            engine.feed_frame(bytes(len(frame)) if self.muted else frame, captured_at)
 
         def on_lost(problem: DeviceLost) -> None:
             bus.emit(ErrorEvent("no_microphone", problem.message, problem.action))
@@ -393,9 +393,9 @@ class EngineBridge(QObject):
         engine = self.engine
         n = 0
         async for frame, captured in paced(frames, realtime):
-            if engine is None or self.muted:
+            if engine is None:
                 break
-            engine.feed_frame(frame, captured)
+            engine.feed_frame(bytes(len(frame)) if self.muted else frame, captured)  # as the microphone does
             n += 1
         return n
 

@@ -183,6 +183,13 @@ class MainWindow(QMainWindow):
         row.setSpacing(16)
         self.ptt = PushToTalkButton(diameter=72)
         row.addWidget(self.ptt)
+        self.mute = QPushButton("Mute")
+        self.mute.setCheckable(True)
+        self.mute.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.mute.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.mute.setToolTip("Mute the microphone: nothing is captured until you unmute")
+        self.mute.setAccessibleName("Mute microphone")
+        row.addWidget(self.mute)
         col = QVBoxLayout()
         col.setSpacing(8)
         self.hint = QLabel("")
@@ -241,6 +248,7 @@ class MainWindow(QMainWindow):
         self.runs.focus_requested.connect(self.bridge.focus_run)
         self.tray.talk.connect(lambda on: self.press(time.perf_counter()) if on else self.release())
         self.tray.mute_changed.connect(self.set_muted)
+        self.mute.toggled.connect(self.set_muted)
         self.tray.show_window.connect(self._raise)
         self.tray.quit_requested.connect(self.quit)
         theme.follow_os(self._app, self.restyle)
@@ -284,6 +292,8 @@ class MainWindow(QMainWindow):
     def _update_hint(self) -> None:
         if not self.listening and self._typing() and self.settings.ptt_mode != "hands-free":
             text = "Typing: Enter sends, Esc goes back to talking"
+        elif self.muted:
+            text = "Microphone muted: Unmute to talk"
         else:
             text = self._hint(self.listening)
         if self.hint.text() != text:
@@ -352,6 +362,10 @@ class MainWindow(QMainWindow):
     def press(self, at: float) -> None:
         if self.listening:
             return
+        if self.muted:  # nothing would be captured: say so instead of pretending to listen
+            self.messages.show_notice("muted", "The microphone is muted: click Unmute to talk, or type your "
+                                      "request.", "warn", "Muted")
+            return
         self.listening = True
         self.indicator.mark_pressed(at)
         self._show_state(EngineState.LISTENING)  # local feedback now; the engine confirms through state_changed
@@ -374,12 +388,30 @@ class MainWindow(QMainWindow):
             self.earcons.play("stop")
         self.bridge.release()
 
+    @property
+    def muted(self) -> bool:
+        return self.bridge.muted
+
     def set_muted(self, muted: bool) -> None:
+        """Mute or unmute the microphone (the window's button and the tray's item stay in step)."""
+        if muted and self.listening:
+            self.keys.cancel()
+            self.release()  # the turn ends with what was captured before muting
         self.bridge.set_muted(muted)
-        if muted:
-            self.messages.show_notice("muted", "Microphone muted. Unmute it from the tray menu.", "warn", "Muted")
-        else:
-            self.messages.clear("notice:muted")
+        for control in (self.mute, self.tray.mute_action):
+            if control.isChecked() != muted:
+                control.blockSignals(True)
+                control.setChecked(muted)
+                control.blockSignals(False)
+        self.mute.setText("Unmute" if muted else "Mute")
+        self.mute.setProperty("primary", muted)
+        self.mute.style().unpolish(self.mute)
+        self.mute.style().polish(self.mute)
+        self.ptt.muted = muted
+        self.ptt.update()
+        self.messages.clear("notice:muted")
+        self._show_state(self.state, self.indicator.detail)
+        self._update_hint()
 
     def send_text(self) -> None:
         text = self.text.text().strip()
@@ -395,8 +427,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ engine events
     def _show_state(self, state: EngineState, detail: str = "") -> None:
         self.state = state
-        self.indicator.set_state(state, detail)
-        self.tray.set_state(state)
+        muted = self.muted and state in (EngineState.READY, EngineState.LISTENING)
+        self.indicator.set_state(state, detail, muted=muted)
+        self.tray.set_state(state, muted=muted)
         self.ptt.enabled_for_input = state not in (EngineState.CONNECTING, EngineState.ERROR, EngineState.CLOSED)
         self.ptt.update()
 

@@ -21,6 +21,7 @@ class PushToTalkButton(QWidget):
         self.diameter = diameter
         self.active = False
         self.enabled_for_input = True
+        self.muted = False  # drawn with a slash: pressing it does not listen
         self._phase = 0.0
         self._anim = QTimer(self)
         self._anim.setInterval(33)
@@ -71,12 +72,17 @@ class PushToTalkButton(QWidget):
             p.setBrush(glow)
             g = rad + 6 + 5 * breathing(self._phase)
             p.drawEllipse(center, g, g)
-        elif not self.enabled_for_input:
+        elif not self.enabled_for_input or self.muted:
             base = QColor(c.border)
         p.setPen(QPen(QColor(c.window), 3))
         p.setBrush(base)
         p.drawEllipse(center, rad, rad)
-        self._paint_mic(p, center, rad, QColor(c.accent_text if not self.active else "#ffffff"))
+        ink = QColor(c.text_muted if self.muted else c.accent_text if not self.active else "#ffffff")
+        self._paint_mic(p, center, rad, ink)
+        if self.muted:
+            p.setPen(QPen(QColor(c.warn), 3.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            p.drawLine(QPointF(center.x() - rad * 0.45, center.y() - rad * 0.45),
+                       QPointF(center.x() + rad * 0.45, center.y() + rad * 0.45))
         p.end()
 
     @staticmethod

@@ -23,6 +23,7 @@ class StateIndicator(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = EngineState.CONNECTING
+        self.muted = False
         self.detail = ""
         self._phase = 0.0
         self._pressed_at: float | None = None
@@ -37,7 +38,7 @@ class StateIndicator(QWidget):
 
     @property
     def label(self) -> str:
-        return theme.STATES.get(self.state, (self.state.title(), "text_muted", False))[0]
+        return theme.look(self.state, self.muted)[0]
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         w = QFontMetrics(self._font).horizontalAdvance(self.label) + 44
@@ -46,9 +47,9 @@ class StateIndicator(QWidget):
     def mark_pressed(self, at: float) -> None:
         self._pressed_at = at
 
-    def set_state(self, state: EngineState, detail: str = "") -> None:
-        self.state, self.detail = state, detail
-        animated = theme.STATES.get(state, ("", "", False))[2]
+    def set_state(self, state: EngineState, detail: str = "", muted: bool = False) -> None:
+        self.state, self.detail, self.muted = state, detail, muted
+        animated = theme.look(state, muted)[2]
         if animated and not self._pulse.isActive():
             self._pulse.start()
         elif not animated:
@@ -67,7 +68,7 @@ class StateIndicator(QWidget):
         self.update()
 
     def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
-        _label, role, animated = theme.STATES.get(self.state, (self.state, "text_muted", False))
+        _label, role, animated = theme.look(self.state, self.muted)
         c = theme.current()
         dot = QColor(getattr(c, role))
         p = QPainter(self)

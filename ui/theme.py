@@ -55,6 +55,16 @@ STATES: dict[EngineState, tuple[str, str, bool]] = {
     EngineState.CLOSED: ("Disconnected", "text_muted", False),
 }
 
+MUTED: tuple[str, str, bool] = ("Muted", "warn", False)  # shown instead of Ready while the microphone is muted
+
+
+def look(state: EngineState, muted: bool = False) -> tuple[str, str, bool]:
+    """Label, colour role and animation of ``state`` as shown (muted: the microphone is off)."""
+    if muted:
+        return MUTED
+    return STATES.get(state, (str(state).title(), "text_muted", False))
+
+
 _current: Palette = DARK
 
 

@@ -10,8 +10,8 @@ from desktop.events import EngineState
 from ui import theme
 
 
-def state_icon(state: EngineState, size: int = 64) -> QIcon:
-    role = theme.STATES.get(state, ("", "text_muted", False))[1]
+def state_icon(state: EngineState, size: int = 64, muted: bool = False) -> QIcon:
+    role = theme.look(state, muted)[1]
     pm = QPixmap(size, size)
     pm.fill(Qt.GlobalColor.transparent)
     p = QPainter(pm)
@@ -64,10 +64,10 @@ class Tray(QObject):
         if reason == QSystemTrayIcon.ActivationReason.Trigger:
             self.show_window.emit()
 
-    def set_state(self, state: EngineState) -> None:
+    def set_state(self, state: EngineState, muted: bool = False) -> None:
         self.state = state
-        self.icon.setIcon(state_icon(state))
-        label = theme.STATES.get(state, (state, "", False))[0]
+        self.icon.setIcon(state_icon(state, muted=muted))
+        label = theme.look(state, muted)[0]
         self.icon.setToolTip(f"Gemini CodeGen — {label}")
         if state is not EngineState.LISTENING and self.talk_action.isChecked():
             self.talk_action.blockSignals(True)

@@ -106,3 +106,26 @@ def test_toggle_mode_and_mouse_button(qtbot, themed_app, memory_keyring):
         qtbot.waitUntil(lambda: win.state != "listening", timeout=5000)
     finally:
         win.quit()
+
+
+def test_muted_never_shows_listening_and_unmutes_from_the_window(qtbot, window):
+    win = window
+    qtbot.mouseClick(win.mute, Qt.MouseButton.LeftButton)
+    assert win.muted and win.tray.mute_action.isChecked() and win.mute.text() == "Unmute"
+    assert win.indicator.label == "Muted" and win.hint.text().startswith("Microphone muted")
+    qtbot.keyPress(win.conversation, Qt.Key.Key_Space)
+    assert not win.listening and win.indicator.label == "Muted"  # nothing is captured: never "Listening"
+    assert "notice:muted" in win.messages.messages
+    qtbot.keyRelease(win.conversation, Qt.Key.Key_Space)
+    qtbot.wait(60)  # a person's next press comes later than the auto-repeat window
+    qtbot.mouseClick(win.mute, Qt.MouseButton.LeftButton)  # unmuted from the main window, not only the tray
+    assert not win.muted and not win.tray.mute_action.isChecked()
+    assert win.indicator.label == "Ready" and win.hint.text() == "Hold Space to talk"
+
+    qtbot.keyPress(win.conversation, Qt.Key.Key_Space)
+    assert win.listening
+    win.tray.mute_action.trigger()  # muting mid-turn (from the tray) ends the turn at once
+    assert win.muted and win.mute.isChecked() and not win.listening
+    win.bridge.feed_silence(500)
+    qtbot.waitUntil(lambda: win.state in ("ready", "thinking", "speaking"), timeout=5000)
+    assert win.indicator.label != "Listening"
