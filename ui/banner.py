@@ -25,7 +25,7 @@ ERROR_ACTIONS: dict[str, tuple[str, str, str]] = {
     "storage": ("History unavailable", "", ""),
     "codegen": ("CodeGen problem", "Open settings", "settings"),
 }
-OFFLINE_TEXT = "Offline demo — local stand-ins, no real Gemini or CodeGen"
+OFFLINE_TEXT = "Local stand-ins answer on this machine: no real Gemini or CodeGen is used."
 
 
 class Message(QFrame):
@@ -115,7 +115,7 @@ class MessageArea(QWidget):
 
     def show_offline(self) -> Message:
         return self._add(Message("offline", "info", "Offline demo", OFFLINE_TEXT,
-                                 "Everything runs on this machine. Add your Gemini and CodeGen keys to go live.",
+                                 "Add your Gemini and CodeGen keys to go live.",
                                  "Add keys", "settings"))
 
     def show_error(self, ev: ErrorEvent) -> Message:

@@ -35,6 +35,7 @@ from desktop.events import ToolCallFinished, ToolCallStarted, TranscriptDelta
 from ui import theme
 
 PAGE_SIZE = 30
+FIRST_TURN_AT = 3  # layout index of the oldest turn shown: after the stretch, the history note and the hint
 ANCHOR_MS = 400  # how long a loaded history page holds the view in place while the layout settles
 TEXT_REFRESH_MS = 50  # streamed text is re-laid out at most 20 times a second, however fast deltas arrive
 MAX_BUBBLE_CHARS = 20_000  # a runaway stream keeps its tail; the full text is in the store
@@ -122,7 +123,7 @@ def describe_result(ev: ToolCallFinished) -> str:
         return f"Failed: {ev.error}"
     r = ev.result
     if r.get("needs_confirmation"):
-        return f"Read back, waiting for your yes: {r.get('prompt', '')}"
+        return "Read back to you: nothing starts until you say yes"
     if r.get("nothing_pending"):
         return "Nothing was waiting for a yes: no run started"
     if "runs" in r:
@@ -233,6 +234,8 @@ class ConversationView(QFrame):
         self.column = QVBoxLayout(inner)
         self.column.setContentsMargins(0, 0, 6, 0)
         self.column.setSpacing(10)
+        # spare height goes above the turns: the latest turn sits at the bottom edge, never above a blank
+        self.column.addStretch(1)
         self.history_label = QLabel("")
         self.history_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.history_label.setProperty("muted", True)
@@ -243,9 +246,8 @@ class ConversationView(QFrame):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
-        self.empty.setMinimumHeight(320)
-        self.column.addWidget(self.empty)
-        self.column.addStretch(1)
+        self.empty.setMinimumHeight(120)
+        self.column.addWidget(self.empty, 10)  # while there is no turn, the hint takes the panel's middle
         self.scroller.setWidget(inner)
         self.stack.addWidget(self.scroller)
         self.results = QListWidget()
@@ -317,7 +319,7 @@ class ConversationView(QFrame):
             row.addStretch(1)
         holder = QWidget()
         holder.setLayout(row)
-        self.column.insertWidget(self.column.count() - 1 if index is None else index, holder)
+        self.column.insertWidget(self.column.count() if index is None else index, holder)
 
     def add_delta(self, ev: TranscriptDelta) -> None:
         key = (ev.turn_id, ev.role)
@@ -379,9 +381,9 @@ class ConversationView(QFrame):
         for t in turns:  # newest first: each goes above the ones already shown
             stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %H:%M") if t.started_at else ""
             if t.assistant_text:
-                self._insert(Bubble("assistant", t.assistant_text, stamp), "assistant", 1)
+                self._insert(Bubble("assistant", t.assistant_text, stamp), "assistant", FIRST_TURN_AT)
             if t.user_text:
-                self._insert(Bubble("user", t.user_text, stamp), "user", 1)
+                self._insert(Bubble("user", t.user_text, stamp), "user", FIRST_TURN_AT)
             self.oldest_history_id = t.id if self.oldest_history_id is None else min(self.oldest_history_id, t.id)
         self.history_label.setText("Beginning of your history" if self.history_done else "")
         self.history_label.setVisible(self.history_done and self.oldest_history_id is not None)

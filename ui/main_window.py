@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QTextEdit,
     QVBoxLayout,
@@ -69,6 +70,9 @@ NOTICE_SECONDS = 8
 BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
+DEFAULT_SIZE = (1120, 760)
+MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
+NARROW = 960  # below this width the runs panel goes under the conversation
 PROFILE_WORDS = {"performance": "Full quality", "balanced": "Balanced quality", "saver": "Battery saver"}
 
 
@@ -103,8 +107,8 @@ class MainWindow(QMainWindow):
         self.quit_box: QMessageBox | None = None
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
-        self.resize(1120, 760)
-        self.setMinimumSize(760, 520)
+        self.resize(*DEFAULT_SIZE)
+        self.setMinimumSize(*MINIMUM_SIZE)
         self._build()
         self.tray = tray or Tray(self)
         self._wire()
@@ -134,6 +138,7 @@ class MainWindow(QMainWindow):
         title.setObjectName("AppTitle")
         self.subtitle = QLabel("")
         self.subtitle.setProperty("muted", True)
+        self.subtitle.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)  # never cut
         titles.addWidget(title)
         titles.addWidget(self.subtitle)
         header.addLayout(titles)
@@ -165,6 +170,7 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.messages)
 
         split = QSplitter(Qt.Orientation.Horizontal)
+        self.split = split
         split.setHandleWidth(14)
         split.setChildrenCollapsible(False)
         self.conversation = ConversationView()
@@ -194,6 +200,7 @@ class MainWindow(QMainWindow):
         col.setSpacing(8)
         self.hint = QLabel("")
         self.hint.setObjectName("Hint")
+        self.hint.setWordWrap(True)
         self.hint.setStyleSheet("font-size: 11pt; font-weight: 600;")
         self.level = LevelMeter()
         col.addStretch(1)
@@ -442,6 +449,7 @@ class MainWindow(QMainWindow):
 
     def on_profile(self, ev: ProfileChanged) -> None:
         self.profile.setText(PROFILE_WORDS.get(ev.profile, ev.profile.title()))
+        self.profile.setVisible(self.width() >= NARROW)
         self.profile.setToolTip(f"Quality profile: {ev.profile} ({ev.reason})")
 
     def on_session_started(self, offline: bool) -> None:
@@ -512,6 +520,16 @@ class MainWindow(QMainWindow):
         self.runs.restyle()
         for w in (self.indicator, self.ptt, self.level):
             w.update()
+
+    def resizeEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(e)
+        narrow = self.width() < NARROW
+        want = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
+        if self.split.orientation() != want:
+            self.split.setOrientation(want)
+            total = self.split.height() if narrow else self.split.width()
+            self.split.setSizes([total * 3 // 5, total * 2 // 5])
+        self.profile.setVisible(not narrow and bool(self.profile.text()))  # room for the title when narrow
 
     def _raise(self) -> None:
         self.show()

@@ -8,6 +8,7 @@ import datetime as dt
 import html
 import time
 from dataclasses import replace
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QMouseEvent
@@ -18,7 +19,7 @@ from ui import theme
 
 MAX_STEPS = 6
 HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
-EMPTY_HEIGHT = 320
+EMPTY_HEIGHT = 120
 CHIP = {"running": ("Running", "accent"), "done": ("Done", "ok"), "failed": ("Failed", "bad"),
         "unknown": ("Queued", "text_muted"), "missing": ("Not found", "warn")}
 FINAL = ("done", "failed", "missing")
@@ -34,6 +35,12 @@ def parse_created(created_at: str) -> float | None:
     if t.tzinfo is None:
         t = t.replace(tzinfo=dt.UTC)
     return t.timestamp()
+
+
+def is_local(url: str) -> bool:
+    """A link to this machine (the offline demo's stand-in pages)."""
+    host = urlsplit(url).hostname or ""
+    return host in ("127.0.0.1", "::1", "localhost")
 
 
 def format_elapsed(seconds: float) -> str:
@@ -80,6 +87,7 @@ class RunCard(QFrame):
         self.summary.setProperty("muted", True)
         col.addWidget(self.summary)
         self.links = QLabel()
+        self.links.setWordWrap(True)  # long pull-request titles wrap inside the card
         self.links.setOpenExternalLinks(True)
         self.links.setTextFormat(Qt.TextFormat.RichText)
         col.addWidget(self.links)
@@ -113,7 +121,8 @@ class RunCard(QFrame):
         parts = [f'<a href="{html.escape(pr.url)}">⤴ {html.escape(pr.title or "Pull request")}</a>'
                  for pr in run.pull_requests]
         if run.web_url:
-            parts.append(f'<a href="{html.escape(run.web_url)}">Open in CodeGen</a>')
+            label = "Open the demo page" if is_local(run.web_url) else "Open in CodeGen"
+            parts.append(f'<a href="{html.escape(run.web_url)}">{label}</a>')
         self.links.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(parts))
         self.links.setVisible(bool(parts))
         if self.category in FINAL and self.ended is None:
@@ -184,7 +193,7 @@ class RunsPanel(QFrame):
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setMinimumHeight(EMPTY_HEIGHT)
-        self.column.addWidget(self.empty)
+        self.column.addWidget(self.empty, 10)
         self.column.addStretch(1)
         scroll.setWidget(inner)
         outer.addWidget(scroll, 1)

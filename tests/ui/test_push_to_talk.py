@@ -42,7 +42,7 @@ def test_hold_key_streams_wav_then_tool_call_and_run_card_to_done(qtbot, window,
     card = next(iter(win.conversation.tools.values()))
     assert "create agent run" in card.name.text() and "flaky login test" in card.args.text()
     assert card.status.text() == "waiting for your yes"  # the read-back: nothing started, not "done · 0 ms"
-    assert card.result.text().startswith("Read back, waiting for your yes: Create a pull request")
+    assert card.result.text() == "Read back to you: nothing starts until you say yes"
     qtbot.waitUntil(lambda: win.state == "ready", timeout=10_000)
     win.text.setText("yes")
     qtbot.keyPress(win.text, Qt.Key.Key_Return)

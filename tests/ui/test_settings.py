@@ -65,7 +65,7 @@ def test_window_applies_key_change_and_add_keys_opens_settings(qtbot, window):
     win = window
     assert "offline" in win.messages.messages
     banner = win.messages.messages["offline"]
-    assert "Offline demo — local stand-ins, no real Gemini or CodeGen" in banner.text.text()
+    assert "no real Gemini or CodeGen" in banner.text.text()
     assert banner.button is not None and banner.button.text() == "Add keys"
     banner.button.click()
     dlg = win.findChild(SettingsDialog)
