@@ -34,7 +34,7 @@ loadtest: setup
 	$(VENV)/bin/gemini-codegen loadtest --scenario normal
 
 screenshots: setup
-	GEMINI_CODEGEN_SCREENSHOTS=docs/screenshots bash packaging/run-tests.sh $(PY) tests/ui/test_screenshots.py tests/ui/test_push_to_talk.py
+	GEMINI_CODEGEN_SCREENSHOTS=$(CURDIR)/docs/screenshots bash packaging/run-tests.sh $(PY) tests/e2e
 
 package: setup
 	bash packaging/build.sh $(PY)

@@ -11,4 +11,13 @@ unset GEMINI_API_KEY CODEGEN_API_TOKEN CODEGEN_ORG_ID GEMINI_LIVE_URL CODEGEN_AP
 "$PY" -m pytest -q -p no:cacheprovider "${@:2}"
 rc=$?
 if [ $rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi
+if [ $# -le 1 ]; then
+  # The whole suite: then the real window on a real X server (tests/e2e), in a process of its own
+  # (Qt picks one platform per process; the tests above run offscreen).
+  echo "== the window on a real X server (tests/e2e)"
+  "$PY" -m pytest -q -p no:cacheprovider tests/e2e
+  e2e=$?
+  if [ $e2e -eq 5 ]; then echo "no window tests were collected: failing"; exit 1; fi
+  [ $rc -eq 0 ] && rc=$e2e
+fi
 exit $rc

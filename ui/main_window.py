@@ -105,6 +105,7 @@ class MainWindow(QMainWindow):
         self.keys = KeyRepeatFilter(self)
         self.force_quit = False  # close even while runs are active (quit confirmed, tray Quit, tests)
         self.quit_box: QMessageBox | None = None
+        self._closed = False
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
         self.resize(*DEFAULT_SIZE)
@@ -523,12 +524,16 @@ class MainWindow(QMainWindow):
 
     def resizeEvent(self, e) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(e)
+        small = self.minimumSize()
+        if self.width() < small.width() or self.height() < small.height():
+            # some window managers let a window be resized below its minimum: grow back, never clip
+            QTimer.singleShot(0, lambda: self.resize(self.size().expandedTo(small)))
         narrow = self.width() < NARROW
         want = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
         if self.split.orientation() != want:
             self.split.setOrientation(want)
             total = self.split.height() if narrow else self.split.width()
-            self.split.setSizes([total * 3 // 5, total * 2 // 5])
+            self.split.setSizes([total * 3 // 5, total - total * 3 // 5])  # the conversation gets 3/5
         self.profile.setVisible(not narrow and bool(self.profile.text()))  # room for the title when narrow
 
     def _raise(self) -> None:
@@ -547,12 +552,14 @@ class MainWindow(QMainWindow):
             else:
                 self._ask_to_quit(active)
             return
-        self._app.removeEventFilter(self)
-        self._app.focusChanged.disconnect(self._focus_changed)
-        if self.global_hotkey is not None:
-            self.global_hotkey.stop()
-        self.bridge.stop()
-        self.tray.icon.hide()
+        if not self._closed:
+            self._closed = True
+            self._app.removeEventFilter(self)
+            self._app.focusChanged.disconnect(self._focus_changed)
+            if self.global_hotkey is not None:
+                self.global_hotkey.stop()
+            self.bridge.stop()
+            self.tray.icon.hide()
         super().closeEvent(e)
 
     def _ask_to_quit(self, active: list[int]) -> QMessageBox:

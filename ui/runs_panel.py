@@ -145,6 +145,7 @@ class RunCard(QFrame):
     def tick(self) -> None:
         end = self.ended or time.time()
         self.elapsed.setText(format_elapsed(end - self.started))
+        self.elapsed.setVisible(self.category != "missing")  # how long it ran is not known
 
     def restyle(self) -> None:
         c = theme.current()

@@ -32,7 +32,7 @@ from tests.audio.conftest import PulseServer, running_pulse
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
-TOOLS = ("Xvfb", "xdotool", "xset")
+TOOLS = ("Xvfb", "xdotool", "xset", "xprop", "fluxbox")
 
 
 @dataclass
@@ -96,14 +96,14 @@ def x_server() -> Iterator[XServer]:
     try:
         server.run("xset", "r", "on")
         server.run("xset", "r", "rate", "500", "30")
-        if shutil.which("fluxbox"):
-            rc = home / ".fluxbox"
-            rc.mkdir()
-            (rc / "overlay").write_text("background: none\n")  # no wallpaper helper, no warning dialog
-            (rc / "init").write_text(f"session.styleOverlay: {rc / 'overlay'}\nsession.screen0.rootCommand:\n")
-            wm = subprocess.Popen(["fluxbox", "-rc", str(rc / "init")], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            wait_for(lambda: "_NET_SUPPORTING_WM_CHECK(WINDOW)" in server.run(
-                "xprop", "-root", "_NET_SUPPORTING_WM_CHECK", check=False), 15, "fluxbox to start")
+        rc = home / ".fluxbox"
+        rc.mkdir()
+        (rc / "overlay").write_text("background: none\n")  # no wallpaper helper, no warning dialog
+        (rc / "init").write_text(f"session.styleOverlay: {rc / 'overlay'}\nsession.screen0.rootCommand:\n")
+        wm = subprocess.Popen(["fluxbox", "-rc", str(rc / "init")], env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+        wait_for(lambda: "_NET_SUPPORTING_WM_CHECK(WINDOW)" in server.run(
+            "xprop", "-root", "_NET_SUPPORTING_WM_CHECK", check=False), 15, "fluxbox to start")
         yield server
     finally:
         if wm is not None:
@@ -166,3 +166,26 @@ def pytest_runtest_makereport(item, call):
             if server.screenshot(path):
                 report.sections.append(("screenshot", str(path)))
     return report
+
+
+@pytest.fixture
+def person(qtbot, xserver, speakers, monkeypatch):
+    """``person(settings=None)`` opens the app (as a launch does), waits until it is ready to talk, and
+    gives its window to a ``Person``; every window opened is closed at the end."""
+    from desktop import session as desktop_session
+    from tests.e2e.window import Person, close_app, open_app, ready
+
+    monkeypatch.setattr(desktop_session, "OFFLINE_STEP_S", 0.8)  # the demo's runs finish in about 4 s
+    opened = []
+
+    def open_person(settings=None) -> Person:
+        win = open_app(settings)
+        opened.append(win)
+        qtbot.waitUntil(lambda: ready(win), timeout=20_000)
+        p = Person(qtbot, xserver, speakers, win)
+        p.focus()
+        return p
+
+    yield open_person
+    for win in opened:
+        close_app(win)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 from desktop.config import Settings
@@ -34,7 +36,7 @@ class Person:
     def click(self, widget) -> None:
         """A real mouse click in the middle of ``widget``."""
         centre = widget.mapToGlobal(widget.rect().center())
-        self.x.xdotool("mousemove", "--sync", str(centre.x()), str(centre.y()))
+        self.x.xdotool("mousemove", str(centre.x()), str(centre.y()))  # (--sync hangs when already there)
         self.x.xdotool("click", "1")
 
     def say(self, wav: str | Path, *, timeout_ms: int = 20_000) -> None:
@@ -51,16 +53,28 @@ class Person:
                 proc.stderr.close()
         assert proc.returncode == 0, f"paplay failed for {path}"
 
-    def hold_and_say(self, wav: str | Path, key: str = "space", after_ms: int = 350) -> None:
+    def hold_and_say(self, wav: str | Path, key: str = "space", after_ms: int = 350,
+                     while_held: Callable[[], None] | None = None) -> None:
         """Hold ``key``, speak, keep holding a moment (the last words reach the capture), let go."""
         self.key_down(key)
         try:
             self.qtbot.waitUntil(lambda: self.win.listening, timeout=3000)
             self.qtbot.wait(150)  # auto-repeat starts 500 ms after the press: speaking spans it
             self.say(wav)
+            if while_held is not None:
+                while_held()
             self.qtbot.wait(after_ms)
         finally:
             self.key_up(key)
+
+    def shot(self, name: str, window=None) -> None:
+        """A screenshot of the real X window (or dialog) into $GEMINI_CODEGEN_SCREENSHOTS (docs/screenshots
+        with `make screenshots`), when set."""
+        out = os.environ.get("GEMINI_CODEGEN_SCREENSHOTS")
+        if out:
+            Path(out).mkdir(parents=True, exist_ok=True)
+            wid = int((window or self.win).winId())
+            self.x.run("import", "-window", str(wid), str(Path(out) / name))
 
 
 def user_texts(win: MainWindow) -> list[str]:
@@ -80,6 +94,11 @@ def open_app(settings: Settings | None = None) -> MainWindow:
 
 def close_app(win: MainWindow) -> None:
     win.quit()
+
+
+def ready(win: MainWindow) -> bool:
+    b = win.bridge
+    return win.state == "ready" and b.engine is not None and b.mic is not None and b.store is not None
 
 
 def sox_speech(text: str, out: Path, *, speed: int = 165) -> Path:
