@@ -32,9 +32,10 @@ RATE = 16000
 VAD_FRAME = 480  # 30 ms
 PERIODIC = 0.4
 MIN_VOICED = 3  # voiced frames (90 ms) make a turn speech
+SPAN_DB, SPAN_FRAMES = 30.0, 8  # how far unvoiced sounds (s, f, t) around the voiced frames are included
 WIN, HOP, NFFT = 512, 320, 512  # 32 ms windows every 20 ms
 N_MELS, N_CEPS = 26, 13
-MAX_DISTANCE = 2.0  # mean frame distance of the best phrase (on the scale of ``_normalise``)
+MAX_DISTANCE = 2.4  # mean frame distance of the best phrase (on the scale of ``_normalise``)
 MIN_MARGIN = 0.25  # ... and how much nearer it must be than any other phrase
 
 
@@ -91,12 +92,31 @@ def _dct() -> np.ndarray:
     return basis
 
 
+def speech_span(x: np.ndarray, voiced: np.ndarray) -> tuple[int, int]:
+    """First and last 30 ms frame of the speech: the voiced frames, widened over the consonants around
+    them (frames within ``SPAN_DB`` of the loudest one, at most ``SPAN_FRAMES`` each side)."""
+    frames = _frames(x, VAD_FRAME, VAD_FRAME)
+    db = 10 * np.log10((frames * frames).mean(axis=1) + 1e-3)
+    floor = db.max() - SPAN_DB
+    voiced = voiced[voiced < len(db)]
+    loud = voiced[db[voiced] > floor]  # a "voiced" frame far below the speech is a click, not a word
+    if len(loud):
+        voiced = loud
+    lo, hi = int(voiced[0]), int(voiced[-1])
+    while lo > 0 and lo > voiced[0] - SPAN_FRAMES and db[lo - 1] > floor:
+        lo -= 1
+    while hi < len(db) - 1 and hi < voiced[-1] + SPAN_FRAMES and db[hi + 1] > floor:
+        hi += 1
+    return lo, hi
+
+
 def features(pcm16k: bytes, voiced_mask: np.ndarray | None = None) -> np.ndarray:
     """MFCC (c1..c12) every 20 ms over the speech part of ``pcm16k``, mean-normalised: shape (frames, 12)."""
     x = np.frombuffer(pcm16k[: len(pcm16k) // 2 * 2], dtype="<i2").astype(np.float64)
     voiced = np.flatnonzero(voiced_frames(pcm16k) if voiced_mask is None else voiced_mask)
-    if len(voiced):  # from the first to the last voiced frame, with a little margin for consonants
-        x = x[max(0, (voiced[0] - 3) * VAD_FRAME): (voiced[-1] + 4) * VAD_FRAME]
+    if len(voiced):
+        lo, hi = speech_span(x, voiced)
+        x = x[lo * VAD_FRAME: (hi + 1) * VAD_FRAME]
     x = np.append(x[0], x[1:] - 0.97 * x[:-1]) if len(x) else x
     frames = _frames(x, WIN, HOP) * np.hamming(WIN)
     if not len(frames):

@@ -40,6 +40,17 @@ class PulseServer:
                               check=True).stdout
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """End a server this test session started, by its own pid: politely, then for good."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 def start_pulse(speaker: bool = False) -> tuple[subprocess.Popen, PulseServer] | str:
     for tool in ("pulseaudio", "pactl", "paplay"):
         if shutil.which(tool) is None:
@@ -96,12 +107,7 @@ def running_pulse(speaker: bool = False) -> Iterator[PulseServer]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
         if proc.stderr:
             proc.stderr.close()
         shutil.rmtree(server.runtime, ignore_errors=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.audio.conftest import PulseServer, running_pulse
+from tests.audio.conftest import PulseServer, running_pulse, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -55,16 +55,6 @@ class XServer:
                               timeout=30).returncode == 0
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-
-
 @contextlib.contextmanager
 def x_server() -> Iterator[XServer]:
     missing = [t for t in TOOLS if shutil.which(t) is None]
@@ -87,7 +77,7 @@ def x_server() -> Iterator[XServer]:
             number += chunk
     os.close(read_fd)
     if not number.strip():
-        _stop(xvfb)
+        stop_process(xvfb)
         pytest.fail("Xvfb did not report a display within 15 s")
     home = Path(tempfile.mkdtemp(prefix="gcd-x-"))
     env = {**os.environ, "DISPLAY": f":{number.decode().strip()}", "HOME": str(home)}
@@ -107,8 +97,8 @@ def x_server() -> Iterator[XServer]:
         yield server
     finally:
         if wm is not None:
-            _stop(wm)
-        _stop(xvfb)
+            stop_process(wm)
+        stop_process(xvfb)
         shutil.rmtree(home, ignore_errors=True)
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import time
 
+from PySide6.QtWidgets import QApplication
+
 from desktop.config import Settings
 from desktop.events import EventBus, PullRequest, RunUpdate
 from desktop.state.recorder import Recorder
@@ -53,6 +55,7 @@ def test_default_and_minimum_size_render_without_clipping(person, qtbot):
     conv, bar = win.conversation, win.conversation.scroller.verticalScrollBar()
     qtbot.waitUntil(lambda: conv.oldest_history_id is not None and conv._anchor is None, timeout=10_000)
     assert bar.maximum() > 0 and bar.value() == bar.maximum()  # opened at the latest turn
+    assert QApplication.focusWidget() is win.root and not conv.search.hasFocus()  # ready to talk, not to search
     qtbot.waitUntil(lambda: {990, 991} <= set(win.runs.cards), timeout=10_000)
     qtbot.waitUntil(lambda: win.runs.cards[991].category == "missing", timeout=20_000)
     assert win.runs.cards[991].chip.text() == "Not found"  # shown and marked, not hidden

@@ -46,6 +46,9 @@ def test_noise_is_not_a_request(person, qtbot):
     qtbot.waitUntil(lambda: any(t.startswith("I did not hear anything") for t in assistant_texts(win)),
                     timeout=15_000)
     assert user_texts(win) == [] and not win.conversation.tools  # no invented request, no tool call
+    player = win.bridge.player
+    assert player is not None and player.starts >= 1  # the reply was played...
+    qtbot.waitUntil(lambda: not player.running, timeout=10_000)  # ...then the speaker stream stopped: idle
 
 
 def test_type_then_hold_space_talks(person, qtbot):

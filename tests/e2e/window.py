@@ -37,6 +37,7 @@ class Person:
         """A real mouse click in the middle of ``widget``."""
         centre = widget.mapToGlobal(widget.rect().center())
         self.x.xdotool("mousemove", str(centre.x()), str(centre.y()))  # (--sync hangs when already there)
+        self.qtbot.waitUntil(widget.underMouse, timeout=3000)  # the pointer is there as Qt sees it
         self.x.xdotool("click", "1")
 
     def say(self, wav: str | Path, *, timeout_ms: int = 20_000) -> None:

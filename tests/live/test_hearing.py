@@ -47,6 +47,13 @@ def test_a_short_yes_or_no_is_heard(tmp_path, said):
     assert heard.text == said.capitalize(), heard
 
 
+def test_a_yes_as_the_window_captured_it_is_heard(fixtures_dir):
+    """tests/fixtures/yes_captured.wav: a spoken "yes" (espeak-ng) played into the virtual microphone and
+    taken from what the window sent (capture, noise suppression, gain, pre-roll and key tail included)."""
+    heard = phrasebook().match(_pcm(fixtures_dir / "yes_captured.wav"))
+    assert heard.text == "Yes", heard
+
+
 @pytest.mark.parametrize("sentence", ["The weather is nice today and I like it", "Open the window please"])
 def test_an_unknown_sentence_is_speech_but_not_a_request(tmp_path, sentence):
     heard = phrasebook().match(_spoken(sentence, tmp_path))

@@ -51,3 +51,21 @@ def test_elapsed_and_created_parsing():
     assert format_elapsed(5) == "5s" and format_elapsed(125) == "2m 05s" and format_elapsed(3720) == "1h 02m"
     assert parse_created("2026-01-01T00:00:00Z") == parse_created("2026-01-01T00:00:00+00:00")
     assert parse_created("not a date") is None and parse_created("") is None
+
+
+def test_closing_while_a_run_is_going_asks_when_there_is_no_tray(qtbot, window):
+    from PySide6.QtWidgets import QMessageBox
+
+    win = window
+    assert not win.tray.available  # offscreen: no system tray
+    win.runs.on_update(RunUpdate(1001, "RUNNING", "running", "Fix the flaky login test"))
+    win.close()
+    assert win.isVisible() and win.bridge.running  # not closed: asked first
+    box = win.quit_box
+    assert isinstance(box, QMessageBox) and "#1001" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert win.isVisible() and win.bridge.running
+    win.close()
+    quit_button = next(b for b in win.quit_box.buttons() if b.text() == "Quit")
+    quit_button.click()
+    qtbot.waitUntil(lambda: not win.isVisible() and not win.bridge.running, timeout=10_000)
