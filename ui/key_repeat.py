@@ -4,9 +4,11 @@ A held key auto-repeats.  Qt flags most repeats with ``isAutoRepeat()``, but not
 release immediately followed by a press of the same key (same server timestamp), and when the press has
 not reached Qt yet as the release is handled, the release looks real.  Each one would end the turn.
 
-``KeyRepeatFilter`` holds a release back for ``window_ms``: a press of the same key inside that window (or
-one carrying the release's own timestamp) makes the pair a repeat and both are dropped; otherwise the
-release goes out when the window ends.  Presses are never delayed.  The cost is ``window_ms`` on a real
+``KeyRepeatFilter`` holds a release back for ``window_ms``: a press of the same key inside that window makes
+the pair a repeat and both are dropped; otherwise the release goes out when the window ends.  "Inside the
+window" is measured on the key events' own clock (the X server's timestamps) when the platform gives one,
+so a busy moment that delays both events does not turn a real release and a new press into a repeat, and
+a late press carrying the release's own timestamp is still recognised as one.  Presses are never delayed.  The cost is ``window_ms`` on a real
 release, well below what a person notices (the gate's own tail after a release is 200 ms).
 """
 
@@ -33,6 +35,7 @@ class KeyRepeatFilter(QObject):
         self._last_release_stamp: int | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
+        self.window_ms = window_ms
         self._timer.setInterval(window_ms)
         self._timer.timeout.connect(self._release_now)
 
@@ -40,11 +43,15 @@ class KeyRepeatFilter(QObject):
         stamp = stamp or None  # 0: the platform gave no timestamp
         if auto_repeat:
             return
-        if self._pending is not None:  # a release followed by a press: auto-repeat
-            self._timer.stop()
-            self._pending = self._pending_stamp = None
-            self.repeats += 1
-            return
+        if self._pending is not None:
+            held = self._pending_stamp
+            if stamp is None or held is None or 0 <= stamp - held <= self.window_ms:
+                self._timer.stop()  # a release followed at once by a press: auto-repeat
+                self._pending = self._pending_stamp = None
+                self.repeats += 1
+                return
+            self._timer.stop()  # the key really went up earlier (by the clock of the key events): it was let go
+            self._release_now_from(held)
         if self.down:
             return
         if stamp is not None and stamp == self._last_release_stamp:
@@ -70,10 +77,13 @@ class KeyRepeatFilter(QObject):
         self.down = False
 
     def _release_now(self) -> None:
+        self._release_now_from(self._pending_stamp)
+
+    def _release_now_from(self, stamp: int | None) -> None:
         held, self._pending = self._pending, None
         if held is None:
             return
-        self._last_release_stamp, self._pending_stamp = self._pending_stamp, None
+        self._last_release_stamp, self._pending_stamp = stamp, None
         self.down = False
         self.release_delays.append(time.perf_counter() - held)
         self.released.emit()

@@ -44,3 +44,13 @@ def test_a_press_without_timestamps_after_the_window_is_a_new_press(qtbot):
     qtbot.waitUntil(lambda: seen == ["press", "release"], timeout=1000)
     f.press(2.0, 0)
     assert seen == ["press", "release", "press"]
+
+
+def test_a_release_and_a_new_press_that_arrive_together_late_are_still_two_events(qtbot):
+    """The window was busy: a real release (X time 2000) and a new press 150 ms later (X time 2150) are
+    handled back to back.  By their own clock they are not a repeat pair."""
+    f, seen = _filter(qtbot)
+    f.press(1.0, 1000)
+    f.release(2000)
+    f.press(2.0, 2150)
+    assert seen == ["press", "release", "press"] and f.repeats == 0 and f.down
