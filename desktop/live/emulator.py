@@ -324,6 +324,7 @@ class _Conn:
             await asyncio.sleep(emu.stall_s)
             return
         rule: Rule | None = None
+        started = asyncio.get_running_loop().time()
         if audio is not None:
             heard = await asyncio.to_thread(emu.phrasebook.match, audio)
             text = heard.text
@@ -336,7 +337,9 @@ class _Conn:
                 cut = text.rfind(" ", 0, half) + 1 or half
                 await self.send(p.server_content(input_text=text[:cut]))
                 await self.send(p.server_content(input_text=text[cut:], input_finished=True))
-        await asyncio.sleep(emu.model_delay_s)
+        # listening is part of the model's delay, as at the real service: the first output comes
+        # model_delay_s after the turn ended, however long recognising it took (when that was shorter)
+        await asyncio.sleep(max(0.0, emu.model_delay_s - (asyncio.get_running_loop().time() - started)))
         if "malformed" in self.faults:
             self.faults.discard("malformed")
             await self.ws.send(b'{"serverContent": {"modelTurn": {"parts": [{"inlineData": {"data": 42}}]}}')
