@@ -123,6 +123,10 @@ class MessageArea(QWidget):
         return self._add(Message(f"error:{ev.kind}", "bad" if ev.fatal else "warn", title, ev.message, ev.action,
                                  button, action_id))
 
+    def show_advice(self, key: str, title: str, text: str, hint: str, button: str, action_id: str) -> Message:
+        """A warning with one thing to do about it."""
+        return self._add(Message(key, "warn", title, text, hint, button, action_id))
+
     def show_notice(self, key: str, text: str, tone: str = "info", title: str = "Note") -> Message:
         return self._add(Message(f"notice:{key}", tone, title, text))
 

@@ -31,6 +31,7 @@ from desktop.events import (
     AudioLevel,
     ErrorEvent,
     EventBus,
+    LatencyDrift,
     MetricsSnapshot,
     Notice,
     ProfileChanged,
@@ -93,6 +94,7 @@ class EngineBridge(QObject):
     run_finished = Signal(object)  # RunFinished
     metrics_snapshot = Signal(object)  # MetricsSnapshot
     alert = Signal(object)  # Alert
+    latency_drift = Signal(object)  # LatencyDrift
     profile_changed = Signal(object)  # ProfileChanged
     session_started = Signal(bool)  # offline
     session_stopped = Signal()
@@ -125,6 +127,7 @@ class EngineBridge(QObject):
             AudioLevel: self.level.emit, ErrorEvent: self.error.emit, Notice: self.notice.emit,
             RunUpdate: self.run_update.emit, RunStep: self.run_step.emit, RunFinished: self.run_finished.emit,
             MetricsSnapshot: self.metrics_snapshot.emit, Alert: self.alert.emit,
+            LatencyDrift: self.latency_drift.emit,
             ProfileChanged: self.profile_changed.emit,
         }
 
@@ -353,6 +356,12 @@ class EngineBridge(QObject):
         if engine is None or not text.strip():
             return None
         return self.submit(engine.send_text(text.strip()))
+
+    def fresh_session(self) -> concurrent.futures.Future[Any] | None:
+        """A new Gemini session told the last turns (the remedy for slow replies); the result says whether it
+        started (not in the middle of a turn)."""
+        engine = self.engine
+        return self.submit(engine.fresh_session()) if engine is not None else None
 
     def post(self, event: Any) -> bool:
         """Emit ``event`` on the engine's bus from the engine thread (as if the engine had produced it)."""

@@ -40,6 +40,7 @@ from desktop.config import Settings
 from desktop.events import (
     EngineState,
     ErrorEvent,
+    LatencyDrift,
     Notice,
     ProfileChanged,
     PullRequest,
@@ -238,6 +239,7 @@ class MainWindow(QMainWindow):
         b.run_finished.connect(self.on_run_finished)
         b.metrics_snapshot.connect(self.on_metrics)
         b.profile_changed.connect(self.on_profile)
+        b.latency_drift.connect(self.on_latency_drift)
         b.session_started.connect(self.on_session_started)
         b.session_stopped.connect(lambda: self.on_state(EngineState.CLOSED, "") if self.state is not EngineState.ERROR
                                  else None)
@@ -506,8 +508,18 @@ class MainWindow(QMainWindow):
         self.perf_button.setToolTip("Slower than its goal: " + "; ".join(stage_words(n) for n in over) if over
                                     else "Latency of every stage, measured in the app")
 
+    def on_latency_drift(self, ev: LatencyDrift) -> None:
+        self.messages.show_advice("drift", "Replies are slowing down", ev.message, ev.action, "Fresh session",
+                                  "fresh-session")
+        self.perf.show_drift(ev)
+
     def on_action(self, action: str) -> None:
-        if action == "settings":
+        if action == "fresh-session":
+            self.messages.clear("drift")
+            self.perf.show_drift(None)
+            if self.bridge.fresh_session() is None:
+                self.messages.show_notice("not-ready", "Not connected yet: try again once Ready.", "warn", "Not ready")
+        elif action == "settings":
             self.open_settings("accounts")
         elif action == "audio-settings":
             self.open_settings("audio")

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPointF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
-from desktop.events import MetricsSnapshot, StageSummary
+from desktop.events import LatencyDrift, MetricsSnapshot, StageSummary
 from desktop.live import wire
 from desktop.metrics import STAGES
 from ui import theme
@@ -123,6 +123,10 @@ class PerfPanel(QDialog):
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(card)
         outer.addWidget(scroll, 1)
+        self.drift = QLabel()  # the session's replies drifting slower (DriftWatch)
+        self.drift.setWordWrap(True)
+        self.drift.setVisible(False)
+        outer.addWidget(self.drift)
         self.network = QLabel()  # bytes each way and whether Gemini accepted compression
         self.network.setProperty("muted", True)
         self.network.setVisible(False)
@@ -151,6 +155,13 @@ class PerfPanel(QDialog):
         self.grid.addWidget(target, r, 6)
         new = self.rows[name] = (p50, p95, p99, count, spark, target)
         return new
+
+    def show_drift(self, ev: LatencyDrift | None) -> None:
+        """The session's replies drifting slower (None: hide it, e.g. after a fresh session)."""
+        self.drift.setVisible(ev is not None)
+        if ev is not None:
+            self.drift.setText(f"⚠  {ev.message} {ev.action}")
+            self.drift.setStyleSheet(f"color: {theme.current().warn}; font-weight: 600;")
 
     def update_snapshot(self, snap: MetricsSnapshot) -> list[str]:
         """Show ``snap``; returns the stages over their target."""

@@ -83,7 +83,8 @@ async def _collect_server_frames(emu: LiveEmulator) -> list[bytes]:
 
 
 async def test_every_server_message_validates_with_sdk_types():
-    async with LiveEmulator(model_delay_s=0.05, speedup=50, goaway_s=0.3) as emu:
+    # the cut comes 2 s after the goAway: long after the steps below, however busy the machine
+    async with LiveEmulator(model_delay_s=0.05, speedup=50, goaway_s=2.0) as emu:
         frames = await _collect_server_frames(emu)
     kinds = set()
     for frame in frames:

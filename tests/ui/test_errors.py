@@ -7,9 +7,10 @@ import asyncio
 import threading
 
 import pytest
+from PySide6.QtCore import Qt
 
 from desktop.config import Settings
-from desktop.events import ErrorEvent
+from desktop.events import EngineState, ErrorEvent
 from desktop.live.emulator import LiveEmulator
 from tests.ui.conftest import make_window
 from ui.settings_dialog import SettingsDialog
@@ -102,3 +103,20 @@ def test_notices_needing_the_user_are_banners_others_pass_in_the_status_line(qtb
     qtbot.waitUntil(lambda: "notice:codegen" in win.messages.messages and win.status.text() != "", timeout=3000)
     assert win.messages.messages["notice:codegen"].title.text() == "CodeGen"
     assert "Reconnected" in win.status.text() and "notice:info" not in win.messages.messages
+
+
+def test_replies_drifting_slower_offer_a_fresh_session_in_one_click(qtbot, window):
+    from desktop.events import LatencyDrift
+
+    win = window
+    win.bridge.post(LatencyDrift(baseline_ms=420.0, recent_ms=910.0, turns=14))
+    qtbot.waitUntil(lambda: "drift" in win.messages.messages, timeout=3000)
+    banner = win.messages.messages["drift"]
+    assert "0.9 s lately against 0.4 s" in banner.text.text() and banner.button is not None
+    assert win.perf.drift.isVisibleTo(win.perf) and "fresh session" in win.perf.drift.text().lower()
+    qtbot.mouseClick(banner.button, Qt.MouseButton.LeftButton)
+    assert "drift" not in win.messages.messages and not win.perf.drift.isVisibleTo(win.perf)
+    # a new Gemini session, on the same window, history kept
+    qtbot.waitUntil(lambda: win.bridge.metrics.counters["fresh_sessions"] == 1, timeout=10_000)
+    qtbot.waitUntil(lambda: win.bridge.engine is not None and win.bridge.engine.transport.connected, timeout=10_000)
+    assert win.state is EngineState.READY
