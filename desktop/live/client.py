@@ -334,6 +334,7 @@ class LiveClient:
             ws = self._ws
             if ws is None or self._reconnecting or not self.session.connected:
                 continue
+            turns = self.session.turns_begun
             try:
                 pong = await ws.ping()
                 timeout = self.session.pong_timeout()
@@ -343,8 +344,8 @@ class LiveClient:
             except ConnectionClosed:
                 continue
             except TimeoutError:
-                if self.session.pong_timeout() is None or ws is not self._ws:
-                    continue  # a turn began meanwhile: a late pong is expected then
+                if self.session.turns_begun != turns or self.session.pong_timeout() is None or ws is not self._ws:
+                    continue  # a turn came and went meanwhile: its reply may hold the pong back
                 self.metrics.count("keepalive_timeouts")
                 log.warning("no pong within %.1f s while idle: the Gemini connection is dead", timeout)
                 ws.transport.abort()

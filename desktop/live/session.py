@@ -124,6 +124,7 @@ class LiveSession:
         self._reconnect: str | None = None  # a reconnect this session wants (goAway between turns, a stall)
         self._last_server_activity = 0.0
         self._lost_at: float | None = None  # when the renewal began (goAway acted on), or the link dropped
+        self.turns_begun = 0
         self.turns_completed = 0
         self.fresh_sessions = 0
         self._history: deque[tuple[str, str]] = deque(maxlen=SEED_TURNS)  # (user, assistant) of the last turns
@@ -281,6 +282,7 @@ class LiveSession:
         if isinstance(command, SendAudio):
             self.send_audio(command.pcm)
         elif isinstance(command, ActivityStart):
+            self.turns_begun += 1
             self.phase = TurnPhase.CAPTURING
             self._replay = []
             self._turn_on_wire = self.link is Link.UP
@@ -291,6 +293,7 @@ class LiveSession:
             self._await_reply(now)
             self._write(p.ACTIVITY_END)
         elif isinstance(command, SendText):
+            self.turns_begun += 1
             self._heard = [command.text]
             frame = p.client_content(command.text)
             self._replay = [frame]
