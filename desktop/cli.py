@@ -15,13 +15,20 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from audio import cli as audio_cli
 from desktop import __version__, selftest
 from desktop.codegen import cli as codegen_cli
-from desktop.commands import EXIT_USAGE, UserError, common_parser, serve_emulator, settings_from_args
+from desktop.commands import (
+    EXIT_USAGE,
+    UserError,
+    add_tls_flags,
+    common_parser,
+    serve_emulator,
+    settings_from_args,
+    tls_from_args,
+)
 from desktop.events import (
     AudioLevel,
     EventBus,
@@ -80,9 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     live.add_argument("--model-delay", type=float, default=0.4, help="seconds before the first reply (default 0.4)")
     live.add_argument("--speedup", type=float, default=4.0, help="how much faster than real time replies stream")
     live.add_argument("--api-key", help="accept only this key (default: any non-empty key)")
-    live.add_argument("--tls", action="store_true", help="serve wss:// with a fresh self-signed certificate")
-    live.add_argument("--tls-cert", type=Path, help="certificate PEM to serve (with --tls-key)")
-    live.add_argument("--tls-key", type=Path, help="private key PEM")
+    add_tls_flags(live, "wss://")
     live.add_argument("--fault", action="append", default=[], help="fault for the first connection (repeatable)")
     conditions.add_flags(live)
     live.add_argument("--no-deflate", action="store_true",
@@ -267,18 +272,9 @@ class _RunWatch:
 
 # ------------------------------------------------------------------------------------ emulate live
 def cmd_emulate_live(args: argparse.Namespace) -> int:
-    from desktop.live.emulator import LiveEmulator, make_self_signed_cert
+    from desktop.live.emulator import LiveEmulator
 
-    tls = None
-    if args.tls_cert or args.tls_key:
-        if not (args.tls_cert and args.tls_key):
-            raise UserError("--tls-cert and --tls-key go together")
-        tls = (args.tls_cert, args.tls_key)
-    elif args.tls:
-        from desktop.config import config_dir
-
-        tls = make_self_signed_cert(config_dir() / "emulator-tls")
-
+    tls, notes = tls_from_args(args, "emulator")
     emu = LiveEmulator(args.host, args.port, model_delay_s=args.model_delay, speedup=args.speedup,
                        api_key=args.api_key, tls=tls, conditions=conditions.from_args(args),
                        deflate=not args.no_deflate)
@@ -286,5 +282,4 @@ def cmd_emulate_live(args: argparse.Namespace) -> int:
         emu.inject(*args.fault)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    notes = [f"TLS certificate: {tls[0]} (trust it in the client, e.g. ssl cafile)"] if tls else []
     return serve_emulator(emu, "Gemini Live", args.host, args.port, notes)

@@ -1,5 +1,5 @@
 """What every `gemini-codegen` subcommand shares: the settings flags, the user-error type and serving a
-stand-in.  A leaf module: feature command lines (``desktop.state.cli``, ``desktop.codegen.cli``, ...)
+stand-in (plain, or TLS with its own certificate).  A leaf module: feature command lines (``desktop.state.cli``, ``desktop.codegen.cli``, ...)
 import it, and ``desktop.cli`` imports them, so no module imports its parent back.
 """
 
@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ssl
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
-from desktop.config import Settings, load_settings
+from desktop.config import Settings, config_dir, load_settings
 
 EXIT_USAGE = 2
 
@@ -30,13 +32,16 @@ def common_parser(default: object = None) -> argparse.ArgumentParser:
     g.add_argument("--model", help="Gemini Live model (env GEMINI_MODEL; default gemini-3.8-live)")
     g.add_argument("--codegen-url", help="CodeGen API base URL (env CODEGEN_API_URL)")
     g.add_argument("--codegen-org-id", type=int, help="CodeGen organisation id (env CODEGEN_ORG_ID)")
+    g.add_argument("--ca-file", help="extra CA certificates (PEM) to trust for the Live and CodeGen endpoints, "
+                                     "e.g. a company proxy's or a local stand-in's (env GEMINI_CODEGEN_CA_FILE)")
     g.add_argument("--data-dir", help="where the local database lives (env GEMINI_CODEGEN_DATA_DIR)")
     g.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="log verbosity")
     return common
 
 
-SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id", "data_dir", "log_level",
-                 "denoise", "vad_mode", "power_source", "quality_profile", "metrics_port", "metrics_jsonl")
+SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id", "ca_file", "data_dir",
+                 "log_level", "denoise", "vad_mode", "power_source", "quality_profile", "metrics_port",
+                 "metrics_jsonl")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -74,3 +79,29 @@ def serve_emulator(emu: Emulator, name: str, host: str, port: int, notes: Sequen
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     return 0
 
+
+def add_tls_flags(parser: argparse.ArgumentParser, scheme: str) -> None:
+    """``--tls`` / ``--tls-cert`` / ``--tls-key`` for a local stand-in server."""
+    parser.add_argument("--tls", action="store_true", help=f"serve {scheme} with a fresh self-signed certificate")
+    parser.add_argument("--tls-cert", type=Path, help="certificate PEM to serve (with --tls-key)")
+    parser.add_argument("--tls-key", type=Path, help="private key PEM")
+
+
+def tls_from_args(args: argparse.Namespace, name: str) -> tuple[ssl.SSLContext | None, list[str]]:
+    """The server TLS context the ``add_tls_flags`` flags ask for (None: plain), and a note on what to trust."""
+    from desktop.tls import make_self_signed_cert, server_context
+
+    if args.tls_cert or args.tls_key:
+        if not (args.tls_cert and args.tls_key):
+            raise UserError("--tls-cert and --tls-key go together")
+        files = (args.tls_cert, args.tls_key)
+    elif args.tls:
+        files = make_self_signed_cert(config_dir() / f"{name}-tls")
+    else:
+        return None, []
+    try:
+        ctx = server_context(*files)
+    except (OSError, ssl.SSLError) as exc:
+        raise UserError(f"cannot load the TLS certificate {files[0]} / key {files[1]}: "
+                        f"{getattr(exc, 'strerror', None) or exc}") from None
+    return ctx, [f"TLS certificate: {files[0]} (trust it in the client with --ca-file or GEMINI_CODEGEN_CA_FILE)"]

@@ -64,6 +64,8 @@ class Settings:
     codegen_token: str | None = field(default=None, repr=False)
     codegen_org_id: int | None = None
     confirm_before_create: bool = True
+    # extra CA certificates (PEM) trusted for the Live and CodeGen endpoints, besides the system's
+    ca_file: str | None = None
     # Audio
     input_device: str | None = None
     output_device: str | None = None

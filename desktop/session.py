@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,7 @@ from desktop.power import PowerMonitor, power_source
 from desktop.quality import QualityProfile, profile_named
 from desktop.state.recorder import Recorder
 from desktop.state.store import Store, data_dir_for, open_store
+from desktop.tls import endpoint_context, loopback_identity
 
 OFFLINE_KEY = "offline-demo"
 
@@ -46,18 +48,23 @@ class Endpoints:
     live_url: str
     api_key: str
     offline: bool
+    ssl_context: ssl.SSLContext | None = None  # None: the default trust store (wss:// to Google)
 
 
 @contextlib.asynccontextmanager
 async def live_endpoint(settings: Settings, *, model_delay_s: float = 0.4) -> AsyncIterator[Endpoints]:
+    """The Live endpoint: Google's by default; offline, the local emulator over TLS (wss://, trusted through
+    its own certificate for this connection only), so the offline demo runs the code that talks to Google."""
     if settings.offline:
-        async with LiveEmulator(model_delay_s=model_delay_s) as emu:
-            yield Endpoints(p.live_url(emu.url, settings.api_version), OFFLINE_KEY, True)
+        identity = loopback_identity()
+        async with LiveEmulator(model_delay_s=model_delay_s, tls=identity.server_context()) as emu:
+            yield Endpoints(p.live_url(emu.url, settings.api_version), OFFLINE_KEY, True, identity.client_context())
         return
     if not settings.gemini_api_key:
         raise MissingCredentials(
             "no Gemini API key: set GEMINI_API_KEY (or store one in Settings), or add --offline for the local demo")
-    yield Endpoints(p.live_url(settings.live_url, settings.api_version), settings.gemini_api_key, False)
+    yield Endpoints(p.live_url(settings.live_url, settings.api_version), settings.gemini_api_key, False,
+                    endpoint_context(settings.ca_file))
 
 
 def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | None = None) -> LiveConfig:
@@ -67,7 +74,8 @@ def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | N
                            tools=tuple(tools.declarations) if tools is not None else ())
     return LiveConfig(url=endpoints.live_url, api_key=endpoints.api_key, setup=setup,
                       setup_timeout_s=settings.setup_timeout_s, turn_timeout_s=settings.turn_timeout_s,
-                      nudge_after_tool_response=settings.model.startswith("gemini-3"))
+                      nudge_after_tool_response=settings.model.startswith("gemini-3"),
+                      ssl_context=endpoints.ssl_context)
 
 
 OFFLINE_CODEGEN_ORG = 1
@@ -79,27 +87,30 @@ OFFLINE_CODEGEN_STATE = "codegen-demo.json"  # the demo CodeGen's runs, in the d
 async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                         emulator_step_s: float | None = None, store: Store | None = None
                         ) -> AsyncIterator[CodegenTools]:
-    """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator when
-    offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``, kept in the data dir
-    across restarts).  Without credentials the tools answer that CodeGen is not configured.  With a
-    ``store``, API responses are cached in it and the runs a previous session did not see finish are
+    """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator over
+    https:// when offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``, kept in
+    the data dir across restarts).  Without credentials the tools answer that CodeGen is not configured.
+    With a ``store``, API responses are cached in it and the runs a previous session did not see finish are
     followed again at once."""
     bus = bus or EventBus()
+    tls: ssl.SSLContext | None
     async with contextlib.AsyncExitStack() as stack:
         if settings.offline:
+            identity = loopback_identity()
             emu = await stack.enter_async_context(CodegenEmulator(
                 step_s=OFFLINE_STEP_S if emulator_step_s is None else emulator_step_s,
-                state_path=data_dir_for(settings) / OFFLINE_CODEGEN_STATE))
-            url, token, org = emu.url, OFFLINE_KEY, OFFLINE_CODEGEN_ORG
+                state_path=data_dir_for(settings) / OFFLINE_CODEGEN_STATE, tls=identity.server_context()))
+            url, token, org, tls = emu.url, OFFLINE_KEY, OFFLINE_CODEGEN_ORG, identity.client_context()
         elif settings.has_codegen_credentials:
             url, token, org = settings.codegen_url, settings.codegen_token or "", settings.codegen_org_id or 0
+            tls = endpoint_context(settings.ca_file)
         else:
             bus.emit(Notice(NOT_CONFIGURED, kind="codegen"))
             yield CodegenTools(None, None, settings.confirm_before_create)
             return
         cache = store.api_cache if store is not None else None
         client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics,
-                                                               backend=cache))
+                                                               backend=cache, ssl_context=tls))
         tracker = RunTracker(client, bus)
         if store is not None:
             for run in await asyncio.to_thread(store.runs.active):

@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import re
+import ssl
 import statistics
 import subprocess
 import sys
@@ -79,9 +80,14 @@ def med(values: list[float]) -> float:
 # ---------------------------------------------------------------------------------------- servers
 @contextlib.contextmanager
 def emulator_process(*args: str) -> Any:
-    """`gemini-codegen emulate ...` in a child process; yields the URL it printed; stopped by its pid."""
-    proc = subprocess.Popen([sys.executable, "-m", "desktop", "emulate", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    """`gemini-codegen emulate ... --tls-cert --tls-key` in a child process with a fresh certificate; yields the
+    URL it printed and a client context trusting that certificate; stopped by its pid."""
+    from desktop.tls import client_ssl_context, make_self_signed_cert
+
+    tmp = tempfile.TemporaryDirectory(prefix="gemini-codegen-bench-")
+    cert, key = make_self_signed_cert(Path(tmp.name))
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", "emulate", *args, "--tls-cert", str(cert),
+                             "--tls-key", str(key)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         url = None
@@ -97,7 +103,7 @@ def emulator_process(*args: str) -> Any:
         if url is None:
             err = proc.stderr.read() if proc.stderr else ""
             raise RuntimeError(f"emulator did not start: {err.strip()[-300:]}")
-        yield url
+        yield url, client_ssl_context(cert)
     finally:
         proc.terminate()
         try:
@@ -105,6 +111,7 @@ def emulator_process(*args: str) -> Any:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        tmp.cleanup()
 
 
 # ------------------------------------------------------------------------------ metrics recording
@@ -130,16 +137,15 @@ def bench_encode(report: Report) -> None:
                            "dict + json.dumps", "pre-encoded prefix + base64 + suffix"))
 
 
-async def _send_cpu_ours(url: str, cert: Path, chunks: int, naive: bool = False, pcm: list[bytes] | None = None,
+async def _send_cpu_ours(url: str, tls: ssl.SSLContext, chunks: int, naive: bool = False, pcm: list[bytes] | None = None,
                          deflate: Any = None) -> float:
     """CPU (us) per audio chunk through the whole send path; ``pcm``: the chunks to send in turn (default one
     random 20 ms chunk, which no compressor can shrink), ``deflate``: the permessage-deflate offer."""
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient, LiveConfig
-    from desktop.live.emulator import client_ssl_context
     from desktop.live.session import ActivityStart, SendAudio
 
-    client = LiveClient(LiveConfig(url=p.live_url(url), api_key="bench", ssl_context=client_ssl_context(cert),
+    client = LiveClient(LiveConfig(url=p.live_url(url), api_key="bench", ssl_context=tls,
                                    deflate=deflate))
     if naive:
         client.session.encode_audio = p.audio_message_naive
@@ -154,16 +160,13 @@ async def _send_cpu_ours(url: str, cert: Path, chunks: int, naive: bool = False,
     return cpu / chunks * 1e6
 
 
-async def _send_cpu_sdk(url: str, cert: Path, chunks: int) -> float:
+async def _send_cpu_sdk(url: str, tls: ssl.SSLContext, chunks: int) -> float:
     from google import genai
     from google.genai import types
 
-    from desktop.live.emulator import client_ssl_context
-
     port = int(url.rsplit(":", 1)[1])
     client = genai.Client(api_key="bench", http_options=types.HttpOptions(
-        base_url=f"https://127.0.0.1:{port}", api_version="v1beta",
-        async_client_args={"ssl": client_ssl_context(cert)}))
+        base_url=f"https://127.0.0.1:{port}", api_version="v1beta", async_client_args={"ssl": tls}))
     config = types.LiveConnectConfig(response_modalities=[types.Modality.AUDIO], realtime_input_config=types.RealtimeInputConfig(
         automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)))
     pcm = os.urandom(640)
@@ -178,8 +181,6 @@ async def _send_cpu_sdk(url: str, cert: Path, chunks: int) -> float:
 
 def bench_send_path(report: Report) -> None:
     """CPU per 20 ms chunk sent, over TLS to the emulator in another process: ours vs naive vs the SDK."""
-    from desktop.live.emulator import make_self_signed_cert
-
     chunks = 1000 if report.quick else 5000
     repeats = 3 if report.quick else 7
     have_sdk = True
@@ -187,15 +188,13 @@ def bench_send_path(report: Report) -> None:
         import google.genai  # noqa: F401
     except ImportError:
         have_sdk = False
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = make_self_signed_cert(Path(tmp))
-        with emulator_process("live", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key)) as url:
-            ours, naive, sdk = [], [], []
-            for _ in range(repeats):  # interleaved, so drift on the machine hits all three alike
-                ours.append(asyncio.run(_send_cpu_ours(url, cert, chunks, naive=False)))
-                naive.append(asyncio.run(_send_cpu_ours(url, cert, chunks, naive=True)))
-                if have_sdk:
-                    sdk.append(asyncio.run(_send_cpu_sdk(url, cert, chunks)))
+    with emulator_process("live", "--port", "0") as (url, tls):
+        ours, naive, sdk = [], [], []
+        for _ in range(repeats):  # interleaved, so drift on the machine hits all three alike
+            ours.append(asyncio.run(_send_cpu_ours(url, tls, chunks, naive=False)))
+            naive.append(asyncio.run(_send_cpu_ours(url, tls, chunks, naive=True)))
+            if have_sdk:
+                sdk.append(asyncio.run(_send_cpu_sdk(url, tls, chunks)))
     report.sections["send_path"] = {"chunks_per_run": chunks, "runs": repeats,
                                     "ours_us": [round(v, 1) for v in ours], "naive_us": [round(v, 1) for v in naive],
                                     "sdk_us": [round(v, 1) for v in sdk]}
@@ -218,7 +217,8 @@ def _fixture_turns() -> tuple[tuple[list[bytes], int], ...]:
     return tuple(load_utterances([FIXTURES / f"{n}.wav" for n in names], Settings().tail_ms))
 
 
-async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_delay_s: float) -> dict[str, Any]:
+async def _e2e_turns(url: str, tls: ssl.SSLContext, turns: int, chunk_ms: int, realtime: bool,
+                     model_delay_s: float) -> dict[str, Any]:
     from audio.pipeline import InputPipeline
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
@@ -231,7 +231,7 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
     fixtures = _fixture_turns()
     metrics = Metrics()
     settings = Settings(offline=True)
-    live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics)
+    live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics)
     engine = SessionEngine(live, metrics=metrics,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
                            # the VAD dates the end of speech
@@ -277,13 +277,14 @@ async def _e2e_turns(url: str, turns: int, chunk_ms: int, realtime: bool, model_
 def bench_e2e(report: Report) -> None:
     delay = 0.4
     turns = 6 if report.quick else 24
-    with emulator_process("live", "--port", "0", "--model-delay", str(delay)) as url:
-        report.sections["e2e"] = asyncio.run(_e2e_turns(url, turns, 20, realtime=not report.quick, model_delay_s=delay))
+    with emulator_process("live", "--port", "0", "--model-delay", str(delay)) as (url, tls):
+        report.sections["e2e"] = asyncio.run(_e2e_turns(url, tls, turns, 20, realtime=not report.quick,
+                                                        model_delay_s=delay))
         report.sections["e2e"]["model_delay_ms"] = delay * 1e3
         report.sections["e2e"]["realtime"] = not report.quick
         chunk_rows = {}
         for chunk_ms in (20, 40, 100):
-            chunk_rows[chunk_ms] = asyncio.run(_e2e_turns(url, 4, chunk_ms, realtime=False, model_delay_s=delay))
+            chunk_rows[chunk_ms] = asyncio.run(_e2e_turns(url, tls, 4, chunk_ms, realtime=False, model_delay_s=delay))
     report.sections["chunk_sizes"] = {str(k): {"cpu_per_audio_second_ms": v["cpu_per_audio_second_ms"],
                                                "messages_per_audio_second": v["messages_per_audio_second"]}
                                       for k, v in chunk_rows.items()}
@@ -428,7 +429,7 @@ def bench_ui(report: Report) -> None:
 
 
 # ------------------------------------------------------------------------------ quality profiles
-async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -> dict[str, Any]:
+async def _profile_run(url: str, tls: ssl.SSLContext, profile: Any, seconds: float, realtime: bool) -> dict[str, Any]:
     """CPU, Live messages and wake-ups of one session with ``profile`` (its compression offer included, the
     stand-in accepting it), fed the fixtures for ``seconds``."""
     import psutil
@@ -444,7 +445,7 @@ async def _profile_run(url: str, profile: Any, seconds: float, realtime: bool) -
 
     fixtures = _fixture_turns()
     metrics = Metrics()
-    live = LiveClient(live_config(Settings(), Endpoints(p.live_url(url), "bench", True)), metrics)
+    live = LiveClient(live_config(Settings(), Endpoints(p.live_url(url), "bench", True, tls)), metrics)
     live.deflate = choose_deflate("auto", profile.compression)  # the profile's offer, as the app makes it
     engine = SessionEngine(live, metrics=metrics,
                            pipeline=profile.input_pipeline())
@@ -478,10 +479,10 @@ def bench_profiles(report: Report) -> None:
     seconds = 6.0 if report.quick else 45.0
     realtime = True  # wake-ups and timer costs only show at real-time pace
     results: dict[str, list[dict[str, Any]]] = {name: [] for name in PROFILES}
-    with emulator_process("live", "--port", "0", "--model-delay", "0.4") as url:
+    with emulator_process("live", "--port", "0", "--model-delay", "0.4") as (url, tls):
         for _ in range(1 if report.quick else 2):
             for name, profile in PROFILES.items():  # interleaved repeats
-                results[name].append(asyncio.run(_profile_run(url, profile, seconds, realtime)))
+                results[name].append(asyncio.run(_profile_run(url, tls, profile, seconds, realtime)))
     table = {}
     for name, runs in results.items():
         row = dict(runs[-1])

@@ -30,15 +30,14 @@ import contextlib
 import dataclasses
 import json
 import socket
+import ssl
 import statistics
 import struct
 import sys
-import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from desktop.live.wire import PRESETS, TLS_RECORD, Deflate, frame_header_bytes
@@ -136,15 +135,14 @@ class Conversation:
         return out
 
 
-async def converse(url: str, cert: Path, codegen_url: str, profile: Any, utterances: Sequence[Any],
-                   deflate: Deflate | None, audio: str) -> Conversation:
+async def converse(url: str, tls: ssl.SSLContext, codegen_url: str, codegen_tls: ssl.SSLContext, profile: Any,
+                   utterances: Sequence[Any], deflate: Deflate | None, audio: str) -> Conversation:
     """The fixture turns through the real engine and client with ``profile``, recording every message."""
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.events import EventBus
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
-    from desktop.live.emulator import client_ssl_context
     from desktop.metrics import Metrics
     from desktop.session import Endpoints, live_config, network_summary
     from desktop.simulated_user import speak_frames
@@ -152,9 +150,9 @@ async def converse(url: str, cert: Path, codegen_url: str, profile: Any, utteran
 
     settings = Settings(offline=True)
     bus, metrics = EventBus(), Metrics()
-    async with session_tools(codegen_url, bus, metrics) as tools:
-        config = dataclasses.replace(live_config(settings, Endpoints(p.live_url(url), "bench", True), tools),
-                                     ssl_context=client_ssl_context(cert), deflate=deflate)
+    async with session_tools(codegen_url, bus, metrics, codegen_tls) as tools:
+        config = dataclasses.replace(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls), tools),
+                                     deflate=deflate)
         live = LiveClient(config, metrics)
         uplink: list[bytes] = []
         downlink: list[bytes] = []
@@ -326,16 +324,12 @@ def decide(profile: Any, rows: list[dict[str, Any]], messages_per_min: float, se
 
 # ------------------------------------------------------------------------------------------ the section
 @contextlib.contextmanager
-def stand_ins(emulator_process: Callable[..., Any]) -> Iterator[tuple[str, Path, str]]:
-    """The Live stand-in over TLS and the CodeGen stand-in, each in its own process."""
-    from desktop.live.emulator import make_self_signed_cert
-
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = make_self_signed_cert(Path(tmp))
-        with emulator_process("live", "--port", "0", "--tls-cert", str(cert), "--tls-key", str(key),
-                              "--model-delay", "0.05", "--speedup", "20") as live_url, \
-                emulator_process("codegen", "--port", "0", "--step-seconds", "0") as codegen_url:
-            yield live_url, cert, codegen_url
+def stand_ins(emulator_process: Callable[..., Any]
+              ) -> Iterator[tuple[str, ssl.SSLContext, str, ssl.SSLContext]]:
+    """The Live and the CodeGen stand-ins over TLS, each in its own process: URL and trusting context each."""
+    with emulator_process("live", "--port", "0", "--model-delay", "0.05", "--speedup", "20") as (live_url, tls), \
+            emulator_process("codegen", "--port", "0", "--step-seconds", "0") as (codegen_url, codegen_tls):
+        yield live_url, tls, codegen_url, codegen_tls
 
 
 def _audio_chunks(conversation: Conversation) -> list[bytes]:
@@ -366,20 +360,20 @@ def network_section(quick: bool, emulator_process: Callable[..., Any], send_cpu:
     recorded: dict[tuple[str, str], Conversation] = {}
     negotiated: dict[str, Conversation] = {}
     send: dict[str, dict[str, list[float]]] = {}
-    with stand_ins(emulator_process) as (url, cert, codegen_url):
+    with stand_ins(emulator_process) as (url, tls, codegen_url, codegen_tls):
         for name, profile in measured.items():
             for audio, utts in utterances.items():
-                recorded[name, audio] = asyncio.run(converse(url, cert, codegen_url, profile, utts, None, audio))
+                recorded[name, audio] = asyncio.run(converse(url, tls, codegen_url, codegen_tls, profile, utts, None, audio))
             offer = PRESETS.get(profile.compression)
             if offer is not None:
-                negotiated[name] = asyncio.run(converse(url, cert, codegen_url, profile, utterances["noisy"], offer,
+                negotiated[name] = asyncio.run(converse(url, tls, codegen_url, codegen_tls, profile, utterances["noisy"], offer,
                                                         "noisy"))
             pcm = _audio_chunks(recorded[name, "noisy"])
             variants: dict[str, Deflate | None] = {"off": None, **PRESETS}
             runs: dict[str, list[float]] = {k: [] for k in variants}
             for _ in range(repeats):  # interleaved, so drift on the machine hits every variant alike
                 for key, deflate in variants.items():
-                    runs[key].append(asyncio.run(send_cpu(url, cert, chunks, pcm=pcm, deflate=deflate)))
+                    runs[key].append(asyncio.run(send_cpu(url, tls, chunks, pcm=pcm, deflate=deflate)))
             send[name] = runs
 
     section: dict[str, Any] = {"links_mbps": LINK_MBPS, "tls_record_bytes": TLS13_RECORD, "mss": MSS,

@@ -37,6 +37,7 @@ import random
 import re
 import select
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -162,17 +163,24 @@ def codegen_available() -> bool:
 
 @contextlib.contextmanager
 def child_servers(model_delay_s: float, codegen: bool, conditions: Conditions | None = None
-                  ) -> Iterator[dict[str, ChildServer]]:
+                  ) -> Iterator[tuple[dict[str, ChildServer], ssl.SSLContext]]:
+    """The emulators over TLS (wss://, https://) with one fresh certificate, and the client context trusting it."""
+    from desktop.tls import client_ssl_context, make_self_signed_cert
+
     servers: dict[str, ChildServer] = {}
-    try:
-        servers["live"] = ChildServer("live", "--port", "0", "--model-delay", str(model_delay_s),
-                                      *conditions_flags(conditions or Conditions()))
-        if codegen:
-            servers["codegen"] = ChildServer("codegen", "--port", "0", "--step-seconds", str(CODEGEN_STEP_S))
-        yield servers
-    finally:
-        for server in servers.values():
-            server.stop()
+    with tempfile.TemporaryDirectory(prefix="gemini-codegen-loadtest-") as tmp:
+        cert, key = make_self_signed_cert(Path(tmp))
+        tls = ("--tls-cert", str(cert), "--tls-key", str(key))
+        try:
+            servers["live"] = ChildServer("live", "--port", "0", "--model-delay", str(model_delay_s),
+                                          *conditions_flags(conditions or Conditions()), *tls)
+            if codegen:
+                servers["codegen"] = ChildServer("codegen", "--port", "0", "--step-seconds", str(CODEGEN_STEP_S),
+                                                 *tls)
+            yield servers, client_ssl_context(cert)
+        finally:
+            for server in servers.values():
+                server.stop()
 
 
 # ------------------------------------------------------------------------------------------ stats
@@ -236,7 +244,7 @@ def load_frames() -> list[Utterance]:
 
 
 @contextlib.asynccontextmanager
-async def session_tools(codegen_url: str | None, bus: Any, metrics: Any) -> Any:
+async def session_tools(codegen_url: str | None, bus: Any, metrics: Any, tls: ssl.SSLContext | None = None) -> Any:
     """One user's CodeGen tool table (client + run tracker), as ``open_session`` builds it; None without CodeGen."""
     if not codegen_url:
         yield None
@@ -245,7 +253,8 @@ async def session_tools(codegen_url: str | None, bus: Any, metrics: Any) -> Any:
     from desktop.codegen.tools import CodegenTools
     from desktop.codegen.tracker import RunTracker
 
-    async with CodegenClient(codegen_url, "loadtest", CODEGEN_ORG, bus=bus, metrics=metrics) as client:
+    async with CodegenClient(codegen_url, "loadtest", CODEGEN_ORG, bus=bus, metrics=metrics,
+                             ssl_context=tls) as client:
         tracker = RunTracker(client, bus).start()
         try:
             yield CodegenTools(client, tracker, True)
@@ -253,31 +262,32 @@ async def session_tools(codegen_url: str | None, bus: Any, metrics: Any) -> Any:
             await tracker.stop()
 
 
-async def seed_runs(codegen_url: str) -> None:
+async def seed_runs(codegen_url: str, tls: ssl.SSLContext | None = None) -> None:
     from desktop.codegen.client import CodegenClient
 
-    async with CodegenClient(codegen_url, "loadtest", CODEGEN_ORG) as client:
+    async with CodegenClient(codegen_url, "loadtest", CODEGEN_ORG, ssl_context=tls) as client:
         for i in range(SEEDED_RUNS):
             await client.create_run(f"load test seed run {i + 1}: fix the flaky login test")
 
 
 async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally, *, stop_at: float,
                       model_delay_s: float, probe: bool = False, codegen_url: str | None = None,
-                      think_s: float = THINK_S) -> None:
+                      think_s: float = THINK_S, tls: ssl.SSLContext | None = None) -> None:
     """One user: connect, then push-to-talk turns with think time until ``stop_at`` (perf_counter)."""
     from desktop.events import EventBus
     from desktop.metrics import Metrics
 
     bus, metrics = EventBus(), Metrics()
-    async with session_tools(codegen_url, bus, metrics) as tools:
+    async with session_tools(codegen_url, bus, metrics, tls) as tools:
         await _session_turns(idx, url, frames, tally, bus, metrics, tools, stop_at=stop_at,
-                             model_delay_s=model_delay_s, probe=probe, think_s=think_s)
+                             model_delay_s=model_delay_s, probe=probe, think_s=think_s, tls=tls)
         if tools is not None and tools.client is not None:
             tally.codegen_requests += tools.client.requests
 
 
 async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tally, bus: Any, metrics: Any,
-                         tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float) -> None:
+                         tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float,
+                         tls: ssl.SSLContext | None = None) -> None:
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.events import EngineState, ErrorEvent, LatencyDrift, ToolCallFinished
@@ -306,7 +316,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
 
     bus.subscribe(on_event)
     stop_watch = DriftWatch(bus).attach()
-    live = live_config(settings, Endpoints(p.live_url(url), "loadtest", True), tools)
+    live = live_config(settings, Endpoints(p.live_url(url), "loadtest", True, tls), tools)
     engine = SessionEngine(LiveClient(live, metrics), bus=bus, metrics=metrics, tools=tools,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20))
     rng = random.Random(idx)
@@ -411,7 +421,7 @@ def plan_for(scenario: Scenario, sessions: int, duration_s: float) -> Plan:
 
 
 async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: str, model_delay_s: float,
-                   codegen_url: str | None = None, think_s: float = THINK_S
+                   codegen_url: str | None = None, think_s: float = THINK_S, tls: ssl.SSLContext | None = None
                    ) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
     import desktop.engine  # noqa: F401  (imported before the clock starts, not inside the first session)
     import desktop.session  # noqa: F401
@@ -419,7 +429,7 @@ async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: st
 
     frames = load_frames()
     if codegen_url:
-        await seed_runs(codegen_url)
+        await seed_runs(codegen_url, tls)
     tally = Tally(time.perf_counter())
     plan = plan_for(scenario, sessions, duration_s)
     samples: list[Sample] = []
@@ -438,7 +448,7 @@ async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: st
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(run_session(
                 i + (0 if probe else 1), url, frames, tally, stop_at=tally.t0 + stop_off,
-                model_delay_s=model_delay_s, probe=probe, codegen_url=codegen_url, think_s=think_s)))
+                model_delay_s=model_delay_s, probe=probe, codegen_url=codegen_url, think_s=think_s, tls=tls)))
         await asyncio.gather(*tasks, return_exceptions=True)
         if not probe and plan.spike_window is not None:
             extra["spike_group_closed_s"] = round(time.perf_counter() - tally.t0, 2)
@@ -481,7 +491,7 @@ def run_scenario(name: str, sessions: int | None = None, duration_s: float | Non
     duration = duration_s or scenario.duration_s
     codegen = codegen_available() if codegen is None else codegen
     proc = psutil.Process()
-    with child_servers(model_delay_s, codegen, conditions) as servers:
+    with child_servers(model_delay_s, codegen, conditions) as (servers, tls):
         live = servers["live"]
         cg = servers.get("codegen")
         rss0 = _rss_mb()
@@ -489,7 +499,7 @@ def run_scenario(name: str, sessions: int | None = None, duration_s: float | Non
         emu_cpu0 = {k: s.cpu_seconds() for k, s in servers.items()}
         wall0 = time.perf_counter()
         tally, samples, lags, extra = asyncio.run(
-            run_load(scenario, n, duration, live.url, model_delay_s, cg.url if cg else None, think_s))
+            run_load(scenario, n, duration, live.url, model_delay_s, cg.url if cg else None, think_s, tls))
         wall = time.perf_counter() - wall0
         cpu = sum(proc.cpu_times()[:2]) - cpu0
         emu_cpu = {k: s.cpu_seconds() - emu_cpu0[k] for k, s in servers.items()}

@@ -44,12 +44,13 @@ async def test_profile_switch_mid_turn_waits_for_the_turn_and_loses_no_frame(fix
 async def test_every_frame_sent_reaches_the_server_once_across_switches(fixtures_dir):
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
-    from desktop.live.emulator import LiveEmulator
     from desktop.session import Endpoints, live_config
+    from tests.standins import client_tls, live_emulator
 
     frames = WavSource(fixtures_dir / "status.wav").frames
-    async with LiveEmulator(model_delay_s=0.02, speedup=50) as emu:
-        engine = SessionEngine(LiveClient(live_config(Settings(), Endpoints(p.live_url(emu.url), "k", True))))
+    async with live_emulator(model_delay_s=0.02, speedup=50) as emu:
+        engine = SessionEngine(LiveClient(live_config(Settings(), Endpoints(p.live_url(emu.url), "k", True,
+                                                                            client_tls()))))
         await engine.start()
         for profile in (PERFORMANCE, BALANCED, SAVER, PERFORMANCE):
             engine.apply_profile(profile)

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
-from desktop.codegen.emulator import CodegenEmulator
 from desktop.config import Settings
 from desktop.events import EventBus
 from desktop.session import codegen_tools
 from desktop.state.recorder import Recorder
 from desktop.state.store import open_store
+from tests.standins import ca_file, codegen_emulator
 
 
 async def test_runs_being_followed_survive_a_restart_and_the_cache_lives_in_the_store(tmp_path):
-    async with CodegenEmulator(step_s=10_000) as emu:
+    async with codegen_emulator(step_s=10_000) as emu:
         settings = Settings(codegen_url=emu.url, codegen_token="tok-restart", codegen_org_id=1,
-                            data_dir=str(tmp_path))
+                            data_dir=str(tmp_path), ca_file=str(ca_file(tmp_path)))
         run = emu.seed("fix the flaky login test")
         # first session: the tool reads the run, the tracker follows it, the recorder stores it
         bus = EventBus()

@@ -17,6 +17,8 @@ EXIT_FAILED, EXIT_TIMEOUT = 1, 3
 
 
 def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
+    from desktop.cli import add_tls_flags
+
     runs = sub.add_parser("runs", help="CodeGen agent runs: list, show, follow, create")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)
     ls = runs_sub.add_parser("list", parents=[common], help="recent runs, newest first")
@@ -45,6 +47,7 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     emu.add_argument("--token", help="accept only this API token (default: any non-empty token)")
     emu.add_argument("--org-id", type=int, help="accept only this organisation id (default: any)")
     emu.add_argument("--step-seconds", type=float, default=3.0, help="seconds per run step (0 = finish at once)")
+    add_tls_flags(emu, "https://")
     emu.add_argument("--fault", action="append", default=[], metavar="NAME[=VALUE]",
                      help="5xx=N, drop=N, slow=SECONDS, lowercase, extra (repeatable)")
     emu.set_defaults(handler=cmd_emulate_codegen)
@@ -180,7 +183,7 @@ def _print_progress(ev: Any, as_json: bool) -> None:
 # ------------------------------------------------------------------------------------ emulate codegen
 def cmd_emulate_codegen(args: argparse.Namespace) -> int:
     from desktop.codegen.emulator import CodegenEmulator
-    from desktop.commands import UserError, serve_emulator
+    from desktop.commands import UserError, serve_emulator, tls_from_args
 
     faults: list[tuple[str, float]] = []
     for spec in args.fault:
@@ -190,10 +193,12 @@ def cmd_emulate_codegen(args: argparse.Namespace) -> int:
         except ValueError:
             raise UserError(f"--fault {spec}: the value must be a number") from None
 
-    emu = CodegenEmulator(args.host, args.port, token=args.token, org_id=args.org_id, step_s=args.step_seconds)
+    tls, notes = tls_from_args(args, "codegen-emulator")
+    emu = CodegenEmulator(args.host, args.port, token=args.token, org_id=args.org_id, step_s=args.step_seconds,
+                          tls=tls)
     try:
         for name, value in faults:
             emu.inject(name, value)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    return serve_emulator(emu, "CodeGen", args.host, args.port)
+    return serve_emulator(emu, "CodeGen", args.host, args.port, notes)

@@ -14,6 +14,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
@@ -102,7 +103,8 @@ class CodegenClient:
                  metrics: Metrics | None = None, backend: CacheBackend | None = None, limits: Limits = Limits(),
                  timeout_s: float = 15.0, max_retries: int = 4, backoff_s: float = 0.25, max_backoff_s: float = 8.0,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, wall: Clock = time.time,
-                 active_ttl_s: float = ACTIVE_TTL_S, max_rate_wait_s: float = 25.0):
+                 active_ttl_s: float = ACTIVE_TTL_S, max_rate_wait_s: float = 25.0,
+                 ssl_context: ssl.SSLContext | None = None):
         self.base_url = base_url.rstrip("/")
         self.org_id = org_id
         self.bus, self.metrics, self.backend = bus, metrics, backend
@@ -113,6 +115,7 @@ class CodegenClient:
                         for name in ("create", "standard", "logs")}
         self.http = httpx.AsyncClient(
             base_url=self.base_url, http2=True, timeout=httpx.Timeout(timeout_s, connect=5.0),
+            verify=ssl_context if ssl_context is not None else True,  # None: httpx's default CA bundle
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
                      "Accept-Encoding": "gzip, br", "User-Agent": "gemini-codegen-desktop"})

@@ -1,4 +1,4 @@
-"""A local CodeGen agent API server on loopback (asyncio + h11, HTTP/1.1 keep-alive).
+"""A local CodeGen agent API server on loopback (asyncio + h11, HTTP/1.1 keep-alive; https:// with ``tls``).
 
 Real paths and shapes (see the API reference); runs advance through realistic statuses and log steps on a
 configurable clock (``step_s`` seconds of ``clock`` per step; 0 = finished at once); the documented rate
@@ -26,6 +26,7 @@ import logging
 import math
 import os
 import re
+import ssl
 import time
 from collections import Counter, deque
 from collections.abc import Callable
@@ -89,8 +90,9 @@ class CodegenEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                  org_id: int | None = None, step_s: float = 3.0, clock: Clock = time.monotonic,
                  limits: dict[str, tuple[int, float]] | None = None, run_allowance: int | None = None,
-                 state_path: Path | None = None):
+                 state_path: Path | None = None, tls: ssl.SSLContext | None = None):
         self.host, self.port = host, port
+        self.tls = tls  # a server context: https:// (desktop.tls), else plain http://
         self.token, self.org_id = token, org_id
         self.step_s, self.clock = step_s, clock
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
@@ -111,10 +113,12 @@ class CodegenEmulator:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{self.port}"
 
     async def start(self) -> CodegenEmulator:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port)
+        if self.tls is not None:
+            self.tls.set_alpn_protocols(["http/1.1"])  # h11 only: clients fall back from HTTP/2
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

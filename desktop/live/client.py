@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
@@ -43,7 +43,7 @@ class LiveConfig:
     setup_timeout_s: float = 10.0
     turn_timeout_s: float = 30.0
     max_reconnects: int = 5
-    ssl_context: ssl.SSLContext | None = None
+    ssl_context: ssl.SSLContext | None = None  # wss:// only; None: the system's trust store
     # Gemini 3.x may wait for new realtime input after a toolResponse: a " " text input unblocks it.
     nudge_after_tool_response: bool = True
     extra_headers: tuple[tuple[str, str], ...] = ()
@@ -148,12 +148,15 @@ class LiveClient:
         headers = list(cfg.extra_headers)
         if cfg.api_key:
             headers.append(("x-goog-api-key", cfg.api_key))
+        # wss:// without a context of our own: websockets' default (the system's trust store)
+        tls: dict[str, Any] = (
+            {"ssl": cfg.ssl_context} if cfg.ssl_context is not None and cfg.url.startswith("wss://") else {})
         try:
             ws = await asyncio.wait_for(
-                connect(cfg.url, additional_headers=headers, ssl=cfg.ssl_context if cfg.url.startswith("wss") else None,
-                        compression=None, extensions=[self.deflate.factory()] if self.deflate else None,
-                        max_size=None, open_timeout=None, ping_interval=None,
-                        ping_timeout=None, close_timeout=2),
+                connect(cfg.url, additional_headers=headers, compression=None,
+                        extensions=[self.deflate.factory()] if self.deflate else None,
+                        max_size=None, open_timeout=None, ping_interval=None, ping_timeout=None, close_timeout=2,
+                        **tls),
                 cfg.setup_timeout_s)
         except InvalidStatus as exc:
             raise _handshake_error(exc.response.status_code, cfg.url) from None

@@ -55,6 +55,7 @@ FAULTS = ("close_1011_mid_turn", "stall", "malformed", "goaway", "slow_setup", "
 _PATH_RE = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\."
                       r"(BidiGenerateContent|BidiGenerateContentConstrained)$")
 _WORD_RE = re.compile(r"[a-z']+")
+MAX_CLIENT_MESSAGE = 1 << 20  # a client's largest message: setup with its tools (audio chunks are ~1 KB)
 
 
 @dataclass(frozen=True)
@@ -444,7 +445,7 @@ class LiveEmulator:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, model_delay_s: float = 0.4,
                  speedup: float = 4.0, chunk_ms: int = 40, api_key: str | None = None,
-                 scenario: Scenario | None = None, tls: tuple[Path, Path] | None = None,
+                 scenario: Scenario | None = None, tls: ssl.SSLContext | None = None,
                  tool_timeout_s: float = 30.0, stall_s: float = 3600.0, goaway_s: float = 5.0,
                  wait_for_input_after_tool: bool = True, conditions: Conditions | None = None,
                  deflate: bool = True, hearing: Phrasebook | None = None):
@@ -468,7 +469,7 @@ class LiveEmulator:
 
     @property
     def url(self) -> str:
-        scheme = "wss" if self.tls else "ws"
+        scheme = "wss" if self.tls is not None else "ws"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{scheme}://{host}:{self.port}"
 
@@ -480,13 +481,10 @@ class LiveEmulator:
         self._queued_faults.extend(set(faults) for _ in range(connections))
 
     async def start(self) -> LiveEmulator:
-        ctx = None
-        if self.tls:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
-        self._server = await serve(self._handler, self.host, self.port, ssl=ctx,
+        self._server = await serve(self._handler, self.host, self.port, ssl=self.tls,
                                    compression="deflate" if self.deflate else None,
-                                   max_size=None, process_request=self._check_request, ping_interval=None)
+                                   max_size=MAX_CLIENT_MESSAGE, process_request=self._check_request,
+                                   ping_interval=None)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -546,38 +544,3 @@ def _http(status: int, body: str) -> Response:
     reason = {401: "Unauthorized", 404: "Not Found"}.get(status, "Error")
     data = body.encode()
     return Response(status, reason, Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(data)))]), data)
-
-
-def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
-    """A throwaway certificate for 127.0.0.1 / ::1 / localhost (SAN), valid 30 days."""
-    import datetime
-    import ipaddress
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    directory.mkdir(parents=True, exist_ok=True)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                                       x509.IPAddress(ipaddress.ip_address("::1")), x509.DNSName("localhost")])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=30)).add_extension(san, critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    return cert_path, key_path
-
-
-def client_ssl_context(cert: Path) -> ssl.SSLContext:
-    return ssl.create_default_context(cafile=str(cert))
-
-

@@ -10,11 +10,10 @@ from audio.sources import WavSource, paced
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import AudioLevel, EventBus, Notice
-from desktop.live import protocol as p
-from desktop.live.client import LiveClient, LiveConfig
-from desktop.live.emulator import LiveEmulator
+from desktop.live.client import LiveClient
 from desktop.session import open_session
 from desktop.simulated_user import speak_frames
+from tests.standins import live_config, live_emulator
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +25,8 @@ async def test_engine_runs_frames_through_the_pipeline(status_noisy, manifest):
     bus = EventBus()
     events: list = []
     bus.subscribe(events.append)
-    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
-        engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k")), bus=bus,
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = SessionEngine(LiveClient(live_config(emu)), bus=bus,
                                options=EngineOptions(preroll_ms=300, tail_ms=200),
                                pipeline=InputPipeline(build_backend("webrtc")))
         await engine.start()
@@ -93,8 +92,8 @@ class _BusyPlayer:
 async def test_hands_free_turn_is_opened_and_closed_by_the_vad(fixtures_dir):
     frames = WavSource(fixtures_dir / "status.wav").frames
     bus = EventBus()
-    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
-        engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k")), bus=bus,
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = SessionEngine(LiveClient(live_config(emu)), bus=bus,
                                options=EngineOptions(hands_free=True), pipeline=InputPipeline(build_backend("webrtc")))
         await engine.start()
         try:
@@ -113,8 +112,8 @@ async def test_half_duplex_mutes_the_microphone_while_the_assistant_speaks(fixtu
     bus = EventBus()
     levels: list[AudioLevel] = []
     bus.subscribe(lambda e: levels.append(e) if isinstance(e, AudioLevel) else None)
-    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
-        engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k")), bus=bus, player=_BusyPlayer(),
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = SessionEngine(LiveClient(live_config(emu)), bus=bus, player=_BusyPlayer(),
                                options=EngineOptions(hands_free=True, half_duplex=True),
                                pipeline=InputPipeline(build_backend("off")))
         await engine.start()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from desktop.codegen.client import CodegenClient, Limits
-from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tracker import SimulatedTime
 from desktop.events import EventBus
 from desktop.metrics import Metrics
+from tests.standins import client_tls, codegen_emulator
 
 TOKEN, ORG = "test-token-abc", 7
 
@@ -18,7 +18,7 @@ SimClock = SimulatedTime
 
 @pytest.fixture
 async def emulator():
-    async with CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0) as emu:
+    async with codegen_emulator(token=TOKEN, org_id=ORG, step_s=0) as emu:
         yield emu
 
 
@@ -38,6 +38,7 @@ async def make_client(emulator, bus_events):
         kw.setdefault("metrics", Metrics())
         kw.setdefault("backoff_s", 0.01)
         kw.setdefault("limits", Limits())
+        kw.setdefault("ssl_context", client_tls())
         c = CodegenClient(kw.pop("url", emulator.url), kw.pop("token", TOKEN), kw.pop("org_id", ORG), **kw)
         clients.append(c)
         return c

@@ -12,16 +12,16 @@ import pytest
 
 from desktop import session as wiring
 from desktop.cli import main
-from desktop.codegen.emulator import CodegenEmulator
+from tests.standins import ca_file, codegen_emulator
 
 from .conftest import ORG, TOKEN
 
 
 @pytest.fixture
-def served(monkeypatch):
-    """An emulator on its own loop thread, and the environment pointing at it."""
+def served(monkeypatch, tmp_path):
+    """An emulator (https://) on its own loop thread, and the environment pointing at it and trusting it."""
     loop = asyncio.new_event_loop()
-    emu = CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0)
+    emu = codegen_emulator(token=TOKEN, org_id=ORG, step_s=0)
     ready = threading.Event()
 
     def serve() -> None:
@@ -34,6 +34,7 @@ def served(monkeypatch):
     thread.start()
     assert ready.wait(5)
     monkeypatch.setenv("CODEGEN_API_URL", emu.url)
+    monkeypatch.setenv("GEMINI_CODEGEN_CA_FILE", str(ca_file(tmp_path)))
     monkeypatch.setenv("CODEGEN_API_TOKEN", TOKEN)
     monkeypatch.setenv("CODEGEN_ORG_ID", str(ORG))
     yield emu

@@ -10,8 +10,8 @@ import pytest
 
 from desktop.codegen.api import DONE, RUNNING
 from desktop.codegen.client import CodegenClient, CodegenError, Limits
-from desktop.codegen.emulator import CodegenEmulator
 from desktop.events import ErrorEvent
+from tests.standins import client_tls, codegen_emulator
 
 from .conftest import ORG, TOKEN, SimClock
 
@@ -69,7 +69,7 @@ async def test_unreachable_server_is_a_network_error(make_client):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again at once: nothing listens there
-    client = make_client(url=f"http://127.0.0.1:{port}", max_retries=2)
+    client = make_client(url=f"https://127.0.0.1:{port}", max_retries=2)
     with pytest.raises(CodegenError) as err:
         await client.list_runs()
     assert err.value.kind == "network" and client.requests == 3
@@ -78,11 +78,11 @@ async def test_unreachable_server_is_a_network_error(make_client):
 async def test_429_waits_for_retry_after_then_succeeds(bus_events):
     bus, seen = bus_events
     sim = SimClock()
-    async with CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim,
+    async with codegen_emulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim,
                                limits={"standard": (2, 30.0)}) as emu:
         runs = [emu.seed(f"run {i}") for i in range(3)]
         # the client's own bucket is generous here, so the server's limit is what it runs into
-        async with CodegenClient(emu.url, TOKEN, ORG, bus=bus, limits=Limits(standard=(100, 1.0)), clock=sim,
+        async with CodegenClient(emu.url, TOKEN, ORG, ssl_context=client_tls(), bus=bus, limits=Limits(standard=(100, 1.0)), clock=sim,
                                  sleep=sim.sleep, max_rate_wait_s=60) as client:
             from desktop.metrics import Metrics
 
@@ -98,8 +98,8 @@ async def test_429_waits_for_retry_after_then_succeeds(bus_events):
 
 async def test_a_long_retry_after_fails_at_once_with_a_clear_message():
     sim = SimClock()
-    async with CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim, limits={"create": (1, 60.0)}) as emu:
-        async with CodegenClient(emu.url, TOKEN, ORG, limits=Limits(create=(100, 1.0)), clock=sim,
+    async with codegen_emulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim, limits={"create": (1, 60.0)}) as emu:
+        async with CodegenClient(emu.url, TOKEN, ORG, ssl_context=client_tls(), limits=Limits(create=(100, 1.0)), clock=sim,
                                  sleep=sim.sleep, max_rate_wait_s=25) as client:
             await client.create_run("first")
             with pytest.raises(CodegenError) as err:
@@ -195,9 +195,9 @@ async def test_backend_is_read_through_and_written(emulator, make_client):
 async def test_token_bucket_keeps_inside_the_limits(bus_events):
     sim = SimClock()
     limits = {"standard": (5, 10.0)}
-    async with CodegenEmulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim, limits=limits) as emu:
+    async with codegen_emulator(token=TOKEN, org_id=ORG, step_s=0, clock=sim, limits=limits) as emu:
         ids = [emu.seed(f"r{i}").id for i in range(12)]
-        async with CodegenClient(emu.url, TOKEN, ORG, limits=Limits(standard=(5, 10.0)), clock=sim,
+        async with CodegenClient(emu.url, TOKEN, ORG, ssl_context=client_tls(), limits=Limits(standard=(5, 10.0)), clock=sim,
                                  sleep=sim.sleep) as client:
             for run_id in ids:
                 await client.get_run(run_id)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from desktop.codegen.client import CodegenClient
-from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tracker import MISSING, Intervals, RunTracker
 from desktop.events import ErrorEvent, EventBus, RunFinished, RunStep, RunUpdate
+from tests.standins import client_tls, codegen_emulator
 
 from .conftest import ORG, TOKEN, SimClock
 
@@ -26,14 +26,14 @@ class Setup:
         self.sim = SimClock()
         self.bus, self.events = EventBus(), []
         self.bus.subscribe(self.events.append)
-        self.emu = CodegenEmulator(token=TOKEN, org_id=ORG, step_s=step_s, clock=self.sim)
+        self.emu = codegen_emulator(token=TOKEN, org_id=ORG, step_s=step_s, clock=self.sim)
         self.client: CodegenClient | None = None
         self.tracker: RunTracker | None = None
 
     async def __aenter__(self) -> Setup:
         await self.emu.start()
         self.client = CodegenClient(self.emu.url, TOKEN, ORG, bus=self.bus, clock=self.sim, sleep=self.sim.sleep,
-                                    wall=self.sim)
+                                    wall=self.sim, ssl_context=client_tls())
         self.tracker = RunTracker(self.client, self.bus, clock=self.sim, sleep=self.sim.sleep, wall=self.sim)
         return self
 

@@ -15,10 +15,8 @@ from desktop.live.emulator import LiveEmulator
 from desktop.live.errors import LiveError
 from desktop.metrics import Metrics
 from desktop.simulated_user import speak_frames
-
-
-def _config(emu: LiveEmulator, **kw) -> LiveConfig:
-    return LiveConfig(url=p.live_url(emu.url), api_key=kw.pop("api_key", "k"), **kw)
+from tests.standins import client_tls, live_emulator
+from tests.standins import live_config as _config
 
 
 class Recorder:
@@ -45,7 +43,7 @@ def status_frames(fixtures_dir):
 
 
 async def test_full_turn_and_timings(status_frames):
-    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
         engine, rec = await _engine(emu)
         await speak_frames(engine, status_frames, realtime=False)
         turn = await engine.wait_turn(10)
@@ -57,7 +55,7 @@ async def test_full_turn_and_timings(status_frames):
 
 
 async def test_close_1011_mid_turn_reconnects_with_resumption_and_keeps_the_turn(status_frames):
-    async with LiveEmulator(model_delay_s=0.05, speedup=40) as emu:
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
         engine, rec = await _engine(emu)
         # a first clean turn so a resumption handle exists
         await engine.send_text("hello")
@@ -77,7 +75,7 @@ async def test_close_1011_mid_turn_reconnects_with_resumption_and_keeps_the_turn
 
 
 async def test_go_away_reconnects_between_turns():
-    async with LiveEmulator(model_delay_s=0.02, speedup=50, goaway_s=5) as emu:
+    async with live_emulator(model_delay_s=0.02, speedup=50, goaway_s=5) as emu:
         emu.inject("goaway")
         engine, rec = await _engine(emu)
         await engine.send_text("hello")
@@ -95,7 +93,7 @@ async def test_go_away_reconnects_between_turns():
 
 
 async def test_malformed_frame_is_reported_and_the_session_continues():
-    async with LiveEmulator(model_delay_s=0.02, speedup=50) as emu:
+    async with live_emulator(model_delay_s=0.02, speedup=50) as emu:
         emu.inject("malformed")
         engine, rec = await _engine(emu)
         await engine.send_text("hello")
@@ -107,7 +105,7 @@ async def test_malformed_frame_is_reported_and_the_session_continues():
 
 
 async def test_stalled_turn_times_out_with_a_clear_error_and_recovers():
-    async with LiveEmulator(model_delay_s=0.02, speedup=50) as emu:
+    async with live_emulator(model_delay_s=0.02, speedup=50) as emu:
         emu.inject("stall")
         engine, rec = await _engine(emu, turn_timeout_s=0.6)
         await engine.send_text("hello")
@@ -129,7 +127,7 @@ async def test_stalled_turn_times_out_with_a_clear_error_and_recovers():
     ({"api_key": ""}, "auth", "HTTP 401"),
 ])
 async def test_wrong_or_missing_key_is_a_clear_auth_error(kw, kind, words):
-    async with LiveEmulator(api_key="right") as emu:
+    async with live_emulator(api_key="right") as emu:
         client = LiveClient(_config(emu, **kw))
         with pytest.raises(LiveError) as info:
             await client.connect()
@@ -137,7 +135,7 @@ async def test_wrong_or_missing_key_is_a_clear_auth_error(kw, kind, words):
 
 
 async def test_unknown_model_is_a_model_error():
-    async with LiveEmulator() as emu:
+    async with live_emulator() as emu:
         client = LiveClient(_config(emu, setup=p.SetupOptions(model="gemini-2.0-flash-live-001")))
         with pytest.raises(LiveError) as info:
             await client.connect()
@@ -150,14 +148,15 @@ async def test_unreachable_endpoint_is_a_network_error():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    client = LiveClient(LiveConfig(url=p.live_url(f"ws://127.0.0.1:{port}"), api_key="k", setup_timeout_s=2))
+    client = LiveClient(LiveConfig(url=p.live_url(f"wss://127.0.0.1:{port}"), api_key="k", setup_timeout_s=2,
+                                   ssl_context=client_tls()))
     with pytest.raises(LiveError) as info:
         await client.connect()
     assert info.value.kind == "network" and "127.0.0.1" in info.value.message
 
 
 async def test_barge_in_interrupts_the_reply(status_frames):
-    async with LiveEmulator(model_delay_s=0.02, speedup=1.0) as emu:  # real-time reply: long enough to interrupt
+    async with live_emulator(model_delay_s=0.02, speedup=1.0) as emu:  # real-time reply: long enough to interrupt
         engine, rec = await _engine(emu)
         await engine.send_text("hello")
         for _ in range(200):

@@ -11,7 +11,8 @@ from google import genai
 from google.genai import types
 
 from desktop.live import protocol as p
-from desktop.live.emulator import LiveEmulator, client_ssl_context, make_self_signed_cert
+from desktop.live.emulator import LiveEmulator
+from tests.standins import client_tls, live_emulator
 
 TOOLS = [p.FunctionDeclaration("get_run_status", "status of a run",
                                {"type": "OBJECT", "properties": {"run_id": {"type": "INTEGER"}}}, non_blocking=True)]
@@ -47,7 +48,7 @@ async def _collect_server_frames(emu: LiveEmulator) -> list[bytes]:
     frames: list[bytes] = []
     wav = wave.open("tests/fixtures/status.wav")
     pcm = wav.readframes(wav.getnframes())
-    async with connect(p.live_url(emu.url), additional_headers={"x-goog-api-key": "k"}) as ws:
+    async with connect(p.live_url(emu.url), additional_headers={"x-goog-api-key": "k"}, ssl=client_tls()) as ws:
         await ws.send(p.setup_message(p.SetupOptions(tools=TOOLS[:1])))
         frames.append(await ws.recv())
 
@@ -84,7 +85,7 @@ async def _collect_server_frames(emu: LiveEmulator) -> list[bytes]:
 
 async def test_every_server_message_validates_with_sdk_types():
     # the cut comes 2 s after the goAway: long after the steps below, however busy the machine
-    async with LiveEmulator(model_delay_s=0.05, speedup=50, goaway_s=2.0) as emu:
+    async with live_emulator(model_delay_s=0.05, speedup=50, goaway_s=2.0) as emu:
         frames = await _collect_server_frames(emu)
     kinds = set()
     for frame in frames:
@@ -98,15 +99,9 @@ async def test_every_server_message_validates_with_sdk_types():
         assert expected in kinds, expected
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory):
-    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
-
-
-def _sdk_client(port: int, cert) -> genai.Client:
+def _sdk_client(port: int) -> genai.Client:
     return genai.Client(api_key="sdk-test-key", http_options=types.HttpOptions(
-        base_url=f"https://127.0.0.1:{port}", api_version="v1beta",
-        async_client_args={"ssl": client_ssl_context(cert)}))
+        base_url=f"https://127.0.0.1:{port}", api_version="v1beta", async_client_args={"ssl": client_tls()}))
 
 
 async def _receive_turn(session, on_tool=None):
@@ -126,16 +121,15 @@ async def _receive_turn(session, on_tool=None):
     return audio, "".join(texts), calls
 
 
-async def test_official_sdk_completes_audio_text_and_tool_turns_over_tls(tls_files):
-    cert, key = tls_files
-    async with LiveEmulator(model_delay_s=0.05, speedup=50, tls=(cert, key)) as emu:
+async def test_official_sdk_completes_audio_text_and_tool_turns_over_tls():
+    async with live_emulator(model_delay_s=0.05, speedup=50) as emu:
         config = types.LiveConnectConfig(
             response_modalities=["AUDIO"], input_audio_transcription={}, output_audio_transcription={},
             realtime_input_config=types.RealtimeInputConfig(
                 automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)),
             tools=[types.Tool(function_declarations=[types.FunctionDeclaration(
                 name="get_run_status", description="status", parameters={"type": "OBJECT", "properties": {}})])])
-        client = _sdk_client(emu.port, cert)
+        client = _sdk_client(emu.port)
         async with client.aio.live.connect(model="gemini-3.8-live", config=config) as session:
             # 1. push-to-talk audio turn; "what is the status..." makes the emulator call the tool
             wav = wave.open("tests/fixtures/status.wav")

@@ -16,14 +16,16 @@ from desktop.events import ErrorEvent, EventBus, LatencyDrift, Notice, Reconnect
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.conditions import Conditions
-from desktop.live.emulator import LiveEmulator, client_ssl_context, make_self_signed_cert
+from desktop.live.emulator import LiveEmulator
 from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
+from tests.standins import client_tls, server_tls
 
 
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+@pytest.fixture
+def tls():
+    """The stand-in's server TLS (the client trusts it through ``client_tls``)."""
+    return server_tls()
 
 
 @contextlib.asynccontextmanager
@@ -34,7 +36,7 @@ async def session(tls, conditions: Conditions, *, model_delay_s: float = 0.02, s
             emu.inject(*faults)
         bus, metrics, events = EventBus(), Metrics(), []
         bus.subscribe(events.append)
-        config = LiveConfig(url=p.live_url(emu.url), api_key="k", ssl_context=client_ssl_context(tls[0]), **live)
+        config = LiveConfig(url=p.live_url(emu.url), api_key="k", ssl_context=client_tls(), **live)
         assert config.url.startswith("wss://127.0.0.1:")
         engine = SessionEngine(LiveClient(config, metrics), bus=bus, metrics=metrics, options=EngineOptions())
         await engine.start()

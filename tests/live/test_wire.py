@@ -19,7 +19,7 @@ from audio.sources import WavSource
 from desktop.engine import SessionEngine
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
-from desktop.live.emulator import LiveEmulator, client_ssl_context, make_self_signed_cert
+from desktop.live.emulator import LiveEmulator
 from desktop.live.wire import (
     PRESETS,
     Deflate,
@@ -34,6 +34,7 @@ from desktop.live.wire import (
 from desktop.quality import PROFILES
 from desktop.simulated_user import speak_frames
 from devtools.bench_network import settled_tcp_bytes
+from tests.standins import client_tls, server_tls
 
 
 # ------------------------------------------------------------------------------------------ pure parts
@@ -102,9 +103,10 @@ def test_network_line_says_what_the_counters_say(counters, state, words):
 
 
 # ------------------------------------------------------------------------------------------ over TLS
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory):
-    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+@pytest.fixture
+def tls():
+    """The stand-in's server TLS (the client trusts it through ``client_tls``)."""
+    return server_tls()
 
 
 @pytest.fixture(scope="module")
@@ -129,9 +131,9 @@ def _tcp_minus_estimate(meter: WireMeter) -> tuple[int, int] | None:
     return tcp[0] - meter.up.tls_estimate, tcp[1] - meter.down.tls_estimate
 
 
-async def _converse(emu: LiveEmulator, cert, frames, deflate: Deflate | None) -> Recorded:
+async def _converse(emu: LiveEmulator, frames, deflate: Deflate | None) -> Recorded:
     """One spoken turn; every frame the session wrote and read is kept (observed, not changed)."""
-    live = LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k", ssl_context=client_ssl_context(cert),
+    live = LiveClient(LiveConfig(url=p.live_url(emu.url), api_key="k", ssl_context=client_tls(),
                                  deflate=deflate))
     uplink: list[bytes] = []
     downlink: list[bytes] = []
@@ -173,7 +175,7 @@ def _plain_wire(messages: list[bytes], masked: bool) -> int:
 
 async def test_offer_accepted_compresses_both_ways_and_every_byte_is_counted(tls, status_frames):
     async with LiveEmulator(model_delay_s=0.02, speedup=40, tls=tls) as emu:
-        rec = await _converse(emu, tls[0], status_frames, PRESETS["deflate"])
+        rec = await _converse(emu, status_frames, PRESETS["deflate"])
         await rec.engine.stop()
     meter = rec.meter
     assert rec.user_text == "What is the status of my last task"
@@ -206,9 +208,9 @@ async def test_offer_accepted_compresses_both_ways_and_every_byte_is_counted(tls
 
 async def test_a_server_that_declines_changes_no_byte(tls, status_frames):
     async with LiveEmulator(model_delay_s=0.02, speedup=40, tls=tls, deflate=False) as emu:
-        declined = await _converse(emu, tls[0], status_frames, PRESETS["huffman"])
+        declined = await _converse(emu, status_frames, PRESETS["huffman"])
         await declined.engine.stop()
-        plain = await _converse(emu, tls[0], status_frames, None)
+        plain = await _converse(emu, status_frames, None)
         await plain.engine.stop()
     assert emu.stats.deflate_offered == 1 and emu.stats.deflate_accepted == 0
     assert declined.meter.negotiated is None and declined.meter.answer is None

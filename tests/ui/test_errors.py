@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from desktop.config import Settings
 from desktop.events import EngineState, ErrorEvent
-from desktop.live.emulator import LiveEmulator
+from tests.standins import ca_file, live_emulator
 from tests.ui.conftest import make_window
 from ui.settings_dialog import SettingsDialog
 
@@ -59,7 +59,7 @@ def test_error_is_a_dismissible_message_with_its_action(qtbot, window, event, bu
 def emulator_with_key():
     """A Live emulator that accepts only one key, on its own loop thread (loopback only)."""
     loop = asyncio.new_event_loop()
-    emu = LiveEmulator(api_key="the-right-key")
+    emu = live_emulator(api_key="the-right-key")
     ready = threading.Event()
 
     def run() -> None:
@@ -79,8 +79,9 @@ def emulator_with_key():
 
 
 def test_wrong_key_against_a_real_socket_is_shown_with_settings_action(qtbot, themed_app, memory_keyring,
-                                                                        emulator_with_key):
-    settings = Settings(live_url=emulator_with_key.url, gemini_api_key="a-wrong-key", setup_timeout_s=3)
+                                                                        emulator_with_key, tmp_path):
+    settings = Settings(live_url=emulator_with_key.url, gemini_api_key="a-wrong-key", setup_timeout_s=3,
+                        ca_file=str(ca_file(tmp_path)))
     win = make_window(qtbot, settings, start=False)
     try:
         win.bridge.start(settings)

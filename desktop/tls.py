@@ -1,0 +1,117 @@
+"""TLS for the endpoints and for the local stand-ins.
+
+The app talks to Gemini Live over ``wss://`` and to CodeGen over ``https://`` with the default trust stores.
+The local stand-ins (offline demo, tests, load test) serve the same TLS with a throwaway self-signed
+certificate for loopback; a client trusts it because that certificate is loaded as a CA into the
+connection's own context.  Verification is never turned off anywhere.
+
+``ca_file`` (a setting) adds CA certificates to the system's for the app's own connections: a company TLS
+proxy, or a stand-in started with ``gemini-codegen emulate ... --tls``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ssl
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+IDENTITY_MAX_AGE_S = 24 * 3600  # a fresh loopback certificate at least once a day (each is valid 30 days)
+
+
+@dataclass(frozen=True)
+class TlsIdentity:
+    """A certificate and its private key (PEM) for 127.0.0.1, ::1 and localhost."""
+
+    cert_pem: bytes
+    key_pem: bytes
+    created: float = 0.0  # time.time() when made
+
+    @classmethod
+    def self_signed(cls, days: int = 30) -> TlsIdentity:
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+        now = datetime.datetime.now(datetime.UTC)
+        san = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                                           x509.IPAddress(ipaddress.ip_address("::1")), x509.DNSName("localhost")])
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=days)).add_extension(san, critical=False)
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256()))
+        return cls(cert.public_bytes(serialization.Encoding.PEM),
+                   key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                     serialization.NoEncryption()), time.time())
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """The certificate and key as PEM files in ``directory`` (the key readable by its owner only)."""
+        directory.mkdir(parents=True, exist_ok=True)
+        cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
+        cert_path.write_bytes(self.cert_pem)
+        key_path.touch(0o600)
+        key_path.chmod(0o600)
+        key_path.write_bytes(self.key_pem)
+        return cert_path, key_path
+
+    def server_context(self) -> ssl.SSLContext:
+        with tempfile.TemporaryDirectory(prefix="gemini-codegen-tls-") as tmp:
+            return server_context(*self.write(Path(tmp)))
+
+    def client_context(self) -> ssl.SSLContext:
+        """A client context that trusts this certificate and nothing else."""
+        return ssl.create_default_context(cadata=self.cert_pem.decode("ascii"))
+
+
+_identity: TlsIdentity | None = None
+_identity_lock = threading.Lock()
+
+
+def loopback_identity() -> TlsIdentity:
+    """The process's certificate for its in-process stand-ins (made once, renewed daily)."""
+    global _identity
+    with _identity_lock:
+        if _identity is None or time.time() - _identity.created > IDENTITY_MAX_AGE_S:
+            _identity = TlsIdentity.self_signed()
+        return _identity
+
+
+def make_self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for loopback written to ``directory``: (cert.pem, key.pem)."""
+    return TlsIdentity.self_signed().write(directory)
+
+
+def server_context(cert: Path, key: Path) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    return ctx
+
+
+def client_ssl_context(cert: Path) -> ssl.SSLContext:
+    """A client context that trusts only the certificate(s) in ``cert``."""
+    return ssl.create_default_context(cafile=str(cert))
+
+
+def endpoint_context(ca_file: str | None) -> ssl.SSLContext | None:
+    """The context for the configured endpoints: None means each library's default trust store (as for
+    Google); with ``ca_file``, the system's CAs plus the ones in that file."""
+    if not ca_file:
+        return None
+    ctx = ssl.create_default_context()
+    try:
+        ctx.load_verify_locations(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        from desktop.config import ConfigError
+
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
+        raise ConfigError(f"setting 'ca_file': cannot load CA certificates from {ca_file} ({reason})") from None
+    return ctx
