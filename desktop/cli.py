@@ -41,6 +41,7 @@ from desktop.events import (
 from desktop.live import conditions
 from desktop.problems import describe, one_line
 from desktop.state import cli as state_cli
+from desktop.redaction import SECRETS, install_log_redaction
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
 # tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
@@ -111,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(args, "log_level", None) or "WARNING",
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_redaction()
     handler = getattr(args, "handler", None)
     try:
         if handler is None:
@@ -119,14 +121,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except UserError as exc:
-        print(f"gemini-codegen: error: {exc}", file=sys.stderr)
+        print_error(str(exc))
         return EXIT_USAGE
     except Exception as exc:  # known failure classes become one line; unknown ones keep their traceback
         problem = describe(exc)
         if problem is None:
             raise
-        print(f"gemini-codegen: error: {one_line(problem)}", file=sys.stderr)
+        print_error(one_line(problem))
         return 1
+
+
+def print_error(message: str) -> None:
+    """One line on stderr, without secrets (a server may have echoed the key into the message)."""
+    print(f"gemini-codegen: error: {SECRETS.log_text(message)}", file=sys.stderr, flush=True)
 
 
 def open_window(args: argparse.Namespace) -> int:

@@ -20,6 +20,7 @@ import platformdirs
 
 from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
 from desktop.live.wire import COMPRESSION_CHOICES
+from desktop.redaction import remember_secrets
 
 APP_NAME = "gemini-codegen"
 DEFAULT_CODEGEN_URL = "https://api.codegen.com"
@@ -208,7 +209,9 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
                 stored = secrets.get_secret(name)
                 if stored:
                     values[name] = stored
-    return Settings(**values)
+    settings = Settings(**values)
+    remember_secrets(settings.secrets())  # kept out of every log line and event from now on
+    return settings
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:

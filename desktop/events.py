@@ -2,7 +2,8 @@
 
 Every consumer (the window, the store, the metrics, the command line) subscribes to the same stream.
 Subscribers are called on the engine's loop thread and must be quick; the Qt bridge re-posts them to the
-UI thread.
+UI thread.  The bus hands every subscriber the event with the known secrets replaced (``desktop.redaction``),
+so a server that echoes the API key never gets it onto the screen or into `run --json`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from desktop.redaction import SECRETS
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +132,7 @@ class EventBus:
         return self.subscribe(only)
 
     def emit(self, event: EngineEvent) -> None:
+        event = SECRETS(event)
         for fn in tuple(self.subscribers):
             try:
                 fn(event)

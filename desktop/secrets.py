@@ -42,10 +42,3 @@ def set_secret(name: str, value: str | None) -> None:
             f"could not store {name} in the OS keyring ({type(exc).__name__}); "
             "set it in the environment instead (GEMINI_API_KEY / CODEGEN_API_TOKEN)") from None
 
-
-def redact(text: str, secrets: list[str]) -> str:
-    """Replace every configured secret in ``text`` (for error messages that echo server replies)."""
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, "***")
-    return text

@@ -35,6 +35,7 @@ from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
 from desktop.power import PowerMonitor, power_source
 from desktop.quality import QualityProfile, profile_named
+from desktop.redaction import remember_secrets
 from desktop.state.recorder import Recorder
 from desktop.state.store import Store, data_dir_for, open_store
 from desktop.tls import endpoint_context, loopback_identity
@@ -202,6 +203,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
     ``chunk_ms`` pins the audio per Live message (default: the quality profile's)."""
     bus = bus or EventBus()
     metrics = metrics or Metrics()
+    remember_secrets(settings.secrets())  # the bus scrubs them from every event, the log filter from every line
     async with contextlib.AsyncExitStack() as stack:
         power = await stack.enter_async_context(power_monitor(settings, bus))
         store = await stack.enter_async_context(recording(settings, bus, metrics)) if record else None

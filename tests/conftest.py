@@ -33,6 +33,9 @@ def _private_config(tmp_path, monkeypatch):
     for var in ("GEMINI_API_KEY", "CODEGEN_API_TOKEN", "CODEGEN_ORG_ID", "GEMINI_LIVE_URL", "CODEGEN_API_URL",
                 "GEMINI_MODEL"):
         monkeypatch.delenv(var, raising=False)
+    from desktop.redaction import SECRETS
+
+    SECRETS.forget_all()  # the secrets an earlier test's settings held are not this test's
 
 
 E2E = FIXTURES.parent / "e2e"

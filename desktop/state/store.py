@@ -29,6 +29,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from desktop.metrics import Metrics
+from desktop.redaction import Redactor
 from desktop.state import schema
 from desktop.state.api_cache import ApiCache
 from desktop.state.pruning import Pruner, PruneReport, PruneRules, merge_search_index
@@ -40,7 +41,6 @@ log = logging.getLogger(__name__)
 DB_NAME = "state.db"
 FLUSH_INTERVAL_S = 0.25
 BUSY_TIMEOUT_MS = 5000
-REDACTED = "[secret]"
 SQLITE_HEADER = b"SQLite format 3\x00"
 STORAGE_ERRORS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "no such file", "malformed",
                   "not a database")
@@ -58,25 +58,6 @@ def data_dir_for(settings) -> Path:
     return Path(chosen).expanduser() if chosen else default_data_dir()
 
 
-class Scrubber:
-    """Replaces every configured secret value in strings and bytes."""
-
-    def __init__(self, secrets: Iterable[str]) -> None:
-        self.secrets = tuple(s for s in secrets if s)
-        self.secret_bytes = tuple(s.encode() for s in self.secrets)
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, str):
-            for s in self.secrets:
-                if s in value:
-                    value = value.replace(s, REDACTED)
-        elif isinstance(value, bytes | bytearray | memoryview):
-            data = bytes(value)
-            for b in self.secret_bytes:
-                if b in data:
-                    data = data.replace(b, REDACTED.encode())
-            value = data
-        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,7 +148,7 @@ class Store:
                  prune_every_s: float = 3600.0, start: bool = True) -> None:
         self.path = path
         self.metrics = metrics
-        self.scrub = Scrubber(secrets)
+        self.scrub = Redactor(secrets)
         self.rules = rules or PruneRules()
         self.idle_prune_after_s = idle_prune_after_s
         self.prune_every_s = prune_every_s

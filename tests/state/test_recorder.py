@@ -13,9 +13,10 @@ from desktop.events import (
     ToolCallFinished,
     TurnFinished,
 )
+from desktop.redaction import REDACTED
 from desktop.state.recorder import Recorder
 from desktop.state.runs import PullRequestRecord
-from desktop.state.store import REDACTED, Store
+from desktop.state.store import Store
 
 SECRET = "sk-test-SECRET-1234"
 
