@@ -29,6 +29,7 @@ from desktop.commands import (
     settings_from_args,
     tls_from_args,
 )
+from desktop.config import ConfigError
 from desktop.events import (
     AudioLevel,
     EventBus,
@@ -40,8 +41,8 @@ from desktop.events import (
 )
 from desktop.live import conditions
 from desktop.problems import describe, one_line
-from desktop.state import cli as state_cli
 from desktop.redaction import SECRETS, install_log_redaction
+from desktop.state import cli as state_cli
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
 # tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
@@ -120,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except UserError as exc:
+    except (UserError, ConfigError) as exc:  # bad input or settings: the line names what to change
         print_error(str(exc))
         return EXIT_USAGE
     except Exception as exc:  # known failure classes become one line; unknown ones keep their traceback

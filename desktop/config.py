@@ -9,12 +9,14 @@ out of ``repr`` so a logged ``Settings`` never shows them.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -65,6 +67,7 @@ class Settings:
     codegen_token: str | None = field(default=None, repr=False)
     codegen_org_id: int | None = None
     confirm_before_create: bool = True
+    codegen_timeout_s: float = 30.0  # total deadline of one CodeGen request, however slowly the server answers
     # extra CA certificates (PEM) trusted for the Live and CodeGen endpoints, besides the system's
     ca_file: str | None = None
     # Audio
@@ -116,9 +119,34 @@ CHOICES = {
     "denoise": ("webrtc", "rnnoise", "off"),
     "ptt_mode": ("hold", "toggle", "hands-free"),
     "quality_profile": ("auto", "performance", "balanced", "saver"),
+    "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),
 }
-RANGES = {"vad_mode": (0, 3), "denoise_level": (0, 4), "preroll_ms": (0, 2000), "tail_ms": (0, 2000),
-          "jitter_ms": (0, 1000), "saver_below_percent": (0, 100)}
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    lo: float
+    hi: float
+    lo_open: bool = False  # the value must be above ``lo`` (timeouts: more than 0)
+
+    def check(self, value: float) -> str | None:
+        if self.lo_open and value <= self.lo:
+            return f"{value:g} must be more than {self.lo:g}"
+        if not self.lo <= value <= self.hi:
+            return f"{value:g} is outside {self.lo:g}..{self.hi:g}"
+        return None
+
+
+RANGES = {
+    "vad_mode": Range(0, 3), "denoise_level": Range(0, 4), "preroll_ms": Range(0, 2000), "tail_ms": Range(0, 2000),
+    "jitter_ms": Range(0, 1000), "saver_below_percent": Range(0, 100),
+    "setup_timeout_s": Range(0, 600, lo_open=True), "turn_timeout_s": Range(0, 3600, lo_open=True),
+    "codegen_timeout_s": Range(0, 600, lo_open=True), "codegen_org_id": Range(1, 2**63 - 1),
+    "metrics_port": Range(0, 65535),
+    "prune_max_age_days": Range(1, 36500), "prune_max_mb": Range(1, 1_000_000), "prune_max_turns": Range(1, 10**9),
+}
+URL_SCHEMES = {"live_url": ("ws", "wss"), "codegen_url": ("http", "https")}
+TEXT_REQUIRED = ("live_url", "api_version", "model", "codegen_url")  # never empty
 
 
 def config_dir() -> Path:
@@ -133,35 +161,78 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME))
 
 
-def _coerce(name: str, value: Any, source: str) -> Any:
-    kind = FIELD_TYPES[name]
-    try:
-        if value is None or (isinstance(value, str) and value == "" and "None" in kind):
-            out: Any = None
-        elif kind.startswith("bool"):
-            if isinstance(value, bool):
-                out = value
-            elif str(value).lower() in ("1", "true", "yes", "on"):
-                out = True
-            elif str(value).lower() in ("0", "false", "no", "off"):
-                out = False
-            else:
-                raise ValueError(f"expected true/false, got {value!r}")
-        elif kind.startswith("int"):
-            if isinstance(value, bool):
-                raise ValueError("expected an integer")
-            out = int(value)
-        elif kind.startswith("float"):
+def _convert(kind: str, value: Any) -> Any:
+    """``value`` (from TOML, the environment or a flag) as the field's type; ValueError says why not."""
+    if kind.startswith("bool"):
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(f"expected true/false, got {value!r}")
+    if kind.startswith("int"):
+        if isinstance(value, float) and math.isfinite(value) and value == int(value):
+            return int(value)  # 3.0 in a TOML file
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.strip())
+            except ValueError:
+                pass
+        raise ValueError(f"expected a whole number, got {value!r}")
+    if kind.startswith("float"):
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"expected a number, got {value!r}")
+        try:
             out = float(value)
-        else:
-            out = str(value)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"setting {name!r} from {source}: {exc}") from None
-    if out is not None and name in CHOICES and out not in CHOICES[name]:
-        raise ConfigError(f"setting {name!r} from {source}: {out!r} is not one of {', '.join(CHOICES[name])}")
-    if out is not None and name in RANGES and not RANGES[name][0] <= out <= RANGES[name][1]:
-        lo, hi = RANGES[name]
-        raise ConfigError(f"setting {name!r} from {source}: {out} is outside {lo}..{hi}")
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        if not math.isfinite(out):
+            raise ValueError(f"expected a finite number, got {value!r}")
+        return out
+    if not isinstance(value, str):
+        raise ValueError(f"expected text, got {value!r}")
+    return value
+
+
+def _url_problem(name: str, url: str) -> str | None:
+    schemes = URL_SCHEMES[name]
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as exc:
+        return f"{url!r} is not a usable URL ({exc})"
+    if parts.scheme not in schemes or not parts.hostname:
+        return f"{url!r} must start with {' or '.join(f'{s}://' for s in schemes)} and name a host"
+    if port == 0:
+        return f"{url!r} has port 0"
+    return None
+
+
+def _coerce(name: str, value: Any, source: str) -> Any:
+    kind = str(FIELD_TYPES[name])  # the annotation's text (``from __future__ import annotations``)
+
+    def bad(why: str) -> ConfigError:
+        return ConfigError(f"setting {name!r} from {source}: {why}")
+
+    if value is None or (isinstance(value, str) and value == "" and "None" in kind):
+        return None
+    try:
+        out = _convert(kind, value)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    if name in TEXT_REQUIRED and not out.strip():
+        raise bad("must not be empty")
+    if name in CHOICES and out not in CHOICES[name]:
+        raise bad(f"{out!r} is not one of {', '.join(CHOICES[name])}")
+    if name in RANGES and (problem := RANGES[name].check(out)):
+        raise bad(problem)
+    if name in URL_SCHEMES and (problem := _url_problem(name, out)):
+        raise bad(problem)
+    if name == "ca_file" and not Path(out).expanduser().is_file():
+        raise bad(f"no such file: {out}")
     return out
 
 

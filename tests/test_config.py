@@ -30,6 +30,14 @@ def test_save_never_writes_secrets(tmp_path: Path):
     ({"GEMINI_CODEGEN_DENOISE": "magic"}, "not one of"),
     ({"GEMINI_CODEGEN_OFFLINE": "maybe"}, "true/false"),
     ({"GEMINI_CODEGEN_LIVE_COMPRESSION": "zstd"}, "not one of auto, off, deflate, huffman"),
+    ({"GEMINI_LIVE_URL": "https://example.com"}, "must start with ws:// or wss://"),
+    ({"GEMINI_LIVE_URL": "wss://127.0.0.1:99999"}, "not a usable URL"),
+    ({"CODEGEN_API_URL": "ftp://example.com"}, "must start with http:// or https://"),
+    ({"CODEGEN_API_URL": "not a url"}, "must start with http:// or https://"),
+    ({"CODEGEN_API_URL": "http://127.0.0.1:99999"}, "not a usable URL"),
+    ({"GEMINI_CODEGEN_CA_FILE": "/no/such/ca.pem"}, "no such file"),
+    ({"GEMINI_CODEGEN_TURN_TIMEOUT_S": "-inf"}, "finite"),
+    ({"GEMINI_CODEGEN_PRUNE_MAX_TURNS": "0"}, "outside 1.."),
 ])
 def test_bad_values_name_the_setting_and_source(tmp_path, env, words):
     with pytest.raises(ConfigError) as info:
@@ -53,3 +61,15 @@ def test_live_compression_setting_from_file_env_and_flag(tmp_path):
     assert load_settings({"live_compression": "deflate"}, env=env, path=path,
                          use_keyring=False).live_compression == "deflate"
     assert Settings().live_compression == "auto"
+
+
+def test_values_of_the_wrong_type_in_the_file_are_refused(tmp_path):
+    path = tmp_path / "settings.toml"
+    for line, words in (("vad_mode = 2.7", "whole number"), ("model = [1, 2]", "expected text"),
+                        ("model = \"\"", "must not be empty"), ("turn_timeout_s = true", "expected a number")):
+        path.write_text(line + "\n")
+        with pytest.raises(ConfigError) as info:
+            load_settings({}, env={}, path=path, use_keyring=False)
+        assert words in str(info.value) and str(path) in str(info.value), line
+    path.write_text("vad_mode = 3.0\n")
+    assert load_settings({}, env={}, path=path, use_keyring=False).vad_mode == 3
