@@ -8,38 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import time
-import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
 
 from audio.frames import FRAME_BYTES, FRAME_MS, RATE
-
-
-class AudioFileError(ValueError):
-    pass
+from audio.wavfile import read_wav_file
 
 
 def read_wav(path: str | Path) -> bytes:
-    """Read a PCM WAV as 16 kHz mono PCM16 (mixing down and resampling with soxr when needed)."""
-    try:
-        with wave.open(str(path), "rb") as w:
-            channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
-            raw = w.readframes(w.getnframes())
-    except FileNotFoundError:
-        raise AudioFileError(f"no such file: {path}") from None
-    except (wave.Error, EOFError, OSError) as exc:
-        raise AudioFileError(f"{path} is not a PCM WAV file ({exc})") from None
-    if width != 2:
-        raise AudioFileError(f"{path}: only 16-bit PCM WAV is supported (this one has {8 * width}-bit samples)")
-    samples = np.frombuffer(raw, dtype="<i2")
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1).astype(np.int16)
-    if rate != RATE:
+    """Read a PCM WAV (8/16/24/32-bit or float, any rate and channels) as 16 kHz mono PCM16, mixing down
+    and resampling with soxr when needed."""
+    audio = read_wav_file(path)
+    samples = audio.samples
+    if audio.channels > 1:
+        samples = samples.mean(axis=1).astype(np.int16)
+    else:
+        samples = samples[:, 0]
+    if audio.rate != RATE:
         import soxr
 
-        samples = soxr.resample(samples, rate, RATE, quality="HQ").astype(np.int16)
+        samples = soxr.resample(samples, audio.rate, RATE, quality="HQ").astype(np.int16)
     return samples.astype("<i2").tobytes()
 
 

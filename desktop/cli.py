@@ -29,7 +29,6 @@ from desktop.commands import (
     settings_from_args,
     tls_from_args,
 )
-from desktop.config import ConfigError
 from desktop.events import (
     AudioLevel,
     EventBus,
@@ -40,7 +39,7 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.live import conditions
-from desktop.problems import describe, one_line
+from desktop.problems import BAD_INPUT, describe, one_line
 from desktop.redaction import SECRETS, install_log_redaction
 from desktop.state import cli as state_cli
 
@@ -121,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (UserError, ConfigError) as exc:  # bad input or settings: the line names what to change
+    except UserError as exc:
         print_error(str(exc))
         return EXIT_USAGE
     except Exception as exc:  # known failure classes become one line; unknown ones keep their traceback
@@ -129,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if problem is None:
             raise
         print_error(one_line(problem))
-        return 1
+        return EXIT_USAGE if problem.kind in BAD_INPUT else 1
 
 
 def print_error(message: str) -> None:

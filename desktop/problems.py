@@ -6,10 +6,12 @@ one it does not know (a bug: the command line keeps its traceback, the window sa
 
 from __future__ import annotations
 
-from audio.sources import AudioFileError
+from audio.wavfile import WavError
 from desktop.config import ConfigError, MissingCredentials
 from desktop.events import ErrorEvent
 from desktop.live.errors import LiveError
+
+BAD_INPUT = frozenset({"config", "audio_file"})  # the user gave something unusable: exit 2, like a usage error
 
 
 def describe(exc: BaseException) -> ErrorEvent | None:
@@ -19,7 +21,7 @@ def describe(exc: BaseException) -> ErrorEvent | None:
         return ErrorEvent("auth", str(exc), "Add your keys in Settings, or use the offline demo.", fatal=True)
     if isinstance(exc, ConfigError):
         return ErrorEvent("config", str(exc), fatal=True)
-    if isinstance(exc, AudioFileError):
+    if isinstance(exc, WavError):
         return ErrorEvent("audio_file", str(exc), fatal=True)
     return None
 

@@ -59,7 +59,7 @@ def test_missing_key_is_one_clear_line(fixtures_dir):
 
 @pytest.mark.parametrize("args, words", [
     (["run", "--wav", "/nonexistent.wav", "--offline"], "no such file"),
-    (["run", "--wav", __file__, "--offline"], "not a PCM WAV"),
+    (["run", "--wav", __file__, "--offline"], "not a WAV file"),
 ])
 def test_bad_input_files_are_one_clear_line(args, words):
     out = gemini_codegen(*args)
