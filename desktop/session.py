@@ -111,7 +111,8 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
             return
         cache = store.api_cache if store is not None else None
         client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics,
-                                                               backend=cache, ssl_context=tls))
+                                                               backend=cache, ssl_context=tls,
+                                                               deadline_s=settings.codegen_timeout_s))
         tracker = RunTracker(client, bus)
         if store is not None:
             for run in await asyncio.to_thread(store.runs.active):

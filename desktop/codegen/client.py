@@ -1,6 +1,7 @@
 """Async HTTP client for the CodeGen agent API.
 
-One pooled ``httpx.AsyncClient`` (HTTP/2 where the server offers it, gzip/brotli), with: timeouts; retries
+One pooled ``httpx.AsyncClient`` (HTTP/2 where the server offers it, gzip), with: a total deadline and a
+size limit on every response (``body.BoundedBody`` inflates within the limit); timeouts; retries
 with jittered exponential backoff on network errors and 5xx; 429 honouring ``Retry-After`` (an
 ``ErrorEvent("rate_limited")`` on the bus says it is waiting); client-side rate limiters matching the
 documented limits (sliding windows, like the server's); single-flight coalescing of identical concurrent
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import random
 import ssl
 import time
@@ -24,6 +26,7 @@ from typing import Any, Protocol
 import httpx
 
 from desktop.codegen.api import ERROR_KINDS, LogPage, Run, RunPage, ShapeError, error_message, is_final
+from desktop.codegen.body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, BoundedBody
 from desktop.events import ErrorEvent, EventBus
 from desktop.metrics import Metrics
 
@@ -33,6 +36,8 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
 ACTIVE_TTL_S = 3.0  # an active run's cached copy answers for this long
+MAX_RESPONSE_BYTES = 4 << 20  # a page of 100 runs is ~200 KB; nothing the API documents comes near this
+DEADLINE_S = 30.0  # one request, connect to last byte, however slowly the server trickles it
 
 
 class CacheBackend(Protocol):
@@ -104,13 +109,15 @@ class CodegenClient:
                  timeout_s: float = 15.0, max_retries: int = 4, backoff_s: float = 0.25, max_backoff_s: float = 8.0,
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, wall: Clock = time.time,
                  active_ttl_s: float = ACTIVE_TTL_S, max_rate_wait_s: float = 25.0,
-                 ssl_context: ssl.SSLContext | None = None):
+                 ssl_context: ssl.SSLContext | None = None, deadline_s: float = DEADLINE_S,
+                 max_response_bytes: int = MAX_RESPONSE_BYTES):
         self.base_url = base_url.rstrip("/")
         self.org_id = org_id
         self.bus, self.metrics, self.backend = bus, metrics, backend
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
         self.sleep, self.wall, self.active_ttl_s = sleep, wall, active_ttl_s
         self.max_rate_wait_s = max_rate_wait_s  # a longer Retry-After fails at once (a voice answer can't wait)
+        self.deadline_s, self.max_response_bytes = deadline_s, max_response_bytes
         self.buckets = {name: RateLimiter(*getattr(limits, name), clock=clock, sleep=sleep)
                         for name in ("create", "standard", "logs")}
         self.http = httpx.AsyncClient(
@@ -118,7 +125,7 @@ class CodegenClient:
             verify=ssl_context if ssl_context is not None else True,  # None: httpx's default CA bundle
             limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
-                     "Accept-Encoding": "gzip, br", "User-Agent": "gemini-codegen-desktop"})
+                     "Accept-Encoding": ACCEPT_ENCODING, "User-Agent": "gemini-codegen-desktop"})
         self._cache: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self.requests = 0  # HTTP requests actually sent (retries included)
@@ -263,31 +270,33 @@ class CodegenClient:
             t0 = time.perf_counter()
             try:
                 self.requests += 1
-                resp = await self.http.request(method, path, json=body, headers=headers)
+                status, resp_headers, content = await self._exchange(method, path, body, headers)
+            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+                raise CodegenError(f"The CodeGen URL {self.base_url!r} cannot be used ({exc}). "
+                                   f"Set CODEGEN_API_URL to an https:// address.", kind="codegen") from None
             except httpx.TransportError as exc:
                 # a POST is retried only when it surely never reached the server
                 safe = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if attempt >= self.max_retries or not safe:
-                    raise CodegenError(f"Cannot reach CodeGen ({type(exc).__name__}). Check the network.",
-                                       kind="network") from None
+                    raise CodegenError(f"Cannot reach CodeGen at {_host(self.base_url)} ({_reason(exc)}). "
+                                       f"Check the network.", kind="network") from None
                 attempt += 1
                 await self.sleep(self._backoff(attempt))
                 continue
             finally:
                 if self.metrics is not None:
                     self.metrics.observe_s("codegen.request_miss", time.perf_counter() - t0)
-            status = resp.status_code
             if status == 304:
-                return None, resp.headers.get("etag")
+                return None, resp_headers.get("etag")
             if 200 <= status < 300:
-                return resp.content, resp.headers.get("etag")
+                return content, resp_headers.get("etag")
             if status == 429 and attempt < self.max_retries:
                 attempt += 1
-                wait = _retry_after(resp.headers.get("retry-after"), self._backoff(attempt))
+                wait = _retry_after(resp_headers.get("retry-after"), self._backoff(attempt))
                 if self.metrics is not None:
                     self.metrics.count("rate_limited")
                 if wait > self.max_rate_wait_s:
-                    raise CodegenError(f"CodeGen is rate limiting requests; try again in {wait:.0f} seconds.",
+                    raise CodegenError(f"CodeGen is rate limiting requests; try again in {_duration(wait)}.",
                                        kind="rate_limited", status=429)
                 if self.bus is not None:
                     self.bus.emit(ErrorEvent("rate_limited", f"CodeGen is rate limiting requests; waiting "
@@ -299,10 +308,35 @@ class CodegenClient:
                 await self.sleep(self._backoff(attempt))
                 continue
             try:
-                payload = resp.json()
+                payload = json.loads(content)
             except ValueError:
                 payload = None
             raise CodegenError(error_message(status, payload, what=what), kind=_kind(status), status=status)
+
+    async def _exchange(self, method: str, path: str, body: Any,
+                        headers: Mapping[str, str] | None) -> tuple[int, httpx.Headers, bytes]:
+        """One request, streamed: the body is read (and inflated) up to ``max_response_bytes`` and the whole
+        exchange ends within ``deadline_s``; either limit stops it at once with a ``CodegenError``."""
+        limit = self.max_response_bytes
+        try:
+            async with asyncio.timeout(self.deadline_s):
+                async with self.http.stream(method, path, json=body, headers=headers) as resp:
+                    content = BoundedBody(limit, resp.headers.get("content-encoding"),
+                                          resp.headers.get("content-length"))
+                    async for chunk in resp.aiter_raw():
+                        content.feed(chunk)
+                    return resp.status_code, resp.headers, content.finish()
+        except TimeoutError:
+            raise CodegenError(f"CodeGen did not finish answering within {self.deadline_s:g} s, so the request "
+                               f"was stopped (codegen_timeout_s). Try again; check the network if it persists.",
+                               kind="network") from None
+        except BodyTooLarge as exc:
+            size = f" ({_megabytes(exc.declared)})" if exc.declared else ""
+            raise CodegenError(f"CodeGen sent a response larger than {_megabytes(limit)}{size}, so it was stopped "
+                               f"unread. Try again; if it persists, the service or a proxy in between is "
+                               f"misbehaving.", kind="codegen") from None
+        except BodyUndecodable as exc:
+            raise CodegenError(f"CodeGen sent a response I could not read ({exc}).", kind="codegen") from None
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""
@@ -314,17 +348,43 @@ def _kind(status: int) -> str:
 
 
 def _retry_after(value: str | None, default: float) -> float:
+    """Seconds to wait, as the server said (seconds or an HTTP date); ``default`` when absent or unreadable."""
     if value:
         try:
-            return max(0.0, min(120.0, float(value)))
+            seconds = float(value)
+            return max(0.0, seconds) if math.isfinite(seconds) else default
         except ValueError:
             from email.utils import parsedate_to_datetime
 
             try:
-                return max(0.0, min(120.0, parsedate_to_datetime(value).timestamp() - time.time()))
-            except (TypeError, ValueError):
+                return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+            except (TypeError, ValueError, OverflowError):
                 pass
     return default
+
+
+def _duration(seconds: float) -> str:
+    """A wait the way a person says it: "45 seconds", "17 minutes", "3 hours", "12 days"."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            n = round(seconds / size)
+            return f"{n} {unit}s"
+    n = round(seconds)
+    return f"{n} second{'s' if n != 1 else ''}"
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:g} MB"
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or url
+
+
+def _reason(exc: Exception) -> str:
+    """What went wrong on the wire, in words (httpx's message, else the kind of failure)."""
+    text = str(exc).strip()
+    return text[:200] if text else type(exc).__name__
 
 
 def _parse(cls: Any, raw: bytes) -> Any:

@@ -39,8 +39,8 @@ class AppRun:
     stderr: str
     seconds: float
     cpu_s: float
-    peak_rss_mb: float  # the kernel's high-water mark for the process (ru_maxrss)
-    sampled_rss_mb: list[float] = field(default_factory=list)  # sampled every 20 ms while it ran
+    peak_rss_mb: float  # the kernel's high-water mark since exec (VmHWM), read at every sample
+    sampled_rss_mb: list[float] = field(default_factory=list)  # RSS sampled every 20 ms while it ran
 
     @property
     def error_lines(self) -> list[str]:
@@ -80,6 +80,7 @@ def run_app(args: list[str], env: dict[str, str], *, timeout: float = 60.0,
                                 cwd=ROOT, preexec_fn=preexec)
         ps = psutil.Process(proc.pid)
         samples: list[float] = []
+        peak = 0.0
         status = rusage = None
         while True:
             pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
@@ -91,7 +92,8 @@ def run_app(args: list[str], env: dict[str, str], *, timeout: float = 60.0,
                 break
             try:
                 samples.append(ps.memory_info().rss / 2**20)
-            except psutil.Error:
+                peak = max(peak, _high_water_mb(proc.pid), samples[-1])
+            except (psutil.Error, OSError):
                 pass
             if watch is not None:
                 out.seek(0)
@@ -103,7 +105,19 @@ def run_app(args: list[str], env: dict[str, str], *, timeout: float = 60.0,
         err.seek(0)
         return AppRun(args, proc.returncode, out.read().decode("utf-8", "replace"),
                       err.read().decode("utf-8", "replace"), seconds, rusage.ru_utime + rusage.ru_stime,
-                      rusage.ru_maxrss / 1024, samples)
+                      peak, samples)
+
+
+def _high_water_mb(pid: int) -> float:
+    """The process's peak RSS since its exec (Linux VmHWM; ru_maxrss would include the forking parent's)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 @dataclass

@@ -113,12 +113,30 @@ async def drain(ws: ServerConnection) -> None:
 
 
 # ------------------------------------------------------------------------------------------ HTTP
-HttpScript = Callable[[bytes, asyncio.StreamWriter], Awaitable[None]]
+@dataclass
+class Reply:
+    """One connection's answering side; ``send`` raises once the client has hung up."""
+
+    peer: HttpPeer
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
+
+    async def send(self, data: bytes) -> None:
+        # TLS transports drop writes after the client left without saying so: watch for its EOF
+        if self.reader.at_eof() or self.writer.transport.is_closing():
+            raise ConnectionResetError("the client closed the connection")
+        self.writer.write(data)
+        self.peer.bytes_sent += len(data)
+        await self.writer.drain()
+        await asyncio.sleep(0)  # let a close from the client be noticed
+
+
+HttpScript = Callable[[bytes, Reply], Awaitable[None]]
 
 
 @dataclass
 class HttpPeer:
-    """An https:// server on 127.0.0.1: reads each request head, then ``script(head, writer)`` answers."""
+    """An https:// server on 127.0.0.1: reads each request head, then ``script(head, reply)`` answers."""
 
     script: HttpScript
     requests: int = 0
@@ -149,16 +167,11 @@ class HttpPeer:
                                if line.lower().startswith(b"content-length:")), 0)
                 if length:
                     await reader.readexactly(length)
-                await self.script(head, writer)
+                await self.script(head, Reply(self, reader, writer))
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError, OSError):
             pass
         finally:
             writer.close()
-
-    async def send(self, writer: asyncio.StreamWriter, data: bytes) -> None:
-        writer.write(data)
-        self.bytes_sent += len(data)
-        await writer.drain()
 
 
 @dataclass

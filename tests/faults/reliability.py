@@ -62,9 +62,9 @@ def render(rows: list[Row]) -> str:
         "",
         "Every row drives the real command (`python -m desktop ...`, a child process) or the real client against a "
         "misbehaving peer on 127.0.0.1 over TLS (wss:// or https://, trusted through the peer's own certificate). "
-        "Time is the child's wall time from start to exit (start-up included, about 0.5-1 s); CPU is its user + "
-        "system time; peak RSS is the kernel's high-water mark for the child (`ru_maxrss`), with the RSS also "
-        "sampled every 20 ms while it ran. The machine may have been shared with other work: times are upper "
+        "Time is the child's wall time from start to exit (start-up included, about 0.3-1 s); CPU is its user + "
+        "system time; peak RSS is the child's high-water mark since it started (Linux `VmHWM`, read every 20 ms "
+        "while it ran). The machine may have been shared with other work: times are upper "
         "bounds, not benchmarks. Exit codes: 0 done, 1 the work failed (the line says why), 2 bad input or "
         "settings.",
         "",
@@ -79,7 +79,7 @@ def render(rows: list[Row]) -> str:
         for row in by_item[item]:
             lines.append(f"| {item} | {row.fault} | {row.behaviour} | {_num(row.rc, 'd')} | "
                          f"{_num(row.seconds, '.2f')} | {_num(row.cpu_s, '.2f')} | {_num(row.peak_rss_mb, '.0f')} |")
-    lines += ["", "Items (issue 12): " + "; ".join(f"{n}. {what}" for n, what in ITEMS.items()) + ".", ""]
+    lines += ["", "Items: " + "; ".join(f"{n}. {what}" for n, what in ITEMS.items()) + ".", ""]
     return "\n".join(lines)
 
 

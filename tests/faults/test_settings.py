@@ -45,5 +45,6 @@ def test_item11_a_bad_setting_is_one_line_naming_it_and_its_source(app, history_
     assert f"setting '{setting}' from {source}:" in line and words in line, line
     (app.config_dir / "settings.toml").unlink(missing_ok=True)
     assert [t["user_text"] for t in app.history()][::-1] == history_kept  # nothing pruned, nothing written
+    shown = line.removeprefix("gemini-codegen: error: ").replace(str(app.config_dir), "CONFIG_DIR")
     reliability(11, f"`{' '.join(command[:2])}` with {name} = {value} ({where})",
-                f"refused before any work: `{line.removeprefix('gemini-codegen: error: ')}`", result)
+                f"refused before any work: `{shown}`", result)
