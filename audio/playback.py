@@ -40,13 +40,17 @@ from audio.timing import NullTimer, StageTimer
 
 OUTPUT_RATE = 24000
 log = logging.getLogger(__name__)
+MAX_BUFFERED_S = 300  # replies arrive faster than real time; audio further ahead of playback than this is dropped
 
 
 class JitterBuffer:
-    def __init__(self, rate: int = OUTPUT_RATE, target_ms: int = 60, pad_ms: int = 80):
+    def __init__(self, rate: int = OUTPUT_RATE, target_ms: int = 60, pad_ms: int = 80,
+                 max_buffered_s: float = MAX_BUFFERED_S):
         self.rate = rate
         self.target_bytes = rate * target_ms // 1000 * 2
         self.pad_bytes = rate * pad_ms // 1000 * 2
+        self.max_bytes = int(rate * max_buffered_s) * 2
+        self.dropped_bytes = 0  # audio a server sent beyond ``max_buffered_s`` ahead of playback
         self._buf = bytearray()
         self._lock = threading.Lock()
         self._playing = False  # the target was reached (or the turn ended): draining
@@ -74,6 +78,10 @@ class JitterBuffer:
                 self._turn_ended = False
                 self.turn_written_at = time.perf_counter() if now is None else now
                 self.turn_played_at = None
+            room = max(0, self.max_bytes - len(self._buf))
+            if len(pcm) > room:
+                self.dropped_bytes += len(pcm) - room
+                pcm = pcm[:room - room % 2]
             self._buf += pcm
             if len(self._buf) >= self.target_bytes:
                 self._playing = True

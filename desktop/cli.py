@@ -200,23 +200,32 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
         await speak_frames(engine, frames, realtime=not args.fast)
         turn = await engine.wait_turn(wait_s)
         for text in args.then:
-            if turn is None:
+            if turn is None or engine.failure is not None:
                 break
             await engine.send_text(text)
             turn = await engine.wait_turn(wait_s)
-        if getattr(args, "follow", False):
+        if getattr(args, "follow", False) and engine.failure is None:
             await runs.follow()
         network = network_summary(engine)
+    failure = engine.failure
+    failed = [f for f in finished if f.error]
+    ok = bool(finished) and turn is not None and not failed and failure is None
+    if failure is not None:  # the session ended: a wrong key, quota, a server that keeps dropping us
+        problem: str | None = f"{failure.message} {failure.action}".strip()
+    elif failed:
+        problem = failed[-1].error
+    else:
+        problem = None if ok else f"no complete turn within {wait_s:g} s."
     snap = metrics.snapshot()
     timings = {name: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "max_ms": round(s.max_ms, 2)}
                for name, s in snap.stages.items()}
-    ok = bool(finished) and turn is not None
-    summary = {"event": "Summary", "ok": ok, "turns": len(finished), "stages": timings,
+    summary = {"event": "Summary", "ok": ok, "turns": len(finished), "failed_turns": len(failed),
+               "error": problem, "stages": timings,
                "counters": {k: v for k, v in snap.counters.items() if v},
                "profile": profile[-1].profile if profile else None,
                "profile_reason": profile[-1].reason if profile else None, "network": network}
     if args.json:
-        print(json.dumps(summary), flush=True)
+        print(json.dumps(SECRETS(summary)), flush=True)
     else:
         print("\nper-stage timings (ms):")
         for name, s in timings.items():
@@ -233,7 +242,9 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
             if rates:
                 print("  " + ", ".join(f"{human_bytes(rates[k])} {what}" for k, what in named if k in rates)
                       + " (TLS estimate)")
-        print("result:", "turn completed" if ok else "no complete turn (see errors above)")
+        print("result:", "turn completed" if ok else "failed")
+    if problem:
+        print_error(problem)
     return 0 if ok else 1
 
 

@@ -167,6 +167,7 @@ class Turn:
     interrupted: bool = False
     replayed: bool = False
     retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
+    error: str | None = None  # why the turn failed (timeout, connection reset...), when it did
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -211,6 +212,7 @@ class SessionEngine:
         self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
         self._pending_profile: QualityProfile | None = None
         self._idle_since = time.monotonic()
+        self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.AudioChunk: self._on_audio,
             p.InputTranscript: self._on_input_transcript,
@@ -271,7 +273,7 @@ class SessionEngine:
     def press(self, at: float | None = None) -> None:
         """Push-to-talk key down (``at``: perf_counter of the key event).  Barges in on a reply."""
         at = time.perf_counter() if at is None else at
-        if self.gate.state is GateState.OPEN:
+        if self.gate.state is GateState.OPEN or self.failure is not None:
             return
         if self.reply_pending:
             self._barge_in()
@@ -343,10 +345,13 @@ class SessionEngine:
             self._switch_profile()  # the gate is closed and the chunker empty: nothing of a turn is lost
 
     async def send_text(self, text: str) -> None:
-        """A typed request instead of speech."""
+        """A typed request instead of speech (ignored once the session has failed)."""
+        if self.failure is not None:
+            return
         if self.state is EngineState.SPEAKING:
             self._barge_in()
-        turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()), user_text=text)
+        turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()),
+                    user_text=_bounded_append("", text)[0])
         self._new_turn(turn)
         self.bus.emit(TranscriptDelta(turn.id, "user", text, finished=True))
         await self.transport.send(SendText(text))
@@ -411,7 +416,8 @@ class SessionEngine:
                                      kind="power"))
 
     async def wait_turn(self, timeout: float) -> Turn | None:
-        """Wait until the current turn has finished (turnComplete, interruption or error)."""
+        """Wait until the current turn has finished (turnComplete, interruption or error; at once when the
+        session has failed).  A failed turn comes back with its ``error`` set."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._turn_done.wait(), timeout)
         return self.turn if self._turn_done.is_set() else None
@@ -467,14 +473,16 @@ class SessionEngine:
         if turn.retranscribing:  # keep one copy of the replayed turn's transcript
             turn.user_text = ""
             turn.retranscribing = False
-        turn.user_text += ev.text
-        self.bus.emit(TranscriptDelta(turn.id, "user", ev.text, ev.finished))
+        turn.user_text, text = _bounded_append(turn.user_text, ev.text)
+        if text or ev.finished:
+            self.bus.emit(TranscriptDelta(turn.id, "user", text, ev.finished))
 
     def _on_output_transcript(self, ev: p.OutputTranscript) -> None:
         turn = self.turn
         if turn is not None:
-            turn.assistant_text += ev.text
-            self.bus.emit(TranscriptDelta(turn.id, "assistant", ev.text, ev.finished))
+            turn.assistant_text, text = _bounded_append(turn.assistant_text, ev.text)
+            if text or ev.finished:
+                self.bus.emit(TranscriptDelta(turn.id, "assistant", text, ev.finished))
 
     def _on_tool_call(self, ev: p.ToolCall) -> None:
         for call in ev.calls:
@@ -514,20 +522,25 @@ class SessionEngine:
     def _on_error(self, ev: ErrorEvent) -> None:
         self.metrics.count("errors")
         self.bus.emit(ev)
-        if ev.kind == "timeout" or ev.fatal:
-            self._finish_turn()
+        if ev.fatal:
+            self.failure = ev
+        if ev.turn_failed or ev.fatal:
+            self._finish_turn(error=f"{ev.message} {ev.action}".strip())
             if ev.fatal:
                 self._set_state(EngineState.ERROR, ev.message)
 
-    def _finish_turn(self) -> None:
+    def _finish_turn(self, error: str | None = None) -> None:
         turn = self.turn
         if turn is None or self._turn_done.is_set():
+            if self.failure is not None:
+                self._turn_done.set()  # nothing will finish a turn on a failed session: no one waits for it
             return
+        turn.error = error
         turn.timings.on_finished(time.perf_counter(), self.metrics)
         self._idle_since = time.monotonic()
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
-                                   turn.interrupted, turn.started_at))
+                                   turn.interrupted, turn.started_at, error))
         if self.state is not EngineState.ERROR and self.gate.state is GateState.IDLE:
             self._set_state(EngineState.READY)
 
@@ -560,3 +573,15 @@ class SessionEngine:
 
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
+MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
+TRUNCATED = " [...]"
+
+
+def _bounded_append(text: str, delta: str) -> tuple[str, str]:
+    """``text`` with ``delta`` added, never past ``MAX_TURN_TEXT``; and the part of ``delta`` that was kept."""
+    room = MAX_TURN_TEXT - len(text)
+    if room <= 0 or not delta:
+        return text, ""
+    if len(delta) > room:
+        delta = delta[:room] + TRUNCATED
+    return text + delta, delta

@@ -73,6 +73,7 @@ class TurnFinished:
     timings_ms: Mapping[str, float]
     interrupted: bool = False
     started_at: float = 0.0  # wall-clock seconds
+    error: str | None = None  # the turn failed (no answer in time, connection lost...): why
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,10 +87,12 @@ class AudioLevel:
 class ErrorEvent:
     """A user-facing problem: what happened and what to do about it (never a traceback)."""
 
-    kind: str  # auth | network | rate_limited | no_microphone | protocol | timeout | model | storage | codegen
+    kind: str  # auth | network | rate_limited | no_microphone | protocol | timeout | model | policy | service
+    #            | storage | codegen
     message: str
     action: str = ""
-    fatal: bool = False
+    fatal: bool = False  # the session is over
+    turn_failed: bool = False  # the turn in progress is lost (a fatal error also ends it)
 
 
 @dataclass(frozen=True, slots=True)

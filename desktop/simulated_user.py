@@ -48,7 +48,8 @@ async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: 
                        release_at: int | None = None) -> None:
     """One push-to-talk turn from ``frames`` the way a person does it: the key goes down after the pre-roll,
     comes up shortly after the last word (``release_index``; pass it in to skip the VAD pass), then the
-    gate's tail.  The audio after the release keeps flowing, as a live microphone does."""
+    gate's tail.  The audio after the release keeps flowing, as a live microphone does.  Stops early when
+    the session fails."""
     opts = engine.options
     press_at = min(frames_for_ms(opts.preroll_ms), len(frames))
     if release_at is None:
@@ -57,6 +58,8 @@ async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: 
     i = 0
     block = engine.profile.capture_block_ms // 10 if engine.profile else 1
     async for frame, captured in paced(frames, realtime, block=block):
+        if engine.failure is not None:  # the session ended (wrong key, quota...): nobody is listening
+            return
         if i == press_at:
             engine.press()
         if i == release_at:

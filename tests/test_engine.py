@@ -188,12 +188,17 @@ async def test_a_tool_call_is_answered_and_a_cancellation_stops_it(rig):
 async def test_a_timeout_ends_the_turn_and_a_fatal_error_the_session(rig):
     engine, transport, _, events = rig
     await engine.send_text("hello")
-    transport.deliver(ErrorEvent("timeout", "Gemini did not answer within 30 s."))
-    assert await engine.wait_turn(2) is not None
+    transport.deliver(ErrorEvent("timeout", "Gemini did not answer within 30 s.", "Try again.", turn_failed=True))
+    turn = await engine.wait_turn(2)
+    assert turn is not None and turn.error == "Gemini did not answer within 30 s. Try again."
     assert engine.state is EngineState.READY and engine.metrics.counters["errors"] == 1
+    assert [t.error for t in of(events, TurnFinished)] == [turn.error]  # a failure in the history too
     transport.deliver(ErrorEvent("auth", "Gemini rejected the API key.", fatal=True))
     await until(lambda: engine.state is EngineState.ERROR)
     assert [e.kind for e in of(events, ErrorEvent)] == ["timeout", "auth"]
+    assert engine.failure is not None and engine.failure.kind == "auth"
+    engine.press()  # a failed session takes no new turn: nobody would answer it
+    assert await engine.wait_turn(0.1) is turn
 
 
 async def test_a_replayed_turn_keeps_one_transcript_and_tells_the_user(rig):

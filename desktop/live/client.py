@@ -5,7 +5,10 @@ server frame means, when to reconnect, what to replay.  This module opens the so
 setup handshake with its timeout, handshake failures mapped to ``LiveError``), writes what the core
 wants written, feeds it what arrives, runs its reconnects (with the core's backoff), ticks its turn
 watchdog and sends the keepalive pings the core judges (websockets' own keepalive is off: it would cut a
-healthy session whose pongs come late while Gemini generates).  Its events come out of ``events()``; ``connect()`` can run before the user speaks ("warm").
+healthy session whose pongs come late while Gemini generates).  Its events come out of ``events()``;
+``connect()`` can run before the user speaks ("warm").  websockets refuses a frame over ``max_frame_bytes``
+from its length header (the core reports it), and the receive loop yields after every frame, so a flood of
+small frames cannot starve the sender.
 
 ``LiveTransport`` is what the engine needs from it, so tests and tools can hand the engine another one.
 """
@@ -27,7 +30,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
 
 from desktop.events import Reconnected
 from desktop.live import protocol as p
-from desktop.live.errors import LiveError, close_error
+from desktop.live.errors import LiveError, close_error, unreachable
+from desktop.live.inbound import MAX_FRAME_BYTES
 from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio, TurnPhase
 from desktop.live.wire import Deflate, WireMeter
 from desktop.metrics import Metrics
@@ -50,6 +54,7 @@ class LiveConfig:
     keepalive_s: float = 15.0  # a ping this often; a dead idle link is noticed within this + the pong timeout
     idle_pong_timeout_s: float = 10.0
     deflate: Deflate | None = None  # permessage-deflate offered on connect (None: plain frames)
+    max_frame_bytes: int = MAX_FRAME_BYTES  # the largest server message accepted (see ``inbound``)
 
 
 class LiveTransport(Protocol):
@@ -155,17 +160,16 @@ class LiveClient:
             ws = await asyncio.wait_for(
                 connect(cfg.url, additional_headers=headers, compression=None,
                         extensions=[self.deflate.factory()] if self.deflate else None,
-                        max_size=None, open_timeout=None, ping_interval=None, ping_timeout=None, close_timeout=2,
-                        **tls),
+                        max_size=cfg.max_frame_bytes, open_timeout=None, ping_interval=None, ping_timeout=None,
+                        close_timeout=2, **tls),
                 cfg.setup_timeout_s)
         except InvalidStatus as exc:
             raise _handshake_error(exc.response.status_code, cfg.url) from None
-        except InvalidURI:
-            raise LiveError("network", f"{cfg.url!r} is not a WebSocket URL.",
+        except (InvalidURI, ValueError) as exc:
+            raise LiveError("network", f"{cfg.url!r} is not a usable WebSocket URL ({exc}).",
                             "Set GEMINI_LIVE_URL to a ws:// or wss:// URL.") from None
         except (TimeoutError, OSError, websockets.exceptions.InvalidHandshake) as exc:
-            raise LiveError("network", f"Cannot reach Gemini Live at {_host(cfg.url)}: {exc or type(exc).__name__}",
-                            "Check your network connection and the endpoint URL.", fatal=False) from None
+            raise unreachable(_host(cfg.url), exc, cfg.setup_timeout_s) from None
         t_open = time.perf_counter()
         self.metrics.observe_s("live.ws_open", t_open - t0)
         self.wire.attach(ws)
@@ -281,17 +285,20 @@ class LiveClient:
                 if reason is not None:
                     self._spawn(self.reconnect(reason), "live-reconnect")
                     return
+                await asyncio.sleep(0)  # one frame at a time: the sender and the engine run between frames
         except ConnectionClosed:
             pass
         if self._closing or ws is not self._ws:
             return
-        close = ws.protocol.close_rcvd
+        close, sent = ws.protocol.close_rcvd, ws.protocol.close_sent
         decision = self.session.connection_lost(close.code if close else None, close.reason if close else "",
-                                                time.monotonic())
+                                                time.monotonic(), sent_code=sent.code if sent else None)
         self._deliver()
         if isinstance(decision, Fail):
             self._end()
         elif isinstance(decision, Reconnect):
+            if decision.delay_s:
+                await asyncio.sleep(decision.delay_s)
             await self.reconnect(decision.reason)
 
     async def reconnect(self, reason: str, *, planned: bool = False) -> None:

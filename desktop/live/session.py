@@ -10,6 +10,11 @@ last turns, which seeds a fresh session when the service refuses to resume the o
 own: ``desktop.live.client.LiveClient`` moves the bytes, and the resilience cases (goAway, 1011, a stalled
 turn, replay after a drop) are unit-tested here in milliseconds.
 
+It also bounds what a server can make the client do (``desktop.live.inbound``): a reply flooding more
+messages than a reply can have, a run of malformed messages or a frame over the size limit fails the turn
+(not replayed), says what came, and asks for a fresh connection; and a server that keeps dropping the
+connection during replies ends the session instead of being reconnected for ever.
+
 Typical use by a transport::
 
     session.send(ActivityStart(), now)          # engine command
@@ -30,6 +35,7 @@ from dataclasses import dataclass, replace
 from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error
+from desktop.live.inbound import InboundGuard, oversized_frame
 
 MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
 SEED_TURNS = 6  # the last turns a fresh session is told about
@@ -38,6 +44,7 @@ SEED_CHARS_PER_TEXT = 300
 # So pings are only judged while the session is idle, where a missing pong within this many seconds means
 # the connection is dead; during a turn the watchdog judges by the server's own activity instead.
 IDLE_PONG_TIMEOUT_S = 10.0
+FLAP_S = 10.0  # a connection closed sooner than this after opening counts as a drop even between turns
 
 
 class TurnPhase(enum.Enum):
@@ -90,6 +97,7 @@ LiveEvent = p.ServerEvent | Reconnected | ErrorEvent
 @dataclass(frozen=True, slots=True)
 class Reconnect:
     reason: str
+    delay_s: float = 0.0  # wait this long first (a server that keeps dropping us is not hammered)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +139,9 @@ class LiveSession:
         self._heard: list[str] = []
         self._said: list[str] = []
         self._seed_pending = False
+        self._opened_at = 0.0
+        self._drops = 0  # connections lost during replies (or right after opening) since the last finished reply
+        self.guard = InboundGuard()
 
     # ------------------------------------------------------------------ draining
     def data_to_send(self) -> list[str]:
@@ -168,7 +179,8 @@ class LiveSession:
         self.connects += 1
         self.link = Link.UP
         self._go_away = False
-        self._last_server_activity = now
+        self._last_server_activity = self._opened_at = now
+        self.guard = InboundGuard(self.guard.max_messages, self.guard.max_malformed)
         if reconnect_reason is None:
             return
         gap_ms = (now - self._lost_at) * 1e3 if self._lost_at is not None else None
@@ -196,19 +208,39 @@ class LiveSession:
         return ("(Context, not a request: the connection was renewed. The conversation so far ended with:\n"
                 + "\n".join(lines) + ")")
 
-    def connection_lost(self, code: int | None, reason: str, now: float = 0.0) -> Reconnect | Fail | None:
-        """The server side closed.  None: we closed it ourselves (suspend, close, a reconnect under way)."""
+    def connection_lost(self, code: int | None, reason: str, now: float = 0.0, *,
+                        sent_code: int | None = None) -> Reconnect | Fail | None:
+        """The connection ended (``code``/``reason``: the server's close frame; ``sent_code``: ours, e.g. 1009
+        when a frame over the size limit was refused).  None: we closed it ourselves (suspend, close, a
+        reconnect under way)."""
         if self.link is not Link.UP:
             return None
+        if sent_code == 1009:
+            err = oversized_frame()
+            self._fail_turn(err)
+            self.link = Link.RECONNECTING
+            if self._lost_at is None:
+                self._lost_at = now
+            return Reconnect(err.message)
         err = close_error(code, reason, self.setup.model)
+        # a drop during a reply, or right after connecting, counts; an idle connection closed after a while
+        # (a connection lasts about ten minutes) does not
+        flapping = self.phase is not TurnPhase.IDLE or now - self._opened_at < FLAP_S
+        self._drops = self._drops + 1 if flapping else 0
+        if not err.fatal and self._drops > self.max_reconnects:
+            err = LiveError(err.kind, f"Gemini closed the connection {self._drops} times without finishing a "
+                                      f"reply; the last time: {err.message}", err.action)
         if err.fatal:
             self.link = Link.CLOSED
             self._events.append(err.event())
             return Fail(err)
+        if err.turn_failed:
+            self._fail_turn(err)
         self.link = Link.RECONNECTING
         if self._lost_at is None:
             self._lost_at = now
-        return Reconnect(f"connection closed (code {code}: {reason or 'no reason'})")
+        delay = min(2.0, 0.05 * 2 ** self._drops) * (0.5 + self._jitter()) if self._drops > 1 else 0.0
+        return Reconnect(f"connection closed (code {code}: {reason or 'no reason'})", delay)
 
     def begin_reconnect(self) -> None:
         self.link = Link.RECONNECTING
@@ -325,7 +357,13 @@ class LiveSession:
         try:
             events = p.parse_server_message(frame)
         except p.ProtocolError as exc:
-            self._events.append(ErrorEvent("protocol", f"Ignored a malformed message from Gemini: {exc}"))
+            if self.guard.malformed == 0:  # reported once; counted after that
+                self._events.append(ErrorEvent("protocol", f"Ignored a malformed message from Gemini: {exc}"))
+            if (err := self.guard.rejected()) is not None:
+                self._reset(err)
+            return
+        if (err := self.guard.received(events)) is not None:
+            self._reset(err)
             return
         for ev in events:
             if isinstance(ev, p.ResumptionUpdate):
@@ -337,6 +375,8 @@ class LiveSession:
                 self._said.append(ev.text)
             elif isinstance(ev, p.TurnComplete):
                 self._remember_turn()
+                self.guard.reply_done()
+                self._drops = 0
                 if self.phase is TurnPhase.AWAITING:
                     self.phase = TurnPhase.IDLE
                     self._replay = []
@@ -360,8 +400,17 @@ class LiveSession:
         a clear error, and the connection is renewed for the next turn."""
         if (self.phase is TurnPhase.AWAITING and self.link is Link.UP
                 and now - self._last_server_activity > self.turn_timeout_s):
-            self.phase = TurnPhase.IDLE
-            self._replay = []
-            self._events.append(ErrorEvent("timeout", f"Gemini did not answer within {self.turn_timeout_s:g} s.",
-                                           "Try again; the session was reconnected."))
+            self._fail_turn(LiveError("timeout", f"Gemini did not answer within {self.turn_timeout_s:g} s.",
+                                      "Try again; the session was reconnected.", fatal=False, turn_failed=True))
             self._reconnect = "turn timed out"
+
+    def _fail_turn(self, err: LiveError) -> None:
+        """The turn in progress is lost and not replayed: say why (the engine finishes it as failed)."""
+        self.phase = TurnPhase.IDLE
+        self._replay = []
+        self._events.append(err.event())
+
+    def _reset(self, err: LiveError) -> None:
+        """The server misbehaved (see ``inbound``): fail the turn and ask for a fresh connection."""
+        self._fail_turn(err)
+        self._reconnect = err.message

@@ -54,9 +54,11 @@ def cmd_history(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(asdict(t)))
         else:
-            print(f"#{t.id}  {_when(t.finished_at)}")
+            print(f"#{t.id}  {_when(t.finished_at)}" + ("  FAILED" if t.error else ""))
             print(f"  you:       {t.user_text}")
             print(f"  assistant: {t.assistant_text}")
+            if t.error:
+                print(f"  why:       {t.error}")
     if not turns and not args.json:
         print("no matching turns" if args.search else "no history yet")
     return 0

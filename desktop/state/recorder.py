@@ -70,7 +70,7 @@ class Recorder:
         now = time.time()
         self.store.turns.add(self.session_id, ev.turn_id, started_at=ev.started_at or now, finished_at=now,
                              user_text=ev.user_text, assistant_text=ev.assistant_text, timings_ms=ev.timings_ms,
-                             interrupted=ev.interrupted)
+                             interrupted=ev.interrupted, error=ev.error)
         self.store.flush_soon()
 
     def _tool_call(self, ev: ToolCallFinished) -> None:

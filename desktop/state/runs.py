@@ -76,7 +76,9 @@ class Runs:
     def upsert(self, run_id: int, status: str, category: str, *, prompt: str = "", summary: str = "",
                web_url: str = "", pull_requests: tuple[PullRequestRecord, ...] = (), created_at: str = "",
                updated_at: float | None = None) -> None:
-        prs = json.dumps([{"title": p.title, "url": p.url, "branch": p.branch} for p in pull_requests])
+        # at most 20 pull requests of bounded fields: the list stays well inside one stored text field
+        prs = json.dumps([{"title": p.title[:1000], "url": p.url[:1000], "branch": p.branch[:200]}
+                          for p in pull_requests[:20]])
         now = time.time()
         self.store.enqueue(UPSERT_RUN, [run_id, status, category, prompt, summary, web_url, prs, created_at,
                                         updated_at or now, now])

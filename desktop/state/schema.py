@@ -14,6 +14,7 @@ from collections.abc import Callable
 from sqlite_utils import Database
 
 APPLICATION_ID = 0x47434431  # "GCD1"
+MAX_STORED_TEXT = 65_536  # characters of any one text field written (a turn's side is capped lower, by the engine)
 
 
 def _v1_sessions_turns_tools_cache(db: Database) -> None:
@@ -62,12 +63,20 @@ def _v5_search_index_merges_when_idle(db: Database) -> None:
     db.execute("INSERT INTO turns_fts (turns_fts, rank) VALUES ('crisismerge', 256)")
 
 
+def _v6_turn_errors(db: Database) -> None:
+    """A failed turn (no answer in time, connection reset) keeps why it failed."""
+    turns = db.table("turns")
+    if "error" not in turns.columns_dict:
+        turns.add_column("error", str)
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_sessions_turns_tools_cache,
     _v2_runs,
     _v3_metric_summaries,
     _v4_transcript_search,
     _v5_search_index_merges_when_idle,
+    _v6_turn_errors,
 )
 LATEST = len(MIGRATIONS)
 

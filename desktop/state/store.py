@@ -50,6 +50,12 @@ class StoreError(RuntimeError):
     """The database cannot be used (the message says why and what happens instead)."""
 
 
+def _bounded(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > schema.MAX_STORED_TEXT:
+        return value[:schema.MAX_STORED_TEXT] + " [...]"
+    return value
+
+
 def data_dir_for(settings) -> Path:
     """Settings.data_dir, else $GEMINI_CODEGEN_DATA_DIR, else the platform data directory."""
     from desktop.config import ENV_NAMES, default_data_dir
@@ -232,9 +238,10 @@ class Store:
 
     # ------------------------------------------------------------------ writing
     def enqueue(self, sql: str, params: Sequence[Any] = (), *, on_commit: Callable[[], None] | None = None) -> None:
-        """Queue one write (never blocks on the disk). Secret values are replaced here."""
+        """Queue one write (never blocks on the disk). Secret values are replaced here, and every text value
+        is bounded (``schema.MAX_STORED_TEXT``): a server cannot make a row too big to store."""
         scrub = self.scrub
-        values = tuple(scrub(p) for p in params) if scrub.secrets else tuple(params)
+        values = tuple(_bounded(scrub(p)) for p in params) if scrub.secrets else tuple(_bounded(p) for p in params)
         self._queue.append(_Write(sql, values, on_commit))
 
     def flush_soon(self) -> None:

@@ -10,12 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop.state.schema import MAX_STORED_TEXT
+
 if TYPE_CHECKING:
     from desktop.events import StageSummary
     from desktop.state.store import Store
 
-INSERT_TURN = ("INSERT INTO turns (session_id, turn_no, started_at, finished_at, user_text, assistant_text, "
-               "timings, interrupted) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+_TURN_COLUMNS = "session_id, turn_no, started_at, finished_at, user_text, assistant_text, timings, interrupted"
+INSERT_TURN = f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT_FAILED_TURN = f"INSERT INTO turns ({_TURN_COLUMNS}, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 INSERT_TOOL_CALL = ("INSERT INTO tool_calls (session_id, turn_no, call_id, name, args, result, duration_ms, error, "
                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
 UPSERT_METRIC = ("INSERT OR REPLACE INTO metric_summaries (session_id, stage, recorded_at, count, p50_ms, p95_ms, "
@@ -33,16 +36,21 @@ class TurnRecord:
     assistant_text: str
     timings_ms: dict[str, float]
     interrupted: bool
+    error: str | None = None  # why the turn failed, when it did
 
 
 def _turn(row: dict[str, Any]) -> TurnRecord:
     return TurnRecord(row["id"], row["session_id"], row["turn_no"], row["started_at"], row["finished_at"],
                       row["user_text"] or "", row["assistant_text"] or "", json.loads(row["timings"] or "{}"),
-                      bool(row["interrupted"]))
+                      bool(row["interrupted"]), row.get("error"))
 
 
 def compact_json(value: Any) -> str:
-    return json.dumps(dict(value) if hasattr(value, "items") else value, default=str, separators=(",", ":"))
+    """Compact JSON; a value too long to store whole becomes a valid JSON note with its start."""
+    out = json.dumps(dict(value) if hasattr(value, "items") else value, default=str, separators=(",", ":"))
+    if len(out) > MAX_STORED_TEXT:
+        out = json.dumps({"truncated": True, "chars": len(out), "start": out[:MAX_STORED_TEXT // 2]})
+    return out
 
 
 class Turns:
@@ -58,9 +66,15 @@ class Turns:
         self.store.enqueue("UPDATE sessions SET ended_at = ? WHERE id = ?", [time.time(), session_id])
 
     def add(self, session_id: str, turn_no: int, *, started_at: float, finished_at: float, user_text: str,
-            assistant_text: str, timings_ms: Mapping[str, float] | None = None, interrupted: bool = False) -> None:
-        self.store.enqueue(INSERT_TURN, [session_id, turn_no, started_at, finished_at, user_text, assistant_text,
-                                         compact_json(timings_ms or {}), int(interrupted)])
+            assistant_text: str, timings_ms: Mapping[str, float] | None = None, interrupted: bool = False,
+            error: str | None = None) -> None:
+        """One finished turn; ``error``: it failed, and why."""
+        row = [session_id, turn_no, started_at, finished_at, user_text, assistant_text,
+               compact_json(timings_ms or {}), int(interrupted)]
+        if error:
+            self.store.enqueue(INSERT_FAILED_TURN, [*row, error])
+        else:
+            self.store.enqueue(INSERT_TURN, row)
 
     def add_tool_call(self, session_id: str, turn_no: int, call_id: str, name: str, args: Mapping[str, Any],
                       result: Mapping[str, Any], duration_ms: float, error: str | None) -> None:

@@ -67,6 +67,16 @@ def test_turn_end_pads_silence_and_releases_a_short_reply():
     assert jb.read(BLOCK) == _audio(10)
 
 
+def test_audio_far_ahead_of_playback_is_dropped_not_buffered():
+    jb = JitterBuffer(target_ms=60, max_buffered_s=1.0)
+    for _ in range(50):  # a flood: 5 s of audio at once
+        jb.write(_audio(100))
+    assert jb.buffered_ms == 1000 and jb.dropped_bytes == OUTPUT_RATE * 4 * 2
+    jb.read(BLOCK)
+    jb.write(_audio(100))
+    assert jb.buffered_ms == 1000  # room again after playback moved on
+
+
 def test_odd_sized_reads_are_exact():
     jb = JitterBuffer(target_ms=10)
     jb.write(_audio(15))

@@ -340,3 +340,62 @@ def test_a_go_away_mid_turn_is_timed_from_the_end_of_the_turn_it_let_finish():
     s.begin_reconnect()
     s.connection_made(12.1, "server asked to reconnect (goAway)")
     assert s.events_received()[-1].gap_ms == pytest.approx(100.0)
+
+
+def test_a_flood_beyond_the_reply_budget_fails_the_turn_and_asks_for_a_fresh_connection():
+    s = up()
+    s.guard.max_messages = 50
+    turn(s)
+    for _ in range(51):
+        s.receive_data(p.server_content(output_text="a"), 2.0)
+    events = s.events_received()
+    (err,) = [e for e in events if isinstance(e, ErrorEvent)]
+    assert err.turn_failed and not err.fatal and "more than 50 messages for one reply (51 transcript pieces)" in err.message
+    assert len([e for e in events if isinstance(e, p.OutputTranscript)]) == 50
+    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == err.message
+    s.connection_made(3.0, "reset")
+    assert s.guard.messages == 0 and s.data_to_send() == []  # a fresh budget; the failed turn is not replayed
+
+
+def test_malformed_frames_are_reported_once_then_counted_until_the_limit():
+    s = up()
+    s.guard.max_malformed = 5
+    for _ in range(4):
+        s.receive_data(b"not json", 1.0)
+    assert [e.kind for e in s.events_received()] == ["protocol"] and s.take_reconnect() is None
+    s.receive_data(b"not json", 1.0)
+    (err,) = s.events_received()
+    assert err.turn_failed and "5 malformed messages" in err.message and s.take_reconnect()
+
+
+def test_a_frame_refused_for_its_size_fails_the_turn_and_reconnects():
+    s = up()
+    turn(s)
+    decision = s.connection_lost(None, "", 2.0, sent_code=1009)
+    assert isinstance(decision, Reconnect) and "larger than 1 MB" in decision.reason
+    (err,) = s.events_received()
+    assert err.turn_failed and s.phase is TurnPhase.IDLE
+
+
+def test_a_server_that_keeps_dropping_the_reply_ends_the_session():
+    s = up(max_reconnects=3)
+    delays = []
+    for n in range(4):
+        turn(s, now=float(n))
+        decision = s.connection_lost(1011, "Internal error encountered.", float(n) + 0.5)
+        if isinstance(decision, Fail):
+            break
+        delays.append(decision.delay_s)
+        s.connection_made(float(n) + 0.6, decision.reason)
+        s.data_to_send()
+    assert isinstance(decision, Fail) and "closed the connection 4 times" in decision.error.message
+    assert delays[0] == 0 and 0 < delays[1] < delays[2]  # the first drop reconnects at once, then backs off
+    assert s.link is Link.CLOSED
+
+
+def test_an_idle_connection_closed_after_a_while_is_not_a_drop():
+    s = up(max_reconnects=1)
+    for n in range(3):
+        decision = s.connection_lost(1000, "", 60.0 * (n + 1))
+        assert isinstance(decision, Reconnect) and decision.delay_s == 0
+        s.connection_made(60.0 * (n + 1) + 1)

@@ -89,3 +89,22 @@ def test_a_run_id_given_out_again_never_overwrites_the_first_run(store: Store) -
     [run] = store.runs.recent()
     assert run.prompt == "Fix the login test" and run.created_at == "2026-01-01T10:00:00+00:00"
     assert run.summary == "Done: fixed twice"
+
+
+def test_every_stored_text_field_is_bounded(store: Store) -> None:
+    from desktop.state.schema import MAX_STORED_TEXT
+
+    bus = EventBus()
+    rec = Recorder(store).attach(bus)
+    huge = "x" * (MAX_STORED_TEXT * 3)
+    bus.emit(ToolCallFinished(1, "c1", "create_run", {"prompt": huge}, {"summary": huge}, 1.0, error=huge))
+    bus.emit(TurnFinished(1, huge, huge, {}, error=huge))
+    bus.emit(RunUpdate(9, "RUNNING", "running", prompt=huge, summary=huge,
+                       pull_requests=tuple(PullRequest(huge, huge, huge) for _ in range(50))))
+    assert rec.close()
+    [turn] = store.turns.history()
+    assert len(turn.user_text) <= MAX_STORED_TEXT + 10 and len(turn.error or "") <= MAX_STORED_TEXT + 10
+    [call] = store.turns.tool_calls(rec.session_id, 1)
+    assert call["args"]["truncated"] is True and call["args"]["chars"] > MAX_STORED_TEXT
+    [run] = store.runs.recent()
+    assert len(run.prompt) <= MAX_STORED_TEXT + 10 and len(run.pull_requests) == 20
