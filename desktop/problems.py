@@ -10,6 +10,7 @@ from audio.wavfile import WavError
 from desktop.config import ConfigError, MissingCredentials
 from desktop.events import ErrorEvent
 from desktop.live.errors import LiveError
+from desktop.state.store import StoreError
 
 BAD_INPUT = frozenset({"config", "audio_file"})  # the user gave something unusable: exit 2, like a usage error
 
@@ -23,6 +24,8 @@ def describe(exc: BaseException) -> ErrorEvent | None:
         return ErrorEvent("config", str(exc), fatal=True)
     if isinstance(exc, WavError):
         return ErrorEvent("audio_file", str(exc), fatal=True)
+    if isinstance(exc, StoreError):  # e.g. a database written by a newer version: the message says what to do
+        return ErrorEvent("storage", str(exc), fatal=True)
     return None
 
 

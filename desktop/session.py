@@ -37,7 +37,7 @@ from desktop.power import PowerMonitor, power_source
 from desktop.quality import QualityProfile, profile_named
 from desktop.redaction import remember_secrets
 from desktop.state.recorder import Recorder
-from desktop.state.store import Store, data_dir_for, open_store
+from desktop.state.store import NewerDatabase, Store, data_dir_for, open_store
 from desktop.tls import endpoint_context, loopback_identity
 
 OFFLINE_KEY = "offline-demo"
@@ -126,9 +126,14 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
 
 @contextlib.asynccontextmanager
 async def recording(settings: Settings, bus: EventBus, metrics: Metrics | None) -> AsyncIterator[Store]:
-    """The local state store with a recorder on ``bus``; flushed and closed on exit (off the loop thread)."""
-    store = await asyncio.to_thread(open_store, settings, metrics=metrics)
-    if store.message and store.in_memory:
+    """The local state store with a recorder on ``bus``; flushed and closed on exit (off the loop thread).
+    A database written by a newer version is left alone: this session's history then stays in memory."""
+    try:
+        store = await asyncio.to_thread(open_store, settings, metrics=metrics)
+    except NewerDatabase as exc:
+        store = Store.open(None, metrics=metrics, secrets=settings.secrets())
+        store.message = f"{exc} This session's history is kept in memory only."
+    if store.message and (store.in_memory or store.read_only):  # this session's history is not being saved
         bus.emit(ErrorEvent("storage", store.message, "Choose a writable folder with --data-dir."))
     elif store.message:
         bus.emit(Notice(store.message, kind="storage"))

@@ -30,10 +30,14 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
 
 
 def _open(args: argparse.Namespace):
-    from desktop.commands import settings_from_args
+    from desktop.commands import UserError, settings_from_args
     from desktop.state.store import open_store
 
     store = open_store(settings_from_args(args), idle_prune_after_s=float("inf"))
+    if store.unusable:  # no database can be opened at that place: nothing to show or change
+        store.close()
+        raise UserError(f"cannot open the history database in {store.path.parent if store.path else '?'}: "
+                        f"{store.unusable}. Choose another place with --data-dir or GEMINI_CODEGEN_DATA_DIR.")
     if store.message:
         print(f"gemini-codegen: {store.message}", file=sys.stderr)
     return store

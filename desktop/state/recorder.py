@@ -17,6 +17,7 @@ from desktop.events import (
     ErrorEvent,
     EventBus,
     MetricsSnapshot,
+    Notice,
     RunFinished,
     RunStep,
     RunUpdate,
@@ -46,16 +47,22 @@ class Recorder:
         except RuntimeError:
             self._loop = None
         self.store.problem_handlers.append(self._storage_problem)
+        self.store.recovery_handlers.append(self._storage_recovered)
         self.store.turns.start_session(self.session_id, model=self.model, offline=self.offline)
         self._detach = bus.subscribe(self)
         return self
 
     def _storage_problem(self, message: str) -> None:
         """Called on the writer thread: hand the message to the loop thread as an ErrorEvent."""
+        self._post(ErrorEvent("storage", message, "Free some disk space or choose another --data-dir."))
+
+    def _storage_recovered(self, message: str) -> None:
+        self._post(Notice(message, kind="storage"))
+
+    def _post(self, event: Any) -> None:
         bus, loop = self._bus, self._loop
         if bus is None:
             return
-        event = ErrorEvent("storage", message, "Free some disk space or choose another --data-dir.")
         if loop is not None and loop.is_running():
             loop.call_soon_threadsafe(bus.emit, event)
         else:
@@ -108,5 +115,7 @@ class Recorder:
             self._detach = None
         if self._storage_problem in self.store.problem_handlers:
             self.store.problem_handlers.remove(self._storage_problem)
+        if self._storage_recovered in self.store.recovery_handlers:
+            self.store.recovery_handlers.remove(self._storage_recovered)
         self.store.turns.end_session(self.session_id)
         return self.store.flush(timeout)

@@ -3,9 +3,13 @@
 Writes (``enqueue``) go to an in-memory queue that a worker thread drains every 250 ms, or at once when
 asked (``flush_soon``, at turn end), in one transaction; the worker owns the write connection, so the
 engine's asyncio loop never waits for the disk.  Reads (``query``, ``search``) use a second connection (WAL
-lets them run beside the writer).  A corrupt or foreign file at the path is moved aside and kept; a
-read-only directory or a full disk leaves the store working in memory, with a message saying so.  Secret
-values are replaced before anything is queued, so they can never reach the file.
+lets them run beside the writer).  A corrupt or foreign file at the path is moved aside and kept, and a
+fresh one started.  A full disk is not corruption (``health``): the file stays where it is, the writes it
+refused wait in memory (``backlog``) and are written when the disk takes them again, and the user is told
+both times.  A database in a read-only folder is opened read-only (its history is shown) with this
+session's writes held the same way; a database written by a newer version is refused untouched
+(``NewerDatabase``).  Secret values are replaced before anything is queued, so they can never reach the
+file.
 
 What is read and written lives with its tables: ``store.turns`` (``desktop.state.turns``), ``store.runs``
 (``desktop.state.runs``) and ``store.api_cache`` (``desktop.state.api_cache``).  The store itself keeps the
@@ -30,8 +34,10 @@ from sqlite_utils import Database
 
 from desktop.metrics import Metrics
 from desktop.redaction import Redactor
-from desktop.state import schema
+from desktop.state import health, schema
 from desktop.state.api_cache import ApiCache
+from desktop.state.backlog import Backlog
+from desktop.state.health import inspect
 from desktop.state.pruning import Pruner, PruneReport, PruneRules, merge_search_index
 from desktop.state.runs import Runs
 from desktop.state.turns import Turns
@@ -41,13 +47,17 @@ log = logging.getLogger(__name__)
 DB_NAME = "state.db"
 FLUSH_INTERVAL_S = 0.25
 BUSY_TIMEOUT_MS = 5000
-SQLITE_HEADER = b"SQLite format 3\x00"
-STORAGE_ERRORS = ("full", "readonly", "read-only", "disk i/o", "unable to open", "no such file", "malformed",
-                  "not a database")
+# SQLite result codes about the disk or the file (held and retried), as against bugs in a statement (dropped):
+# PERM, BUSY, LOCKED, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+DISK_ERROR_CODES = frozenset({3, 5, 6, 8, 10, 11, 13, 14, 26})
 
 
 class StoreError(RuntimeError):
     """The database cannot be used (the message says why and what happens instead)."""
+
+
+class NewerDatabase(StoreError):
+    """The file was written by a newer version of the app: it is left untouched."""
 
 
 def _bounded(value: Any) -> Any:
@@ -90,38 +100,6 @@ def _connect(target: str | Path, *, uri: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def _file_problem(path: Path) -> str | None:
-    """Why the file at ``path`` is not a usable database of ours (None: it is, or there is none)."""
-    try:
-        with path.open("rb") as f:
-            head = f.read(100)
-    except FileNotFoundError:
-        return None
-    if not head:
-        return None
-    if not head.startswith(SQLITE_HEADER):
-        return "it is not an SQLite database"
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-            tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            if app_id != schema.APPLICATION_ID and tables:
-                return "it belongs to another application"
-            if "schema_version" in tables:
-                version = conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
-                if version > schema.LATEST:
-                    return f"it was written by a newer version of the app (schema {version})"
-            problem = conn.execute("PRAGMA quick_check(1)").fetchone()[0] if path.stat().st_size < 64 << 20 else "ok"
-            if problem != "ok":
-                return f"it is damaged ({problem})"
-        finally:
-            conn.close()
-    except sqlite3.DatabaseError as exc:
-        return f"it is damaged ({exc})"
-    return None
-
-
 def _move_aside(path: Path) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     kept = path.with_name(f"{path.name}.corrupt-{stamp}")
@@ -161,7 +139,11 @@ class Store:
         self.message: str | None = None  # shown to the user once (moved-aside file, read-only disk)
         self.moved_to: Path | None = None
         self.in_memory = path is None
-        self.problem_handlers: list[Callable[[str], None]] = []
+        self.read_only = False  # the file is shown but cannot be written now (writes wait in the backlog)
+        self.unusable: str | None = None  # why no database file could be opened at the path (then in memory)
+        self.problem_handlers: list[Callable[[str], None]] = []  # called (writer thread) when writes are refused
+        self.recovery_handlers: list[Callable[[str], None]] = []  # ...and when the held writes are saved
+        self._backlog = Backlog()
         self._queue: deque[_Write | _Task] = deque()
         self._wake = threading.Event()
         self._stop = False
@@ -191,50 +173,82 @@ class Store:
     def _open_file(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            problem = _file_problem(path)
-            if problem:
+        except (FileExistsError, NotADirectoryError):
+            self._memory_only(f"{path.parent} (or a folder above it) is a file, not a folder")
+            return
+        except OSError as exc:
+            if not path.is_file():
+                self._memory_only(exc.strerror or str(exc))
+                return
+        verdict = inspect(path)
+        if verdict is not None and verdict.kind == "newer":
+            raise NewerDatabase(f"The history database {path} {verdict.reason.removeprefix('it ')}; it was left "
+                                f"untouched. Use the newer version of the app, or choose another folder with "
+                                f"--data-dir.")
+        try:
+            if verdict is not None and verdict.move_aside:
                 self.moved_to = _move_aside(path)
-                self.message = (f"The history database {path} could not be used ({problem}); it was moved to "
-                                f"{self.moved_to} and a fresh one was started.")
-                log.warning("%s", self.message)
-            self._write_conn = _connect(path)
-            _prepare(self._write_conn, wal=True)
-            # checkpoints run after a batch (outside its transaction), not inside a commit
-            self._write_conn.execute("PRAGMA wal_autocheckpoint = 0")
-            self._read_conn = _connect(path)
-            self._read_conn.execute("PRAGMA query_only = ON")
+                self.message = (f"The history database {path} could not be used ({verdict.reason}); it was moved "
+                                f"to {self.moved_to} and a fresh one was started.")
+                log.info("%s", self.message)  # shown to the user by whoever opened the store
+            self._open_for_writing(path)
         except (OSError, sqlite3.Error) as exc:
-            reason = getattr(exc, "strerror", None) or str(exc)
-            self.message = (f"Cannot write the history database in {path.parent} ({reason}); history is kept in "
-                            f"memory for this session only. Choose another place with --data-dir or "
-                            f"GEMINI_CODEGEN_DATA_DIR.")
-            log.warning("%s", self.message)
-            self._use_memory()
+            reason = health.describe(exc)
+            if path.is_file() and path.stat().st_size > 0:
+                self._open_read_only(path, reason)
+            else:
+                self._memory_only(reason)
+
+    def _open_for_writing(self, path: Path) -> None:
+        conn = _connect(path)
+        try:
+            _prepare(conn, wal=True)
+            # checkpoints run after a batch (outside its transaction), not inside a commit
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
+            read = _connect(path)
+            read.execute("PRAGMA query_only = ON")
+        except BaseException:
+            conn.close()
+            raise
+        self._write_conn, self._read_conn = conn, read
+        self.read_only = False
+
+    def _reopen_for_writing(self) -> None:
+        """A read-only store tries to open its file for writing again (the folder may be writable now)."""
+        assert self.path is not None
+        old = self._read_conn
+        with self._read_lock:
+            self._open_for_writing(self.path)
+        with contextlib.suppress(sqlite3.Error):
+            old.close()
+
+    def _open_read_only(self, path: Path, reason: str) -> None:
+        """The file can be read but not written now: show it; hold this session's writes until it can be."""
+        try:
+            self._read_conn = health.open_read_only(path)
+        except sqlite3.Error as exc:
+            self._memory_only(f"{reason}; reading it failed too: {health.describe(exc)}")
+            return
+        self._write_conn = self._read_conn
+        self.read_only = True
+        self._backlog.reason = reason
+        self.message = (f"The history database {path} cannot be written ({reason}). Its history is shown as it is; "
+                        f"this session's history is kept in memory and saved when it can be written again.")
+        log.info("%s", self.message)  # shown to the user by whoever opened the store
+
+    def _memory_only(self, reason: str) -> None:
+        self.unusable = reason
+        self.message = (f"Cannot write the history database in {self.path.parent if self.path else '?'} ({reason}); "
+                        f"history is kept in memory for this session only. Choose another place with --data-dir "
+                        f"or GEMINI_CODEGEN_DATA_DIR.")
+        log.info("%s", self.message)  # shown to the user by whoever opened the store
+        self._use_memory()
 
     def _use_memory(self) -> None:
         conn = _connect(":memory:")
         _prepare(conn, wal=False)
         self._write_conn = self._read_conn = conn
         self.in_memory = True
-
-    def _fall_back_to_memory(self, exc: sqlite3.Error) -> None:
-        """The disk refused a write (full, read-only): keep going in memory and tell the user once."""
-        message = (f"Cannot write the history database {self.path} ({exc}); from now on history is kept in "
-                   f"memory for this session only.")
-        log.warning("%s", message)
-        with self._read_lock:
-            old = (self._write_conn, self._read_conn)
-            self._use_memory()
-            # the rows that new ones refer to (this session) stayed in the file
-            self._write_conn.execute("PRAGMA foreign_keys = OFF")
-        for conn in old:
-            try:
-                conn.close()
-            except sqlite3.Error:
-                pass
-        self.message = message
-        for handler in tuple(self.problem_handlers):
-            handler(message)
 
     # ------------------------------------------------------------------ writing
     def enqueue(self, sql: str, params: Sequence[Any] = (), *, on_commit: Callable[[], None] | None = None) -> None:
@@ -249,12 +263,18 @@ class Store:
         self._wake.set()
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Wait until everything queued so far is committed; False if that took longer than ``timeout``."""
+        """Wait until everything queued so far is committed; False if that took longer than ``timeout`` or the
+        disk refused it (it is then held in memory: ``pending``)."""
         try:
             self._call(None, timeout)
         except StoreError:
             return False
-        return True
+        return not self._backlog
+
+    @property
+    def pending(self) -> int:
+        """Writes the disk refused, waiting in memory to be saved."""
+        return len(self._backlog)
 
     def _call(self, fn: Callable[[sqlite3.Connection], Any] | None, timeout: float = 60.0) -> Any:
         task = _Task(fn)
@@ -278,6 +298,8 @@ class Store:
             had_work = bool(self._queue)
             try:
                 self._run_batch()
+                if self._backlog.due() or (self._stop and self._backlog):
+                    self._commit([])  # the disk refused writes earlier: try them again
             except Exception:  # the writer must outlive any single bad batch
                 log.exception("the history writer hit an unexpected error; the batch was dropped")
             if self._stop and not self._queue:
@@ -286,6 +308,8 @@ class Store:
                 self._last_write = time.monotonic()
                 self._merge_pending = True
                 continue
+            if self._backlog or self.read_only:
+                continue  # no maintenance while the disk refuses writes
             if self._merge_pending and pruning is None:
                 try:
                     self._merge_pending = merge_search_index(self._write_conn)
@@ -327,6 +351,8 @@ class Store:
 
     def _run_task(self, task: _Task) -> None:
         try:
+            if task.fn is not None and self.read_only:
+                raise StoreError(f"the history database cannot be written now ({self._backlog.reason})")
             if task.fn is not None:
                 task.result = task.fn(self._write_conn)
         except BaseException as exc:  # handed to the waiting caller
@@ -335,13 +361,55 @@ class Store:
             task.done.set()
 
     def _commit(self, writes: list[_Write]) -> None:
-        if self.in_memory:  # one connection serves readers too: keep them out of the half-written batch
-            with self._read_lock:
+        """Commit ``writes``; if the disk refused earlier ones, behind them, when the next retry is due."""
+        backlog = self._backlog
+        if backlog:
+            backlog.add(writes)
+            if not (backlog.due() or self._stop):
+                return
+            writes = backlog.take()
+        elif not writes:
+            return
+        was_read_only = self.read_only
+        try:
+            if self.read_only:
+                self._reopen_for_writing()
+            if self.in_memory:  # one connection serves readers too: keep them out of the half-written batch
+                with self._read_lock:
+                    self._commit_batch(writes)
+            else:
                 self._commit_batch(writes)
-        else:
-            self._commit_batch(writes)
+        except (OSError, sqlite3.Error) as exc:
+            self._refused(writes, exc)
+            return
+        if backlog.failures or backlog.dropped or was_read_only:
+            self._recovered(len(writes))
+
+    def _refused(self, writes: list[_Write], exc: BaseException) -> None:
+        """The disk did not take ``writes``: keep them (and the file), retry later, tell the user once."""
+        first = not self._backlog.failures and not self.read_only
+        self._backlog.refused(writes, health.describe(exc))
+        if not first:
+            return
+        message = (f"History cannot be saved right now: {self._backlog.reason}. It is kept in memory and written "
+                   f"to {self.path} as soon as the disk takes it again.")
+        log.info("%s", message)  # the handlers tell the user
+        self.message = message
+        for handler in tuple(self.problem_handlers):
+            handler(message)
+
+    def _recovered(self, written: int) -> None:
+        dropped, self._backlog.dropped = self._backlog.dropped, 0
+        self._backlog.saved()
+        message = f"History is being saved again: {written} held item(s) written to {self.path}." + (
+            f" {dropped} older item(s) could not be kept in memory meanwhile." if dropped else "")
+        log.info("%s", message)  # the handlers tell the user
+        self.message = message
+        for handler in tuple(self.recovery_handlers):
+            handler(message)
 
     def _commit_batch(self, writes: list[_Write]) -> None:
+        """One transaction; raises for a disk problem (the caller holds the writes), drops a bad statement."""
         conn = self._write_conn
         t0 = time.perf_counter()
         try:
@@ -357,15 +425,17 @@ class Store:
             if conn.in_transaction:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
-            if self.in_memory or not any(s in str(exc).lower() for s in STORAGE_ERRORS):
-                log.warning("could not save %d item(s) to the history database: %s", len(writes), exc)
-                return
-            self._fall_back_to_memory(exc)
-            self._commit(writes)
+            code = getattr(exc, "sqlite_errorcode", None)
+            if not self.in_memory and code is not None and code & 0xFF in DISK_ERROR_CODES:
+                raise
+            log.warning("could not save %d item(s) to the history database: %s", len(writes), exc)
             return
         dt = time.perf_counter() - t0
         self.batches_committed += 1
-        self._checkpoint_if_needed()
+        try:
+            self._checkpoint_if_needed()
+        except sqlite3.Error as exc:  # the batch is committed; a checkpoint that failed runs again later
+            log.debug("checkpoint failed: %s", exc)
         for w in writes:
             if w.on_commit is not None:
                 w.on_commit()
@@ -411,6 +481,10 @@ class Store:
             self._thread.join(timeout)
         else:
             self._run_batch()
+            self._commit([])
+        if self._backlog:
+            log.warning("%d history item(s) could not be saved to %s (%s).", len(self._backlog), self.path,
+                        self._backlog.reason)
         with self._read_lock:
             for conn in {id(c): c for c in (self._read_conn, self._write_conn)}.values():
                 try:

@@ -8,7 +8,7 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,39 +73,56 @@ def run_app(args: list[str], env: dict[str, str], *, timeout: float = 60.0,
             preexec: Callable[[], None] | None = None,
             watch: Callable[[str, psutil.Process], None] | None = None) -> AppRun:
     """``python -m desktop ARGS`` with its RSS sampled every 20 ms; killed (by its pid) after ``timeout``.
-    ``watch(stdout_so_far, process)`` is called at every sample (to act on what the app said)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "desktop", *args], stdout=out, stderr=err, env=env,
-                                cwd=ROOT, preexec_fn=preexec)
-        ps = psutil.Process(proc.pid)
-        samples: list[float] = []
-        peak = 0.0
-        status = rusage = None
-        while True:
-            pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.perf_counter() - t0 > timeout:
-                proc.kill()
-                _, status, rusage = os.wait4(proc.pid, 0)
-                break
-            try:
-                samples.append(ps.memory_info().rss / 2**20)
-                peak = max(peak, _high_water_mb(proc.pid), samples[-1])
-            except (psutil.Error, OSError):
-                pass
-            if watch is not None:
-                out.seek(0)
-                watch(out.read().decode("utf-8", "replace"), ps)
-            time.sleep(SAMPLE_EVERY_S)
-        seconds = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return AppRun(args, proc.returncode, out.read().decode("utf-8", "replace"),
-                      err.read().decode("utf-8", "replace"), seconds, rusage.ru_utime + rusage.ru_stime,
-                      peak, samples)
+    ``watch(stdout_so_far, process)`` is called at every sample (to act on what the app said).  Output goes
+    through pipes (a file-size limit on the child must not hit its stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "desktop", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env, cwd=ROOT, preexec_fn=preexec)
+    out, err = _Reader(proc.stdout), _Reader(proc.stderr)
+    ps = psutil.Process(proc.pid)
+    samples: list[float] = []
+    peak = 0.0
+    while True:
+        pid, status, rusage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - t0 > timeout:
+            proc.kill()
+            _, status, rusage = os.wait4(proc.pid, 0)
+            break
+        try:
+            samples.append(ps.memory_info().rss / 2**20)
+            peak = max(peak, _high_water_mb(proc.pid), samples[-1])
+        except (psutil.Error, OSError):
+            pass
+        if watch is not None:
+            watch(out.text(), ps)
+        time.sleep(SAMPLE_EVERY_S)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return AppRun(args, proc.returncode, out.finish(), err.finish(), seconds, rusage.ru_utime + rusage.ru_stime,
+                  peak, samples)
+
+
+class _Reader:
+    """Drains one pipe of the child on a thread (so a chatty child never blocks on a full pipe)."""
+
+    def __init__(self, pipe: Any) -> None:
+        self._chunks: list[bytes] = []
+        self._thread = threading.Thread(target=self._read, args=(pipe,), daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe: Any) -> None:
+        for chunk in iter(lambda: pipe.read1(65536), b""):
+            self._chunks.append(chunk)
+        pipe.close()
+
+    def text(self) -> str:
+        return b"".join(self._chunks).decode("utf-8", "replace")
+
+    def finish(self) -> str:
+        self._thread.join(10)
+        return self.text()
 
 
 def _high_water_mb(pid: int) -> float:

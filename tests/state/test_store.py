@@ -7,12 +7,13 @@ import shutil
 import sqlite3
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from desktop.config import Settings
-from desktop.state.store import DB_NAME, Store, data_dir_for, open_store
+from desktop.state.store import DB_NAME, Store, StoreError, data_dir_for, open_store
 from desktop.state.turns import INSERT_TURN
 
 
@@ -158,19 +159,29 @@ def test_read_only_path_without_root(tmp_path: Path) -> None:
         assert store.in_memory and "Cannot write the history database" in (store.message or "")
 
 
-def test_full_disk_switches_to_memory_and_says_so(store: Store) -> None:
-    messages: list[str] = []
-    store.problem_handlers.append(messages.append)
+def test_a_full_disk_keeps_the_file_holds_the_writes_and_saves_them_when_space_returns(store: Store) -> None:
+    problems: list[str] = []
+    recovered: list[str] = []
+    store.problem_handlers.append(problems.append)
+    store.recovery_handlers.append(recovered.append)
     store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
     assert store.flush()
     pages = store._write_conn.execute("PRAGMA page_count").fetchone()[0]
     store._call(lambda conn: conn.execute(f"PRAGMA max_page_count = {pages}"))  # the disk is now "full"
     for n in range(200):
         _turn(store, n, user="x" * 2000)
-    assert store.flush()
-    assert store.in_memory
-    assert len(messages) == 1 and "database or disk is full" in messages[0]
-    assert len(store.turns.history(limit=500)) == 200  # nothing lost: the batch went to memory
+    assert not store.flush() and store.pending == 200
+    assert not store.in_memory and store.path is not None and store.path.exists()
+    assert len(problems) == 1 and "the disk is full" in problems[0] and "kept in memory" in problems[0]
+    assert store.turns.history() == []  # the file is as it was
+    store._backlog.retry_at = 0  # space returns; the next retry writes the held turns
+    store._call(lambda conn: conn.execute("PRAGMA max_page_count = 1073741823"))
+    for _ in range(200):
+        if recovered:
+            break
+        time.sleep(0.02)
+    assert store.pending == 0 and len(store.turns.history(limit=500)) == 200  # nothing lost
+    assert len(recovered) == 1 and "200 held item(s) written" in recovered[0]
 
 
 def test_close_flushes_and_is_idempotent(db_path: Path) -> None:
@@ -191,3 +202,54 @@ def test_stats(store: Store) -> None:
     stats = store.stats()
     assert stats["rows"]["turns"] == 1 and stats["rows"]["sessions"] == 1
     assert stats["size_bytes"] > 0 and stats["oldest_item"] == 2.0
+
+
+def test_a_database_from_a_newer_version_is_refused_untouched(db_path: Path) -> None:
+    from desktop.state import schema
+    from desktop.state.store import NewerDatabase
+
+    with Store.open(db_path) as store:
+        store.enqueue("INSERT INTO schema_version (version, applied_at) VALUES (?, 0)", [schema.LATEST + 1])
+    before = db_path.read_bytes()
+    with pytest.raises(NewerDatabase) as info:
+        Store.open(db_path)
+    assert f"schema {schema.LATEST + 1}" in str(info.value) and "left untouched" in str(info.value)
+    assert db_path.read_bytes() == before
+    assert [p.name for p in db_path.parent.iterdir() if ".corrupt-" in p.name] == []
+
+
+def test_a_data_dir_that_is_a_file_is_said_plainly(tmp_path: Path) -> None:
+    blocker = tmp_path / "data"
+    blocker.write_text("not a folder")
+    with open_store(Settings(data_dir=str(blocker))) as store:
+        assert store.in_memory and "is a file, not a folder" in (store.message or "")
+
+
+def _read_only(directory: Path) -> Callable[[], None]:
+    """Make ``directory`` unwritable (for root too: the immutable attribute); returns the undo."""
+    if os.geteuid() == 0:
+        if shutil.which("chattr") is None:
+            pytest.skip("needs chattr to make a directory unwritable for root")
+        subprocess.run(["chattr", "+i", str(directory)], check=True)
+        return lambda: subprocess.run(["chattr", "-i", str(directory)], check=True)
+    directory.chmod(0o555)
+    return lambda: directory.chmod(0o755)
+
+
+def test_a_read_only_folder_shows_its_history_and_holds_new_writes(db_path: Path) -> None:
+    with Store.open(db_path) as store:
+        store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
+        _turn(store, 1, "kept from before")
+    undo = _read_only(db_path.parent)
+    try:
+        with Store.open(db_path) as store:
+            assert store.read_only and not store.in_memory
+            assert "cannot be written" in (store.message or "") and "shown as it is" in store.message
+            assert [t.user_text for t in store.turns.history()] == ["kept from before"]
+            _turn(store, 2, "while read-only")
+            assert not store.flush() and store.pending == 1
+            with pytest.raises(StoreError):
+                store.prune()
+    finally:
+        undo()
+    assert [p.name for p in db_path.parent.iterdir() if ".corrupt-" in p.name] == []
