@@ -3,29 +3,14 @@ sentence for everything else."""
 
 from __future__ import annotations
 
-import struct
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from audio.sources import read_wav
 from audio.wavfile import MAX_SECONDS, WavError, read_wav_file
+from tests.wavs import write_wav
 
 TONE = (np.sin(np.arange(1600) / 1600 * 2 * np.pi * 40) * 0.5)  # 0.1 s at 16 kHz, half scale
-
-
-def _wav(path: Path, data: bytes, *, tag: int = 1, channels: int = 1, rate: int = 16000, bits: int = 16,
-         extensible: bool = False, data_size: int | None = None) -> Path:
-    block = channels * bits // 8
-    fmt = struct.pack("<HHIIHH", 0xFFFE if extensible else tag, channels, rate, rate * block, block, bits)
-    if extensible:
-        fmt += struct.pack("<HHI", 22, bits, 0) + struct.pack("<H", tag) + b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
-    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt
-    body += b"LIST" + struct.pack("<I", 4) + b"INFO"  # a chunk to skip
-    body += b"data" + struct.pack("<I", len(data) if data_size is None else data_size) + data
-    path.write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
-    return path
 
 
 @pytest.mark.parametrize("bits, tag, encode", [
@@ -38,33 +23,33 @@ def _wav(path: Path, data: bytes, *, tag: int = 1, channels: int = 1, rate: int 
 ])
 @pytest.mark.parametrize("extensible", [False, True])
 def test_every_pcm_width_reads_as_the_same_16_bit_signal(tmp_path, bits, tag, encode, extensible):
-    path = _wav(tmp_path / "x.wav", encode(TONE), tag=tag, bits=bits, extensible=extensible)
+    path = write_wav(tmp_path / "x.wav", encode(TONE), tag=tag, bits=bits, extensible=extensible)
     got = read_wav_file(path).samples[:, 0].astype(float) / 32767
     assert got.shape == TONE.shape and np.max(np.abs(got - TONE)) < 0.01
 
 
 def test_a_stereo_file_cut_mid_frame_keeps_its_whole_frames(tmp_path):
     stereo = np.repeat((TONE * 32767).astype("<i2"), 2).tobytes()
-    path = _wav(tmp_path / "cut.wav", stereo[:-3], channels=2)  # cut inside the last frame, odd length
+    path = write_wav(tmp_path / "cut.wav", stereo[:-3], channels=2)  # cut inside the last frame, odd length
     audio = read_wav_file(path)
     assert audio.channels == 2 and len(audio.samples) == len(TONE) - 1
     assert len(read_wav(path)) == (len(TONE) - 1) * 2
 
 
 def test_a_data_size_bigger_than_the_file_reads_what_is_there(tmp_path):
-    path = _wav(tmp_path / "short.wav", (TONE * 32767).astype("<i2").tobytes(), data_size=10**9)
+    path = write_wav(tmp_path / "short.wav", (TONE * 32767).astype("<i2").tobytes(), data_size=10**9)
     assert len(read_wav_file(path).samples) == len(TONE)
 
 
 @pytest.mark.parametrize("make, words", [
     (lambda p: p.write_bytes(b""), "is empty (0 bytes)"),
     (lambda p: p.write_bytes(b"hello, not audio" * 10), "not a WAV file"),
-    (lambda p: _wav(p, b""), "has no audio (0 samples)"),
-    (lambda p: _wav(p, b"\x01"), "has no audio (0 samples)"),
-    (lambda p: _wav(p, b"\x00" * 100, tag=7, bits=8), "mu-law audio, not PCM"),
-    (lambda p: _wav(p, b"\x00" * 100, tag=1, bits=12), "12-bit integer samples"),
+    (lambda p: write_wav(p, b""), "has no audio (0 samples)"),
+    (lambda p: write_wav(p, b"\x01"), "has no audio (0 samples)"),
+    (lambda p: write_wav(p, b"\x00" * 100, tag=7, bits=8), "mu-law audio, not PCM"),
+    (lambda p: write_wav(p, b"\x00" * 100, tag=1, bits=12), "12-bit integer samples"),
     (lambda p: p.write_bytes(b"RIFF\x04\x00\x00\x00WAVE"), "no 'data' chunk"),
-    (lambda p: _wav(p, b"\x00" * (MAX_SECONDS * 8000 + 2), rate=8000, bits=8), "minutes long"),
+    (lambda p: write_wav(p, b"\x00" * (MAX_SECONDS * 8000 + 2), rate=8000, bits=8), "minutes long"),
 ])
 def test_unusable_files_are_one_clear_sentence(tmp_path, make, words):
     path = tmp_path / "bad.wav"
