@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup system-deps lint bench loadtest package screenshots clean
+.PHONY: run test setup system-deps lint bench loadtest reliability package screenshots clean
 
 run: setup
 	$(VENV)/bin/gemini-codegen
@@ -32,6 +32,10 @@ bench: setup
 
 loadtest: setup
 	$(VENV)/bin/gemini-codegen loadtest --scenario normal
+
+# the fault suite, writing docs/reliability.md from what it measured
+reliability: setup
+	GEMINI_CODEGEN_RELIABILITY_DOC=docs/reliability.md bash packaging/run-tests.sh $(PY) tests/faults
 
 screenshots: setup
 	GEMINI_CODEGEN_SCREENSHOTS=$(CURDIR)/docs/screenshots bash packaging/run-tests.sh $(PY) tests/e2e

@@ -131,10 +131,14 @@ class Range:
 
     def check(self, value: float) -> str | None:
         if self.lo_open and value <= self.lo:
-            return f"{value:g} must be more than {self.lo:g}"
+            return f"{_num(value)} must be more than {_num(self.lo)}"
         if not self.lo <= value <= self.hi:
-            return f"{value:g} is outside {self.lo:g}..{self.hi:g}"
+            return f"{_num(value)} is outside {_num(self.lo)}..{_num(self.hi)}"
         return None
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
 
 
 RANGES = {

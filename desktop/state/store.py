@@ -174,7 +174,7 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            self._memory_only(f"{path.parent} (or a folder above it) is a file, not a folder")
+            self._memory_only("that path (or a folder above it) is a file, not a folder")
             return
         except OSError as exc:
             if not path.is_file():

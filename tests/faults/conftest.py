@@ -152,9 +152,17 @@ class App:
         return run_app(list(args), env or self.env(), **kw)
 
     def history(self) -> list[dict[str, Any]]:
-        result = self.run("history", "--json", "--limit", "1000")
-        assert result.rc == 0, result.stderr
-        return [json.loads(line) for line in result.stdout.splitlines()]
+        """The turns in the data dir's database, newest first (read directly, read-only: nothing lost?)."""
+        import sqlite3
+
+        from desktop.state.store import DB_NAME
+
+        conn = sqlite3.connect(f"file:{self.data_dir / DB_NAME}?mode=ro", uri=True)
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(row) for row in conn.execute("SELECT * FROM turns ORDER BY id DESC")]
+        finally:
+            conn.close()
 
 
 @pytest.fixture

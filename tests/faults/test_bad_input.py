@@ -43,7 +43,7 @@ WAVS = [
     # (item, what, file, command, exit code, words on stderr or in the transcript)
     (14, "a stereo WAV cut mid-frame (odd data length)", _stereo_cut_mid_frame, "run", 0,
      "What is the status of my last task"),
-    (14, "the same file, `audio vad`", _stereo_cut_mid_frame, "vad", 0, "speech"),
+    (14, "the same stereo file cut mid-frame", _stereo_cut_mid_frame, "vad", 0, "speech"),
     (15, "a 24-bit WAV (WAVE_FORMAT_EXTENSIBLE, 'unknown format: 65534' before)", _pcm24, "run", 0,
      "What is the status of my last task"),
     (15, "a WAV header with no samples (waited 61 s before)", _no_samples, "run", 2, "has no audio (0 samples)"),

@@ -10,8 +10,8 @@ from tests.faults.conftest import wav
 CASES = [
     # (where, name or flag, value, the command, words in the message)
     ("env", "GEMINI_CODEGEN_PRUNE_MAX_AGE_DAYS", "-1", ["db", "prune"], "outside 1..36500"),
-    ("env", "GEMINI_CODEGEN_PRUNE_MAX_MB", "-5", ["db", "prune"], "outside 1..1e+06"),
-    ("env", "GEMINI_CODEGEN_PRUNE_MAX_TURNS", "-1", ["db", "prune"], "outside 1..1e+09"),
+    ("env", "GEMINI_CODEGEN_PRUNE_MAX_MB", "-5", ["db", "prune"], "outside 1..1000000"),
+    ("env", "GEMINI_CODEGEN_PRUNE_MAX_TURNS", "-1", ["db", "prune"], "outside 1..1000000000"),
     ("env", "GEMINI_CODEGEN_TURN_TIMEOUT_S", "0", ["run", "--offline", "--wav", wav("status.wav")], "more than 0"),
     ("env", "GEMINI_CODEGEN_SETUP_TIMEOUT_S", "-1", ["run", "--offline", "--wav", wav("status.wav")], "more than 0"),
     ("env", "GEMINI_CODEGEN_SETUP_TIMEOUT_S", "nan", ["run", "--offline", "--wav", wav("status.wav")], "finite"),
@@ -19,7 +19,7 @@ CASES = [
     ("file", "vad_mode", "2.7", ["history"], "whole number"),
     ("file", "model", "[1, 2]", ["history"], "expected text"),
     ("file", "metrics_port", "70000", ["history"], "outside 0..65535"),
-    ("flag", "--codegen-org-id", "-5", ["runs", "list"], "outside 1..9.22337e+18"),
+    ("flag", "--codegen-org-id", "-5", ["runs", "list"], "outside 1..9223372036854775807"),
 ]
 
 

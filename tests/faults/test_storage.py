@@ -156,8 +156,9 @@ def test_item10_a_database_from_a_newer_version_is_refused_untouched(app, histor
     assert told and "left untouched" in told[0]["message"]
     assert _sha(db) == before
     _no_moved_files(app.data_dir)
+    shown_line = line.removeprefix("gemini-codegen: error: ").replace(str(app.data_dir), "DATA")
     reliability(10, "`history` on a database written by a newer version",
-                f"refused, nothing moved or migrated: `{line.removeprefix('gemini-codegen: error: ')}`; a `run` "
+                f"refused, nothing moved or migrated: `{shown_line}`; a `run` "
                 "keeps its history in memory and says so", shown)
 
 
