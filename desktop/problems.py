@@ -10,12 +10,19 @@ from audio.wavfile import WavError
 from desktop.config import ConfigError, MissingCredentials
 from desktop.events import ErrorEvent
 from desktop.live.errors import LiveError
+from desktop.redaction import SECRETS
 from desktop.state.store import StoreError
 
 BAD_INPUT = frozenset({"config", "audio_file"})  # the user gave something unusable: exit 2, like a usage error
 
 
 def describe(exc: BaseException) -> ErrorEvent | None:
+    """The event for ``exc``, its text without secrets (a server's close reason may echo the key)."""
+    event = _describe(exc)
+    return SECRETS(event) if event is not None else None
+
+
+def _describe(exc: BaseException) -> ErrorEvent | None:
     if isinstance(exc, LiveError):
         return exc.event()
     if isinstance(exc, MissingCredentials):

@@ -64,3 +64,12 @@ def test_events_are_scrubbed_on_the_bus_and_untouched_otherwise():
 
 def test_bytes_are_scrubbed():
     assert Redactor([KEY])(f"x{KEY}y".encode()) == f"x{REDACTED}y".encode()
+
+
+def test_failures_described_for_the_window_and_the_terminal_are_scrubbed():
+    from desktop.live.errors import close_error
+    from desktop.problems import describe
+
+    remember_secrets([KEY])
+    event = describe(close_error(1008, f"API key {KEY} not valid.", "gemini-3.8-live"))
+    assert event is not None and event.kind == "auth" and KEY not in event.message and REDACTED in event.message
