@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.conftest import FAKE_KEY, wav
+from tests.faults.conftest import FAKE_KEY, AppRun, wav
 from tests.faults.peers import LivePeer, accept_setup, answer, drain, until_turn_sent
 from tests.standins import live_emulator
 
@@ -13,6 +13,14 @@ from tests.standins import live_emulator
 def _run(app, url: str, **env: str):
     return app.run("run", "--wav", wav("status.wav"), "--fast", "--json", "--live-url", url,
                    env=app.env(GEMINI_API_KEY=FAKE_KEY, **env), timeout=60)
+
+
+def _run_against(app, peers, script) -> tuple[AppRun, LivePeer]:
+    """``run`` against a ``LivePeer`` playing ``script``; the one line it printed is checked by the caller."""
+    peer = peers.call(LivePeer(script).start())
+    result = _run(app, peer.url)
+    peers.call(peer.stop())
+    return result, peer
 
 
 async def _silent_after_setup(ws) -> None:
@@ -50,9 +58,7 @@ def test_item13_an_invalid_key_close_after_setup_ends_the_run_at_once(app, peers
         await accept_setup(ws)
         await ws.close(1008, "API key not valid. Please pass a valid API key.")
 
-    peer = peers.call(LivePeer(reject_key).start())
-    result = _run(app, peer.url)
-    peers.call(peer.stop())
+    result, peer = _run_against(app, peers, reject_key)
     line = result.one_line_error()
     assert result.rc == 1 and "rejected the API key" in line and "Check GEMINI_API_KEY" in line, line
     assert "GEMINI_MODEL" not in line and result.seconds < 5
@@ -69,9 +75,7 @@ def test_item13_a_server_that_keeps_dropping_the_reply_ends_the_run(app, peers, 
         await until_turn_sent(ws)
         await ws.close(1011, "Internal error encountered.")
 
-    peer = peers.call(LivePeer(drop_every_reply).start())
-    result = _run(app, peer.url)
-    peers.call(peer.stop())
+    result, peer = _run_against(app, peers, drop_every_reply)
     line = result.one_line_error()
     assert result.rc == 1 and "closed the connection 6 times without finishing a reply" in line, line
     assert peer.connections == 6 and result.seconds < 15
@@ -89,7 +93,5 @@ def test_a_healthy_peer_completes_the_turn(app, peers):
         await answer(ws)
         await drain(ws)
 
-    peer = peers.call(LivePeer(fine).start())
-    result = _run(app, peer.url)
-    peers.call(peer.stop())
+    result, _ = _run_against(app, peers, fine)
     assert result.rc == 0 and result.events[-1]["ok"] is True, result.stderr[-2000:]

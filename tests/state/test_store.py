@@ -7,7 +7,6 @@ import shutil
 import sqlite3
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ import pytest
 from desktop.config import Settings
 from desktop.state.store import DB_NAME, Store, StoreError, data_dir_for, open_store
 from desktop.state.turns import INSERT_TURN
+from tests.folders import read_only_folder
 
 
 def _turn(store: Store, n: int, user: str = "hello", assistant: str = "hi") -> None:
@@ -225,31 +225,16 @@ def test_a_data_dir_that_is_a_file_is_said_plainly(tmp_path: Path) -> None:
         assert store.in_memory and "is a file, not a folder" in (store.message or "")
 
 
-def _read_only(directory: Path) -> Callable[[], None]:
-    """Make ``directory`` unwritable (for root too: the immutable attribute); returns the undo."""
-    if os.geteuid() == 0:
-        if shutil.which("chattr") is None:
-            pytest.skip("needs chattr to make a directory unwritable for root")
-        subprocess.run(["chattr", "+i", str(directory)], check=True)
-        return lambda: subprocess.run(["chattr", "-i", str(directory)], check=True)
-    directory.chmod(0o555)
-    return lambda: directory.chmod(0o755)
-
-
 def test_a_read_only_folder_shows_its_history_and_holds_new_writes(db_path: Path) -> None:
     with Store.open(db_path) as store:
         store.enqueue("INSERT INTO sessions (id, started_at) VALUES ('s', 0)")
         _turn(store, 1, "kept from before")
-    undo = _read_only(db_path.parent)
-    try:
-        with Store.open(db_path) as store:
-            assert store.read_only and not store.in_memory
-            assert "cannot be written" in (store.message or "") and "shown as it is" in store.message
-            assert [t.user_text for t in store.turns.history()] == ["kept from before"]
-            _turn(store, 2, "while read-only")
-            assert not store.flush() and store.pending == 1
-            with pytest.raises(StoreError):
-                store.prune()
-    finally:
-        undo()
+    with read_only_folder(db_path.parent), Store.open(db_path) as store:
+        assert store.read_only and not store.in_memory
+        assert "cannot be written" in (store.message or "") and "shown as it is" in store.message
+        assert [t.user_text for t in store.turns.history()] == ["kept from before"]
+        _turn(store, 2, "while read-only")
+        assert not store.flush() and store.pending == 1
+        with pytest.raises(StoreError):
+            store.prune()
     assert [p.name for p in db_path.parent.iterdir() if ".corrupt-" in p.name] == []
