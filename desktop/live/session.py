@@ -47,6 +47,28 @@ IDLE_PONG_TIMEOUT_S = 10.0
 FLAP_S = 10.0  # a connection closed sooner than this after opening counts as a drop even between turns
 
 
+class _SeedText:
+    """One side of a turn as a fresh session's seed needs it: the transcript's start only (the seed shows
+    ``SEED_CHARS_PER_TEXT`` characters), so a flood of transcript pieces costs no memory here."""
+
+    __slots__ = ("_parts", "_length")
+
+    def __init__(self, text: str = "") -> None:
+        self._parts: list[str] = []
+        self._length = 0
+        self.add(text)
+
+    def add(self, text: str) -> None:
+        room = 2 * SEED_CHARS_PER_TEXT - self._length
+        if room > 0 and text:
+            piece = text[:room]
+            self._parts.append(piece)
+            self._length += len(piece)
+
+    def text(self) -> str:
+        return "".join(self._parts).strip()
+
+
 class TurnPhase(enum.Enum):
     IDLE = "idle"  # no turn on the wire
     CAPTURING = "capturing"  # between activityStart and activityEnd
@@ -136,8 +158,8 @@ class LiveSession:
         self.turns_completed = 0
         self.fresh_sessions = 0
         self._history: deque[tuple[str, str]] = deque(maxlen=SEED_TURNS)  # (user, assistant) of the last turns
-        self._heard: list[str] = []
-        self._said: list[str] = []
+        self._heard = _SeedText()
+        self._said = _SeedText()
         self._seed_pending = False
         self._opened_at = 0.0
         self._drops = 0  # connections lost during replies (or right after opening) since the last finished reply
@@ -326,7 +348,7 @@ class LiveSession:
             self._write(p.ACTIVITY_END)
         elif isinstance(command, SendText):
             self.turns_begun += 1
-            self._heard = [command.text]
+            self._heard = _SeedText(command.text)
             frame = p.client_content(command.text)
             self._replay = [frame]
             self._turn_on_wire = self.link is Link.UP
@@ -370,9 +392,9 @@ class LiveSession:
                 if ev.resumable and ev.handle:
                     self.handle = ev.handle
             elif isinstance(ev, p.InputTranscript):
-                self._heard.append(ev.text)
+                self._heard.add(ev.text)
             elif isinstance(ev, p.OutputTranscript):
-                self._said.append(ev.text)
+                self._said.add(ev.text)
             elif isinstance(ev, p.TurnComplete):
                 self._remember_turn()
                 self.guard.reply_done()
@@ -389,8 +411,8 @@ class LiveSession:
             self._lost_at = now  # the old connection served the turn to its end: the gap starts now
 
     def _remember_turn(self) -> None:
-        user, assistant = "".join(self._heard).strip(), "".join(self._said).strip()
-        self._heard, self._said = [], []
+        user, assistant = self._heard.text(), self._said.text()
+        self._heard, self._said = _SeedText(), _SeedText()
         if user or assistant:
             self._history.append((user, assistant))
             self.turns_completed += 1

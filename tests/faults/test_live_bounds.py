@@ -69,7 +69,8 @@ def test_item05_huge_transcripts_are_bounded_where_they_are_kept(app, peers, rel
     result = _run(app, peer)
     peers.call(peer.stop())
     assert result.rc == 0, result.stderr[-2000:]
-    assert result.peak_rss_mb < RSS_BOUND_MB and result.seconds < 15
+    # 36 MB of text came in: none of it may be kept whole (the command alone is ~60-70 MB)
+    assert result.peak_rss_mb < 110 and result.seconds < 15
     shown = sum(len(e["text"]) for e in result.events if e["event"] == "TranscriptDelta" and e["role"] == "assistant")
     assert shown <= MAX_TURN_TEXT + len(TRUNCATED)
     turns = app.history()

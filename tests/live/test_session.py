@@ -10,6 +10,7 @@ from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError
 from desktop.live.session import (
+    SEED_CHARS_PER_TEXT,
     ActivityEnd,
     ActivityStart,
     Fail,
@@ -399,3 +400,12 @@ def test_an_idle_connection_closed_after_a_while_is_not_a_drop():
         decision = s.connection_lost(1000, "", 60.0 * (n + 1))
         assert isinstance(decision, Reconnect) and decision.delay_s == 0
         s.connection_made(60.0 * (n + 1) + 1)
+
+
+def test_what_a_fresh_session_remembers_of_a_turn_is_bounded():
+    s = up()
+    s.send(SendText("open a PR"), 1.0)
+    for _ in range(1000):
+        s.receive_data(p.server_content(output_text="x" * 1000), 1.5)  # a megabyte of transcript
+    s.receive_data(p.server_content(turn_complete=True), 2.0)
+    assert s._history[-1][0] == "open a PR" and len(s._history[-1][1]) <= 2 * SEED_CHARS_PER_TEXT
