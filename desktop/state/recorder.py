@@ -24,7 +24,6 @@ from desktop.events import (
     ToolCallFinished,
     TurnFinished,
 )
-from desktop.state.runs import PullRequestRecord
 from desktop.state.store import Store
 
 
@@ -85,9 +84,8 @@ class Recorder:
                                        ev.duration_ms, ev.error)
 
     def _run_update(self, ev: RunUpdate) -> None:
-        prs = tuple(PullRequestRecord(p.title, p.url, p.branch) for p in ev.pull_requests)
         self.store.runs.upsert(ev.run_id, ev.status, ev.category, prompt=ev.prompt, summary=ev.summary,
-                               web_url=ev.web_url, pull_requests=prs, created_at=ev.created_at,
+                               web_url=ev.web_url, pull_requests=ev.pull_requests, created_at=ev.created_at,
                                updated_at=ev.updated_at or None)
 
     def _run_finished(self, ev: RunFinished) -> None:

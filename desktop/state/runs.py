@@ -10,6 +10,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop.events import PullRequest
+
 if TYPE_CHECKING:
     from desktop.state.store import Store
 
@@ -34,13 +36,6 @@ INSERT_STEP = ("INSERT OR IGNORE INTO run_steps (run_id, idx, message_type, text
 
 
 @dataclass(frozen=True, slots=True)
-class PullRequestRecord:
-    title: str
-    url: str
-    branch: str = ""
-
-
-@dataclass(frozen=True, slots=True)
 class RunRecord:
     run_id: int
     status: str
@@ -48,7 +43,7 @@ class RunRecord:
     prompt: str = ""
     summary: str = ""
     web_url: str = ""
-    pull_requests: tuple[PullRequestRecord, ...] = ()
+    pull_requests: tuple[PullRequest, ...] = ()
     created_at: str = ""
     updated_at: float = 0.0
 
@@ -63,7 +58,7 @@ class StepRecord:
 
 
 def _run(row: dict[str, Any]) -> RunRecord:
-    prs = tuple(PullRequestRecord(**pr) for pr in json.loads(row["pull_requests"] or "[]"))
+    prs = tuple(PullRequest(**pr) for pr in json.loads(row["pull_requests"] or "[]"))
     return RunRecord(row["id"], row["status"] or "", row["category"] or "unknown", row["prompt"] or "",
                      row["summary"] or "", row["web_url"] or "", prs, row["created_at"] or "", row["updated_at"] or 0.0)
 
@@ -74,7 +69,7 @@ class Runs:
 
     # ------------------------------------------------------------------ writes (queued)
     def upsert(self, run_id: int, status: str, category: str, *, prompt: str = "", summary: str = "",
-               web_url: str = "", pull_requests: tuple[PullRequestRecord, ...] = (), created_at: str = "",
+               web_url: str = "", pull_requests: tuple[PullRequest, ...] = (), created_at: str = "",
                updated_at: float | None = None) -> None:
         # at most 20 pull requests of bounded fields: the list stays well inside one stored text field
         prs = json.dumps([{"title": p.title[:1000], "url": p.url[:1000], "branch": p.branch[:200]}

@@ -15,7 +15,6 @@ from desktop.events import (
 )
 from desktop.redaction import REDACTED
 from desktop.state.recorder import Recorder
-from desktop.state.runs import PullRequestRecord
 from desktop.state.store import Store
 
 SECRET = "sk-test-SECRET-1234"
@@ -63,7 +62,7 @@ def test_runs_are_upserted_and_readable_at_startup(store: Store, db_path) -> Non
         assert [s.text for s in again.runs.steps(7)] == ["cloned the repo", "ran the tests"]
         assert [s.text for s in again.runs.steps(7, after_index=0)] == ["ran the tests"]
         recent = {r.run_id: r for r in again.runs.recent()}
-        assert recent[8].category == "done" and recent[8].pull_requests == (PullRequestRecord(pr.title, pr.url, pr.branch),)
+        assert recent[8].category == "done" and recent[8].pull_requests == (pr,)
         assert recent[8].prompt == "bump deps" and recent[8].summary == "deps bumped"
         assert recent[7].prompt == "fix the flaky test"
 
