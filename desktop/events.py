@@ -231,6 +231,18 @@ class RunFinished:
     notify: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """News of runs told to the user (desktop.run_reporter): spoken as Gemini's turn ``turn_id``, or shown
+    only (``spoken`` False: speaking run updates is off, or the news was too old to speak)."""
+
+    run_ids: tuple[int, ...]
+    text: str  # the news in one sentence (what Gemini was asked to say, or what is shown)
+    spoken: bool
+    turn_id: int | None = None  # the engine turn in which Gemini speaks it
+    why_not_spoken: str = ""  # off | expired
+
+
 # ---- power and quality (desktop.power / desktop.quality)
 @dataclass(frozen=True, slots=True)
 class ProfileChanged:
@@ -241,4 +253,4 @@ class ProfileChanged:
 # Everything the engine, the CodeGen tracker, the power monitor and monitoring put on the bus.
 EngineEvent = (StateChanged | TranscriptDelta | ToolCallStarted | ToolCallFinished | TurnFinished | AudioLevel
                | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | LatencyDrift | RunUpdate | RunStep
-               | RunFinished | ProfileChanged)
+               | RunFinished | RunReport | ProfileChanged)
