@@ -70,6 +70,8 @@ class Settings:
     codegen_timeout_s: float = 30.0  # total deadline of one CodeGen request, however slowly the server answers
     # extra CA certificates (PEM) trusted for the Live and CodeGen endpoints, besides the system's
     ca_file: str | None = None
+    speak_run_updates: bool = True  # Gemini says when a followed run finishes, fails or opens a pull request
+    run_update_max_age_s: float = 600.0  # older run news is shown in the conversation, not spoken
     # Audio
     input_device: str | None = None
     output_device: str | None = None
@@ -148,6 +150,7 @@ RANGES = {
     "codegen_timeout_s": Range(0, 600, lo_open=True), "codegen_org_id": Range(1, 2**63 - 1),
     "metrics_port": Range(0, 65535),
     "prune_max_age_days": Range(1, 36500), "prune_max_mb": Range(1, 1_000_000), "prune_max_turns": Range(1, 10**9),
+    "run_update_max_age_s": Range(5, 86_400),
 }
 URL_SCHEMES = {"live_url": ("ws", "wss"), "codegen_url": ("http", "https")}
 TEXT_REQUIRED = ("live_url", "api_version", "model", "codegen_url")  # never empty

@@ -48,6 +48,7 @@ from desktop.live.session import (
     TurnPhase,
 )
 from desktop.metrics import Metrics
+from desktop.run_updates import Activity
 
 if TYPE_CHECKING:
     from audio.pipeline import InputPipeline
@@ -356,6 +357,26 @@ class SessionEngine:
         self.bus.emit(TranscriptDelta(turn.id, "user", text, finished=True))
         await self.transport.send(SendText(text))
         self._set_state(EngineState.THINKING)
+
+    async def announce(self, prompt: str) -> int:
+        """Run news for Gemini to tell the user (``desktop.run_reporter``, only while ``activity()`` is quiet):
+        a client turn the user did not say, so no user transcript is shown and the turn's user side stays
+        empty.  It is answered, interrupted and replayed like any turn.  Returns the turn's id."""
+        turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()))
+        self._new_turn(turn)
+        await self.transport.send(SendText(prompt))
+        self._set_state(EngineState.THINKING)
+        return turn.id
+
+    def activity(self) -> Activity:
+        """What the conversation is doing now: when all of it is quiet, run news may be spoken."""
+        return Activity(key_held=self.gate.state is not GateState.IDLE,
+                        user_speaking=self.pipeline is not None and self.pipeline.vad.speaking,
+                        assistant_audible=self._assistant_audible(),
+                        turn_in_flight=self.reply_pending or self.transport.turn_phase is not TurnPhase.IDLE,
+                        tool_running=bool(self._tool_tasks),
+                        session_ready=self.state not in (EngineState.CONNECTING, EngineState.ERROR,
+                                                         EngineState.CLOSED))
 
     async def fresh_session(self) -> bool:
         """Leave the Gemini session for a new one that is told the last turns (the remedy for a session whose

@@ -64,7 +64,8 @@ class RunNews:
     summary: str = ""
     pull_requests: tuple[PullRequest, ...] = ()  # a finished run's; or the ones just opened
     seen_at: float = 0.0  # the caller's clock
-    earlier: bool = False  # it ended while the app was closed: spoken once the user has talked, else shown
+    earlier: bool = False  # from before this session (ended while the app was closed, or never told): spoken
+    #                        once the user has talked in this session, or shown
 
     @property
     def final(self) -> bool:
@@ -157,7 +158,7 @@ def sentence(news: Sequence[RunNews]) -> str:
         clauses[-1] = "and " + clauses[-1]
     text = "; ".join(clauses)
     if merged and all(n.earlier for n in merged):
-        text = "while the app was closed, " + text
+        text = "since your last session, " + text
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "…")) else text + "."
 
@@ -242,6 +243,7 @@ class RunUpdates:
         known = self._known_prs.setdefault(run_id, set())
         outcome = outcome_of(update)
         if outcome is None:
+            self._told.discard(run_id)  # going (again, after a resume): its next outcome is news
             new = [p for p in update.pull_requests if p.url not in known]
             known.update(urls)
             if not new or first_sight:  # pull requests a run had when first seen here are not news

@@ -36,6 +36,7 @@ from desktop.monitoring import monitoring
 from desktop.power import PowerMonitor, power_source
 from desktop.quality import QualityProfile, profile_named
 from desktop.redaction import remember_secrets
+from desktop.run_reporter import run_reports
 from desktop.state.recorder import Recorder
 from desktop.state.store import NewerDatabase, Store, data_dir_for, open_store
 from desktop.tls import endpoint_context, loopback_identity
@@ -217,6 +218,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
+        # before the run tracker starts: run news is told through the engine once it runs (desktop.run_reporter)
+        reporter = await stack.enter_async_context(run_reports(settings, bus, store, metrics))
         tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store))
         pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode)
         if pipeline.fallback is not None:
@@ -243,6 +246,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))
         await engine.start()
+        reporter.speak_through(engine)
         try:
             yield Session(engine, bus, metrics, store, tools, power, endpoints.offline)
         finally:

@@ -116,7 +116,7 @@ def test_a_run_that_ended_while_the_app_was_closed_waits_for_the_user_to_talk():
     u.user_talked()
     report = u.take(QUIET, now=1010.0)
     assert report is not None and report.spoken
-    assert report.text.startswith("While the app was closed, run 30 is done")
+    assert report.text.startswith("Since your last session, run 30 is done")
 
 
 def test_a_run_that_ended_long_before_the_restart_is_shown_at_once():

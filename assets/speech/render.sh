@@ -19,4 +19,8 @@ render error "Sorry, that did not work."
 render unheard "I did not hear anything. Hold the key while you speak."
 render cancelled "Okay, I will not start it."
 render nothing "There is nothing waiting for a yes. Tell me what the agent should do first."
+render run_done "Good news: your agent run is done."
+render run_failed "Your agent run did not succeed."
+render run_pull_request "Your agent run opened a pull request."
+render run_update "Here is news about your agent runs."
 rm -f /tmp/phrase.wav

@@ -11,7 +11,8 @@ late pongs while generating, expiring resumption handles, resumes refused while 
 context-compression latency spikes, latency drift).  What it hears in an audio turn comes from
 ``hearing.py``: no speech (by its own voice check) gives no transcript and a spoken "I did not hear
 anything"; speech is matched against the phrases it knows, and an unknown sentence gets "Sorry, I did not
-catch that" without an invented transcript.  The answers come from the rules in ``scenario.toml``.
+catch that" without an invented transcript.  The answers come from the rules in ``scenario.toml`` (run news
+the app sends as a client turn is read out in a canned voice of its kind, its sentence as the transcript).
 """
 
 from __future__ import annotations
@@ -349,7 +350,7 @@ class _Conn:
             rule = emu.scenario.rule_for(text or "")
         if rule.cancel:
             self.memory.pending_prompt = ""
-        say, reply = rule.say, rule.reply
+        say, reply = rule.say, rule.reply.replace("{news}", (text or "").strip().rsplit("\n", 1)[-1])
         if rule.tool and self.setup and rule.tool in self.setup.tools:
             say, reply = await self._call_tool(rule, text or "")
         elif rule.tool:

@@ -1,4 +1,5 @@
-"""Records the engine's event stream into the store: turns, tool calls, CodeGen runs and metric summaries.
+"""Records the engine's event stream into the store: turns, tool calls, CodeGen runs, run news shown and
+metric summaries.
 
 Subscribed to the ``EventBus``, it runs on the engine's loop thread, so it only hands each event to the
 repository of its tables (``store.turns``, ``store.runs``), which queue the rows; the store's writer thread
@@ -19,6 +20,7 @@ from desktop.events import (
     MetricsSnapshot,
     Notice,
     RunFinished,
+    RunReport,
     RunStep,
     RunUpdate,
     ToolCallFinished,
@@ -91,6 +93,13 @@ class Recorder:
     def _run_finished(self, ev: RunFinished) -> None:
         self.store.runs.finish(ev.run_id, ev.category, summary=ev.summary, web_url=ev.web_url)
 
+    def _run_report(self, ev: RunReport) -> None:
+        """Run news shown without being spoken is Gemini's side of the history too (a spoken one is its turn)."""
+        if not ev.spoken:
+            now = time.time()
+            self.store.turns.add(self.session_id, 0, started_at=now, finished_at=now, user_text="",
+                                 assistant_text=ev.text)
+
     def _run_step(self, ev: RunStep) -> None:
         self.store.runs.add_step(ev.run_id, ev.index, ev.message_type, ev.text, ev.created_at)
 
@@ -103,6 +112,7 @@ class Recorder:
         RunUpdate: _run_update,
         RunFinished: _run_finished,
         RunStep: _run_step,
+        RunReport: _run_report,
         MetricsSnapshot: _metrics,
     }
 

@@ -1,12 +1,14 @@
 """The CodeGen run tables — runs and their steps — and every read and write of them.
 
 A run's row keeps the best of what was seen: a later update without a prompt, summary, link or pull
-requests does not erase those.  ``active()`` is what a restarted app follows again at once."""
+requests does not erase those.  ``active()`` is what a restarted app follows again at once; ``unreported()`` the
+runs whose outcome the user has not been told yet (``mark_reported``), which a restarted app reports once."""
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +25,9 @@ UPSERT_RUN = (
     "web_url = coalesce(nullif(excluded.web_url, ''), runs.web_url), "
     "pull_requests = CASE WHEN excluded.pull_requests = '[]' THEN runs.pull_requests "
     "ELSE excluded.pull_requests END, created_at = coalesce(nullif(excluded.created_at, ''), runs.created_at), "
-    "updated_at = excluded.updated_at "
+    "updated_at = excluded.updated_at, "
+    # a run seen going again (resumed) has news to tell once more when it ends
+    "reported = CASE WHEN excluded.category IN ('done', 'failed', 'missing') THEN runs.reported ELSE 0 END "
     # a run id the service gave out again (another run, created at another time) never overwrites the first
     "WHERE coalesce(runs.created_at, '') IN ('', excluded.created_at) OR excluded.created_at = ''")
 FINISH_RUN = (
@@ -31,6 +35,7 @@ FINISH_RUN = (
     "VALUES (?, ?, ?, ?, ?, '[]', ?, ?) ON CONFLICT(id) DO UPDATE SET category = excluded.category, "
     "summary = coalesce(nullif(excluded.summary, ''), runs.summary), "
     "web_url = coalesce(nullif(excluded.web_url, ''), runs.web_url), updated_at = excluded.updated_at")
+MARK_REPORTED = "UPDATE runs SET reported = 1 WHERE id = ?"
 INSERT_STEP = ("INSERT OR IGNORE INTO run_steps (run_id, idx, message_type, text, created_at) "
                "VALUES (?, ?, ?, ?, ?)")
 
@@ -46,6 +51,7 @@ class RunRecord:
     pull_requests: tuple[PullRequest, ...] = ()
     created_at: str = ""
     updated_at: float = 0.0
+    reported: bool = False  # the user was told its outcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +66,8 @@ class StepRecord:
 def _run(row: dict[str, Any]) -> RunRecord:
     prs = tuple(PullRequest(**pr) for pr in json.loads(row["pull_requests"] or "[]"))
     return RunRecord(row["id"], row["status"] or "", row["category"] or "unknown", row["prompt"] or "",
-                     row["summary"] or "", row["web_url"] or "", prs, row["created_at"] or "", row["updated_at"] or 0.0)
+                     row["summary"] or "", row["web_url"] or "", prs, row["created_at"] or "", row["updated_at"] or 0.0,
+                     bool(row.get("reported")))
 
 
 class Runs:
@@ -82,6 +89,11 @@ class Runs:
         now = time.time()
         self.store.enqueue(FINISH_RUN, [run_id, category, category, summary, web_url, now, now])
 
+    def mark_reported(self, run_ids: Iterable[int]) -> None:
+        """The user was told these runs' outcomes (spoken or shown): a restart does not report them again."""
+        for run_id in run_ids:
+            self.store.enqueue(MARK_REPORTED, [run_id])
+
     def add_step(self, run_id: int, index: int, message_type: str, text: str, created_at: str = "") -> None:
         self.store.enqueue(INSERT_STEP, [run_id, index, message_type, text, created_at])
 
@@ -91,6 +103,12 @@ class Runs:
         no longer knows ('missing') is not followed again."""
         return [_run(r) for r in self.store.query(
             "SELECT * FROM runs WHERE category NOT IN ('done', 'failed', 'missing') ORDER BY updated_at DESC")]
+
+    def unreported(self) -> list[RunRecord]:
+        """Runs that ended (done, failed, missing) without the user being told, oldest first."""
+        return [_run(r) for r in self.store.query(
+            "SELECT * FROM runs WHERE category IN ('done', 'failed', 'missing') AND reported = 0 "
+            "ORDER BY updated_at")]
 
     def recent(self, limit: int = 20) -> list[RunRecord]:
         return [_run(r) for r in self.store.query("SELECT * FROM runs ORDER BY updated_at DESC LIMIT ?", [limit])]

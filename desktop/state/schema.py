@@ -70,6 +70,15 @@ def _v6_turn_errors(db: Database) -> None:
         turns.add_column("error", str)
 
 
+def _v7_runs_reported(db: Database) -> None:
+    """Whether the user was told a run's outcome (spoken or shown), so a restart reports it once, never twice.
+    Runs that had already ended count as reported: an upgrade does not read out old news."""
+    runs = db.table("runs")
+    if "reported" not in runs.columns_dict:
+        runs.add_column("reported", int, not_null_default=0)
+        db.execute("UPDATE runs SET reported = 1 WHERE category IN ('done', 'failed', 'missing')")
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_sessions_turns_tools_cache,
     _v2_runs,
@@ -77,6 +86,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v4_transcript_search,
     _v5_search_index_merges_when_idle,
     _v6_turn_errors,
+    _v7_runs_reported,
 )
 LATEST = len(MIGRATIONS)
 

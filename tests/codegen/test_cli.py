@@ -90,6 +90,11 @@ def test_run_wav_offline_then_yes_follow(fixtures_dir, tmp_path, monkeypatch, ca
     kinds = [r["event"] for r in records if r.get("run_id") == run_id]
     assert kinds[-1] == "RunFinished" and "RunStep" in kinds and "RunUpdate" in kinds
     assert records[-1]["event"] == "Summary" and records[-1]["ok"] is True
+    # after the run ended, before the exit: what Gemini said about it
+    events = [r["event"] for r in records]
+    told = records[events.index("RunUpdateTold")]
+    assert events.index("RunFinished") < events.index("RunUpdateTold") < events.index("Summary")
+    assert told["spoken"] and told["run_ids"] == [run_id] and told["transcript"].startswith(f"Run {run_id} is done")
 
 
 def test_emulate_codegen_serves_until_stopped(tmp_path):

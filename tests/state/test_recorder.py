@@ -7,6 +7,7 @@ from desktop.events import (
     MetricsSnapshot,
     PullRequest,
     RunFinished,
+    RunReport,
     RunStep,
     RunUpdate,
     StageSummary,
@@ -107,3 +108,23 @@ def test_every_stored_text_field_is_bounded(store: Store) -> None:
     assert call["args"]["truncated"] is True and call["args"]["chars"] > MAX_STORED_TEXT
     [run] = store.runs.recent()
     assert len(run.prompt) <= MAX_STORED_TEXT + 10 and len(run.pull_requests) == 20
+
+
+def test_an_ended_run_is_reported_once_and_again_after_a_resume(store: Store) -> None:
+    bus = EventBus()
+    rec = Recorder(store).attach(bus)
+    bus.emit(RunUpdate(5, "RUNNING", "running", updated_at=1.0))
+    bus.emit(RunUpdate(6, "COMPLETE", "done", updated_at=2.0))
+    bus.emit(RunUpdate(7, "ERROR", "failed", updated_at=3.0))
+    assert store.flush()
+    assert [r.run_id for r in store.runs.unreported()] == [6, 7]  # oldest first; a going run is not news yet
+    store.runs.mark_reported([6, 7])
+    assert store.flush() and store.runs.unreported() == []
+    bus.emit(RunUpdate(7, "RUNNING", "running", updated_at=4.0))  # resumed: its next end is news again
+    bus.emit(RunUpdate(7, "COMPLETE", "done", updated_at=5.0))
+    bus.emit(RunReport((7,), "Run 7 is done.", spoken=False, why_not_spoken="off"))  # shown, not spoken
+    assert rec.close()
+    assert [r.run_id for r in store.runs.unreported()] == [7]
+    assert {r.run_id: r.reported for r in store.runs.recent()} == {5: False, 6: True, 7: False}
+    (shown,) = store.turns.history()
+    assert shown.user_text == "" and shown.assistant_text == "Run 7 is done."  # Gemini's side of the history

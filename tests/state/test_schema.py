@@ -19,6 +19,7 @@ SAMPLE_ROWS = {
          "'{}', 0)", ()),
         ("INSERT INTO api_cache (key, body, etag, fetched_at, expires_at) VALUES ('k', x'7b7d', 'e', 1.0, NULL)", ())],
     2: [("INSERT INTO runs (id, status, category, updated_at) VALUES (7, 'RUNNING', 'running', 3.0)", ()),
+        ("INSERT INTO runs (id, status, category, updated_at) VALUES (8, 'COMPLETE', 'done', 2.0)", ()),
         ("INSERT INTO run_steps (run_id, idx, message_type, text) VALUES (7, 0, 'ACTION', 'cloned repo')", ())],
     3: [("INSERT INTO metric_summaries (session_id, stage, recorded_at, count, p50_ms, p95_ms, p99_ms, max_ms) "
          "VALUES ('s1', 'turn.total', 4.0, 3, 1.0, 2.0, 3.0, 4.0)", ())],
@@ -53,6 +54,8 @@ def test_migrates_from_every_earlier_version(tmp_path: Path, start: int) -> None
         assert [r["id"] for r in db["turns"].search("flaky")] == [1]
     if start >= 2:
         assert db.execute("SELECT text FROM run_steps WHERE run_id = 7").fetchone()[0] == "cloned repo"
+        # runs that had ended before runs were marked reported are not news after the upgrade; a going one is
+        assert dict(db.execute("SELECT id, reported FROM runs").fetchall()) == {7: 0, 8: 1}
 
 
 def test_migrations_are_recorded_and_idempotent(tmp_path: Path) -> None:
