@@ -1,13 +1,18 @@
 """Follows every active run with ONE list request per poll cycle and emits typed progress events.
 
-The interval adapts: ``fast_s`` for a while after a run starts and while the user looks at a run (the run
-in focus), ``base_s`` after a change, growing by ``backoff`` per unchanged cycle up to ``max_s``; with no
-active run the tracker waits without polling at all.  Step logs are fetched only for the run in focus.
-Events: ``RunUpdate`` (status/summary/pull requests changed), ``RunStep`` (a new log step of the focused
-run), ``RunFinished`` (done or failed; ``notify`` when the user was not looking at it).  A run the service
-answers 404 for (deleted, another organisation, a demo whose saved runs were removed) is reported once as
-``MISSING`` and no longer followed, rather than silently dropped.  Clock and sleep
-are injectable, so tests run minutes of simulated time in a second.
+Two cadences.  The run in focus -- the one the user just started, asked about or clicked -- is read every
+``focus_s`` through its logs request, which carries the run's status and pull requests as well as its new
+steps: one request, and a change shows within ``focus_s`` (freshness: a status change is on the card within
+3.5 s p95 and spoken within 5 s, measured by `gemini-codegen bench --only codegen`).  That lasts ``focus_for_s``
+after the user last turned to the run, then it is followed like the others.  Every other run rides on one list
+request whose interval adapts: ``fast_s`` for a while after a run starts, ``base_s`` after a change, growing
+by ``backoff`` per unchanged cycle up to ``max_s`` (20 runs stay within 6 requests a minute); with no active
+run the tracker waits without polling at all.  The quality profile's multiplier stretches the list interval
+only: the run in focus is what the user waits to hear about.  Events: ``RunUpdate`` (status/summary/pull
+requests changed), ``RunStep`` (a new log step of the focused run), ``RunFinished`` (done or failed).  A run
+the service answers 404 for (deleted, another organisation, a demo whose saved runs were removed) is reported
+once as ``MISSING`` and no longer followed, rather than silently dropped.  Clock and sleep are injectable, so
+tests and the benchmark run minutes of simulated time in a second.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from desktop.codegen.api import Run
+from desktop.codegen.api import LogPage, Run
 from desktop.codegen.client import CodegenClient, CodegenError
 from desktop.events import EventBus, PullRequest, RunFinished, RunStep, RunUpdate
 
@@ -46,7 +51,11 @@ class SimulatedTime:
 
 @dataclass(frozen=True)
 class Intervals:
-    fast_s: float = 3.0  # right after a run starts, and while the run the user looks at keeps changing
+    # the run in focus: its logs (status, pull requests, new steps) this often; None = no cadence of its own
+    # (the list then goes fast while the focused run changes, and fetches its logs: the earlier schedule)
+    focus_s: float | None = 3.0
+    focus_for_s: float = 600.0  # ... for this long after the user last turned to it
+    fast_s: float = 3.0  # the list, right after a run starts
     fast_for_s: float = 10.0  # how long "right after a start" lasts
     base_s: float = 12.0  # after a change
     max_s: float = 60.0  # nothing has changed for a while
@@ -57,7 +66,7 @@ class Intervals:
 class _Followed:
     run_id: int
     prompt: str = ""
-    signature: tuple[object, ...] = ()
+    signature: tuple[str, str, tuple[PullRequest, ...]] | None = None  # status, summary, pull requests
     steps_seen: int = 0
     missing: int = 0  # cycles the run was not in the list page
 
@@ -76,8 +85,12 @@ class RunTracker:
     interval: float = 0.0
     polls: int = 0
     latest_id: int | None = None
-    multiplier: float = 1.0  # the quality profile's polling multiplier (x1 / x2 / x4 on battery)
+    multiplier: float = 1.0  # the quality profile's polling multiplier (x1 / x2 / x4 on battery), list only
+    focus_polls: int = 0
     _fast_until: float = 0.0
+    _focus_until: float = 0.0
+    _list_at: float = 0.0  # when the next list request is due (clock)
+    _focus_at: float = 0.0  # when the focused run's next read is due
     _last_error: str = ""
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
@@ -92,19 +105,33 @@ class RunTracker:
             followed.prompt = prompt
         if self.latest_id is None or run_id >= self.latest_id:
             self.latest_id = run_id
-        self._fast_until = self.clock() + self.intervals.fast_for_s
-        self.interval = self.intervals.fast_s
+        self._list_fast()
         if focus:
-            self.focus_id = run_id
+            self.focus(run_id)
         self._wake.set()
 
     def focus(self, run_id: int | None) -> None:
-        """The run the user is looking at (its steps are followed, polling is fast); None = none."""
+        """The run the user is looking at (its steps are followed, it is read often); None = none."""
         self.focus_id = run_id
-        if run_id is not None:
-            self._fast_until = self.clock() + self.intervals.fast_for_s
-            self.interval = self.intervals.fast_s
-            self._wake.set()
+        if run_id is None:
+            return
+        if self.intervals.focus_s:
+            self._focus_until = self.clock() + self.intervals.focus_for_s
+            self._focus_at = self.clock()
+        else:
+            self._list_fast()
+        self._wake.set()
+
+    def _list_fast(self) -> None:
+        self._fast_until = self.clock() + self.intervals.fast_for_s
+        self.interval = self.intervals.fast_s
+        self._list_at = self.clock()
+
+    @property
+    def focus_cadence(self) -> bool:
+        """The run in focus is read on its own cadence now."""
+        return (bool(self.intervals.focus_s) and self.focus_id in self.active
+                and self.clock() < self._focus_until)
 
     def observe(self, run: Run) -> None:
         """A run seen elsewhere (a tool call): start following it if it is still active."""
@@ -131,23 +158,33 @@ class RunTracker:
                 await self._wake.wait()
                 continue
             self._wake.clear()
-            changed = False
+            now = self.clock()
+            focus = self.focus_cadence
             try:
-                changed = await self.poll_once()
+                if focus and now >= self._focus_at:
+                    self._focus_at = now + (self.intervals.focus_s or 0.0)
+                    await self.poll_focus()
+                if now >= self._list_at:
+                    changed = await self.poll_once()
+                    self.interval = self._next_interval(changed)
+                    self._list_at = now + self.interval * self.multiplier
                 self._last_error = ""
             except CodegenError as exc:
+                self._list_at = max(self._list_at, now + self.interval * self.multiplier)  # not again at once
                 if exc.message != self._last_error:  # say it once, not every cycle
                     self._last_error = exc.message
                     self.bus.emit(exc.event())
             except Exception:
+                self._list_at = max(self._list_at, now + self.interval * self.multiplier)
                 log.exception("run tracker poll failed")
-            self.interval = self._next_interval(changed)
             if self.active:
-                await self._pause(self.interval * self.multiplier)
+                due = min(self._list_at, self._focus_at) if self.focus_cadence else self._list_at
+                await self._pause(max(0.0, due - self.clock()))
 
     def _next_interval(self, changed: bool) -> float:
         iv = self.intervals
-        if changed and self.focus_id in self.active:  # the run the user watches is moving: keep up with it
+        if changed and not iv.focus_s and self.focus_id in self.active:
+            # the run the user watches is moving: keep up with it (without a focus cadence of its own)
             self._fast_until = max(self._fast_until, self.clock() + iv.fast_for_s)
         if self.clock() < self._fast_until:  # (a watched run that stands still backs off like the others)
             return iv.fast_s
@@ -168,15 +205,16 @@ class RunTracker:
                 t.cancel()
 
     async def poll_once(self) -> bool:
-        """One cycle: one list request for every active run (+ the focused run's logs).  True if anything changed."""
+        """One cycle: one list request for every active run (+ the focused run's logs, when it has no cadence of
+        its own).  True if anything changed."""
         if not self.active:
             return False
         self.polls += 1
         page = await self.client.list_runs(limit=self.page_size)
         seen = {run.id: run for run in page.items}
         changed = False
-        if self.focus_id in self.active:  # steps first, so a run's last steps come before its RunFinished
-            changed |= await self._follow_steps(self.active[self.focus_id])
+        if self.focus_id in self.active and not self.intervals.focus_s:
+            changed |= await self._follow_steps(self.active[self.focus_id])  # steps before the RunFinished
         complete = len(page.items) >= page.total  # the page holds every run there is
         for run_id in list(self.active):
             run = seen.get(run_id)
@@ -196,21 +234,33 @@ class RunTracker:
             changed |= self._update(run)
         return changed
 
+    async def poll_focus(self) -> bool:
+        """The focused run's logs request: its new steps, then its status and pull requests (the same page)."""
+        followed = self.active.get(self.focus_id) if self.focus_id is not None else None
+        if followed is None:
+            return False
+        self.focus_polls += 1
+        page = await self._steps_page(followed)
+        changed = bool(page.logs)
+        return self._update(page.run) or changed
+
     def _update(self, run: Run) -> bool:
         followed = self.active.get(run.id)
         if followed is None:
             return False
         prs = tuple(PullRequest(p.title, p.url, p.head_branch_name) for p in run.pull_requests)
-        signature = (run.status, run.summary, prs)
+        summary = run.summary
+        if followed.signature is not None:  # a response without them (e.g. a logs page) keeps what was seen
+            summary, prs = summary or followed.signature[1], prs or followed.signature[2]
+        signature = (run.status, summary, prs)
         if signature == followed.signature:
             return False
         followed.signature = signature
-        self.bus.emit(RunUpdate(run.id, run.status, run.category, followed.prompt or run.prompt, run.summary,
+        self.bus.emit(RunUpdate(run.id, run.status, run.category, followed.prompt or run.prompt, summary,
                                 run.web_url, prs, run.created_at, self.wall()))
         if run.final:
             del self.active[run.id]
-            self.bus.emit(RunFinished(run.id, run.category, run.summary or run.result or run.status, run.web_url,
-                                      notify=run.id != self.focus_id))
+            self.bus.emit(RunFinished(run.id, run.category, summary or run.result or run.status, run.web_url))
         return True
 
     def _gone(self, followed: _Followed) -> None:
@@ -221,9 +271,12 @@ class RunTracker:
         self.bus.emit(RunFinished(followed.run_id, MISSING, "The service no longer knows this run."))
 
     async def _follow_steps(self, followed: _Followed) -> bool:
+        return bool((await self._steps_page(followed)).logs)
+
+    async def _steps_page(self, followed: _Followed) -> LogPage:
         run_id = followed.run_id
         page = await self.client.get_logs(run_id, skip=followed.steps_seen, limit=100)
         for i, entry in enumerate(page.logs):
             self.bus.emit(RunStep(run_id, followed.steps_seen + i, entry.message_type, entry.text, entry.created_at))
         followed.steps_seen += len(page.logs)
-        return bool(page.logs)
+        return page

@@ -84,7 +84,7 @@ async def test_no_active_run_makes_no_request():
         assert s.emu.stats.requests == settled and not s.tracker.active
 
 
-async def test_focused_run_gets_its_steps_in_order_and_no_notification():
+async def test_focused_run_gets_its_steps_in_order_from_one_request_every_focus_interval():
     async with Setup(10.0) as s:
         run = s.emu.seed("watched")
         s.tracker.track(run.id, "watched", focus=True)
@@ -94,14 +94,19 @@ async def test_focused_run_gets_its_steps_in_order_and_no_notification():
         assert [st.index for st in steps] == list(range(5))
         assert steps[-1].message_type == "FINAL_ANSWER"
         done = s.of(RunFinished)
-        assert len(done) == 1 and done[0].category == "done" and done[0].notify is False
+        assert len(done) == 1 and done[0].category == "done"
         assert s.events.index(steps[-1]) < s.events.index(done[0])
         assert s.of(RunUpdate)[-1].pull_requests[0].url.endswith(str(run.id))
-        # fast while the user looks at it: at most the fast interval between polls
-        assert max(s.sim.slept) <= Intervals().fast_s
+        # read every focus interval while the user looks at it: every change shows within it
+        assert max(s.sim.slept) <= Intervals().focus_s
+        changes = {"RUNNING": 10.0, "EVALUATION": 40.0, "COMPLETE": 50.0}  # steps of 10 s
+        assert all(0 <= u.updated_at - run.started - changes[u.status] <= Intervals().focus_s
+                   for u in s.of(RunUpdate) if u.status in changes)
+        # the logs page carries the status: the list only at its own, slower cadence
+        assert s.emu.stats.by_route["list"] < s.emu.stats.by_route["logs"] == s.tracker.focus_polls
 
 
-async def test_run_finishing_elsewhere_notifies_and_failure_is_reported():
+async def test_runs_out_of_focus_finish_on_the_list_alone_and_failure_is_reported():
     async with Setup(5.0) as s:
         ok, bad = s.emu.seed("background work"), s.emu.seed("this will fail")
         s.tracker.track(ok.id)
@@ -110,7 +115,7 @@ async def test_run_finishing_elsewhere_notifies_and_failure_is_reported():
         s.tracker.start()
         await _until(lambda: len(s.of(RunFinished)) == 2)
         by_id = {e.run_id: e for e in s.of(RunFinished)}
-        assert by_id[ok.id].notify and by_id[ok.id].category == "done"
+        assert by_id[ok.id].category == "done"
         assert by_id[bad.id].category == "failed" and "stopped" in by_id[bad.id].summary
         assert s.emu.stats.by_route["logs"] == 0
 
@@ -166,13 +171,30 @@ async def test_run_missing_from_the_list_is_asked_for_alone_then_dropped_when_go
     assert gone.category == MISSING and [f.category for f in s.of(RunFinished) if f.run_id == 404404] == [MISSING]
 
 
-async def test_a_watched_run_that_stands_still_backs_off():
+async def test_the_focus_cadence_ends_a_while_after_the_user_last_turned_to_the_run():
     async with Setup(step_s=100_000.0) as s:  # the run stays PENDING with no new steps
         start = s.sim.now
         run = s.emu.seed("long task")
         s.tracker.track(run.id, run.prompt, focus=True)
         s.tracker.start()
-        await _until(lambda: s.sim.now >= start + 300.0)
-        requests = s.emu.stats.requests
-    # fast (every 3 s: a list and a logs request) would be 200 requests in 5 minutes
-    assert requests / 5.0 <= 8.0, f"{requests} requests in 5 simulated minutes"
+        window = Intervals().focus_for_s
+        await _until(lambda: s.sim.now >= start + window)
+        read_while_focused, requests = s.tracker.focus_polls, s.emu.stats.requests
+        await _until(lambda: s.sim.now >= start + window + 300.0)
+        requests_after = s.emu.stats.requests - requests
+    focus_s = Intervals().focus_s
+    assert focus_s is not None and abs(read_while_focused - window / focus_s) <= 2  # 20 a minute while in focus
+    assert s.tracker.focus_polls == read_while_focused  # then none: it backs off like any other run
+    assert requests_after <= 6, f"{requests_after} requests in the 5 minutes after the focus ended"
+
+
+async def test_turning_to_a_run_again_reads_it_on_its_cadence_again():
+    async with Setup(step_s=100_000.0) as s:
+        run = s.emu.seed("long task")
+        s.tracker.track(run.id, run.prompt, focus=True)
+        s.tracker.start()
+        await _until(lambda: s.sim.now >= 1000.0 + Intervals().focus_for_s + 120.0)
+        before = s.tracker.focus_polls
+        s.tracker.focus(run.id)  # the user asks about it, or clicks its card
+        await _until(lambda: s.tracker.focus_polls >= before + 5)
+        assert s.sim.slept[-1] <= (Intervals().focus_s or 0)
