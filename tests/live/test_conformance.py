@@ -10,9 +10,16 @@ import pytest
 from google import genai
 from google.genai import types
 
+from desktop.events import PullRequest
 from desktop.live import protocol as p
 from desktop.live.emulator import LiveEmulator
+from desktop.run_updates import Outcome, Report, RunNews
 from tests.standins import client_tls, live_emulator
+
+# run news the way the app sends it (desktop.run_reporter): a user-role client turn, sent when the user is idle
+RUN_NEWS = Report((RunNews(1001, Outcome.DONE, pull_requests=(
+    PullRequest("Fix the flaky login test", "https://github.com/acme/api/pull/42"),)),
+    RunNews(1002, Outcome.FAILED, "The tests kept failing.")), spoken=True)
 
 TOOLS = [p.FunctionDeclaration("get_run_status", "status of a run",
                                {"type": "OBJECT", "properties": {"run_id": {"type": "INTEGER"}}}, non_blocking=True)]
@@ -27,7 +34,13 @@ def _client_messages() -> list[str]:
             p.AUDIO_STREAM_END, p.client_content("hello"),
             p.tool_response([p.FunctionResult("c1", "get_run_status", {"speech": "ok"}, scheduling="WHEN_IDLE",
                                               will_continue=False),
-                             p.FunctionResult("c2", "get_run_status", error={"message": "no"})])]
+                             p.FunctionResult("c2", "get_run_status", error={"message": "no"})]),
+            p.client_content(RUN_NEWS.prompt),
+            # the alternative for asynchronous results: a NON_BLOCKING call answered at once with willContinue,
+            # and again later with a scheduling hint (the types accept each; see desktop/run_updates.py)
+            *(p.tool_response([p.FunctionResult("c3", "get_run_status", {"speech": "started"}, will_continue=True),
+                               p.FunctionResult("c3", "get_run_status", {"speech": "done"}, scheduling=hint)])
+              for hint in ("SILENT", "WHEN_IDLE", "INTERRUPT"))]
 
 
 @pytest.mark.parametrize("message", _client_messages())
@@ -154,3 +167,20 @@ async def test_official_sdk_completes_audio_text_and_tool_turns_over_tls():
             audio, text, _ = await _receive_turn(session)
             assert audio > 0 and text.startswith("Hi")
     assert emu.stats.tool_calls == 1
+
+
+async def test_run_news_sent_as_a_client_turn_through_the_official_sdk_is_spoken():
+    async with live_emulator(model_delay_s=0.05, speedup=50) as emu:
+        config = types.LiveConnectConfig(
+            response_modalities=["AUDIO"], output_audio_transcription={}, tools=[types.Tool(function_declarations=[
+                types.FunctionDeclaration(name="get_run_status", description="status", behavior="NON_BLOCKING",
+                                          parameters={"type": "OBJECT", "properties": {}})])],
+            realtime_input_config=types.RealtimeInputConfig(
+                automatic_activity_detection=types.AutomaticActivityDetection(disabled=True)))
+        async with _sdk_client(emu.port).aio.live.connect(model="gemini-3.8-live", config=config) as session:
+            await session.send_client_content(turns=types.Content(role="user", parts=[types.Part(text=RUN_NEWS.prompt)]),
+                                              turn_complete=True)
+            audio, text, calls = await _receive_turn(session)
+    assert audio > 0 and not calls  # spoken in the stand-in's canned voice; no tool called for news
+    assert text == RUN_NEWS.text == ("Run 1001 is done and opened pull request #42, “Fix the flaky login test”; "
+                                     "and run 1002 failed: The tests kept failing.")
