@@ -222,13 +222,12 @@ class RunStep:
 
 @dataclass(frozen=True, slots=True)
 class RunFinished:
-    """A run reached done/failed; ``notify``: the user was not looking at it (desktop notification + cue)."""
+    """A run reached done/failed (or is no longer known): the window notifies when it is not in view."""
 
     run_id: int
     category: str
     summary: str
     web_url: str = ""
-    notify: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -86,6 +86,11 @@ class RunReporter:
         if unreported:
             self._wake.set()
 
+    def set_policy(self, policy: Policy) -> None:
+        """Settings changed (speak run updates on/off, their age limit): from the next report on."""
+        self.updates.policy = policy
+        self._wake.set()
+
     def speak_through(self, engine: SessionEngine) -> None:
         """Start telling, through ``engine`` (its loop is the running one)."""
         self.engine = engine

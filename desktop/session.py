@@ -36,7 +36,7 @@ from desktop.monitoring import monitoring
 from desktop.power import PowerMonitor, power_source
 from desktop.quality import QualityProfile, profile_named
 from desktop.redaction import remember_secrets
-from desktop.run_reporter import run_reports
+from desktop.run_reporter import RunReporter, run_reports
 from desktop.state.recorder import Recorder
 from desktop.state.store import NewerDatabase, Store, data_dir_for, open_store
 from desktop.tls import endpoint_context, loopback_identity
@@ -184,6 +184,7 @@ class Session:
     tools: CodegenTools
     power: PowerMonitor
     offline: bool  # the far ends are the local stand-ins (offline demo)
+    reporter: RunReporter | None = None  # tells the user about their runs (desktop.run_reporter)
 
     @property
     def tracker(self) -> RunTracker | None:
@@ -248,6 +249,6 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         await engine.start()
         reporter.speak_through(engine)
         try:
-            yield Session(engine, bus, metrics, store, tools, power, endpoints.offline)
+            yield Session(engine, bus, metrics, store, tools, power, endpoints.offline, reporter)
         finally:
             await engine.stop()

@@ -36,6 +36,7 @@ from desktop.events import (
     Notice,
     ProfileChanged,
     RunFinished,
+    RunReport,
     RunStep,
     RunUpdate,
     StateChanged,
@@ -92,6 +93,7 @@ class EngineBridge(QObject):
     run_update = Signal(object)  # RunUpdate
     run_step = Signal(object)  # RunStep
     run_finished = Signal(object)  # RunFinished
+    run_report = Signal(object)  # RunReport
     metrics_snapshot = Signal(object)  # MetricsSnapshot
     alert = Signal(object)  # Alert
     latency_drift = Signal(object)  # LatencyDrift
@@ -126,6 +128,7 @@ class EngineBridge(QObject):
             ToolCallFinished: self.tool_finished.emit, TurnFinished: self.turn_finished.emit,
             AudioLevel: self.level.emit, ErrorEvent: self.error.emit, Notice: self.notice.emit,
             RunUpdate: self.run_update.emit, RunStep: self.run_step.emit, RunFinished: self.run_finished.emit,
+            RunReport: self.run_report.emit,
             MetricsSnapshot: self.metrics_snapshot.emit, Alert: self.alert.emit,
             LatencyDrift: self.latency_drift.emit,
             ProfileChanged: self.profile_changed.emit,
@@ -412,6 +415,13 @@ class EngineBridge(QObject):
         """Ask the run tracker to follow ``run_id``'s steps (False when CodeGen is not configured)."""
         tracker = self.session.tracker if self.session is not None else None
         return tracker is not None and self._call(tracker.focus, run_id)
+
+    def apply_run_updates(self, settings: Settings) -> bool:
+        """Speak run updates on or off (and their age limit) in the running session, without restarting it."""
+        from desktop.run_reporter import policy_for
+
+        reporter = self.session.reporter if self.session is not None else None
+        return reporter is not None and self._call(reporter.set_policy, policy_for(settings))
 
     def query(self, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> bool:
         """Run ``fn(store)`` on a worker thread; ``done(result)`` is called later on the Qt thread."""

@@ -1,5 +1,6 @@
-"""The conversation: user and assistant turns as they stream, tool calls inline, older history on scroll-up,
-and full-text search over past sessions.
+"""The conversation: user and assistant turns as they stream, tool calls inline, run news as Gemini's turns
+linked to their run cards (spoken or shown only), older history on scroll-up, and full-text search over past
+sessions.
 
 History and search go through a ``HistorySource`` (the state store behind the bridge); the view asks for
 one page at a time when the user scrolls to the top, and never blocks on it: answers arrive as calls to
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop.events import ToolCallFinished, ToolCallStarted, TranscriptDelta
+from desktop.events import RunReport, ToolCallFinished, ToolCallStarted, TranscriptDelta
 from ui import theme
 
 PAGE_SIZE = 30
@@ -59,13 +60,22 @@ class HistorySource(Protocol):
     def session(self, session_id: str, done: Callable[[Sequence[HistoryTurn]], None]) -> None: ...
 
 
+NOT_SPOKEN = {"off": "shown, not spoken: speaking run updates is off in Settings",
+              "expired": "shown, not spoken: too old by the time it could be said"}
+
+
 class Bubble(QFrame):
+    run_clicked = Signal(int)
+
     def __init__(self, role: str, text: str = "", stamp: str = "", parent: QWidget | None = None):
         super().__init__(parent)
         self.role = role
+        self.stamp = stamp
+        self.run_ids: tuple[int, ...] = ()  # run news: the runs it is about (linked to their cards)
         self.setObjectName("Bubble")
         self.setProperty("role", role)
         col = QVBoxLayout(self)
+        self.col = col
         col.setContentsMargins(14, 10, 14, 10)
         col.setSpacing(4)
         self.who = QLabel(("You" if role == "user" else "Gemini") + (f"  ·  {stamp}" if stamp else ""))
@@ -79,6 +89,20 @@ class Bubble(QFrame):
         self.text = text
         self.matched = False  # the search match in a past session (outlined)
         self.restyle()
+
+    def link_runs(self, run_ids: tuple[int, ...], note: str = "") -> None:
+        """Mark this as Gemini's run news: a link to each run's card (and why it was not spoken, if it was not)."""
+        self.run_ids = run_ids
+        self.who.setText(f"Gemini  ·  {self.stamp}  ·  run update" if self.stamp else "Gemini  ·  run update")
+        links = QLabel("  ·  ".join(f'<a href="run:{rid}">Run #{rid}</a>' for rid in run_ids)
+                       + (f"<br><span style='font-size: 8.5pt'>{html.escape(note)}</span>" if note else ""))
+        links.setObjectName("RunLinks")
+        links.setTextFormat(Qt.TextFormat.RichText)
+        links.setWordWrap(True)
+        links.setToolTip("Show the run's card")
+        links.linkActivated.connect(lambda href: self.run_clicked.emit(int(href.split(":", 1)[1])))
+        self.col.addWidget(links)
+        self.links = links
 
     def show_highlighted(self, text: str, query: str) -> None:
         """Show ``text`` with the words of ``query`` marked."""
@@ -193,11 +217,13 @@ class ToolCard(QFrame):
 class ConversationView(QFrame):
     history_wanted = Signal(object)  # before_id (int | None)
     search_wanted = Signal(str)
+    run_clicked = Signal(int)  # a run update's link to a run card
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("Panel")
         self.bubbles: dict[tuple[int, str], Bubble] = {}
+        self.run_news: list[Bubble] = []  # Gemini's run updates, spoken or shown only, in order
         self.tools: dict[str, ToolCard] = {}
         self.history_source: HistorySource | None = None
         self.oldest_history_id: int | None = None
@@ -334,6 +360,20 @@ class ConversationView(QFrame):
         self._dirty.add(bubble)
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
+
+    def add_run_report(self, ev: RunReport) -> Bubble:
+        """Run news as Gemini's turn: the bubble of the turn that speaks it, or one with the news shown only."""
+        stamp = dt.datetime.now().strftime("%H:%M")
+        bubble = self.bubbles.get((ev.turn_id, "assistant")) if ev.spoken and ev.turn_id is not None else None
+        if bubble is None:
+            bubble = Bubble("assistant", "" if ev.spoken else ev.text, stamp)
+            if ev.spoken and ev.turn_id is not None:  # Gemini's words stream into it
+                self.bubbles[(ev.turn_id, "assistant")] = bubble
+            self._insert(bubble, "assistant")
+        bubble.link_runs(ev.run_ids, NOT_SPOKEN.get(ev.why_not_spoken, "") if not ev.spoken else "")
+        bubble.run_clicked.connect(self.run_clicked)
+        self.run_news.append(bubble)
+        return bubble
 
     def refresh(self) -> None:
         dirty, self._dirty = self._dirty, set()

@@ -237,6 +237,8 @@ class MainWindow(QMainWindow):
         b.run_update.connect(self.runs.on_update)
         b.run_step.connect(self.runs.on_step)
         b.run_finished.connect(self.on_run_finished)
+        b.run_report.connect(self.conversation.add_run_report)
+        self.conversation.run_clicked.connect(self.show_run)
         b.metrics_snapshot.connect(self.on_metrics)
         b.profile_changed.connect(self.on_profile)
         b.latency_drift.connect(self.on_latency_drift)
@@ -278,6 +280,8 @@ class MainWindow(QMainWindow):
                             "ptt_mode", "offline", "quality_profile")
             if any(getattr(old, k) != getattr(settings, k) for k in session_keys):
                 self.bridge.restart(effective_settings(settings))
+            elif any(getattr(old, k) != getattr(settings, k) for k in ("speak_run_updates", "run_update_max_age_s")):
+                self.bridge.apply_run_updates(settings)  # the running session, from its next update
         self.settings_applied.emit(settings)
 
     def _hint(self, listening: bool) -> str:
@@ -493,9 +497,22 @@ class MainWindow(QMainWindow):
         self.status.setToolTip(ev.message)
         self._status_timer.start(NOTICE_SECONDS * 1000)
 
+    def show_run(self, run_id: int) -> None:
+        """A run update's link: the run's card, focused and scrolled into view."""
+        if run_id in self.runs.cards:
+            self.runs.focus(run_id)
+            self.runs.reveal(run_id)
+
+    @property
+    def in_view(self) -> bool:
+        """The user can see the window (not hidden in the tray, minimised or behind another window)."""
+        return self.isVisible() and not self.isMinimized() and self.isActiveWindow()
+
     def on_run_finished(self, ev: RunFinished) -> None:
+        """The card shows it and the conversation gets Gemini's update (RunReport); a desktop notification
+        only when the window is out of view."""
         self.runs.on_finished(ev)
-        if ev.notify or not self.isActiveWindow():
+        if not self.in_view:
             title = f"Run #{ev.run_id} {'finished' if ev.category == 'done' else ev.category}"
             text = ev.summary or ev.web_url or "See the runs panel."
             if not self.tray.notify(title, text):

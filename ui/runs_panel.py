@@ -198,6 +198,7 @@ class RunsPanel(QFrame):
         self.column.addStretch(1)
         scroll.setWidget(inner)
         outer.addWidget(scroll, 1)
+        self.scroller = scroll
         self._clock = QTimer(self)
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
@@ -241,6 +242,12 @@ class RunsPanel(QFrame):
             card.set_focused(rid == run_id)
         if announce:
             self.focus_requested.emit(run_id)
+
+    def reveal(self, run_id: int) -> None:
+        """Scroll the run's card into view."""
+        card = self.cards.get(run_id)
+        if card is not None:
+            self.scroller.ensureWidgetVisible(card, 0, 12)
 
     def _tick(self) -> None:
         for card in self.cards.values():

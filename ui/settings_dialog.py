@@ -1,5 +1,5 @@
 """Settings: keys (to the OS keyring), endpoints, model and voice, audio devices with a microphone test,
-noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs.
+noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs, spoken run updates.
 
 ``SettingsDialog.apply()`` writes secrets through ``desktop.secrets`` and everything else through
 ``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.
@@ -289,6 +289,11 @@ class SettingsDialog(QDialog):
         self.confirm = QCheckBox("Ask me before starting a CodeGen run")
         self.confirm.setChecked(s.confirm_before_create)
         form.addRow("Runs", self.confirm)
+        self.speak_updates = QCheckBox("Say when a run finishes, fails or opens a pull request")
+        self.speak_updates.setChecked(s.speak_run_updates)
+        self.speak_updates.setToolTip("Gemini says it when you are not talking; off: the update is only shown in "
+                                      "the conversation")
+        form.addRow("Run updates", self.speak_updates)
 
     @staticmethod
     def _device(box: QComboBox) -> str | None:
@@ -317,7 +322,7 @@ class SettingsDialog(QDialog):
             denoise=self.denoise.currentText(), denoise_level=int(self.denoise_level.currentData()),
             vad_mode=int(self.vad_mode.currentData()), ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
             global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
-            confirm_before_create=self.confirm.isChecked())
+            confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked())
 
     def apply(self) -> Settings:
         """Store secrets in the keyring and the rest in the settings file; returns the new settings."""

@@ -57,7 +57,7 @@ async def test_spoken_request_is_confirmed_before_a_run_starts(tmp_path, monkeyp
         assert created.args["prompt"] == asked.result["prompt"]
         assert f"Started run {run_id}" in _said(events, 2)
         (finished,) = await _wait_for(events, RunFinished)
-    assert finished.run_id == run_id and finished.category == "done" and finished.notify is False
+    assert finished.run_id == run_id and finished.category == "done"
     statuses = [e.status for e in events if isinstance(e, RunUpdate) and e.run_id == run_id]
     assert statuses[-1] == "COMPLETE" and len(statuses) >= 2
 

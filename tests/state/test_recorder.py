@@ -54,7 +54,7 @@ def test_runs_are_upserted_and_readable_at_startup(store: Store, db_path) -> Non
     bus.emit(RunStep(7, 1, "ACTION", "ran the tests"))
     pr = PullRequest("Fix flaky login test", "https://example.invalid/pr/1", "fix-login")
     bus.emit(RunUpdate(8, "COMPLETE", "done", summary="deps bumped", pull_requests=(pr,), updated_at=12.0))
-    bus.emit(RunFinished(8, "done", "deps bumped", notify=True))
+    bus.emit(RunFinished(8, "done", "deps bumped"))
     assert rec.close()
     store.close()
     # a restarted app: the runs it was following are there at once, without the network

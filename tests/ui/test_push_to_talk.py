@@ -57,6 +57,9 @@ def test_hold_key_streams_wav_then_tool_call_and_run_card_to_done(qtbot, window,
     qtbot.waitUntil(lambda: run.category == "done", timeout=30_000)
     assert run.chip.text() == "Done"
     assert run.links.text()  # pull request and/or web links
+    # ...and Gemini says so in the conversation, its words in a bubble linked to the run's card
+    qtbot.waitUntil(lambda: any(run.run_id in b.run_ids and b.text.startswith(f"Run {run.run_id} is done")
+                                for b in win.conversation.run_news), timeout=20_000)
 
 
 def test_key_press_to_painted_listening_is_recorded(qtbot, window):

@@ -37,7 +37,7 @@ def test_run_card_lifecycle(qtbot, window):
     win.notified.connect(lambda t, m: notes.append((t, m)))
     bridge.post(RunUpdate(101, "COMPLETE", "done", summary="Opened a pull request",
                           pull_requests=(PullRequest("Fix flaky login test", "https://git.example/pr/7"),)))
-    bridge.post(RunFinished(101, "done", "Opened a pull request", notify=True))
+    bridge.post(RunFinished(101, "done", "Opened a pull request"))
     qtbot.waitUntil(lambda: card.category == "done" and bool(notes), timeout=3000)
     assert card.chip.text() == "Done" and "https://git.example/pr/7" in card.links.text()
     assert "Open in CodeGen" in card.links.text()  # kept from the first update
