@@ -37,6 +37,8 @@ STAGES: dict[str, tuple[str, float | None]] = {
     "store.write": ("state store batched write, per item", 5.0),
     "store.prune_chunk": ("one pruning chunk holding the write lock", 10.0),
     "turn.total": ("activityEnd -> turnComplete", None),
+    "run_update.news_to_speech": ("run news seen -> Gemini's first audio of it (waits while you talk)", None),
+    "run_update.prompt_to_speech": ("run update sent to Gemini -> its first audio", None),
 }
 COUNTERS = ("reconnects", "rate_limited", "errors", "underruns", "dropped_frames", "frames_sent",
             "frames_captured", "messages_sent", "fresh_sessions", "keepalive_timeouts", "latency_drift_alerts")

@@ -63,6 +63,62 @@ def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
         bridge.stop()
 
 
+def run_update_to_paint(updates: int = 100, timeout_s: float = 60.0) -> list[float]:
+    """Seconds from a run update entering the bridge (as the engine thread hands it over) to its card's changed
+    text painted, in the real window (offscreen unless a platform is set); no session needed."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEvent, QEventLoop, QObject
+    from PySide6.QtWidgets import QApplication
+
+    from desktop.config import Settings
+    from desktop.events import RunUpdate
+    from ui import theme
+    from ui.bridge import EngineBridge
+    from ui.main_window import MainWindow
+
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
+    theme.apply(app)
+    bridge = EngineBridge(use_audio_devices=False)
+    win = MainWindow(Settings(offline=True), bridge)
+    win.show()
+
+    class Painted(QObject):
+        at = 0.0
+
+        def eventFilter(self, obj: QObject, ev: QEvent) -> bool:  # noqa: N802 - Qt API
+            if ev.type() == QEvent.Type.Paint:
+                self.at = time.perf_counter()
+            return False
+
+    painted = Painted()
+    deadline = time.monotonic() + timeout_s
+    samples: list[float] = []
+
+    def pump_until(cond) -> bool:
+        while not cond():
+            if time.monotonic() > deadline:
+                return False
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        return True
+
+    try:
+        bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary="step 0"))
+        if not pump_until(lambda: 4242 in win.runs.cards):
+            raise RuntimeError("no run card appeared")
+        win.runs.cards[4242].summary.installEventFilter(painted)
+        for i in range(1, updates + 1):
+            t0 = time.perf_counter()
+            bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary=f"step {i}"))
+            if not pump_until(lambda t0=t0: painted.at > t0):
+                raise RuntimeError("the run card was not painted after an update")
+            samples.append(painted.at - t0)
+        return samples
+    finally:
+        win.close()
+        bridge.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench_ui", description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=100, help="key presses to time (default 100)")
