@@ -20,6 +20,8 @@ def test_holding_space_while_speaking_is_one_turn_and_a_spoken_yes_starts_the_ru
                                                                                          spoken_yes):
     app = person()
     win, engine = app.win, app.win.bridge.engine
+    notes: list[str] = []
+    win.notified.connect(lambda title, _text: notes.append(title))
     app.hold_and_say("create_pr.wav", while_held=lambda: app.shot("listening.png"))
     qtbot.waitUntil(lambda: CREATE_PR in user_texts(win), timeout=15_000)
     qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
@@ -37,6 +39,11 @@ def test_holding_space_while_speaking_is_one_turn_and_a_spoken_yes_starts_the_ru
     app.shot("run-in-progress.png")
     qtbot.waitUntil(lambda: run.category == "done", timeout=20_000)
     assert run.chip.text() == "Done" and "demo page" in run.links.text()
+    # Gemini keeps its word: it says the run is done, in the conversation as its turn linked to the card
+    qtbot.waitUntil(lambda: any(run.run_id in b.run_ids and b.body.text().startswith(f"Run {run.run_id} is done")
+                                for b in win.conversation.run_news), timeout=20_000)
+    app.shot("run-update.png")
+    assert win.in_view and not notes  # the window was in view: no desktop notification on top of it
 
 
 def test_noise_is_not_a_request(person, qtbot):
