@@ -14,8 +14,7 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from audio import cli as audio_cli
@@ -35,14 +34,12 @@ from desktop.events import (
     EventBus,
     MetricsSnapshot,
     ProfileChanged,
-    RunFinished,
-    RunReport,
-    ToolCallFinished,
     TurnFinished,
 )
 from desktop.live import conditions
 from desktop.problems import BAD_INPUT, describe, one_line
 from desktop.redaction import SECRETS, install_log_redaction
+from desktop.run_watch import RunWatch
 from desktop.state import cli as state_cli
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
@@ -195,7 +192,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     bus.subscribe(lambda ev: _print_event(ev, args.json, t0))
     bus.on(TurnFinished, finished.append)
     bus.on(ProfileChanged, profile.append)
-    runs = _RunWatch(bus)
+    runs = RunWatch(bus)
     wait_s = settings.turn_timeout_s + 30
     async with open_session(settings, bus=bus, metrics=metrics) as session:
         engine = session.engine
@@ -207,9 +204,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
             await engine.send_text(text)
             turn = await engine.wait_turn(wait_s)
         if getattr(args, "follow", False) and engine.failure is None:
-            told = await runs.follow()
-            if told is not None:
-                _print_told(told, args.json)
+            await runs.follow(args.json)
         network = network_summary(engine)
     failure = engine.failure
     failed = [f for f in finished if f.error]
@@ -250,96 +245,6 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     if problem:
         print_error(problem)
     return 0 if ok else 1
-
-
-FOLLOW_TIMEOUT_S = 120.0
-TOLD_TIMEOUT_S = 30.0  # after the run ends: for Gemini to tell it (the reporter waits for a quiet moment)
-
-
-@dataclass
-class _Told:
-    """How the end of the followed run was told: Gemini's words when spoken, else the news as shown."""
-
-    report: RunReport
-    transcript: str = ""
-
-
-class _RunWatch:
-    """The CodeGen runs the session's tool calls start, which of them have finished, and how that was told."""
-
-    def __init__(self, bus: EventBus) -> None:
-        self.started: list[int] = []
-        self.finished: dict[int, int] = {}  # run id -> reports seen when it finished (its end comes later)
-        self.reports: list[RunReport] = []
-        self.turns: dict[int, TurnFinished] = {}
-        self.changed = asyncio.Event()
-        bus.on(ToolCallFinished, self._tool_finished)
-        bus.on(RunFinished, self._run_finished)
-        bus.on(RunReport, self._seen)
-        bus.on(TurnFinished, self._seen)
-
-    def _tool_finished(self, ev: ToolCallFinished) -> None:
-        if ev.name in ("create_agent_run", "resume_run") and not ev.error:
-            run_id = ev.result.get("run_id")
-            if isinstance(run_id, int):
-                self.started.append(run_id)
-
-    def _run_finished(self, ev: RunFinished) -> None:
-        self.finished.setdefault(ev.run_id, len(self.reports))
-        self.changed.set()
-
-    def _seen(self, ev: RunReport | TurnFinished) -> None:
-        if isinstance(ev, RunReport):
-            self.reports.append(ev)
-        else:
-            self.turns[ev.turn_id] = ev
-        self.changed.set()
-
-    async def _until(self, done: Callable[[], bool], timeout_s: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while not done():
-            self.changed.clear()
-            try:
-                await asyncio.wait_for(self.changed.wait(), max(0.0, deadline - loop.time()))
-            except TimeoutError:
-                return done()
-        return True
-
-    def _told(self, run_id: int) -> _Told | None:
-        report = next((r for r in self.reports[self.finished[run_id]:] if run_id in r.run_ids), None)
-        if report is None:
-            return None
-        if not report.spoken:
-            return _Told(report)
-        turn = self.turns.get(report.turn_id) if report.turn_id is not None else None
-        return _Told(report, turn.assistant_text) if turn is not None else None
-
-    async def follow(self) -> _Told | None:
-        """Keep the session open until the last started run finishes (its progress prints as events) and its
-        end has been told (Gemini has spoken it, or it was shown)."""
-        if not self.started:
-            print("--follow: no CodeGen run was started in this session", file=sys.stderr)
-            return None
-        run_id = self.started[-1]
-        if not await self._until(lambda: run_id in self.finished, FOLLOW_TIMEOUT_S):
-            print(f"--follow: run {run_id} had not finished after {FOLLOW_TIMEOUT_S:g} s", file=sys.stderr)
-            return None
-        if not await self._until(lambda: self._told(run_id) is not None, TOLD_TIMEOUT_S):
-            print(f"--follow: run {run_id} ended but was not told within {TOLD_TIMEOUT_S:g} s", file=sys.stderr)
-            return None
-        return self._told(run_id)
-
-
-def _print_told(told: _Told, as_json: bool) -> None:
-    report = told.report
-    if as_json:
-        print(json.dumps({"event": "RunUpdateTold", "run_ids": list(report.run_ids), "spoken": report.spoken,
-                          "transcript": told.transcript, "text": report.text}), flush=True)
-    elif report.spoken:
-        print(f"run update, spoken: {told.transcript}", flush=True)
-    else:
-        print(f"run update, shown ({report.why_not_spoken}): {report.text}", flush=True)
 
 
 # ------------------------------------------------------------------------------------ emulate live

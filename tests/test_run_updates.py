@@ -141,3 +141,20 @@ def test_sentences_name_several_pull_requests_and_plain_links():
         "Run 7 opened a pull request, “Add tests”."
     assert sentence([RunNews(8, Outcome.DONE, pull_requests=(plain, PR))]) == \
         "Run 8 is done and opened 2 pull requests, the latest pull request #42, “Fix the flaky login test”."
+
+
+def test_the_live_stand_in_reads_each_kind_of_news_in_its_canned_voice():
+    from desktop.live.emulator import Scenario, phrase_pcm
+
+    scenario = Scenario.load()
+    kinds = {"done": [RunNews(1, Outcome.DONE)], "failed": [RunNews(1, Outcome.FAILED)],
+             "cancelled": [RunNews(1, Outcome.CANCELLED)], "missing": [RunNews(1, Outcome.MISSING)],
+             "pull request": [RunNews(1, Outcome.PULL_REQUEST, pull_requests=(PR,))],
+             "several": [RunNews(1, Outcome.DONE), RunNews(2, Outcome.FAILED)]}
+    voices = {"done": "run_done", "failed": "run_failed", "cancelled": "run_failed", "missing": "run_failed",
+              "pull request": "run_pull_request", "several": "run_update"}
+    for kind, news in kinds.items():
+        rule = scenario.rule_for(Report(tuple(news), spoken=True).prompt)
+        assert (rule.say, rule.reply, rule.tool) == (voices[kind], "{news}", None), kind
+        assert len(phrase_pcm(rule.say)) > 24_000  # the rendered phrase exists (over half a second)
+    assert scenario.rule_for("give me a run update on the progress").tool == "get_run_status"  # the user asking
