@@ -1,4 +1,5 @@
-"""Benchmark of the window's feedback latency: push-to-talk key press -> "listening" painted (p99 goal 16 ms).
+"""Benchmark of the window's feedback latency: push-to-talk key press -> "listening" painted (p99 goal 16 ms), and
+a run update -> its card painted (``run_update_to_paint``, for `bench --only run_updates`).
 
 ``python -m devtools.bench_ui [--presses N]`` opens the real window (offscreen unless a platform is set), starts the
 offline demo session, presses and releases the push-to-talk key ``N`` times through Qt's own key events
@@ -11,77 +12,81 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 
 from desktop.events import EngineState, StageSummary
 
 GOAL_MS = 16.0
 
 
-def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, Qt
-    from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
+class _Window:
+    """The real window with its bridge (offscreen unless a platform is set), and a way to pump Qt's events until
+    a condition holds, bounded by ``timeout_s`` overall."""
 
-    from desktop.config import Settings
-    from ui import theme
-    from ui.bridge import EngineBridge
-    from ui.main_window import MainWindow
+    def __init__(self, timeout_s: float) -> None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        from PySide6.QtWidgets import QApplication
 
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
-    theme.apply(app)
-    bridge = EngineBridge(use_audio_devices=False)
-    win = MainWindow(Settings(offline=True), bridge)
-    win.show()
-    bridge.start(Settings(offline=True))
-    deadline = time.monotonic() + timeout_s
+        from desktop.config import Settings
+        from ui import theme
+        from ui.bridge import EngineBridge
+        from ui.main_window import MainWindow
 
-    def pump_until(cond, limit_s: float) -> bool:
-        end = min(deadline, time.monotonic() + limit_s)
+        existing = QApplication.instance()
+        self.app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
+        theme.apply(self.app)
+        self.bridge = EngineBridge(use_audio_devices=False)
+        self.win = MainWindow(Settings(offline=True), self.bridge)
+        self.win.show()
+        self.deadline = time.monotonic() + timeout_s
+
+    def pump_until(self, cond: Callable[..., bool], limit_s: float | None = None) -> bool:
+        from PySide6.QtCore import QEventLoop
+
+        end = self.deadline if limit_s is None else min(self.deadline, time.monotonic() + limit_s)
         while not cond():
             if time.monotonic() > end:
                 return False
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+            self.app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
         return True
 
+    def close(self) -> None:
+        self.win.close()
+        self.bridge.stop()
+
+
+def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from desktop.config import Settings
+
+    w = _Window(timeout_s)
+    win, bridge = w.win, w.bridge
+    bridge.start(Settings(offline=True))
     try:
-        if not pump_until(lambda: win.state is EngineState.READY and bridge.engine is not None, 15):
+        if not w.pump_until(lambda: win.state is EngineState.READY and bridge.engine is not None, 15):
             raise RuntimeError("the offline session did not become ready")
         stage = bridge.metrics.stage("ui.key_to_paint")
         for i in range(presses):
             QTest.keyPress(win.conversation, Qt.Key.Key_Space)
-            if not pump_until(lambda i=i: stage.count > i, 2):
+            if not w.pump_until(lambda i=i: stage.count > i, 2):
                 raise RuntimeError("no paint after a key press")
             QTest.keyRelease(win.conversation, Qt.Key.Key_Space)
             bridge.feed_silence(300)
-            pump_until(lambda: win.state is not EngineState.LISTENING, 3)
-            pump_until(lambda: False, 0.02)  # idle between presses, as a person would be
+            w.pump_until(lambda: win.state is not EngineState.LISTENING, 3)
+            w.pump_until(lambda: False, 0.02)  # idle between presses, as a person would be
         return bridge.metrics.snapshot().stages["ui.key_to_paint"]
     finally:
-        win.close()
-        bridge.stop()
+        w.close()
 
 
 def run_update_to_paint(updates: int = 100, timeout_s: float = 60.0) -> list[float]:
     """Seconds from a run update entering the bridge (as the engine thread hands it over) to its card's changed
     text painted, in the real window (offscreen unless a platform is set); no session needed."""
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEvent, QEventLoop, QObject
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QEvent, QObject
 
-    from desktop.config import Settings
     from desktop.events import RunUpdate
-    from ui import theme
-    from ui.bridge import EngineBridge
-    from ui.main_window import MainWindow
-
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
-    theme.apply(app)
-    bridge = EngineBridge(use_audio_devices=False)
-    win = MainWindow(Settings(offline=True), bridge)
-    win.show()
 
     class Painted(QObject):
         at = 0.0
@@ -91,32 +96,23 @@ def run_update_to_paint(updates: int = 100, timeout_s: float = 60.0) -> list[flo
                 self.at = time.perf_counter()
             return False
 
+    w = _Window(timeout_s)
     painted = Painted()
-    deadline = time.monotonic() + timeout_s
     samples: list[float] = []
-
-    def pump_until(cond) -> bool:
-        while not cond():
-            if time.monotonic() > deadline:
-                return False
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
-        return True
-
     try:
-        bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary="step 0"))
-        if not pump_until(lambda: 4242 in win.runs.cards):
+        w.bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary="step 0"))
+        if not w.pump_until(lambda: 4242 in w.win.runs.cards):
             raise RuntimeError("no run card appeared")
-        win.runs.cards[4242].summary.installEventFilter(painted)
+        w.win.runs.cards[4242].summary.installEventFilter(painted)
         for i in range(1, updates + 1):
             t0 = time.perf_counter()
-            bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary=f"step {i}"))
-            if not pump_until(lambda t0=t0: painted.at > t0):
+            w.bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary=f"step {i}"))
+            if not w.pump_until(lambda t0=t0: painted.at > t0):
                 raise RuntimeError("the run card was not painted after an update")
             samples.append(painted.at - t0)
         return samples
     finally:
-        win.close()
-        bridge.stop()
+        w.close()
 
 
 def main(argv: list[str] | None = None) -> int:
