@@ -3,8 +3,9 @@ selftest, the bench and the load test alike.
 
 ``open_session`` wires the quality profile's power monitor, the local store and its recorder, the Live
 transport (the real endpoint when credentials are set, or the local stand-ins on loopback for the offline
-demo, clearly labelled), the CodeGen tools and run tracker, monitoring and the engine, and yields them as
-one typed ``Session``; leaving the context closes them in reverse order.
+demo, clearly labelled), the CodeGen tools and run tracker, the run reporter (run news spoken through the
+engine), monitoring and the engine, and yields them as one typed ``Session``; leaving the context closes
+them in reverse order.
 """
 
 from __future__ import annotations
