@@ -3,7 +3,7 @@
 Two cadences.  The run in focus -- the one the user just started, asked about or clicked -- is read every
 ``focus_s`` through its logs request, which carries the run's status and pull requests as well as its new
 steps: one request, and a change shows within ``focus_s`` (freshness: a status change is on the card within
-3.5 s p95 and spoken within 5 s, measured by `gemini-codegen bench --only codegen`).  That lasts ``focus_for_s``
+3.5 s p95 and spoken within 5 s, measured by `gemini-codegen bench --only run_updates`).  That lasts ``focus_for_s``
 after the user last turned to the run, then it is followed like the others.  Every other run rides on one list
 request whose interval adapts: ``fast_s`` for a while after a run starts, ``base_s`` after a change, growing
 by ``backoff`` per unchanged cycle up to ``max_s`` (20 runs stay within 6 requests a minute); with no active
@@ -205,16 +205,19 @@ class RunTracker:
                 t.cancel()
 
     async def poll_once(self) -> bool:
-        """One cycle: one list request for every active run (+ the focused run's logs, when it has no cadence of
-        its own).  True if anything changed."""
+        """One cycle: one list request for every active run (+ the focused run's logs, when they are not read on
+        its own cadence, or when the list shows it ended).  True if anything changed."""
         if not self.active:
             return False
         self.polls += 1
         page = await self.client.list_runs(limit=self.page_size)
         seen = {run.id: run for run in page.items}
         changed = False
-        if self.focus_id in self.active and not self.intervals.focus_s:
-            changed |= await self._follow_steps(self.active[self.focus_id])  # steps before the RunFinished
+        focused = self.active.get(self.focus_id) if self.focus_id is not None else None
+        if focused is not None:  # its steps here, unless read on its own cadence; before its RunFinished
+            listed = seen.get(focused.run_id)
+            if not self.focus_cadence or (listed is not None and listed.final):
+                changed |= await self._follow_steps(focused)
         complete = len(page.items) >= page.total  # the page holds every run there is
         for run_id in list(self.active):
             run = seen.get(run_id)

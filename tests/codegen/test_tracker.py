@@ -185,7 +185,8 @@ async def test_the_focus_cadence_ends_a_while_after_the_user_last_turned_to_the_
     focus_s = Intervals().focus_s
     assert focus_s is not None and abs(read_while_focused - window / focus_s) <= 2  # 20 a minute while in focus
     assert s.tracker.focus_polls == read_while_focused  # then none: it backs off like any other run
-    assert per_minute_after <= 60.0 / Intervals().max_s + 0.2, f"{per_minute_after:.2f} requests a minute after"
+    # (a list request a minute, with the focused card's steps read along with it)
+    assert per_minute_after <= 2 * 60.0 / Intervals().max_s + 0.2, f"{per_minute_after:.2f} requests a minute"
 
 
 async def test_turning_to_a_run_again_reads_it_on_its_cadence_again():
