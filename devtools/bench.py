@@ -428,8 +428,8 @@ def bench_run_updates(report: Report) -> None:
     optimized = asyncio.run(ru.detection(Intervals(), reps))
     unfocused = asyncio.run(ru.detection(Intervals(), reps, focus=False))  # the same 20 runs, none in focus
     paint = run_update_to_paint(50 if report.quick else 200)
-    with emulator_process("live", "--port", "0", "--model-delay", "0.4", "--speedup", "20") as url:
-        speech = asyncio.run(ru.news_to_speech(url, 6 if report.quick else 20))
+    with emulator_process("live", "--port", "0", "--model-delay", "0.4", "--speedup", "20") as (url, tls):
+        speech = asyncio.run(ru.news_to_speech(url, tls, 6 if report.quick else 20))
     new, old = ru.freshness_section(optimized, paint, speech), ru.freshness_section(baseline, paint, speech)
     report.sections["run_updates"] = {
         "optimized": new, "baseline": old, "none_in_focus": ru.freshness_section(unfocused, paint, speech),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import ssl
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator, EmuRun
 from desktop.codegen.tracker import Intervals, RunTracker, SimulatedTime
 from desktop.events import EventBus, RunUpdate
+from desktop.tls import loopback_identity
 
 CARD_GOAL_S = 3.5  # focused run: status change -> card painted, p95
 SPOKEN_GOAL_S = 5.0  # focused run: status change -> update spoken (user idle), p95
@@ -67,8 +69,10 @@ async def _one_scenario(intervals: Intervals, rng: random.Random, out: Detection
         seen.setdefault((ev.run_id, ev.status), ev.updated_at)
 
     bus.on(RunUpdate, on_update)
-    async with CodegenEmulator(step_s=step_s, clock=sim) as emu:
-        async with CodegenClient(emu.url, "bench", 1, clock=sim, sleep=sim.sleep, wall=sim) as client:
+    identity = loopback_identity()  # https:// to the stand-in, as the offline demo talks to it
+    async with CodegenEmulator(step_s=step_s, clock=sim, tls=identity.server_context()) as emu:
+        async with CodegenClient(emu.url, "bench", 1, clock=sim, sleep=sim.sleep, wall=sim,
+                                 ssl_context=identity.client_context()) as client:
             tracker = RunTracker(client, bus, intervals=intervals, clock=sim, sleep=sim.sleep, wall=sim)
             start = sim.now
             # 19 runs already going (started elsewhere, at random moments before), followed from now on
@@ -105,9 +109,9 @@ async def detection(intervals: Intervals, repetitions: int, *, focus: bool = Tru
     return out
 
 
-async def news_to_speech(url: str, n: int) -> list[float]:
+async def news_to_speech(url: str, tls: ssl.SSLContext | None, n: int) -> list[float]:
     """Seconds from the tracker's news to Gemini's first audio of the update, the user idle: the session engine,
-    the run reporter and the Live stand-in at ``url``, as the app wires them."""
+    the run reporter and the Live stand-in at ``url`` (trusted through ``tls``), as the app wires them."""
     from desktop.config import Settings
     from desktop.engine import SessionEngine
     from desktop.events import StateChanged
@@ -120,7 +124,7 @@ async def news_to_speech(url: str, n: int) -> list[float]:
 
     settings = Settings(offline=True)
     metrics, bus = Metrics(), EventBus()
-    engine = SessionEngine(LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True)), metrics),
+    engine = SessionEngine(LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics),
                            bus=bus, metrics=metrics)
     reporter = RunReporter(bus, Policy(), metrics=metrics)
     speaking = asyncio.Event()

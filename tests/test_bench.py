@@ -70,16 +70,16 @@ async def test_run_update_freshness_is_measured_per_leg_and_the_focus_meets_its_
     """A short version of `bench --only run_updates`: detection on simulated time for the run in focus and the
     others, the real legs (card painted, news -> Gemini's first audio), and the sums."""
     from desktop.codegen.tracker import Intervals
-    from desktop.live.emulator import LiveEmulator
     from desktop.live.protocol import live_url
     from devtools import bench_run_updates as ru
     from devtools.bench_ui import run_update_to_paint
+    from tests.standins import client_tls, live_emulator
 
     focused = await ru.detection(Intervals(), 2)
     unfocused = await ru.detection(Intervals(), 2, focus=False)
     paint = run_update_to_paint(5)
-    async with LiveEmulator(model_delay_s=0.05, speedup=50) as emu:
-        speech = await ru.news_to_speech(live_url(emu.url), 2)
+    async with live_emulator(model_delay_s=0.05, speedup=50) as emu:
+        speech = await ru.news_to_speech(live_url(emu.url), client_tls(), 2)
     assert len(paint) == 5 and all(0 < s < 1 for s in paint) and all(0.05 <= s < 2 for s in speech)
     section = ru.freshness_section(focused, paint, speech)
     assert section["focused"]["card"]["n"] == 6 and section["focused"]["spoken"]["n"] == 4  # 3 changes, 2 news
