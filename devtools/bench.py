@@ -602,6 +602,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
             if "error" in section:
                 print(f"section {name} failed: {section['error']}")
     failed = [n for n, s in report.sections.items() if "error" in s]
+    for name in failed:
+        if args.json:  # the human report above already names them
+            print(f"section {name} failed: {report.sections[name]['error']}", file=sys.stderr)
     return 1 if failed else 0
 
 

@@ -73,8 +73,13 @@ def key_to_paint(presses: int = 100, timeout_s: float = 120.0) -> StageSummary:
             if not w.pump_until(lambda i=i: stage.count > i, 2):
                 raise RuntimeError("no paint after a key press")
             QTest.keyRelease(win.conversation, Qt.Key.Key_Space)
+            # The window holds a release back for the auto-repeat window; the microphone's frames after it are
+            # what end the turn, as a live microphone keeps delivering them.
+            if not w.pump_until(lambda: not win.listening, 2):
+                raise RuntimeError("the key release did not reach the window")
             bridge.feed_silence(300)
-            w.pump_until(lambda: win.state is not EngineState.LISTENING, 3)
+            if not w.pump_until(lambda: win.state is not EngineState.LISTENING, 3):
+                raise RuntimeError("the turn did not end after the key release")
             w.pump_until(lambda: False, 0.02)  # idle between presses, as a person would be
         return bridge.metrics.snapshot().stages["ui.key_to_paint"]
     finally:

@@ -86,3 +86,12 @@ async def test_run_update_freshness_is_measured_per_leg_and_the_focus_meets_its_
     assert section["focused"]["card"]["p95_s"] <= ru.CARD_GOAL_S and section["focused"]["spoken"]["p95_s"] <= ru.SPOKEN_GOAL_S
     assert section["others"]["card"]["n"] > 20 and 0 < section["requests_per_minute"]
     assert unfocused.per_minute <= ru.BUDGET_PER_MIN < focused.per_minute  # the run in focus is what costs
+
+
+def test_key_to_paint_presses_the_key_like_a_person_and_each_press_is_its_own_turn():
+    """A short `bench --only ui`: every press is painted, and every release (held back for the auto-repeat
+    window, as on a real X server) ends its turn before the next press."""
+    from devtools.bench_ui import key_to_paint
+
+    summary = key_to_paint(presses=3, timeout_s=30)
+    assert summary.count == 3 and 0 < summary.p50_ms < 1000
