@@ -1,8 +1,10 @@
 """Playback of Gemini's 24 kHz PCM16 replies: a jitter buffer pulled by the output stream's callback.
 
 ``JitterBuffer`` is the pure part (no I/O, thread-safe): ``write(pcm)`` from the engine loop, ``read(n)``
-from the audio callback.  Playback of a turn starts once ``target_ms`` is buffered (or the turn has ended),
-an underrun plays silence and waits for ``target_ms`` again, ``flush()`` drops everything buffered so the
+from the audio callback.  Playback of a reply starts once ``start_ms`` is buffered (or the turn has
+ended): replies arrive faster than real time, so a small start keeps the first sound close to the first
+audio received; an underrun in the middle of a reply plays silence and waits for the fuller ``target_ms``
+before resuming.  ``flush()`` drops everything buffered so the
 next callback plays silence (barge-in, ``interrupted``), and ``end_of_turn()`` appends ``pad_ms`` of
 silence so the device does not clip the last word.
 
@@ -31,6 +33,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -45,9 +48,10 @@ MAX_BUFFERED_S = 300  # replies arrive faster than real time; audio further ahea
 
 class JitterBuffer:
     def __init__(self, rate: int = OUTPUT_RATE, target_ms: int = 60, pad_ms: int = 80,
-                 max_buffered_s: float = MAX_BUFFERED_S):
+                 max_buffered_s: float = MAX_BUFFERED_S, start_ms: int = 20):
         self.rate = rate
         self.target_bytes = rate * target_ms // 1000 * 2
+        self.start_bytes = min(self.target_bytes, rate * start_ms // 1000 * 2)
         self.pad_bytes = rate * pad_ms // 1000 * 2
         self.max_bytes = int(rate * max_buffered_s) * 2
         self.dropped_bytes = 0  # audio a server sent beyond ``max_buffered_s`` ahead of playback
@@ -83,7 +87,7 @@ class JitterBuffer:
                 self.dropped_bytes += len(pcm) - room
                 pcm = pcm[:room - room % 2]
             self._buf += pcm
-            if len(self._buf) >= self.target_bytes:
+            if len(self._buf) >= (self.start_bytes if self.turn_played_at is None else self.target_bytes):
                 self._playing = True
 
     def end_of_turn(self) -> None:
@@ -145,6 +149,7 @@ class SpeakerPlayer:
         self._stream: Any = None
         self._resampler: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_first_sample: Callable[[float], None] | None = None  # set by the engine: a reply is heard
 
     def open(self) -> None:
         """Open the output stream, stopped (on the engine loop's thread).  Raises ``AudioUnavailable``."""
@@ -260,3 +265,5 @@ class SpeakerPlayer:
     def _report(self, first: tuple[float, float]) -> None:
         written, played = first
         self.metrics.observe_s("audio.first_audio_to_played", max(0.0, played - written))
+        if self.on_first_sample is not None:
+            self.on_first_sample(played)

@@ -88,7 +88,8 @@ class VoiceActivityDetector:
         self._seen = 0  # analysis frames since STARTING / STOPPING began
         self._voiced = 0
         self._onset = 0.0
-        self._last_voiced_end = 0.0
+        self._last_voiced_end: float | None = None
+        self._unvoiced_since: int | None = None  # analysis frames since the last voiced one (None: no voice yet)
         self._last_t = 0.0
         self._warmup_left = -(-opts.warmup_ms // opts.frame_ms)
         # mean square of a frame at min_dbfs, in sample units squared
@@ -98,6 +99,15 @@ class VoiceActivityDetector:
     def speaking(self) -> bool:
         """True while a confirmed speech segment is open (SPEAKING or STOPPING)."""
         return self.state in (VadState.SPEAKING, VadState.STOPPING)
+
+    @property
+    def trailing_silence_s(self) -> float:
+        """Audio (seconds) processed since the last voiced frame (``inf`` before any voice), counted in
+        frames, so it holds whatever pace the frames come at.  The push-to-talk gate reads it at the key
+        release: a person who stopped talking a moment ago is done, one still mid-word is not."""
+        if self._unvoiced_since is None:
+            return float("inf")
+        return self._unvoiced_since * self._frame_s
 
     def reset(self) -> None:
         self._buf.clear()
@@ -122,6 +132,10 @@ class VoiceActivityDetector:
         elif voiced:
             x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
             voiced = float(np.dot(x, x)) >= self._min_power * x.size
+        if voiced:
+            self._unvoiced_since = 0
+        elif self._unvoiced_since is not None:
+            self._unvoiced_since += 1
         return self._step(voiced, t)
 
     def _step(self, voiced: bool, t: float) -> VadEvent | None:
@@ -166,13 +180,16 @@ class VoiceActivityDetector:
         if self._seen < self._stop_n:
             return None
         self.state = VadState.QUIET
-        return VadEvent(SPEECH_END, self._last_voiced_end, t)
+        return VadEvent(SPEECH_END, self._voiced_end(), t)
+
+    def _voiced_end(self) -> float:
+        return self._last_t if self._last_voiced_end is None else self._last_voiced_end
 
     def finish(self) -> list[VadEvent]:
         """End of input: closes a confirmed segment that is still open."""
         if self.speaking:
             self.state = VadState.QUIET
-            return [VadEvent(SPEECH_END, self._last_voiced_end, self._last_t)]
+            return [VadEvent(SPEECH_END, self._voiced_end(), self._last_t)]
         self.reset()
         return []
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from audio import cli as audio_cli
-from desktop import __version__, selftest
+from desktop import __version__, selftest, voice_latency
 from desktop.codegen import cli as codegen_cli
 from desktop.commands import (
     EXIT_USAGE,
@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--wav", required=True, help="16-bit PCM WAV (any rate/channels; resampled to 16 kHz mono)")
     run.add_argument("--json", action="store_true", help="one JSON object per line")
     run.add_argument("--fast", action="store_true", help="send the audio as fast as possible (not real time)")
+    run.add_argument("--press-at", type=float, metavar="S",
+                     help="seconds into the WAV when the key goes down (default: after the pre-roll)")
+    run.add_argument("--release-at", type=float, metavar="S",
+                     help="seconds into the WAV when the key comes up (default: 150 ms after the last word)")
     run.add_argument("--then", action="append", default=[], metavar="TEXT",
                      help="a typed follow-up turn after the spoken one (repeatable), e.g. --then yes")
     run.add_argument("--denoise", choices=["webrtc", "rnnoise", "off"],
@@ -176,6 +180,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     source = WavSource(args.wav)
+    for flag in ("press_at", "release_at"):
+        value = getattr(args, flag, None)
+        if value is not None and not 0 <= value <= source.seconds:
+            raise UserError(f"--{flag.replace('_', '-')} {value:g} is outside the WAV (0-{source.seconds:g} s)")
+    if args.press_at is not None and args.release_at is not None and args.release_at < args.press_at:
+        raise UserError("--release-at must not come before --press-at")
     return asyncio.run(_run(settings, source.frames, args))
 
 
@@ -196,7 +206,8 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     wait_s = settings.turn_timeout_s + 30
     async with open_session(settings, bus=bus, metrics=metrics) as session:
         engine = session.engine
-        await speak_frames(engine, frames, realtime=not args.fast)
+        await speak_frames(engine, frames, realtime=not args.fast, press_at=_frame_at(args.press_at),
+                           release_at=_frame_at(args.release_at))
         turn = await engine.wait_turn(wait_s)
         for text in args.then:
             if turn is None or engine.failure is not None:
@@ -218,14 +229,21 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     snap = metrics.snapshot()
     timings = {name: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "max_ms": round(s.max_ms, 2)}
                for name, s in snap.stages.items()}
+    voice = voice_latency.of_turn(finished[0].timings_ms) if finished else {}
     summary = {"event": "Summary", "ok": ok, "turns": len(finished), "failed_turns": len(failed),
-               "error": problem, "stages": timings,
+               "error": problem, "voice_latency_ms": voice, "stages": timings,
                "counters": {k: v for k, v in snap.counters.items() if v},
                "profile": profile[-1].profile if profile else None,
                "profile_reason": profile[-1].reason if profile else None, "network": network}
     if args.json:
         print(json.dumps(SECRETS(summary)), flush=True)
     else:
+        if "speech_end_to_first_sound" in voice:
+            print(f"\nend of speech -> first sound: {voice['speech_end_to_first_sound']:.0f} ms (key held / "
+                  f"VAD decision {voice['turn_end_wait']:.0f} + client before "
+                  f"{voice['client_before']:.0f} + service {voice['service']:.0f} + client after "
+                  f"{voice['client_after']:.0f}); key release -> activityEnd "
+                  f"{voice.get('release_to_activity_end', float('nan')):.1f} ms")
         print("\nper-stage timings (ms):")
         for name, s in timings.items():
             print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
@@ -245,6 +263,11 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
     if problem:
         print_error(problem)
     return 0 if ok else 1
+
+
+def _frame_at(seconds: float | None) -> int | None:
+    """Seconds into the WAV -> the index of the 10 ms frame that starts there."""
+    return None if seconds is None else round(seconds * 100)
 
 
 # ------------------------------------------------------------------------------------ emulate live

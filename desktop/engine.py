@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from audio.frames import FRAME_BYTES, Chunker
 from audio.gate import GateState, PushToTalkGate
+from audio.null_player import NullPlayer
 from desktop.events import (
     AudioLevel,
     EngineState,
@@ -49,6 +50,7 @@ from desktop.live.session import (
 )
 from desktop.metrics import Metrics
 from desktop.run_updates import Activity
+from desktop.voice_latency import RELEASE_TO_ACTIVITY_END, VoiceLatency
 
 if TYPE_CHECKING:
     from audio.pipeline import InputPipeline
@@ -70,7 +72,10 @@ class ToolHandler(Protocol):
 
 
 class Player(Protocol):
-    """Where response audio goes (the speaker, or a counting sink when headless)."""
+    """Where response audio goes (the speaker, or a device clock when headless)."""
+
+    # called (on the engine loop) with the perf_counter time a reply's first sample went to the device
+    on_first_sample: Callable[[float], None] | None
 
     @property
     def busy(self) -> bool:
@@ -92,34 +97,6 @@ class Player(Protocol):
     def close(self) -> None: ...
 
 
-class NullPlayer:
-    """Headless playback: counts what would have been played."""
-
-    busy = False
-
-    def __init__(self) -> None:
-        self.bytes_written = 0
-        self.flushes = 0
-
-    def write(self, pcm: bytes) -> None:
-        self.bytes_written += len(pcm)
-
-    def flush(self) -> None:
-        self.flushes += 1
-
-    def end_of_turn(self) -> None:
-        pass
-
-    def set_jitter_ms(self, jitter_ms: int) -> None:
-        pass
-
-    def prepare(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 @dataclass
 class TurnTimings:
     """The moments of one turn (``perf_counter``) and the latencies derived from them, each recorded into
@@ -127,9 +104,12 @@ class TurnTimings:
 
     pressed_at: float | None = None  # key down
     first_wire_at: float | None = None  # the first audio of the turn handed to the transport
-    ended_at: float | None = None  # activityEnd (or the typed request) sent
+    released_at: float | None = None  # key up (hands-free: the VAD's end-of-speech decision)
+    ended_at: float | None = None  # activityEnd (or the typed request) queued
+    activity_end_sent_at: float | None = None  # activityEnd handed to the transport
     speech_end_at: float | None = None  # the local VAD's end of speech (capture clock), when it saw one
     first_audio_at: float | None = None  # the first reply audio received
+    first_sound_at: float | None = None  # the reply's first sample handed to the output device
     ms: dict[str, float] = field(default_factory=dict)
 
     def on_wire(self, now: float, metrics: Metrics) -> None:
@@ -137,6 +117,25 @@ class TurnTimings:
             return
         self.first_wire_at = now
         self._record("key_to_wire", "live.key_to_wire", now - self.pressed_at, metrics)
+
+    def on_activity_end_sent(self, now: float, metrics: Metrics) -> None:
+        if self.activity_end_sent_at is not None:
+            return
+        self.activity_end_sent_at = now
+        if self.released_at is not None:
+            self._record("release_to_activity_end", RELEASE_TO_ACTIVITY_END, now - self.released_at, metrics)
+
+    def on_first_sound(self, played_at: float, metrics: Metrics) -> None:
+        """The reply's first sample reached the device: the headline latency (and its split) is complete."""
+        if self.first_audio_at is None or self.first_sound_at is not None:
+            return
+        self.first_sound_at = played_at
+        if self.speech_end_at is None or self.activity_end_sent_at is None:
+            return  # a typed turn, or no local VAD: nothing to count from
+        latency = VoiceLatency(self.speech_end_at, self.activity_end_sent_at, self.first_audio_at, played_at,
+                               self.released_at)
+        self.ms.update(latency.timings_ms())
+        latency.record(metrics)
 
     def on_first_audio(self, now: float, metrics: Metrics) -> None:
         self.first_audio_at = now
@@ -200,6 +199,7 @@ class SessionEngine:
         self.options = options
         self.transport = transport
         self.gate = PushToTalkGate(options.preroll_ms, options.tail_ms)
+        self.player.on_first_sample = self._on_first_sample
         self.chunker = Chunker(options.chunk_ms)
         self.state = EngineState.CLOSED
         self.turn: Turn | None = None
@@ -286,8 +286,14 @@ class SessionEngine:
         self._set_state(EngineState.LISTENING)
 
     def release(self) -> None:
-        if self.gate.release():
+        if self.gate.state is GateState.OPEN and self.turn is not None:
+            self.turn.timings.released_at = time.perf_counter()
+        if self.gate.release(self._trailing_silence()):
             self._end_activity()
+
+    def _trailing_silence(self) -> float | None:
+        """How long the local VAD has heard silence (None without a pipeline: the gate keeps its fixed tail)."""
+        return self.pipeline.vad.trailing_silence_s if self.pipeline is not None else None
 
     def feed_frame(self, frame: bytes, captured_at: float | None = None) -> None:
         """One 10 ms frame (called on the engine loop).  Never blocks, never awaits.
@@ -305,7 +311,7 @@ class SessionEngine:
                 self.bus.emit(AudioLevel(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking))
             if out.vad is not None:
                 self._on_vad(out.vad)
-        send, ended = self.gate.push(frame)
+        send, ended = self.gate.push(frame, self._trailing_silence())
         if send:
             self._push_chunk(frame, at)
         if ended:
@@ -456,11 +462,14 @@ class SessionEngine:
             while outbox:
                 command, captured_at = outbox.popleft()
                 await transport.send(command)
-                if type(command) is SendAudio:
+                kind = type(command)
+                if kind is SendAudio:
                     now = time.perf_counter()
                     capture_to_send.record_us(int((now - captured_at) * 1e6))
                     if self.turn is not None:
                         self.turn.timings.on_wire(now, metrics)
+                elif kind is ActivityEnd and self.turn is not None:
+                    self.turn.timings.on_activity_end_sent(time.perf_counter(), metrics)
 
     # ------------------------------------------------------------------ server events
     async def _pump(self) -> None:
@@ -486,6 +495,11 @@ class SessionEngine:
             turn.timings.on_first_audio(time.perf_counter(), self.metrics)
             self._set_state(EngineState.SPEAKING)
         self.player.write(ev.data)
+
+    def _on_first_sample(self, played_at: float) -> None:
+        """The player handed a reply's first sample to the device."""
+        if self.turn is not None:
+            self.turn.timings.on_first_sound(played_at, self.metrics)
 
     def _on_input_transcript(self, ev: p.InputTranscript) -> None:
         turn = self.turn

@@ -21,6 +21,13 @@ _MAX_VALUE = (1 << 41) - 1
 
 # Stage names, what they measure, and their targets (p99, ms) from the design's performance table.
 STAGES: dict[str, tuple[str, float | None]] = {
+    # the headline (what a person feels) and its split: see desktop.voice_latency
+    "voice.speech_end_to_first_sound": ("end of speech -> first reply sample to the speaker (headline)", 1000.0),
+    "voice.turn_end_wait": ("end of speech -> key release (hands-free: the VAD's decision)", None),
+    "voice.client_before": ("key release / end of speech -> activityEnd on the wire", 30.0),
+    "voice.service": ("activityEnd on the wire -> first reply audio received", None),
+    "voice.client_after": ("first reply audio received -> first sample to the speaker", 30.0),
+    "live.release_to_activity_end": ("key release -> activityEnd on the wire", 30.0),
     "ui.key_to_paint": ("key press -> UI painted 'listening'", 16.0),
     "live.key_to_wire": ("key press -> first audio message on the wire", 30.0),
     "audio.capture_to_send": ("capture callback -> frame sent", 50.0),

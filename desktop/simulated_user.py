@@ -1,7 +1,8 @@
 """A simulated person at the push-to-talk key, for headless runs: `run`, `selftest`, the bench, the load test.
 
 ``speak_frames`` plays audio frames as one push-to-talk turn the way a person would: the key goes down
-after the pre-roll and comes up shortly after the last word (``release_index``, found by the local VAD).
+after the pre-roll and comes up shortly after the last word (``release_index``, found by the local VAD),
+unless the caller says when (``run --press-at/--release-at``).
 """
 
 from __future__ import annotations
@@ -45,13 +46,16 @@ def load_utterances(paths: Sequence[Path], tail_ms: int) -> list[Utterance]:
 
 
 async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True,
-                       release_at: int | None = None) -> None:
-    """One push-to-talk turn from ``frames`` the way a person does it: the key goes down after the pre-roll,
-    comes up shortly after the last word (``release_index``; pass it in to skip the VAD pass), then the
-    gate's tail.  The audio after the release keeps flowing, as a live microphone does.  Stops early when
-    the session fails."""
+                       release_at: int | None = None, press_at: int | None = None) -> None:
+    """One push-to-talk turn from ``frames`` the way a person does it: the key goes down after the pre-roll
+    (or at frame ``press_at``), comes up shortly after the last word (``release_index``, pass it in to skip
+    the VAD pass; or at frame ``release_at``), and the gate ends the turn as soon as the person is done.
+    The audio after the release keeps flowing, as a live microphone does.  Stops early when the session
+    fails."""
     opts = engine.options
-    press_at = min(frames_for_ms(opts.preroll_ms), len(frames))
+    if press_at is None:
+        press_at = frames_for_ms(opts.preroll_ms)
+    press_at = max(0, min(press_at, len(frames)))
     if release_at is None:
         release_at = release_index(frames, opts.tail_ms)
     release_at = max(press_at, release_at)

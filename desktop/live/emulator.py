@@ -128,6 +128,7 @@ class EmulatorStats:
     compressions: int = 0
     deflate_offered: int = 0  # connections whose client offered permessage-deflate
     deflate_accepted: int = 0  # ... and that this server accepted it on
+    heard_voiced: list[int] = field(default_factory=list)  # voiced 30 ms frames of each audio turn received
 
 
 class _Conn:
@@ -329,6 +330,7 @@ class _Conn:
         started = asyncio.get_running_loop().time()
         if audio is not None:
             heard = await asyncio.to_thread(emu.phrasebook.match, audio)
+            emu.stats.heard_voiced.append(heard.voiced)
             text = heard.text
             if not heard.speech:
                 rule = emu.scenario.unheard

@@ -164,6 +164,7 @@ class Heard:
     text: str | None  # None: nothing understood
     speech: bool  # the turn had speech at all
     distance: float = float("inf")
+    voiced: int = 0  # voiced 30 ms frames in the turn
 
 
 class Phrasebook:
@@ -183,8 +184,9 @@ class Phrasebook:
 
     def match(self, pcm16k: bytes) -> Heard:
         voiced = voiced_frames(pcm16k)
-        if int(voiced.sum()) < MIN_VOICED:
-            return Heard(None, False)
+        n_voiced = int(voiced.sum())
+        if n_voiced < MIN_VOICED:
+            return Heard(None, False, voiced=n_voiced)
         feats = features(pcm16k, voiced)
         step = 2 if len(feats) > LONG_FRAMES else 1  # a long sentence is compared every 40 ms: 4x less work
         nearest: dict[str, float] = {}
@@ -195,11 +197,11 @@ class Phrasebook:
             nearest[t.text] = min(nearest.get(t.text, float("inf")), d)
         ranked = sorted(nearest.items(), key=lambda kv: kv[1])
         if not ranked:
-            return Heard(None, True)
+            return Heard(None, True, voiced=n_voiced)
         text, best = ranked[0]
         runner_up = ranked[1][1] if len(ranked) > 1 else float("inf")
         understood = best <= MAX_DISTANCE and runner_up - best >= MIN_MARGIN
-        return Heard(text if understood else None, True, best)
+        return Heard(text if understood else None, True, best, n_voiced)
 
 
 @lru_cache(maxsize=1)

@@ -21,13 +21,19 @@ def _audio(ms: int, value: int = 1000) -> bytes:
     return np.full(OUTPUT_RATE * ms // 1000, value, dtype="<i2").tobytes()
 
 
-def test_prebuffers_to_the_target_then_plays():
-    jb = JitterBuffer(target_ms=60)
+def test_a_reply_starts_after_start_ms_and_resumes_only_at_the_target():
+    jb = JitterBuffer(target_ms=60, start_ms=20)
+    jb.write(_audio(10))
+    assert jb.read(BLOCK) == b"\0" * BLOCK  # below the start: still silent
+    jb.write(_audio(10))
+    assert jb.read(BLOCK) == _audio(10)  # 20 ms buffered: the first sound goes out at once
+    assert jb.turn_played_at is not None and jb.turn_played_at >= jb.turn_written_at
+    assert jb.read(BLOCK) == _audio(10)
+    assert jb.read(BLOCK) == b"\0" * BLOCK and jb.underruns == 1
     jb.write(_audio(40))
-    assert jb.read(BLOCK) == b"\0" * BLOCK  # below the target: still silent
+    assert jb.read(BLOCK) == b"\0" * BLOCK  # mid-reply underrun: wait for the full target
     jb.write(_audio(20))
     assert jb.read(BLOCK) == _audio(10)
-    assert jb.turn_played_at is not None and jb.turn_played_at >= jb.turn_written_at
 
 
 def test_underrun_plays_silence_and_waits_for_the_target_again():
@@ -55,8 +61,8 @@ def test_flush_drops_all_buffered_response_audio():
 
 
 def test_turn_end_pads_silence_and_releases_a_short_reply():
-    jb = JitterBuffer(target_ms=60, pad_ms=80)
-    jb.write(_audio(30))  # shorter than the target: only the turn end lets it play
+    jb = JitterBuffer(target_ms=60, pad_ms=80, start_ms=40)
+    jb.write(_audio(30))  # shorter than the start: only the turn end lets it play
     assert jb.read(BLOCK) == b"\0" * BLOCK
     jb.end_of_turn()
     assert jb.buffered_ms == 30 + 80
