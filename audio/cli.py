@@ -5,6 +5,10 @@
 * ``audio check [--seconds 3] [--device D] [--json]``: records from the microphone and reports the speech
   level, noise floor, estimated SNR and advice.
 
+* ``audio aec --mic MIC.wav --ref REF.wav --out OUT.wav [--backend B | --compare] [--json]``: the live
+  chain's echo canceller on files: echo removed (ERLE, dB) on echo-only stretches, the estimated delay and
+  the CPU it took.  ``--simulate`` makes MIC.wav from REF.wav through a laptop echo path first.
+
 A missing PortAudio library or device is one line on stderr (exit 1), never a traceback.
 """
 
@@ -43,6 +47,19 @@ def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, An
     check.add_argument("--json", action="store_true", help="print JSON")
     check.set_defaults(handler=cmd_check)
 
+    aec = audio_sub.add_parser("aec", help="cancel the echo of REF.wav in MIC.wav; report echo removed and CPU")
+    aec.add_argument("--mic", required=True, metavar="MIC.wav", help="what the microphone heard")
+    aec.add_argument("--ref", required=True, metavar="REF.wav", help="what the speaker played (the far end)")
+    aec.add_argument("--out", metavar="OUT.wav", help="write the cancelled microphone signal here")
+    aec.add_argument("--backend", default="webrtc", choices=["webrtc", "livekit", "speex"],
+                     help="echo canceller (default webrtc: the one the app uses)")
+    aec.add_argument("--compare", action="store_true", help="measure every installed canceller on the same files")
+    aec.add_argument("--near", action="append", default=[], metavar="S-E",
+                     help="a stretch (seconds) where the person talks: left out of the echo measurement")
+    aec.add_argument("--simulate", action="store_true",
+                     help="write MIC.wav first: REF.wav through a laptop echo path (40 ms, 150 ms reverb, -6 dB)")
+    aec.add_argument("--json", action="store_true", help="print JSON")
+    aec.set_defaults(handler=cmd_aec)
     groups["audio"] = audio_sub
 
 
@@ -168,3 +185,82 @@ async def _record(seconds: float, device: str | None) -> tuple[list[bytes], list
     finally:
         cap.close()
     return frames, errors
+
+
+def _spans(texts: list[str]) -> list[tuple[float, float]] | str:
+    """--near START-END values, or the one-line error for a bad one."""
+    out = []
+    for text in texts:
+        try:
+            a, b = (float(v) for v in text.split("-", 1))
+        except ValueError:
+            return f"--near {text!r}: expected START-END in seconds, e.g. 2.5-4"
+        out.append((a, b))
+    return out
+
+
+def cmd_aec(args: argparse.Namespace) -> int:
+    import time
+
+    import numpy as np
+
+    from audio.denoise import BackendUnavailable
+    from audio.echo import build_canceller, cancel_all, erle_db, estimate_delay
+    from audio.echo_path import EchoPath, mix
+    from audio.frames import RATE
+    from audio.sources import read_wav
+
+    near = _spans(args.near)
+    if isinstance(near, str):
+        return _usage(near)
+    ref = read_wav(args.ref)
+    if args.simulate:
+        echo = EchoPath().apply(np.frombuffer(ref, dtype="<i2"))
+        _write_wav(args.mic, mix(echo, np.random.default_rng(0).standard_normal(len(echo)) * 30))
+    mic = read_wav(args.mic)
+    n = min(len(mic), len(ref))
+    mic, ref = mic[:n], ref[:n]
+    seconds = n / 2 / RATE
+    results = []
+    for backend in (("webrtc", "livekit", "speex") if args.compare else (args.backend,)):
+        try:
+            canceller = build_canceller(backend)
+        except BackendUnavailable as exc:
+            results.append({"backend": backend, "unavailable": str(exc)})
+            continue
+        t0 = time.process_time()
+        out = cancel_all(canceller, mic, ref)
+        cpu = time.process_time() - t0
+        try:
+            erle = erle_db(mic, out, ref, near=near)
+        except ValueError as exc:
+            return _usage(str(exc))
+        results.append({"backend": backend, "erle_db": round(erle.db, 1), "echo_only_frames": erle.frames,
+                        "cpu_percent_of_core": round(cpu / seconds * 100, 3)})
+        if args.out and backend == (args.backend if not args.compare else "webrtc"):
+            _write_wav(args.out, out)
+    report = {"mic": args.mic, "ref": args.ref, "seconds": round(seconds, 2),
+              "delay_ms_estimated": round(estimate_delay(mic, ref), 1), "results": results}
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{seconds:.1f} s, playback -> microphone delay {report['delay_ms_estimated']:.0f} ms (estimated)")
+    for r in results:
+        if "unavailable" in r:
+            print(f"  {r['backend']:<8} not measured: {r['unavailable']}")
+        else:
+            print(f"  {r['backend']:<8} echo removed {r['erle_db']:5.1f} dB over {r['echo_only_frames']} echo-only "
+                  f"frames, CPU {r['cpu_percent_of_core']:.2f} % of one core")
+    return 0
+
+
+def _write_wav(path: str, pcm: bytes) -> None:
+    import wave
+
+    from audio.frames import RATE
+
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(RATE)
+        w.writeframes(pcm)

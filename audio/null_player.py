@@ -15,6 +15,8 @@ import math
 import time
 from collections.abc import Callable
 
+from audio.echo import FarEndReference
+
 OUTPUT_RATE = 24000
 
 
@@ -26,6 +28,7 @@ class NullPlayer:
         self.bytes_written = 0
         self.flushes = 0
         self.on_first_sample: Callable[[float], None] | None = None
+        self.reference: FarEndReference | None = None  # nothing is heard, so nothing echoes
         self._t0 = time.perf_counter()
         self._turn_bytes = 0
         self._started = False

@@ -1,9 +1,9 @@
-"""The input chain: denoise -> level meter -> VAD, one object with a per-frame ``process``.
+"""The input chain: echo cancellation -> denoise -> level meter -> VAD, with a per-frame ``process``.
 
 ``InputPipeline.process(frame, t)`` takes one 10 ms frame (16 kHz mono PCM16) whose last sample was
 captured at ``t`` (perf_counter, or seconds into a file) and returns a ``Processed``: the frame to send on
 (denoised), a decimated ``Level`` (or None: at most ``level_hz`` a second), a ``VadEvent`` (or None) and
-whether speech is currently open.  The VAD looks at the denoised audio.  Cheap and non-blocking: the
+whether speech is currently open.  The VAD looks at the denoised audio, after echo cancellation.  Cheap and non-blocking: the
 session engine calls it on its loop for every frame.
 
 Typical use (the engine does this in ``feed_frame``)::
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from audio.denoise import DEFAULT_AUTO_GAIN_DBFS, Denoiser, Fallback, PassThrough, make_denoiser
+from audio.echo import EchoStage
 from audio.level import Level, LevelMeter
 from audio.vad import VadEvent, VadOptions, VoiceActivityDetector
 
@@ -33,7 +34,8 @@ class Processed:
 
 class InputPipeline:
     def __init__(self, denoiser: Denoiser | None = None, *, vad: VadOptions | None = None,
-                 level_hz: float = 30.0, fallback: Fallback | None = None):
+                 level_hz: float = 30.0, fallback: Fallback | None = None, echo: EchoStage | None = None):
+        self.echo = echo  # None: no speaker reference, or no canceller installed
         self.denoiser: Denoiser = denoiser or PassThrough()
         self.vad = VoiceActivityDetector(vad)
         self.meter = LevelMeter(level_hz)
@@ -41,14 +43,17 @@ class InputPipeline:
 
     @classmethod
     def build(cls, denoise: str = "webrtc", denoise_level: int = 2, *, auto_gain: bool = True, vad_mode: int = 2,
-              vad_frame_ms: int = 10, level_hz: float = 30.0) -> InputPipeline:
-        """The chain for a denoise backend (falling back when it is missing, see ``fallback``) and VAD."""
+              vad_frame_ms: int = 10, level_hz: float = 30.0, echo: EchoStage | None = None) -> InputPipeline:
+        """The chain for a denoise backend (falling back when it is missing, see ``fallback``), the VAD and
+        the echo canceller (``echo``, if any)."""
         denoiser, note = make_denoiser(denoise, denoise_level,
                                        auto_gain_dbfs=DEFAULT_AUTO_GAIN_DBFS if auto_gain else 0)
         return cls(denoiser, vad=VadOptions(mode=vad_mode, frame_ms=vad_frame_ms), level_hz=level_hz,
-                   fallback=note)
+                   fallback=note, echo=echo)
 
     def process(self, frame: bytes, t: float) -> Processed:
+        if self.echo is not None:
+            frame = self.echo.process(frame)
         out = self.denoiser.process(frame)
         level = self.meter.push(out)
         ev = self.vad.process(out, t)

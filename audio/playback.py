@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from audio.devices import AudioUnavailable, Device, find_device, load_sounddevice
+from audio.echo import FarEndReference
 from audio.timing import NullTimer, StageTimer
 
 OUTPUT_RATE = 24000
@@ -150,6 +151,8 @@ class SpeakerPlayer:
         self._resampler: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_first_sample: Callable[[float], None] | None = None  # set by the engine: a reply is heard
+        # exactly what the callback hands the device, for the echo canceller (created by open())
+        self.reference: FarEndReference | None = None
 
     def open(self) -> None:
         """Open the output stream, stopped (on the engine loop's thread).  Raises ``AudioUnavailable``."""
@@ -169,6 +172,7 @@ class SpeakerPlayer:
 
             self._resampler = soxr.ResampleStream(OUTPUT_RATE, rate, 1, dtype="int16", quality="HQ")
         self.buffer = JitterBuffer(rate, self.jitter_ms, self.pad_ms)
+        self.reference = reference = FarEndReference(rate)
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -179,7 +183,9 @@ class SpeakerPlayer:
 
         def callback(outdata: Any, frames: int, _time: Any, _status: Any) -> None:
             had_sound = buffer.buffered_ms > 0
-            outdata[:] = buffer.read(frames * 2)
+            data = buffer.read(frames * 2)
+            outdata[:] = data
+            reference.push(data)
             first = buffer.first_played
             if first is not None:
                 buffer.first_played = None

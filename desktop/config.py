@@ -84,6 +84,7 @@ class Settings:
     ptt_key: str = "Space"
     ptt_mode: str = "hold"  # hold | toggle | hands-free
     half_duplex: bool = False
+    echo_cancellation: bool = True  # WebRTC AEC3 on the microphone (needs pywebrtc-audio); off: half-duplex
     # Power and quality
     quality_profile: str = "auto"  # auto | performance | balanced | saver
     saver_below_percent: int = 30

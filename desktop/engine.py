@@ -53,6 +53,7 @@ from desktop.run_updates import Activity
 from desktop.voice_latency import RELEASE_TO_ACTIVITY_END, VoiceLatency
 
 if TYPE_CHECKING:
+    from audio.echo import FarEndReference
     from audio.pipeline import InputPipeline
     from audio.vad import VadEvent
     from desktop.quality import QualityProfile
@@ -76,6 +77,11 @@ class Player(Protocol):
 
     # called (on the engine loop) with the perf_counter time a reply's first sample went to the device
     on_first_sample: Callable[[float], None] | None
+
+    @property
+    def reference(self) -> FarEndReference | None:
+        """Exactly what the device played, for the echo canceller (None: nothing that can echo, e.g. headless)."""
+        ...
 
     @property
     def busy(self) -> bool:
@@ -419,7 +425,8 @@ class SessionEngine:
         self.profile = profile
         self.chunker = Chunker(profile.chunk_ms)  # only called with the gate closed: the old one is empty
         if self.pipeline is not None:
-            self.pipeline = profile.input_pipeline(self.pipeline.vad.options.mode)
+            old = self.pipeline  # the echo canceller carries over (it has adapted to the room)
+            self.pipeline = profile.input_pipeline(old.vad.options.mode, echo=old.echo)
             if self.pipeline.fallback is not None:  # the profile's choice, not the user's: a log line
                 log.info("%s", self.pipeline.fallback.message)
         self.player.set_jitter_ms(profile.jitter_ms)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from audio.frames import FRAME_BYTES
-from audio.pipeline import InputPipeline
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
@@ -27,6 +26,7 @@ from desktop.codegen.tracker import RunTracker
 from desktop.config import ConfigError, MissingCredentials, Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
 from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged, TranscriptDelta
+from desktop.input_chain import input_chain, needs_half_duplex
 from desktop.instructions import SYSTEM_INSTRUCTION
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
@@ -223,14 +223,19 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         # before the run tracker starts: run news is told through the engine once it runs (desktop.run_reporter)
         reporter = await stack.enter_async_context(run_reports(settings, bus, store, metrics))
         tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store))
-        pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode)
+        reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
+        pipeline, echo_missing = input_chain(settings, reference)
         if pipeline.fallback is not None:
             bus.emit(Notice(pipeline.fallback.message, kind="audio"))
+        half_duplex = settings.half_duplex or needs_half_duplex(settings, pipeline, reference is not None)
+        if half_duplex and not settings.half_duplex:
+            bus.emit(Notice(f"No echo cancellation ({echo_missing or 'turned off'}): the microphone is muted while "
+                            "the assistant speaks; use headphones to talk over a reply", kind="audio"))
         live = LiveClient(live_config(settings, endpoints, tools), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
                                                      hands_free=settings.ptt_mode == "hands-free",
-                                                     half_duplex=settings.half_duplex),
+                                                     half_duplex=half_duplex),
                                pipeline=pipeline)
 
         def use_profile(profile: QualityProfile) -> None:

@@ -277,7 +277,7 @@ class MainWindow(QMainWindow):
         if restart:
             session_keys = ("gemini_api_key", "codegen_token", "codegen_org_id", "live_url", "codegen_url", "model",
                             "voice", "input_device", "output_device", "denoise", "denoise_level", "vad_mode",
-                            "ptt_mode", "offline", "quality_profile")
+                            "ptt_mode", "offline", "quality_profile", "echo_cancellation")
             if any(getattr(old, k) != getattr(settings, k) for k in session_keys):
                 self.bridge.restart(effective_settings(settings))
             elif any(getattr(old, k) != getattr(settings, k) for k in ("speak_run_updates", "run_update_max_age_s")):

@@ -262,6 +262,13 @@ class SettingsDialog(QDialog):
         self.vad_mode.setToolTip("When speech counts as started and ended: lenient keeps every word, strict "
                                  "ignores more noise")
         form.addRow("Voice detection", self.vad_mode)
+        self.echo_cancellation = QCheckBox("Cancel the speaker's echo (talk over replies without headphones)")
+        self.echo_cancellation.setChecked(s.echo_cancellation)
+        self.echo_note = QLabel(echo_cancellation_note())
+        self.echo_note.setWordWrap(True)
+        self.echo_note.setProperty("muted", True)
+        form.addRow("Echo", self.echo_cancellation)
+        form.addRow("", self.echo_note)
 
     def _ptt(self, s: Settings) -> None:
         form = self._page("ptt", "Push-to-talk")
@@ -320,7 +327,8 @@ class SettingsDialog(QDialog):
             model=self.model.text().strip(), voice=self.voice.currentText(),
             input_device=self._device(self.input_device), output_device=self._device(self.output_device),
             denoise=self.denoise.currentText(), denoise_level=int(self.denoise_level.currentData()),
-            vad_mode=int(self.vad_mode.currentData()), ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
+            vad_mode=int(self.vad_mode.currentData()), echo_cancellation=self.echo_cancellation.isChecked(),
+            ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
             global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
             confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked())
 
@@ -358,3 +366,15 @@ class SettingsDialog(QDialog):
     def reject(self) -> None:
         self.mic_test.stop()
         super().reject()
+
+
+def echo_cancellation_note() -> str:
+    """What Settings says about echo cancellation on this machine (and the fallback when it is missing)."""
+    from audio.echo import make_canceller
+
+    canceller, why = make_canceller("webrtc")
+    if canceller is not None:
+        return ("WebRTC echo cancellation is available: hands-free and talking over a reply work through "
+                "laptop speakers.  Turned off, hands-free mutes the microphone while the assistant speaks.")
+    return (f"Echo cancellation is not available here ({why}): hands-free mutes the microphone while the "
+            "assistant speaks (half-duplex), so use headphones to talk over a reply.")
