@@ -34,8 +34,9 @@ def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, An
 
     vad = audio_sub.add_parser("vad", help="print the speech segments the VAD finds in a WAV file")
     vad.add_argument("wav", metavar="FILE.wav", help="16-bit PCM WAV (any rate/channels)")
-    vad.add_argument("--mode", type=int, default=2, choices=range(4), metavar="{0-3}",
-                     help="webrtcvad aggressiveness (default 2)")
+    vad.add_argument("--mode", type=int, default=3, choices=range(4), metavar="{0-3}",
+                     help="webrtcvad aggressiveness (default 3)")
+    vad.add_argument("--no-neural", action="store_true", help="without the Silero second stage")
     vad.add_argument("--denoise", default="webrtc", choices=["webrtc", "rnnoise", "off"],
                      help="noise suppression before the VAD (default webrtc)")
     vad.add_argument("--json", action="store_true", help="print JSON")
@@ -98,6 +99,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 
 def cmd_vad(args: argparse.Namespace) -> int:
     from audio.denoise import make_denoiser
+    from audio.neural_vad import make_scorer
     from audio.pipeline import InputPipeline
     from audio.sources import WavSource
     from audio.vad import VadOptions, segments
@@ -106,7 +108,10 @@ def cmd_vad(args: argparse.Namespace) -> int:
     denoiser, note = make_denoiser(args.denoise)
     if note:
         print(f"gemini-codegen: {note.message}", file=sys.stderr)
-    pipe = InputPipeline(denoiser, vad=VadOptions(mode=args.mode))
+    scorer, why = (None, "") if args.no_neural else make_scorer()
+    if why:
+        print(f"gemini-codegen: {why}: the VAD runs on webrtcvad alone", file=sys.stderr)
+    pipe = InputPipeline(denoiser, vad=VadOptions(mode=args.mode), scorer=scorer)
     events = []
     for i, frame in enumerate(source.frames):
         ev = pipe.process(frame, (i + 1) / 100).vad
@@ -116,6 +121,7 @@ def cmd_vad(args: argparse.Namespace) -> int:
     segs = [(round(a, 2), round(b, 2)) for a, b in segments(events)]
     if args.json:
         print(json.dumps({"file": args.wav, "seconds": source.seconds, "mode": args.mode,
+                          "neural": scorer.name if scorer else None,
                           "denoise": denoiser.name, "segments": [{"start": a, "end": b} for a, b in segs]}))
     else:
         for a, b in segs:

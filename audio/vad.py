@@ -8,8 +8,21 @@ frames flicker, so ``VoiceActivityDetector`` runs the machine QUIET -> STARTING 
 * SPEAKING -> STOPPING on an unvoiced frame; STOPPING -> QUIET once ``stop_ms`` pass without voice
   (a voiced frame returns to SPEAKING).
 
-A frame counts as voiced when webrtcvad says so and it is louder than ``min_dbfs``; webrtcvad's first
-``warmup_ms`` after creation are ignored (it reports speech on them even for digital silence).
+Whether a frame is voiced is decided in two stages:
+
+* the first stage, cheap, on every frame: webrtcvad, a fixed floor (``min_dbfs``) and the room's noise
+  floor (tracked per frame: it follows a quieter room at once and a louder one slowly, and never while
+  speech is open), which a frame must beat by ``floor_margin_db``;
+* an optional second stage (a ``SpeechScorer``, e.g. ``audio.neural_vad.SileroScorer``): the frame is
+  voiced when the scorer's speech probability is at least ``neural_threshold`` (``neural_release`` while a
+  segment is open).  It runs only while the first stage has heard something in the last
+  ``neural_hangover_ms`` or a segment is open, and is reset (and primed with the last ``PRIME_MS`` of audio)
+  when it starts again, so a quiet room costs nothing.  While a segment is open a frame must also beat the
+  noise floor, so speech-like noise (babble) does not hold a segment open after the person stopped.  It is what keeps noise from opening turns (hands-free starts, barge-in by voice) and what finds
+  a quiet speaker the first stage would miss.
+
+webrtcvad's first ``warmup_ms`` after creation are ignored (it reports speech on them even for digital
+silence).
 
 Events carry the boundary's own time, not the moment it was confirmed: ``speech_start.at`` is the start of
 the first voiced frame, ``speech_end.at`` the end of the last voiced one, on the caller's clock (the
@@ -27,8 +40,11 @@ Usage::
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
+from typing import Protocol
 
 import numpy as np
 import webrtcvad
@@ -59,9 +75,13 @@ class VadOptions:
     frame_ms: int = 10  # webrtcvad analysis frame: 10, 20 or 30 ms
     start_ms: int = 200
     start_ratio: float = 0.7
-    stop_ms: int = 250
+    stop_ms: int = 300  # a pause this long ends a segment (shorter ones are between words)
     min_dbfs: float = -60.0  # frames quieter than this are never speech (webrtcvad calls hiss speech)
     warmup_ms: int = 100  # webrtcvad flags its first frames as speech while it adapts: ignore them
+    floor_margin_db: float = 6.0  # a voiced frame is at least this much louder than the noise floor
+    neural_threshold: float = 0.5  # second stage: speech probability that makes a frame voiced
+    neural_release: float = 0.5  # ... and that keeps an open segment voiced
+    neural_hangover_ms: int = 300  # the second stage keeps running this long after the first stage's last hit
 
     def __post_init__(self) -> None:
         if not 0 <= self.mode <= 3:
@@ -72,8 +92,24 @@ class VadOptions:
             raise ValueError("start_ms and stop_ms must be at least one VAD frame")
 
 
+class SpeechScorer(Protocol):
+    """A second-stage speech detector: 10 ms frames in, the latest speech probability (0-1) out."""
+
+    name: str
+
+    def push(self, frame: bytes) -> float: ...
+
+    def reset(self) -> None: ...
+
+
+PRIME_MS = 480  # audio the second stage hears again when it starts, for context
+FLOOR_DOWN = 0.3  # the floor follows a quieter frame quickly ...
+FLOOR_UP_DB_PER_FRAME = 0.02  # ... and a louder room slowly (2 dB a second)
+
+
 class VoiceActivityDetector:
-    def __init__(self, options: VadOptions | None = None, *, mode: int | None = None):
+    def __init__(self, options: VadOptions | None = None, *, mode: int | None = None,
+                 scorer: SpeechScorer | None = None):
         opts = options or VadOptions()
         if mode is not None:
             opts = replace(opts, mode=mode)
@@ -94,6 +130,12 @@ class VoiceActivityDetector:
         self._warmup_left = -(-opts.warmup_ms // opts.frame_ms)
         # mean square of a frame at min_dbfs, in sample units squared
         self._min_power = (32768.0 * 10 ** (opts.min_dbfs / 20)) ** 2
+        self.scorer = scorer
+        self.floor_db: float | None = None  # the room's noise floor (dB of mean square power)
+        self._hangover_n = -(-opts.neural_hangover_ms // opts.frame_ms)
+        self._since_hit = self._hangover_n + 1  # analysis frames since the first stage last heard voice
+        self._scoring = False
+        self._recent: deque[bytes] = deque(maxlen=-(-PRIME_MS // opts.frame_ms))  # the scorer's context
 
     @property
     def speaking(self) -> bool:
@@ -125,18 +167,46 @@ class VoiceActivityDetector:
                 return None
             frame = bytes(self._buf)
             self._buf.clear()
-        voiced = self._vad.is_speech(frame, RATE)
-        if self._warmup_left > 0:
-            self._warmup_left -= 1
-            voiced = False
-        elif voiced:
-            x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
-            voiced = float(np.dot(x, x)) >= self._min_power * x.size
+        voiced = self._is_voiced(frame)
         if voiced:
             self._unvoiced_since = 0
         elif self._unvoiced_since is not None:
             self._unvoiced_since += 1
         return self._step(voiced, t)
+
+    def _is_voiced(self, frame: bytes) -> bool:
+        x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+        power = float(np.dot(x, x)) / x.size
+        db = 10 * math.log10(power + 1e-9)
+        floor = self.floor_db
+        if floor is None or db < floor:
+            floor = db if floor is None else floor + FLOOR_DOWN * (db - floor)
+        elif not self.speaking:
+            floor = min(db, floor + FLOOR_UP_DB_PER_FRAME * self.options.frame_ms / FRAME_MS)
+        self.floor_db = floor
+        loud = power >= self._min_power and db >= floor + self.options.floor_margin_db
+        webrtc = self._vad.is_speech(frame, RATE)
+        if self.scorer is not None and not self._scoring:
+            self._recent.append(frame)
+        if self._warmup_left > 0:
+            self._warmup_left -= 1
+            return False
+        if self.scorer is None:
+            return webrtc and loud
+        hit = webrtc and power >= self._min_power or db >= floor + self.options.floor_margin_db
+        self._since_hit = 0 if hit else self._since_hit + 1
+        if self._since_hit > self._hangover_n and not self.speaking:
+            self._scoring = False
+            return False  # nothing the first stage would call speech: the model is not run
+        if not self._scoring:  # start the model again, primed with the audio just before (it needs context)
+            self.scorer.reset()
+            for earlier in self._recent:
+                self.scorer.push(earlier)
+            self._scoring = True
+        prob = self.scorer.push(frame)
+        if self.speaking:  # the floor is frozen while speech is open: the room alone is not "loud"
+            return loud and prob >= self.options.neural_release
+        return hit and prob >= self.options.neural_threshold
 
     def _step(self, voiced: bool, t: float) -> VadEvent | None:
         state = self.state

@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--denoise", choices=["webrtc", "rnnoise", "off"],
                      help="noise suppression before the VAD and Gemini (default webrtc)")
     run.add_argument("--vad-mode", type=int, choices=range(4), metavar="{0-3}",
-                     help="local VAD aggressiveness, 0 (least) to 3 (most); default 2")
+                     help="local VAD first-stage aggressiveness, 0 (least) to 3 (most); default 3")
     run.add_argument("--metrics-port", type=int, metavar="PORT",
                      help="serve Prometheus metrics on http://127.0.0.1:PORT/metrics (0 = any free port)")
     run.add_argument("--metrics-jsonl", metavar="FILE", help="append a metrics snapshot (JSON) every second to FILE")

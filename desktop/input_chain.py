@@ -2,16 +2,21 @@
 
 ``input_chain(settings, reference)`` builds the ``InputPipeline`` the session runs: echo cancellation when
 the player offers a far-end ``reference`` (what it hands the speaker) and the canceller is installed and
-turned on, then denoise and the VAD.  ``needs_half_duplex`` says when the session must mute the microphone
+turned on, then the VAD (with its Silero second stage when installed and turned on), then denoise.  ``needs_half_duplex`` says when the session must mute the microphone
 while the assistant speaks instead: hands-free through a speaker with no echo cancellation would answer
 itself.
 """
 
 from __future__ import annotations
 
+import logging
+
 from audio.echo import EchoStage, FarEndReference, make_canceller
+from audio.neural_vad import make_scorer
 from audio.pipeline import InputPipeline
 from desktop.config import Settings
+
+log = logging.getLogger(__name__)
 
 
 def input_chain(settings: Settings, reference: FarEndReference | None) -> tuple[InputPipeline, str]:
@@ -20,7 +25,11 @@ def input_chain(settings: Settings, reference: FarEndReference | None) -> tuple[
     if reference is not None and settings.echo_cancellation:
         canceller, why = make_canceller("webrtc")
         echo = EchoStage(canceller, reference) if canceller is not None else None
-    pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode, echo=echo)
+    scorer, missing = make_scorer() if settings.vad_neural else (None, "")
+    if missing:  # the VAD runs on webrtcvad and the noise floor alone
+        log.warning("voice detection without its neural stage: %s", missing)
+    pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode, echo=echo,
+                                   scorer=scorer)
     return pipeline, why
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from audio.echo import EchoStage
 from audio.pipeline import InputPipeline
+from audio.vad import SpeechScorer
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,11 +34,12 @@ class QualityProfile:
     idle_close_s: float = 60.0
     compression: str = "off"  # permessage-deflate offer: off | huffman | deflate (desktop.live.wire.PRESETS)
 
-    def input_pipeline(self, vad_mode: int = 2, *, echo: EchoStage | None = None) -> InputPipeline:
+    def input_pipeline(self, vad_mode: int = 3, *, echo: EchoStage | None = None,
+                       scorer: SpeechScorer | None = None) -> InputPipeline:
         """The input chain this profile asks for (denoise backend/level/AGC, VAD frame, meter rate), with the
-        session's echo canceller."""
+        session's echo canceller and VAD second stage."""
         return InputPipeline.build(self.denoise, self.denoise_level, auto_gain=self.auto_gain, vad_mode=vad_mode,
-                                   vad_frame_ms=self.vad_frame_ms, level_hz=self.meter_hz, echo=echo)
+                                   vad_frame_ms=self.vad_frame_ms, level_hz=self.meter_hz, echo=echo, scorer=scorer)
 
 
 # compression: measured by `gemini-codegen bench --only network` (docs/optimization-guide.md, "Compression")

