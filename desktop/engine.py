@@ -215,6 +215,7 @@ class SessionEngine:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
         self._turn_done = asyncio.Event()
+        self._interrupting = False  # barged in on a reply the server has not finished sending yet
         self._closed = False
         self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
         self._pending_profile: QualityProfile | None = None
@@ -271,10 +272,9 @@ class SessionEngine:
 
     @property
     def reply_pending(self) -> bool:
-        """The user's request is complete and its reply is still coming (or playing)."""
+        """The user's request is complete and the server is still answering it."""
         turn = self.turn
-        return (self.state is EngineState.SPEAKING
-                or (turn is not None and turn.timings.ended_at is not None and not self._turn_done.is_set()))
+        return turn is not None and turn.timings.ended_at is not None and not self._turn_done.is_set()
 
     # ------------------------------------------------------------------ input
     def press(self, at: float | None = None) -> None:
@@ -282,7 +282,7 @@ class SessionEngine:
         at = time.perf_counter() if at is None else at
         if self.gate.state is GateState.OPEN or self.failure is not None:
             return
-        if self.reply_pending:
+        if self.reply_pending or self._assistant_audible():
             self._barge_in()
         self._new_turn(Turn(self.turns + 1, timings=TurnTimings(pressed_at=at)))
         preroll = self.gate.press()
@@ -361,7 +361,7 @@ class SessionEngine:
         """A typed request instead of speech (ignored once the session has failed)."""
         if self.failure is not None:
             return
-        if self.state is EngineState.SPEAKING:
+        if self.reply_pending or self._assistant_audible():
             self._barge_in()
         turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()),
                     user_text=_bounded_append("", text)[0])
@@ -405,10 +405,14 @@ class SessionEngine:
         self._wake_connection()
 
     def _barge_in(self) -> None:
+        """The user talks over the assistant: silence it at once.  A reply the server is still sending is
+        interrupted; the server ends it with ``interrupted`` and ``turnComplete``, and what arrives until
+        then belongs to it, not to the user's new turn."""
         self.player.flush()
-        if self.turn:
+        if self.reply_pending and self.turn is not None:
+            self._interrupting = True
             self.turn.interrupted = True
-        self._finish_turn()
+            self._finish_turn()
 
     # ------------------------------------------------------------------ quality profile
     def apply_profile(self, profile: QualityProfile) -> None:
@@ -494,9 +498,9 @@ class SessionEngine:
 
     def _on_audio(self, ev: p.AudioChunk) -> None:
         turn = self.turn
-        if turn is None or self._turn_done.is_set() or turn.timings.ended_at is None:
-            # after the turn ended, or while the user is still talking: late frames of an interrupted reply
-            # (still on the wire when the key went down, before the server's "interrupted")
+        if turn is None or self._interrupting or self._turn_done.is_set() or turn.timings.ended_at is None:
+            # after the turn ended, or while the user is still talking, or before the server has ended the
+            # reply they barged in on: late frames of an interrupted reply
             return
         if turn.timings.first_audio_at is None:
             turn.timings.on_first_audio(time.perf_counter(), self.metrics)
@@ -521,7 +525,7 @@ class SessionEngine:
 
     def _on_output_transcript(self, ev: p.OutputTranscript) -> None:
         turn = self.turn
-        if turn is not None:
+        if turn is not None and not self._interrupting:
             turn.assistant_text, text = _bounded_append(turn.assistant_text, ev.text)
             if text or ev.finished:
                 self.bus.emit(TranscriptDelta(turn.id, "assistant", text, ev.finished))
@@ -537,15 +541,21 @@ class SessionEngine:
                 task.cancel()
 
     def _on_interrupted(self, ev: p.Interrupted) -> None:
+        if self._interrupting:
+            return  # the reply the user barged in on (already silenced)
         self.player.flush()
         if self.turn:
             self.turn.interrupted = True
 
     def _on_turn_complete(self, ev: p.TurnComplete) -> None:
+        if self._interrupting:  # the end of the reply the user barged in on, not of their new turn
+            self._interrupting = False
+            return
         self.player.end_of_turn()
         self._finish_turn()
 
     def _on_reconnected(self, ev: Reconnected) -> None:  # (the transport counts reconnects)
+        self._interrupting = False  # a new connection does not end the old one's reply
         self.bus.emit(ev)  # the drift watch starts a new baseline on a fresh session
         if ev.planned:
             return  # the turn that woke a suspended connection was only sent late, not resent

@@ -155,7 +155,7 @@ async def test_unreachable_endpoint_is_a_network_error():
     assert info.value.kind == "network" and "127.0.0.1" in info.value.message
 
 
-async def test_barge_in_interrupts_the_reply(status_frames):
+async def test_barge_in_interrupts_the_reply_and_the_new_turn_gets_its_own(status_frames):
     async with live_emulator(model_delay_s=0.02, speedup=1.0) as emu:  # real-time reply: long enough to interrupt
         engine, rec = await _engine(emu)
         await engine.send_text("hello")
@@ -164,9 +164,26 @@ async def test_barge_in_interrupts_the_reply(status_frames):
                 break
             await asyncio.sleep(0.01)
         assert engine.state == "speaking"
+        await speak_frames(engine, status_frames, realtime=False)  # the key goes down over the reply
+        turn = await engine.wait_turn(10)
+        await engine.stop()
+    first = rec.of(TurnFinished)[0]
+    assert first.turn_id == 1 and first.interrupted
+    assert engine.player.flushes >= 1
+    # the end of the interrupted reply (interrupted, turnComplete) does not end the new turn early
+    assert turn is not None and turn.id == 2 and not turn.interrupted
+    assert turn.user_text == "What is the status of my last task" and turn.assistant_text
+
+
+async def test_the_key_silences_a_reply_still_playing_after_it_was_received():
+    """Replies stream faster than real time: the server has finished long before the speaker has."""
+    async with live_emulator(model_delay_s=0.02, speedup=40) as emu:
+        engine, rec = await _engine(emu)
+        await engine.send_text("hello")
+        first = await engine.wait_turn(10)
+        assert first is not None and not engine.reply_pending
+        assert engine.player.busy  # the headless device clock is still playing it
         engine.press()
-        first = [t for t in rec.of(TurnFinished)]
-        assert first and first[0].interrupted
-        assert engine.player.flushes >= 1
         engine.release()
         await engine.stop()
+    assert engine.player.flushes == 1
