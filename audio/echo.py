@@ -15,9 +15,11 @@ the engine can fall back to half-duplex muting.
 device's rate, from the device callback (a copy under a lock, nothing else); the capture side pulls one
 10 ms frame per capture frame, resampled to 16 kHz with a streaming soxr resampler.  The backlog between
 the two (output and input buffering) is bounded to ``max_lead_ms``; that, plus the room's own delay, is
-what AEC3's delay estimator follows.  ``EchoStage`` is the two together, as the input chain runs them.
+what AEC3's delay estimator follows.  ``EchoStage`` is the two together, as the input chain runs them,
+with the double-talk check (``audio.double_talk``) on every frame.
 
-``erle_db(mic, out, ref)`` is the echo removed on echo-only stretches.
+``erle_db(mic, out, ref)`` is the echo removed on echo-only stretches; ``estimate_delay(mic, ref)`` the
+playback -> capture delay of recordings (``gemini-codegen audio aec`` reports it).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from audio.denoise import BackendUnavailable
+from audio.double_talk import DoubleTalkDetector
 from audio.frames import FRAME_BYTES, FRAME_SAMPLES, RATE
 
 BACKENDS = ("webrtc", "livekit", "speex")
@@ -171,22 +174,15 @@ class EchoStage:
 
     The reference is fed as it was played, not re-aligned: AEC3's own delay estimator follows the
     playback -> capture delay (measured here: re-aligning the reference from our own estimate cost 1-17 dB
-    on 40-200 ms paths, because every move makes AEC3 adapt again).  The stage still estimates that delay
-    (GCC-PHAT over the last ``window_s`` of microphone and reference, every ``every_s`` while the far end
-    plays) so it can be shown and checked: ``delay_ms``.
+    on 40-200 ms paths, because every move makes AEC3 adapt again).  Its ``near_end`` says whether the
+    microphone holds more than the speaker's echo (``audio.double_talk``): AEC3 lets bursts of echo through
+    while it adapts.
     """
 
-    def __init__(self, canceller: EchoCanceller, reference: FarEndReference, *, window_s: float = 1.0,
-                 every_s: float = 1.0, max_delay_ms: int = 400):
+    def __init__(self, canceller: EchoCanceller, reference: FarEndReference, *, echo_tail_ms: int = 400):
         self.canceller = canceller
         self.reference = reference
-        self.max_delay_ms = max_delay_ms
-        self._window = int(window_s * 100)
-        self._every = int(every_s * 100)
-        self._mic = np.zeros((self._window, FRAME_SAMPLES), dtype=np.int16)  # ring of recent frames
-        self._far = np.zeros((self._window, FRAME_SAMPLES), dtype=np.int16)
-        self._n = 0
-        self.delay_ms: float | None = None
+        self.double_talk = DoubleTalkDetector(tail_ms=echo_tail_ms)
 
     @property
     def name(self) -> str:
@@ -194,34 +190,25 @@ class EchoStage:
 
     def process(self, frame: bytes) -> bytes:
         far = self.reference.pull()
-        i = self._n % self._window
-        self._mic[i] = np.frombuffer(frame, dtype="<i2")
-        self._far[i] = np.frombuffer(far, dtype="<i2")
-        self._n += 1
-        if self._n % self._every == 0 and self._n >= self._window:
-            self._estimate()
-        return self.canceller.process(frame, far)
+        out = self.canceller.process(frame, far)
+        self.double_talk.push(frame, far, out)
+        return out
 
-    def _estimate(self) -> None:
-        order = np.roll(np.arange(self._window), -(self._n % self._window))
-        far = self._far[order].ravel()
-        if float(np.mean(far.astype(np.float64) ** 2)) < (32768 * 10 ** (-45 / 20)) ** 2:
-            return  # the far end is (nearly) silent: nothing to learn the delay from
-        delay, confident = _gcc_phat(self._mic[order].ravel(), far, self.max_delay_ms)
-        if confident:
-            self.delay_ms = delay
+    @property
+    def near_end(self) -> bool | None:
+        """Whether the latest frame holds the person rather than the speaker's echo (None: the speaker was
+        silent over the echo tail, so nothing there can be echo).  See ``audio.double_talk``."""
+        return self.double_talk.near_end
 
 
-def _gcc_phat(mic: np.ndarray, ref: np.ndarray, max_ms: int) -> tuple[float, bool]:
-    """(delay of ``mic`` behind ``ref`` in ms, whether the correlation peak stands out clearly)."""
+def _gcc_phat(mic: np.ndarray, ref: np.ndarray, max_ms: int) -> float:
+    """The delay of ``mic`` behind ``ref`` in ms (the peak of the phase-transform cross-correlation)."""
     x, y = mic.astype(np.float64), ref.astype(np.float64)
     n = min(len(x), len(y))
     size = 1 << (2 * n - 1).bit_length()
     cross = np.fft.rfft(x[:n], size) * np.conj(np.fft.rfft(y[:n], size))
     cc = np.fft.irfft(cross / np.maximum(np.abs(cross), 1e-9), size)[:RATE * max_ms // 1000]
-    lag = int(np.argmax(cc))
-    peak, spread = float(cc[lag]), float(np.std(cc)) or 1e-12
-    return lag * 1000 / RATE, peak > 8 * spread
+    return int(np.argmax(cc)) * 1000 / RATE
 
 
 def cancel_all(canceller: EchoCanceller, mic: bytes, ref: bytes) -> bytes:
@@ -275,4 +262,4 @@ def erle_db(mic: bytes, out: bytes, ref: bytes, **kwargs: Any) -> Erle:
 
 def estimate_delay(mic: bytes, ref: bytes, max_ms: int = 500) -> float:
     """The playback -> capture delay (ms) of whole recordings, by GCC-PHAT."""
-    return _gcc_phat(np.frombuffer(mic, dtype="<i2"), np.frombuffer(ref, dtype="<i2"), max_ms)[0]
+    return _gcc_phat(np.frombuffer(mic, dtype="<i2"), np.frombuffer(ref, dtype="<i2"), max_ms)

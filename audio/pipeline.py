@@ -56,9 +56,11 @@ class InputPipeline:
                    fallback=note, echo=echo, scorer=scorer)
 
     def process(self, frame: bytes, t: float) -> Processed:
+        near_end = None
         if self.echo is not None:
             frame = self.echo.process(frame)
-        ev = self.vad.process(frame, t)
+            near_end = self.echo.near_end
+        ev = self.vad.process(frame, t, near_end)
         out = self.denoiser.process(frame)
         level = self.meter.push(out)
         return Processed(out, level, ev, self.vad.speaking)

@@ -3,8 +3,13 @@
 webrtcvad (aggressiveness ``mode`` 0-3) classifies 10, 20 or 30 ms frames as voiced or not.  Single
 frames flicker, so ``VoiceActivityDetector`` runs the machine QUIET -> STARTING -> SPEAKING -> STOPPING:
 
-* QUIET -> STARTING on a voiced frame; STARTING -> SPEAKING once ``start_ms`` of the audio since then is
-  at least ``start_ratio`` voiced (otherwise back to QUIET after ``start_ms``);
+* QUIET -> STARTING on a voiced frame; STARTING -> SPEAKING as soon as ``start_ratio`` of ``start_ms``
+  is voiced (the earliest moment the start window can no longer fail), otherwise back to QUIET once
+  ``start_ms`` has passed with too few voiced frames;
+* while the speaker plays (the caller passes ``near_end`` from the echo canceller, ``audio.double_talk``)
+  a start also needs ``min_near_frames`` frames that held more than the speaker's echo, and is decided
+  over the shorter ``barge_in_start_ms`` (a person talking over a reply should not wait; the echo check
+  guards it); a start that never shows such a frame gives up after ``echo_hold_ms``;
 * SPEAKING -> STOPPING on an unvoiced frame; STOPPING -> QUIET once ``stop_ms`` pass without voice
   (a voiced frame returns to SPEAKING).
 
@@ -18,8 +23,9 @@ Whether a frame is voiced is decided in two stages:
   segment is open).  It runs only while the first stage has heard something in the last
   ``neural_hangover_ms`` or a segment is open, and is reset (and primed with the last ``PRIME_MS`` of audio)
   when it starts again, so a quiet room costs nothing.  While a segment is open a frame must also beat the
-  noise floor, so speech-like noise (babble) does not hold a segment open after the person stopped.  It is what keeps noise from opening turns (hands-free starts, barge-in by voice) and what finds
-  a quiet speaker the first stage would miss.
+  noise floor, so speech-like noise (babble) does not hold a segment open after the person stopped.  It
+  is what keeps noise from opening turns (hands-free starts, barge-in by voice) and what finds a quiet
+  speaker the first stage would miss.
 
 webrtcvad's first ``warmup_ms`` after creation are ignored (it reports speech on them even for digital
 silence).
@@ -82,13 +88,19 @@ class VadOptions:
     neural_threshold: float = 0.5  # second stage: speech probability that makes a frame voiced
     neural_release: float = 0.5  # ... and that keeps an open segment voiced
     neural_hangover_ms: int = 300  # the second stage keeps running this long after the first stage's last hit
+    # while the speaker plays (``near_end`` given): frames that must hold more than its echo before a start
+    # counts, how long a start may wait for them, and the (shorter) start window: a person talking over a
+    # reply should not wait for it, and the echo check stands guard instead
+    min_near_frames: int = 2
+    echo_hold_ms: int = 600
+    barge_in_start_ms: int = 100
 
     def __post_init__(self) -> None:
         if not 0 <= self.mode <= 3:
             raise ValueError(f"VAD mode must be 0-3, got {self.mode}")
         if self.frame_ms not in (10, 20, 30):
             raise ValueError(f"VAD frame must be 10, 20 or 30 ms, got {self.frame_ms}")
-        if self.start_ms < self.frame_ms or self.stop_ms < self.frame_ms:
+        if min(self.start_ms, self.stop_ms, self.barge_in_start_ms) < self.frame_ms:
             raise ValueError("start_ms and stop_ms must be at least one VAD frame")
 
 
@@ -118,11 +130,16 @@ class VoiceActivityDetector:
         self._group = opts.frame_ms // FRAME_MS
         self._frame_s = opts.frame_ms / 1000
         self._start_n = -(-opts.start_ms // opts.frame_ms)
+        self._start_voiced = math.ceil(opts.start_ratio * self._start_n - 1e-9)
+        self._barge_voiced = math.ceil(opts.start_ratio * -(-opts.barge_in_start_ms // opts.frame_ms) - 1e-9)
+        self._hold_n = max(self._start_n, -(-opts.echo_hold_ms // opts.frame_ms))
         self._stop_n = -(-opts.stop_ms // opts.frame_ms)
         self._buf = bytearray()
         self.state = VadState.QUIET
         self._seen = 0  # analysis frames since STARTING / STOPPING began
         self._voiced = 0
+        self._echo_seen = 0  # analysis frames of the start while the speaker played ...
+        self._near = 0  # ... and those that held more than its echo
         self._onset = 0.0
         self._last_voiced_end: float | None = None
         self._unvoiced_since: int | None = None  # analysis frames since the last voiced one (None: no voice yet)
@@ -136,6 +153,7 @@ class VoiceActivityDetector:
         self._since_hit = self._hangover_n + 1  # analysis frames since the first stage last heard voice
         self._scoring = False
         self._recent: deque[bytes] = deque(maxlen=-(-PRIME_MS // opts.frame_ms))  # the scorer's context
+        self._pending_echo = self._pending_near = False  # near_end of the 10 ms frames in the analysis frame
 
     @property
     def speaking(self) -> bool:
@@ -156,25 +174,37 @@ class VoiceActivityDetector:
         self.state = VadState.QUIET
         self._seen = self._voiced = 0
 
-    def process(self, frame: bytes, t: float) -> VadEvent | None:
-        """Feed one 10 ms frame whose last sample was captured at ``t``; returns an event or None."""
+    def process(self, frame: bytes, t: float, near_end: bool | None = None) -> VadEvent | None:
+        """Feed one 10 ms frame whose last sample was captured at ``t``; returns an event or None.
+
+        ``near_end`` comes from the echo canceller while the speaker plays (``audio.double_talk``): True
+        when the frame holds more than the speaker's echo, False when all of it could be echo, None when
+        the speaker was silent.  A start heard while the speaker plays needs ``min_near_frames`` of the
+        former, so a burst of echo the canceller let through does not open a turn."""
         if len(frame) != FRAME_BYTES:
             raise ValueError(f"expected a {FRAME_MS} ms frame of {FRAME_BYTES} bytes, got {len(frame)}")
         self._last_t = t
+        if near_end is not None:
+            self._pending_echo = True
+            self._pending_near = self._pending_near or near_end
         if self._group > 1:
             self._buf += frame
             if len(self._buf) < FRAME_BYTES * self._group:
                 return None
             frame = bytes(self._buf)
             self._buf.clear()
-        voiced = self._is_voiced(frame)
+        echo, near = self._pending_echo, self._pending_near
+        self._pending_echo = self._pending_near = False
+        # nothing but the speaker's echo, and no segment under way: this frame cannot start one
+        echo_only = echo and not near and self.state is VadState.QUIET
+        voiced = self._is_voiced(frame, echo_only)
         if voiced:
             self._unvoiced_since = 0
         elif self._unvoiced_since is not None:
             self._unvoiced_since += 1
-        return self._step(voiced, t)
+        return self._step(voiced, t, echo, near)
 
-    def _is_voiced(self, frame: bytes) -> bool:
+    def _is_voiced(self, frame: bytes, echo_only: bool = False) -> bool:
         x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
         power = float(np.dot(x, x)) / x.size
         db = 10 * math.log10(power + 1e-9)
@@ -192,7 +222,10 @@ class VoiceActivityDetector:
             self._warmup_left -= 1
             return False
         if self.scorer is None:
-            return webrtc and loud
+            return webrtc and loud and not echo_only
+        if echo_only:  # the model is not run on the speaker's own voice (most of a reply)
+            self._scoring = False
+            return False
         hit = webrtc and power >= self._min_power or db >= floor + self.options.floor_margin_db
         self._since_hit = 0 if hit else self._since_hit + 1
         if self._since_hit > self._hangover_n and not self.speaking:
@@ -208,16 +241,19 @@ class VoiceActivityDetector:
             return loud and prob >= self.options.neural_release
         return hit and prob >= self.options.neural_threshold
 
-    def _step(self, voiced: bool, t: float) -> VadEvent | None:
+    def _step(self, voiced: bool, t: float, echo: bool = False, near: bool = False) -> VadEvent | None:
         state = self.state
         if state is VadState.QUIET:
             if voiced:
                 self.state, self._seen, self._voiced = VadState.STARTING, 1, 1
+                self._echo_seen, self._near = int(echo), int(near)
                 self._onset, self._last_voiced_end = t - self._frame_s, t
                 return self._maybe_start(t)
             return None
         if state is VadState.STARTING:
             self._seen += 1
+            self._echo_seen += echo
+            self._near += near
             if voiced:
                 self._voiced += 1
                 self._last_voiced_end = t
@@ -238,12 +274,18 @@ class VoiceActivityDetector:
         return self._maybe_stop(t)
 
     def _maybe_start(self, t: float) -> VadEvent | None:
-        if self._seen < self._start_n:
-            return None
-        if self._voiced >= self.options.start_ratio * self._seen:
+        """A start is confirmed as soon as the start window's share of voiced frames is reached (it cannot
+        be missed any more); while the speaker plays, over the shorter barge-in window and once the person
+        has shown through its echo."""
+        not_echo = self._echo_seen == 0 or self._near >= self.options.min_near_frames
+        need = self._barge_voiced if self._echo_seen else self._start_voiced
+        if self._voiced >= need and not_echo:
             self.state = VadState.SPEAKING
             return VadEvent(SPEECH_START, self._onset, t)
-        self.state = VadState.QUIET  # too sparse: a click or a burst of noise
+        if self._seen < self._start_n:
+            return None
+        if self._voiced < self.options.start_ratio * self._seen or self._seen >= self._hold_n:
+            self.state = VadState.QUIET  # too sparse (a click, a burst of noise), or only ever the echo
         return None
 
     def _maybe_stop(self, t: float) -> VadEvent | None:

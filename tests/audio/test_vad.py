@@ -55,7 +55,8 @@ def test_states_and_event_times_follow_the_hysteresis(status):
     assert VadState.STARTING in states and VadState.STOPPING in states
     assert events[0].kind == SPEECH_START and events[-1].kind == SPEECH_END
     start, end = events[0], events[-1]
-    assert start.confirmed_at - start.at >= 0.09  # decided after start_ms, dated at the onset
+    # decided once start_ratio of start_ms is voiced (it can no longer fail), dated at the onset
+    assert start.confirmed_at - start.at >= 0.07 - 1e-9
     assert end.confirmed_at - end.at >= 0.19  # decided after stop_ms, dated at the last voiced frame
     assert abs(start.at - 0.60) <= 0.1 and abs(end.at - 2.44) <= 0.3
 
