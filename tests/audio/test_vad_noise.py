@@ -54,9 +54,9 @@ def test_defaults_hear_no_speech_in_noise_alone(speech_set):
     assert len(scores) == 3 and all(s.ok for s in scores), [(s.name, s.found) for s in scores]
 
 
-def test_a_quiet_speaker_is_found(speech_set):
+def test_a_quiet_speaker_is_found_in_time(speech_set):
     (quiet,) = _scores(speech_set, lambda f: f.kind == "quiet")
-    assert quiet.count_ok and abs(quiet.start_errors_s[0]) < 0.3 and abs(quiet.end_errors_s[0]) < 0.4, quiet
+    assert quiet.ok, quiet  # within 150 ms of the start and 400 ms of the end, like everyone else
 
 
 def test_without_the_neural_stage_noise_opens_segments(speech_set):
