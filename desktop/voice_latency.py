@@ -12,14 +12,14 @@ split so a slow turn says where the time went:
   and the device's block clock included).
 
 A turn's ``timings_ms`` carries them under ``TIMING_KEYS`` (the stage names without ``voice.``, and
-``release_to_activity_end``); ``of_turn`` picks them out for a report.
+``release_to_activity_end``); ``of_turn`` picks them out for a report, ``headline`` sums up a run's stages.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 HEADLINE = "voice.speech_end_to_first_sound"
 TURN_END_WAIT = "voice.turn_end_wait"
@@ -78,3 +78,14 @@ class VoiceLatency:
 def of_turn(timings_ms: Mapping[str, float]) -> dict[str, float]:
     """The headline latency of a turn and its split (ms, rounded), as far as the turn measured them."""
     return {k: round(float(timings_ms[k]), 2) for k in TIMING_KEYS if k in timings_ms}
+
+
+def headline(stages: Mapping[str, Mapping[str, float]]) -> dict[str, Any] | None:
+    """The headline of a run from its stages (name -> {"p50_ms", "p95_ms", ...}): p50 and p95, the split at
+    p95 and the client's share (before + after) at p95; None when no turn measured it."""
+    head = stages.get(HEADLINE)
+    if not head:
+        return None
+    split = {name: round(float(stages[name]["p95_ms"]), 2) for name in PARTS if name in stages}
+    return {"p50_ms": round(float(head["p50_ms"]), 2), "p95_ms": round(float(head["p95_ms"]), 2),
+            "split_p95_ms": split, "client_share_p95_ms": round(sum(split.get(n, 0.0) for n in CLIENT_PARTS), 2)}

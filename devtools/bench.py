@@ -220,9 +220,9 @@ def _fixture_turns() -> tuple[tuple[list[bytes], int], ...]:
 
 async def _e2e_turns(url: str, tls: ssl.SSLContext, turns: int, chunk_ms: int, realtime: bool,
                      model_delay_s: float) -> dict[str, Any]:
-    from audio.pipeline import InputPipeline
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
+    from desktop.input_chain import input_chain
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
@@ -235,9 +235,7 @@ async def _e2e_turns(url: str, tls: ssl.SSLContext, turns: int, chunk_ms: int, r
     live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics)
     engine = SessionEngine(live, metrics=metrics,
                            options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
-                           # the VAD dates the end of speech
-                           pipeline=InputPipeline.build(settings.denoise, settings.denoise_level,
-                                                        vad_mode=settings.vad_mode))
+                           pipeline=input_chain(settings, None)[0])  # the app's chain: its VAD dates the end of speech
     await engine.start()
     client_added: list[float] = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -283,12 +281,18 @@ def bench_e2e(report: Report) -> None:
                                                         model_delay_s=delay))
         report.sections["e2e"]["model_delay_ms"] = delay * 1e3
         report.sections["e2e"]["realtime"] = not report.quick
+        from devtools.voice_bench import release_baseline
+
+        report.sections["release_baseline"] = asyncio.run(release_baseline(url, tls, 2 if report.quick else 8))
         chunk_rows = {}
         for chunk_ms in (20, 40, 100):
             chunk_rows[chunk_ms] = asyncio.run(_e2e_turns(url, tls, 4, chunk_ms, realtime=False, model_delay_s=delay))
     report.sections["chunk_sizes"] = {str(k): {"cpu_per_audio_second_ms": v["cpu_per_audio_second_ms"],
                                                "messages_per_audio_second": v["messages_per_audio_second"]}
                                       for k, v in chunk_rows.items()}
+    from devtools.voice_bench import voice_rows
+
+    voice_rows(report)
     report.rows.append(Row("Live messages per second of speech", "msg/s",
                            chunk_rows[20]["messages_per_audio_second"], chunk_rows[100]["messages_per_audio_second"],
                            "20 ms chunks", "100 ms chunks (saver profile)"))
@@ -547,6 +551,13 @@ def bench_network(report: Report) -> None:
 
 
 # ----------------------------------------------------------------------------------------- driver
+def _voice_sections() -> list[tuple[str, Callable[[Report], None]]]:
+    from devtools import voice_bench as vb
+
+    return [("echo", vb.bench_echo), ("vad", vb.bench_vad), ("input_chain", vb.bench_input_chain),
+            ("barge_in", vb.bench_barge_in)]
+
+
 SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("metrics", bench_metric_record),
     ("encode", bench_encode),
@@ -559,6 +570,7 @@ SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("codegen", bench_codegen),
     ("run_updates", bench_run_updates),
     ("ui", bench_ui),
+    *_voice_sections(),
 ]
 
 
