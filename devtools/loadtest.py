@@ -5,9 +5,12 @@ runs in a child process so its CPU is not charged to the client.  Each session d
 from the fixture WAVs at real-time pace (``speak_frames``) with a think time between turns.  The WAV
 frames are read once and shared by all sessions, so the load generator itself costs little.
 
-Turn latency is the engine's ``live.speech_end_to_first_audio`` (activityEnd sent -> first response audio
-received; the sessions run without the local VAD, so the end of speech is the key release).  The
-**client-added latency** of a turn is that end-to-end time minus what the server is configured to spend:
+Every session runs the local VAD (alone: noise suppression and the neural stage cost the same per session
+and are measured by the bench), so each turn also measures the headline: end of speech -> first reply
+sample handed to the (headless, clock-driven) output device, with its split (``desktop.voice_latency``).
+Turn latency is the engine's ``live.activity_end_to_first_audio`` (activityEnd sent -> first response
+audio received).  The **client-added latency** of a turn is that end-to-end time minus what the server is
+configured to spend:
 the emulator's model delay (1.5x of it when the turn made a tool call: 1x before the call, 0.5x after)
 plus the tool call's own time (call received -> response sent, measured by the engine).  What remains is
 the client's send and receive paths, its event-loop queueing, loopback, and the emulator process's own
@@ -53,6 +56,7 @@ from desktop import __version__
 from desktop.live import conditions as service_conditions
 from desktop.live.conditions import Conditions
 from desktop.live.conditions import to_flags as conditions_flags
+from desktop.voice_latency import headline
 from devtools.machine import machine_info
 
 if TYPE_CHECKING:
@@ -288,6 +292,8 @@ async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally,
 async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tally, bus: Any, metrics: Any,
                          tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float,
                          tls: ssl.SSLContext | None = None) -> None:
+    from audio.pipeline import InputPipeline
+    from audio.vad import VadOptions
     from desktop.config import Settings
     from desktop.engine import EngineOptions, SessionEngine
     from desktop.events import EngineState, ErrorEvent, LatencyDrift, ToolCallFinished
@@ -318,7 +324,9 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
     stop_watch = DriftWatch(bus).attach()
     live = live_config(settings, Endpoints(p.live_url(url), "loadtest", True, tls), tools)
     engine = SessionEngine(LiveClient(live, metrics), bus=bus, metrics=metrics, tools=tools,
-                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20))
+                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20),
+                           # the VAD dates the end of speech (and ends the turn when the person is done)
+                           pipeline=InputPipeline(vad=VadOptions(mode=settings.vad_mode), level_hz=1.0))
     rng = random.Random(idx)
     try:
         await asyncio.wait_for(engine.start(), settings.setup_timeout_s + 5)
@@ -348,7 +356,7 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
             # failed: no reply, cut off, a Live error event, or a tool call that came back with an error
             ok = (turn is not None and not turn.interrupted and metrics.counters["errors"] == live_errors
                   and not turn_tool_errors)
-            e2e = turn.timings_ms.get("speech_end_to_first_audio") if turn else None
+            e2e = turn.timings_ms.get("activity_end_to_first_audio") if turn else None
             added = None
             if e2e is not None and turn is not None:
                 server_ms = model_delay_s * 1e3 * (1.5 if turn.tool_ms else 1.0) + turn.tool_ms
@@ -516,7 +524,7 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
                  emu_cpu: dict[str, float], rss0: float, child_pids: list[int]) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     merged = extra["merged"]
-    stage = merged.stages.get("live.speech_end_to_first_audio")
+    stage = merged.stages.get("live.activity_end_to_first_audio")
     added = [t.client_added_ms for t in tally.turns + tally.probe_turns if t.client_added_ms is not None]
     attempts = tally.attempted + tally.connect_failures
     errors = tally.failed + tally.connect_failures
@@ -549,6 +557,8 @@ def build_report(scenario: Scenario, n: int, duration: float, model_delay_s: flo
         "error_rate": round(error_rate, 4),
         "error_kinds": dict(tally.error_kinds), "error_examples": tally.error_examples,
         "turn_latency_ms": turn_ms, "client_added_ms": added_ms,
+        "voice_latency_ms": headline({k: {"p50_ms": s.p50_ms, "p95_ms": s.p95_ms}
+                                      for k, s in merged.snapshot().stages.items()}),
         "loop_lag_ms": {"p50": pct(lags, 50), "p95": pct(lags, 95), "p99": pct(lags, 99),
                         "max": round(max(lags), 1) if lags else None},
         "cpu_percent_of_one_core": round(cpu_pct_core, 1), "cpu_percent_of_machine": round(cpu_pct_machine, 1),
@@ -652,11 +662,14 @@ def long_session_section(tally: Tally, merged: Any, conditions: Conditions) -> d
 def markdown_section(report: dict[str, Any]) -> str:
     r = report
     t, a, lag = r["turn_latency_ms"], r["client_added_ms"], r["loop_lag_ms"]
+    v = r.get("voice_latency_ms") or {}
     rows = [
         ("sessions (connected / failed to connect)", f"{r['sessions']} ({r['connected']} / {r['connect_failures']})"),
         ("duration (configured / wall)", f"{r['duration_s']:g} s / {r['wall_s']} s"),
         ("turns (ok)", f"{r['turns']} ({r['turns_ok']})"),
         ("error rate", f"{r['error_rate'] * 100:.2f} % {r['error_kinds'] or ''}"),
+        ("end of speech -> first sound p50 / p95 (client's share at p95)",
+         f"{v.get('p50_ms')} / {v.get('p95_ms')} ms ({v.get('client_share_p95_ms')} ms)" if v else "not measured"),
         ("turn latency p50 / p95 / p99 / max", f"{t.get('p50')} / {t.get('p95')} / {t.get('p99')} / {t.get('max')} ms"),
         ("client-added p50 / p95 / p99 / max", f"{a['p50']} / {a['p95']} / {a['p99']} / {a['max']} ms"),
         ("client event-loop lag p50 / p95 / p99 / max", f"{lag['p50']} / {lag['p95']} / {lag['p99']} / {lag['max']} ms"),
@@ -712,7 +725,9 @@ DOC_HEAD = f"""# Load test results
 
 Generated by `gemini-codegen loadtest --write-docs docs/loadtest.md`: each run rewrites its own section
 (keyed by scenario, tool calls, think time and session count); nothing here is typed by hand.  How the
-numbers are measured is described in `devtools/loadtest.py` and in docs/scalability.md: turn latency is
+numbers are measured is described in `devtools/loadtest.py` and in docs/scalability.md: the headline is
+end of speech (the session's VAD) -> first reply sample handed to the output device, and the client's share
+of it is the time before activityEnd plus the time after the first audio; turn latency is
 activityEnd sent -> first response audio received; client-added latency is that minus the emulator's
 configured model delay and the tool time (an upper bound on the client's share: it includes loopback and
 the emulator processes' own scheduling delay).  Each session talks every {THINK_S:g} s on average (much more

@@ -29,7 +29,11 @@ def test_report_shape_and_numbers(report: dict) -> None:
         assert t["p50"] - a["p50"] == pytest.approx(400, abs=50)
     assert 0 < report["cpu_percent_of_one_core"] < 200 and report["rss_mb"]["peak"] > 0
     assert {"errors_under_1_percent", "cpu_under_70_percent", "turn_p95_under_2_s"} <= set(report["checks"])
-    assert report["stages"]["live.speech_end_to_first_audio"]["count"] == report["turns_ok"]
+    assert report["stages"]["live.activity_end_to_first_audio"]["count"] == report["turns_ok"]
+    v = report["voice_latency_ms"]  # the headline: end of speech -> first sound, and the client's share
+    assert 400 <= v["p50_ms"] <= v["p95_ms"] < 5000 and 0 <= v["client_share_p95_ms"] < v["p95_ms"]
+    assert set(v["split_p95_ms"]) == {"voice.turn_end_wait", "voice.client_before", "voice.service",
+                                      "voice.client_after"}
     assert report["stages"]["live.client_added"]["count"] == report["turns_ok"]
     assert report["counters"]["messages_sent"] > 100
 
@@ -51,6 +55,7 @@ def test_markdown_sections_are_rewritten_in_place(report: dict, tmp_path) -> Non
     assert text.count(f"<!-- loadtest:{key} -->") == 1 and text.count("<!-- loadtest:peak -->") == 1
     assert text.index(f"loadtest:{key}") < text.index("loadtest:peak")  # scenario order
     assert "| turns (ok) | 12345 (" in text
+    assert "| end of speech -> first sound p50 / p95 (client's share at p95) | " in text
 
 
 def test_slope() -> None:

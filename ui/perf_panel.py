@@ -1,4 +1,7 @@
-"""Live latency per pipeline stage: p50 / p95 / p99 with a p99 sparkline, and a warning when over target."""
+"""Live latency per pipeline stage: p50 / p95 / p99 with a p99 sparkline, and a warning when over target.
+
+At the top, the headline: end of speech -> first reply sample to the speaker, with its split (what the
+person feels; ``desktop.voice_latency``)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePo
 from desktop.events import LatencyDrift, MetricsSnapshot, StageSummary
 from desktop.live import wire
 from desktop.metrics import STAGES
+from desktop.voice_latency import CLIENT_AFTER, CLIENT_BEFORE, HEADLINE, SERVICE, TURN_END_WAIT, headline
 from ui import theme
 
 HISTORY = 60  # samples kept per stage (one a second)
@@ -98,6 +102,11 @@ class PerfPanel(QDialog):
         sub = QLabel("Live latency of every pipeline stage, measured inside the app. Targets are p99.")
         sub.setProperty("muted", True)
         outer.addWidget(sub)
+        self.headline = QLabel("End of speech → first sound: no spoken turn measured yet")
+        self.headline.setObjectName("PerfHeadline")
+        self.headline.setWordWrap(True)
+        self.headline.setTextFormat(Qt.TextFormat.RichText)
+        outer.addWidget(self.headline)
         self.warning = QLabel()
         self.warning.setObjectName("PerfWarning")
         self.warning.setWordWrap(True)
@@ -166,6 +175,7 @@ class PerfPanel(QDialog):
     def update_snapshot(self, snap: MetricsSnapshot) -> list[str]:
         """Show ``snap``; returns the stages over their target."""
         c = theme.current()
+        self._show_headline(snap)
         over: list[str] = []
         for name in sorted(snap.stages, key=lambda n: (n not in STAGES, list(STAGES).index(n) if n in STAGES else 0, n)):
             s: StageSummary = snap.stages[name]
@@ -196,3 +206,19 @@ class PerfPanel(QDialog):
         shown = {k: v for k, v in snap.counters.items() if v and k not in wire.COUNTERS}
         self.counters.setText("  ·  ".join(f"{k.replace('_', ' ')}: {v}" for k, v in sorted(shown.items())))
         return over
+
+    def _show_headline(self, snap: MetricsSnapshot) -> None:
+        head = headline({k: {"p50_ms": s.p50_ms, "p95_ms": s.p95_ms} for k, s in snap.stages.items() if s.count})
+        if head is None:
+            return
+        split = head["split_p95_ms"]
+        target = STAGES[HEADLINE][1] or 0.0
+        c = theme.current()
+        colour = c.bad if head["p95_ms"] > target else c.ok
+        self.headline.setText(
+            f"<span style='font-size:15pt; font-weight:700'>End of speech → first sound: "
+            f"<span style='color:{colour}'>{fmt_ms(head['p50_ms'])}</span> p50 · {fmt_ms(head['p95_ms'])} p95</span>"
+            f"<br><span style='color:{c.text_muted}'>at p95: this app {fmt_ms(head['client_share_p95_ms'])} "
+            f"(before the request {fmt_ms(split.get(CLIENT_BEFORE, 0.0))}, after the reply "
+            f"{fmt_ms(split.get(CLIENT_AFTER, 0.0))}) · Gemini {fmt_ms(split.get(SERVICE, 0.0))} · key held after "
+            f"the last word {fmt_ms(split.get(TURN_END_WAIT, 0.0))} · target {fmt_ms(target)}</span>")
