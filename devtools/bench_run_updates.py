@@ -141,6 +141,10 @@ async def news_to_speech(url: str, tls: ssl.SSLContext | None, n: int) -> list[f
             await asyncio.wait_for(speaking.wait(), 20)
             samples.append(time.perf_counter() - t0)
             await engine.wait_turn(20)
+            for _ in range(2000):  # and heard to its end (the headless device plays at real-time pace)
+                if not engine.activity().assistant_audible:
+                    break
+                await asyncio.sleep(0.01)
     finally:
         await reporter.stop()
         await engine.stop()
