@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from audio import cli as audio_cli
-from desktop import __version__, selftest, voice_latency
+from desktop import selftest, voice_latency
 from desktop.codegen import cli as codegen_cli
 from desktop.commands import (
     EXIT_USAGE,
@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gemini-codegen", parents=[common_parser()],
         description="Push-to-talk voice assistant for developers: Gemini Live + CodeGen agent runs. "
                     "Without a command, opens the window.")
-    parser.add_argument("--version", action="version", version=f"gemini-codegen {__version__}")
+    parser.add_argument("--version", action=_Version, help="name the build (version, commit, platform) and exit")
     parser.add_argument("--exit-after-ms", type=int, metavar="N",
                         help="close the window after N ms and print when it was shown (smoke tests)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -150,6 +150,19 @@ def open_window(args: argparse.Namespace) -> int:
     from ui.app import main as window_main
 
     return window_main(settings_from_args(args), exit_after_ms=args.exit_after_ms)
+
+
+class _Version(argparse.Action):
+    """``--version``: which build this is (asks git only when run from a checkout, only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_args: Any) -> None:
+        from desktop import buildinfo
+
+        print(buildinfo.current().line())
+        parser.exit()
 
 
 # ------------------------------------------------------------------------------------------- run
