@@ -28,6 +28,7 @@ from desktop.commands import (
     serve_emulator,
     settings_from_args,
     tls_from_args,
+    window_flags,
 )
 from desktop.events import (
     AudioLevel,
@@ -54,8 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Push-to-talk voice assistant for developers: Gemini Live + CodeGen agent runs. "
                     "Without a command, opens the window.")
     parser.add_argument("--version", action=_Version, help="name the build (version, commit, platform) and exit")
-    parser.add_argument("--exit-after-ms", type=int, metavar="N",
-                        help="close the window after N ms and print when it was shown (smoke tests)")
+    window_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = sub.add_parser("run", parents=[common], help="play a WAV file as one push-to-talk turn, headless")
@@ -149,7 +149,8 @@ def open_window(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     from ui.app import main as window_main
 
-    return window_main(settings_from_args(args), exit_after_ms=args.exit_after_ms)
+    # the keyring is read behind the window's first frame, on the engine thread
+    return window_main(settings_from_args(args, use_keyring=False), exit_after_ms=args.exit_after_ms)
 
 
 class _Version(argparse.Action):

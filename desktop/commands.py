@@ -6,13 +6,14 @@ import it, and ``desktop.cli`` imports them, so no module imports its parent bac
 from __future__ import annotations
 
 import argparse
-import asyncio
-import ssl
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from desktop.config import Settings, config_dir, load_settings
+if TYPE_CHECKING:  # a window launch reads the flags before its first frame: nothing heavy is loaded here
+    import ssl
+
+    from desktop.config import Settings
 
 EXIT_USAGE = 2
 
@@ -39,14 +40,22 @@ def common_parser(default: object = None) -> argparse.ArgumentParser:
     return common
 
 
+def window_flags(parser: argparse.ArgumentParser) -> None:
+    """The flags of a launch without a subcommand (the window), beyond the shared settings flags."""
+    parser.add_argument("--exit-after-ms", type=int, metavar="N",
+                        help="close the window after N ms and print when it was shown (smoke tests)")
+
+
 SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id", "ca_file", "data_dir",
                  "log_level", "denoise", "vad_mode", "power_source", "quality_profile", "metrics_port",
                  "metrics_jsonl")
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
+def settings_from_args(args: argparse.Namespace, *, use_keyring: bool = True) -> Settings:
+    from desktop.config import load_settings
+
     overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-    return load_settings(overrides)
+    return load_settings(overrides, use_keyring=use_keyring)
 
 
 class Emulator(Protocol):
@@ -60,6 +69,7 @@ class Emulator(Protocol):
 
 def serve_emulator(emu: Emulator, name: str, host: str, port: int, notes: Sequence[str] = ()) -> int:
     """Run a local stand-in server until Ctrl-C; print where it listens (scripts read that line)."""
+    import asyncio
 
     async def serve() -> None:
         await emu.start()
@@ -89,6 +99,9 @@ def add_tls_flags(parser: argparse.ArgumentParser, scheme: str) -> None:
 
 def tls_from_args(args: argparse.Namespace, name: str) -> tuple[ssl.SSLContext | None, list[str]]:
     """The server TLS context the ``add_tls_flags`` flags ask for (None: plain), and a note on what to trust."""
+    import ssl
+
+    from desktop.config import config_dir
     from desktop.tls import make_self_signed_cert, server_context
 
     if args.tls_cert or args.tls_key:

@@ -20,11 +20,11 @@ from urllib.parse import urlsplit
 
 import platformdirs
 
+from desktop import APP_NAME
 from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
 from desktop.live.wire import COMPRESSION_CHOICES
 from desktop.redaction import remember_secrets
 
-APP_NAME = "gemini-codegen"
 DEFAULT_CODEGEN_URL = "https://api.codegen.com"
 SECRET_FIELDS = ("gemini_api_key", "codegen_token")
 
@@ -281,16 +281,24 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
-    if use_keyring:
-        from desktop import secrets
-
-        for name in SECRET_FIELDS:
-            if not values.get(name):
-                stored = secrets.get_secret(name)
-                if stored:
-                    values[name] = stored
     settings = Settings(**values)
+    if use_keyring:
+        settings = with_stored_secrets(settings)
     remember_secrets(settings.secrets())  # kept out of every log line and event from now on
+    return settings
+
+
+def with_stored_secrets(settings: Settings) -> Settings:
+    """``settings`` with each secret it lacks read from the OS keyring (which may be slow, or ask the user to
+    unlock it: the window calls this on its engine thread, after its first frame)."""
+    from desktop import secrets
+
+    stored = {name: secrets.get_secret(name) for name in SECRET_FIELDS if not getattr(settings, name)}
+    found = {name: value for name, value in stored.items() if value}
+    if not found:
+        return settings
+    settings = settings.replace(**found)
+    remember_secrets(settings.secrets())
     return settings
 
 

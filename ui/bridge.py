@@ -23,9 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from audio.sources import paced
 from desktop.config import Settings
-from desktop.engine import SessionEngine
 from desktop.events import (
     Alert,
     AudioLevel,
@@ -50,12 +48,18 @@ from desktop.metrics import Metrics
 if TYPE_CHECKING:
     from audio.capture import MicCapture
     from audio.playback import SpeakerPlayer
+    from desktop.engine import SessionEngine
     from desktop.session import Session
     from desktop.state.store import Store
 
 log = logging.getLogger(__name__)
 
 MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
+
+
+def effective_settings(settings: Settings) -> Settings:
+    """Offline demo when forced or when there is no Gemini key (first run)."""
+    return settings if settings.offline or settings.has_gemini_credentials else settings.replace(offline=True)
 
 
 def coalesce(events: list[Any]) -> list[Any]:
@@ -99,6 +103,7 @@ class EngineBridge(QObject):
     latency_drift = Signal(object)  # LatencyDrift
     profile_changed = Signal(object)  # ProfileChanged
     session_started = Signal(bool)  # offline
+    settings_loaded = Signal(object)  # Settings with the keyring's secrets (``start(load_secrets=True)``)
     session_stopped = Signal()
     _wake = Signal()
 
@@ -161,6 +166,10 @@ class EngineBridge(QObject):
             if isinstance(ev, _Result):
                 ev.done(ev.value)
                 continue
+            if isinstance(ev, _Loaded):
+                self.settings = ev.settings
+                self.settings_loaded.emit(ev.settings)
+                continue
             if isinstance(ev, _Stopped):
                 self.session_stopped.emit()
                 continue
@@ -184,16 +193,20 @@ class EngineBridge(QObject):
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, settings: Settings) -> None:
+    def start(self, settings: Settings, *, load_secrets: bool = False) -> None:
         """Start a session on a new engine thread (returns at once; watch ``session_started``).
 
+        Without a Gemini key the session is the offline demo.  ``load_secrets``: first read the keys the
+        settings lack from the OS keyring, on the engine thread (a slow or locked keyring never holds up the
+        window), and publish the result through ``settings_loaded``.
         A running session is asked to stop first; the new thread waits for the old one to finish, so the
         Qt thread never waits for a session to close (flushing the store, closing sockets)."""
         previous = self._request_stop()
         self.settings = settings
         self._ready.clear()
         self._stop_requested = threading.Event()
-        self._thread = threading.Thread(target=self._thread_main, args=(settings, previous, self._stop_requested),
+        self._thread = threading.Thread(target=self._thread_main,
+                                        args=(settings, previous, self._stop_requested, load_secrets),
                                         name="engine", daemon=True)
         self._thread.start()
 
@@ -220,13 +233,19 @@ class EngineBridge(QObject):
         self.start(settings or self.settings or Settings(offline=True))
 
     def _thread_main(self, settings: Settings, previous: threading.Thread | None,
-                     stop_requested: threading.Event) -> None:
+                     stop_requested: threading.Event, load_secrets: bool) -> None:
         from desktop.live.errors import LiveError
 
         if previous is not None:
             previous.join()
         if stop_requested.is_set():
             return
+        if load_secrets:
+            from desktop.config import with_stored_secrets
+
+            settings = with_stored_secrets(settings)
+            self._on_engine_event(_Loaded(settings))
+        settings = effective_settings(settings)
         loop = asyncio.new_event_loop()
         self.loop = loop
         asyncio.set_event_loop(loop)
@@ -402,6 +421,8 @@ class EngineBridge(QObject):
         return self.submit(self._stream(silence(ms), False)) if self.engine is not None else None
 
     async def _stream(self, frames: list[bytes], realtime: bool) -> int:
+        from audio.sources import paced
+
         engine = self.engine
         n = 0
         async for frame, captured in paced(frames, realtime):
@@ -459,6 +480,13 @@ class _Result:
 
 class _Stopped:
     __slots__ = ()
+
+
+class _Loaded:
+    __slots__ = ("settings",)
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
 
 
 def _short(exc: BaseException) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent, QKeySequence
@@ -51,9 +52,9 @@ from desktop.events import (
 from desktop.state.runs import RunRecord
 from ui import theme
 from ui.banner import MessageArea
-from ui.bridge import EngineBridge
+from ui.bridge import EngineBridge, effective_settings
 from ui.conversation import ConversationView
-from ui.earcons import Earcons
+from ui.first_frame import DEFAULT_SIZE
 from ui.history import StoreHistory
 from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
@@ -65,21 +66,18 @@ from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
 
+if TYPE_CHECKING:
+    from ui.earcons import Earcons  # numpy: loaded behind the first frame (ui.app)
+
 log = logging.getLogger(__name__)
 NOTICE_SECONDS = 8
 # notices that need the user (kind -> banner title); the others are passing information for the status line
 BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
-DEFAULT_SIZE = (1120, 760)
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
 NARROW = 960  # below this width the runs panel goes under the conversation
 PROFILE_WORDS = {"performance": "Full quality", "balanced": "Balanced quality", "saver": "Battery saver"}
-
-
-def effective_settings(settings: Settings) -> Settings:
-    """Offline demo when forced or when there is no Gemini key (first run)."""
-    return settings if settings.offline or settings.has_gemini_credentials else settings.replace(offline=True)
 
 
 def key_matches(e: QKeyEvent, key_name: str) -> bool:

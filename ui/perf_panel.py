@@ -12,7 +12,6 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.events import LatencyDrift, MetricsSnapshot, StageSummary
-from desktop.live import wire
 from desktop.metrics import STAGES
 from desktop.voice_latency import CLIENT_AFTER, CLIENT_BEFORE, HEADLINE, SERVICE, TURN_END_WAIT, headline
 from ui import theme
@@ -200,6 +199,8 @@ class PerfPanel(QDialog):
             self.warning.setStyleSheet(f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
                                        f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
         self.warning.setVisible(bool(over))
+        from desktop.live import wire  # the engine has loaded it by the time snapshots arrive
+
         line = wire.network_line(snap.counters)
         self.network.setText(line or "")
         self.network.setVisible(line is not None)

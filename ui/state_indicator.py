@@ -24,6 +24,7 @@ class StateIndicator(QWidget):
         super().__init__(parent)
         self.state = EngineState.CONNECTING
         self.muted = False
+        self.starting = False  # before the engine exists (``show_starting``)
         self.detail = ""
         self._phase = 0.0
         self._pressed_at: float | None = None
@@ -36,9 +37,12 @@ class StateIndicator(QWidget):
         self._font.setWeight(QFont.Weight.DemiBold)
         self.set_state(EngineState.CONNECTING)
 
+    def _look(self) -> tuple[str, str, bool]:
+        return theme.STARTING if self.starting else theme.look(self.state, self.muted)
+
     @property
     def label(self) -> str:
-        return theme.look(self.state, self.muted)[0]
+        return self._look()[0]
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         w = QFontMetrics(self._font).horizontalAdvance(self.label) + 44
@@ -47,8 +51,18 @@ class StateIndicator(QWidget):
     def mark_pressed(self, at: float) -> None:
         self._pressed_at = at
 
+    def show_starting(self, detail: str) -> None:
+        """"Starting…" until the engine's first state: it is loading behind the window's first frame."""
+        self.starting = True
+        self.detail = detail
+        self.setToolTip(detail)
+        self.setAccessibleName(f"State: {self.label}")
+        self._pulse.start()
+        self.updateGeometry()
+        self.update()
+
     def set_state(self, state: EngineState, detail: str = "", muted: bool = False) -> None:
-        self.state, self.detail, self.muted = state, detail, muted
+        self.state, self.detail, self.muted, self.starting = state, detail, muted, False
         animated = theme.look(state, muted)[2]
         if animated and not self._pulse.isActive():
             self._pulse.start()
@@ -68,7 +82,7 @@ class StateIndicator(QWidget):
         self.update()
 
     def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
-        _label, role, animated = theme.look(self.state, self.muted)
+        _label, role, animated = self._look()
         c = theme.current()
         dot = QColor(getattr(c, role))
         p = QPainter(self)

@@ -6,43 +6,12 @@ the state pill, sparklines) read colours from ``current()`` so a scheme change r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
 
 from desktop.assets import asset
 from desktop.events import EngineState
-
-
-@dataclass(frozen=True, slots=True)
-class Palette:
-    dark: bool
-    window: str
-    surface: str
-    surface_alt: str
-    border: str
-    text: str
-    text_muted: str
-    accent: str
-    accent_text: str
-    user_bubble: str
-    assistant_bubble: str
-    ok: str
-    warn: str
-    bad: str
-    info: str
-
-
-DARK = Palette(True, window="#14161b", surface="#1c1f26", surface_alt="#252933", border="#2e3340",
-               text="#e8eaf0", text_muted="#8b93a7", accent="#7c8cff", accent_text="#0e1020",
-               user_bubble="#2b3256", assistant_bubble="#22262f", ok="#3ecf8e", warn="#f5b945",
-               bad="#ff6b6b", info="#5cb8ff")
-LIGHT = Palette(False, window="#f4f5f8", surface="#ffffff", surface_alt="#eef0f5", border="#dde1ea",
-                text="#1b1e27", text_muted="#6b7285", accent="#4f5fe8", accent_text="#ffffff",
-                user_bubble="#e3e7ff", assistant_bubble="#ffffff", ok="#1f9d66", warn="#c98a00",
-                bad="#d64545", info="#2b7fd6")
+from ui.palette import DARK, LIGHT, Palette, os_prefers_dark
 
 # State -> (label, colour role, animated)
 STATES: dict[EngineState, tuple[str, str, bool]] = {
@@ -56,6 +25,7 @@ STATES: dict[EngineState, tuple[str, str, bool]] = {
 }
 
 MUTED: tuple[str, str, bool] = ("Muted", "warn", False)  # shown instead of Ready while the microphone is muted
+STARTING: tuple[str, str, bool] = ("Starting…", "warn", True)  # the engine loads behind the first frame
 
 
 def look(state: EngineState, muted: bool = False) -> tuple[str, str, bool]:
@@ -74,16 +44,6 @@ def current() -> Palette:
 
 def color(role: str) -> QColor:
     return QColor(getattr(_current, role))
-
-
-def os_prefers_dark() -> bool:
-    app = QGuiApplication.instance()
-    if app is None:
-        return True
-    scheme = QGuiApplication.styleHints().colorScheme()
-    if scheme == Qt.ColorScheme.Light:
-        return False
-    return True  # Dark, or Unknown (offscreen, old desktops): dark is the product's default look
 
 
 def style_sheet(c: Palette) -> str:
