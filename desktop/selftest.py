@@ -2,7 +2,9 @@
 
 Starts the bundled emulators on loopback, plays the bundled spoken request through the whole pipeline
 (gate, denoise, VAD, Live client, tool call to the CodeGen API), confirms the run by a typed "yes", and
-checks every step.  Prints one line per check and exits non-zero when any fails.
+checks every step; then loads each native library of the audio stack and runs one frame through it
+(``audio.native``: those a packaged app was built with must all work).  Prints one line per check and
+exits non-zero when any fails; ``--json`` adds which build this is and each library's result.
 """
 
 from __future__ import annotations
@@ -13,9 +15,12 @@ import json
 import tempfile
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.assets import asset
+
+if TYPE_CHECKING:
+    from audio.native import Probe
 
 
 @dataclass
@@ -65,14 +70,32 @@ async def _selftest() -> list[Check]:
     return checks
 
 
+def native_check(probes: list[Probe], bundled: tuple[str, ...]) -> Check:
+    """Every required library works, and so does every optional one the build carries."""
+    bad = [p for p in probes if p.ok is False or (p.ok is None and p.name in bundled)]
+    if bad:
+        return Check("native libs", False, "; ".join(f"{p.name}: {p.detail}" for p in bad))
+    working = [p.name for p in probes if p.ok]
+    missing = [p.name for p in probes if p.ok is None]
+    return Check("native libs", True, ", ".join(working) + (f" (not installed: {', '.join(missing)})" if missing
+                                                              else ""))
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
+    from audio.native import probe_all
+    from desktop import buildinfo
+
     t0 = time.perf_counter()
     checks = asyncio.run(_selftest())
+    build = buildinfo.current()
+    probes = probe_all()
+    checks.append(native_check(probes, build.components))
     elapsed = time.perf_counter() - t0
     ok = all(c.ok for c in checks)
     if args.json:
-        print(json.dumps({"ok": ok, "seconds": round(elapsed, 2),
-                          "checks": [c.__dict__ for c in checks]}))
+        print(json.dumps({"ok": ok, "seconds": round(elapsed, 2), "build": build.as_dict(),
+                          "checks": [c.__dict__ for c in checks],
+                          "native": [{"name": p.name, "ok": p.ok, "detail": p.detail} for p in probes]}))
     else:
         for c in checks:
             print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<14} {c.detail}")
