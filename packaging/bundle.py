@@ -53,7 +53,7 @@ EXCLUDED_MODULES: dict[str, str] = {
     "_pydecimal": "the pure-Python decimal (the C one is bundled)",
     "lzma": "xz archives (zipfile imports it only when present)", "bz2": "bzip2 archives (likewise)",
     "numpy._core._multiarray_tests": "numpy's own tests",
-    "numpy.ma": "masked arrays are not used", "numpy.polynomial": "polynomials are not used",
+    "numpy.polynomial": "polynomials are not used",
     "numpy.matlib": "matrix helpers are not used",
     "multiprocessing": "no process pools (and no multiprocessing start-up hook on every launch)",
     "concurrent.futures.process": "no process pools",
@@ -126,6 +126,12 @@ SYSTEM_LIBRARIES = (
     "libsqlite3.so.0", "libzstd.so.1",
 )
 
+# PyInstaller runtime hooks that run before the app on every launch, left out because the app does not need
+# them: pyi_rth_pkgutil teaches pkgutil.iter_modules() to list modules inside the PYZ archive, and nothing in
+# the app lists modules (backports' pkgutil.extend_path, the only pkgutil use, works without it).  It costs
+# importing pkgutil before the first frame.
+DROPPED_RUNTIME_HOOKS = frozenset({"pyi_rth_pkgutil"})
+
 # Files inside collected packages that are sources, build files or type stubs, never read at run time.
 DEV_ONLY_SUFFIXES = (".pyi", ".cpp", ".c", ".h", ".pxd", ".pyx", "CMakeLists.txt", "py.typed", "render.sh")
 
@@ -177,19 +183,24 @@ def prunable(dest: str, kind: str) -> bool:
             and not any(fnmatch(name, p) for p in DLOPENED))
 
 
+def library_name(path: str) -> str:
+    """A library's file name as the loader matches it (Windows ignores case: VCRUNTIME140.dll is vcruntime140.dll)."""
+    name = PurePosixPath(path.replace("\\", "/")).name
+    return name.lower() if WINDOWS else name
+
+
 def reachable(binaries: Iterable[tuple[str, str, str]], imports: Callable[[str], Iterable[str]]) -> set[str]:
-    """Names of the libraries linked (transitively) from every binary that is not ``prunable``."""
+    """Names (``library_name``) of the libraries linked, transitively, from every binary not ``prunable``."""
     by_name: dict[str, list[str]] = {}
     roots: list[str] = []
     for dest, src, kind in binaries:
-        by_name.setdefault(PurePosixPath(dest.replace("\\", "/")).name, []).append(src)
+        by_name.setdefault(library_name(dest), []).append(src)
         if not prunable(dest, kind):
             roots.append(src)
     seen: set[str] = set()
     todo = list(roots)
     while todo:
-        for name in imports(todo.pop()):
-            name = PurePosixPath(name).name
+        for name in map(library_name, imports(todo.pop())):
             if name not in seen and name in by_name:
                 seen.add(name)
                 todo.extend(by_name[name])
@@ -219,18 +230,18 @@ def trim(analysis, workdir: Path, log: Callable[[str], None] = print) -> None:
     if STRIP:
         binaries = [_stripped(b, workdir / "stripped", log) for b in binaries]
     needed = reachable(binaries, linked_names)
-    kept = [b for b in binaries
-            if not prunable(b[0], b[2]) or PurePosixPath(b[0].replace("\\", "/")).name in needed]
+    kept = [b for b in binaries if not prunable(b[0], b[2]) or library_name(b[0]) in needed]
     dropped = sorted({b[0] for b in analysis.binaries} - {b[0] for b in kept})
-    shipped = {b[0] for b in kept}
-    # PyInstaller's top-level links to libraries in package folders (``libQt6Core.so.6`` ->
-    # ``PySide6/Qt/lib/...``) go with their targets
-    datas = [d for d in analysis.datas if data_kept(d[0]) and (d[2] != "SYMLINK" or d[1] in shipped)]
+    # PyInstaller's links to libraries elsewhere in the bundle (``libQt6Core.so.6`` -> ``PySide6/Qt/lib/...``)
+    # go when their target goes
+    gone = set(dropped)
+    datas = [d for d in analysis.datas if data_kept(d[0]) and not (d[2] == "SYMLINK" and d[1] in gone)]
     log(f"bundle: left out {len(dropped)} binaries and {len(analysis.datas) - len(datas)} data files")
     for dest in dropped:
         log(f"  - {dest}")
     analysis.binaries[:] = kept
     analysis.datas[:] = datas
+    analysis.scripts[:] = [s for s in analysis.scripts if s[0] not in DROPPED_RUNTIME_HOOKS]
 
 
 def _smaller_icu(entry: tuple[str, str, str], workdir: Path, log: Callable[[str], None]) -> tuple[str, str, str]:

@@ -156,3 +156,10 @@ def test_the_guard_check_sees_unguarded_imports(tmp_path):
                    "def f():\n    try:\n        import pyrnnoise\n    except (ImportError, OSError):\n        return\n"
                    "    try:\n        import livekit\n    except ValueError:\n        return\n")
     assert unguarded_imports(src) == [(1, "numpy.random"), (14, "livekit")]
+
+
+def test_windows_library_names_match_whatever_their_case(monkeypatch):
+    monkeypatch.setattr(bundle, "WINDOWS", True)
+    binaries = [("PySide6/QtCore.pyd", "QtCore.pyd", "EXTENSION"), ("vcruntime140.dll", "vcruntime140.dll", "BINARY")]
+    needed = bundle.reachable(binaries, lambda src: ["VCRUNTIME140.dll"] if src == "QtCore.pyd" else [])
+    assert needed == {"vcruntime140.dll"}
