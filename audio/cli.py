@@ -208,11 +208,8 @@ def _spans(texts: list[str]) -> list[tuple[float, float]] | str:
 def cmd_aec(args: argparse.Namespace) -> int:
     import time
 
-    import numpy as np
-
     from audio.denoise import BackendUnavailable
     from audio.echo import build_canceller, cancel_all, erle_db, estimate_delay
-    from audio.echo_path import EchoPath, mix
     from audio.frames import RATE
     from audio.sources import read_wav
 
@@ -221,8 +218,12 @@ def cmd_aec(args: argparse.Namespace) -> int:
         return _usage(near)
     ref = read_wav(args.ref)
     if args.simulate:
-        echo = EchoPath().apply(np.frombuffer(ref, dtype="<i2"))
-        _write_wav(args.mic, mix(echo, np.random.default_rng(0).standard_normal(len(echo)) * 30))
+        try:  # the simulations are test and bench material: a source checkout has them, the packaged app not
+            from audio.echo_path import laptop_microphone
+        except ImportError:
+            return _usage("--simulate needs a source checkout (the packaged app has no simulated echo path): "
+                          "record MIC.wav while REF.wav plays instead")
+        _write_wav(args.mic, laptop_microphone(ref))
     mic = read_wav(args.mic)
     n = min(len(mic), len(ref))
     mic, ref = mic[:n], ref[:n]

@@ -94,3 +94,10 @@ def mix(*signals: np.ndarray) -> bytes:
     for s in signals:
         out[:min(n, len(s))] += s[:n]
     return np.clip(np.round(out), -32768, 32767).astype("<i2").tobytes()
+
+
+def laptop_microphone(played: bytes, noise_rms: float = 30.0, seed: int = 0) -> bytes:
+    """What a laptop's microphone records while its speaker plays ``played`` (PCM16): the echo through the
+    default ``EchoPath`` plus a faint room noise (``audio aec --simulate``)."""
+    echo = EchoPath().apply(np.frombuffer(played, dtype="<i2"))
+    return mix(echo, np.random.default_rng(seed).standard_normal(len(echo)) * noise_rms)

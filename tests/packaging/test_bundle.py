@@ -17,7 +17,9 @@ NUMPY_ALIASES = ("np", "numpy")
 
 
 def app_modules() -> list[Path]:
-    return [p for pkg in APP_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))]
+    """The app's modules that go into the bundle (a module it leaves out may use what it leaves out)."""
+    return [p for pkg in APP_PACKAGES for p in sorted((ROOT / pkg).rglob("*.py"))
+            if not excluded(".".join(p.relative_to(ROOT).with_suffix("").parts))]
 
 
 def excluded(module: str) -> str | None:
