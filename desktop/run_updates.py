@@ -27,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from desktop.events import PullRequest, RunUpdate
+from desktop.words import shorten
 
 MAX_AGE_S = 600.0  # news older than this is shown, not spoken (the `run_update_max_age_s` setting)
 SETTLE_S = 1.0  # the conversation must have been quiet this long (not right at the end of a reply)
@@ -96,11 +97,6 @@ class Policy:
     settle_s: float = SETTLE_S
 
 
-def _short(text: str, n: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
-
-
 _PR_NUMBER = re.compile(r"/pull/(\d+)(?:[/?#]|$)")
 
 
@@ -108,7 +104,7 @@ def pull_request_words(pr: PullRequest) -> str:
     """'pull request #42, “Fix the login test”' (the number when the link is a code host's /pull/N)."""
     m = _PR_NUMBER.search(pr.url)
     name = f"pull request #{m.group(1)}" if m else "a pull request"
-    return f"{name}, “{_short(pr.title, TITLE_CHARS)}”" if pr.title.strip() else name
+    return f"{name}, “{shorten(pr.title, TITLE_CHARS)}”" if pr.title.strip() else name
 
 
 def _opened(prs: Sequence[PullRequest]) -> str:
@@ -120,7 +116,7 @@ def _opened(prs: Sequence[PullRequest]) -> str:
 def clause(news: RunNews) -> str:
     """One run's news, e.g. 'run 1001 is done and opened pull request #42, “Fix login”'."""
     run = f"run {news.run_id}"
-    why = f": {_short(news.summary, SUMMARY_CHARS).rstrip(' .')}" if news.summary.strip() else ""
+    why = f": {shorten(news.summary, SUMMARY_CHARS).rstrip(' .')}" if news.summary.strip() else ""
     if news.outcome is Outcome.PULL_REQUEST:
         return f"{run} {_opened(news.pull_requests)}"
     if news.outcome is Outcome.DONE:

@@ -20,6 +20,7 @@ from desktop.codegen.client import CodegenClient, CodegenError
 from desktop.codegen.tracker import RunTracker
 from desktop.events import TranscriptDelta
 from desktop.live.protocol import FunctionDeclaration
+from desktop.words import shorten
 
 NOT_CONFIGURED = "CodeGen is not configured: set CODEGEN_API_TOKEN and CODEGEN_ORG_ID"
 NOTHING_PENDING = "There is nothing waiting for a yes. Tell me what the agent should do first."
@@ -59,11 +60,6 @@ DECLARATIONS: tuple[FunctionDeclaration, ...] = (
 )
 
 
-def _short(text: str, n: int = 120) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
-
-
 def _int_arg(args: Mapping[str, Any], name: str, default: int | None, lo: int = 1, hi: int = 10**12) -> int | None:
     value = args.get(name)
     if value is None or value == "":
@@ -88,9 +84,9 @@ def describe(run: Run) -> str:
     said = _SAID[cat] + (f" ({run.status.lower()})" if cat == UNKNOWN else "")
     text = f"Run {run.id} {said}."
     if run.summary and cat in (DONE, FAILED):
-        text += f" {_short(run.summary)}"
+        text += f" {shorten(run.summary, 120)}"
     if run.pull_requests:
-        text += f" It opened a pull request: {_short(run.pull_requests[-1].title, 60)}."
+        text += f" It opened a pull request: {shorten(run.pull_requests[-1].title, 60)}."
     return text
 
 
@@ -154,7 +150,7 @@ class CodegenTools:
                 self.read_back = ReadBack(prompt, repo, self.user_turn)
                 where = f" in {repo}" if repo else ""
                 return {"needs_confirmation": True, "prompt": prompt, "repo": repo,
-                        "speech": f"Should I start an agent run{where} to: {_short(prompt, 160)}? Say yes to start it."}
+                        "speech": f"Should I start an agent run{where} to: {shorten(prompt, 160)}? Say yes to start it."}
             repo = repo or pending.repo
             self.read_back = None
         repo_id = int(repo) if repo.isdigit() else None
@@ -203,7 +199,7 @@ class CodegenTools:
             speech = f"You have no {label}runs."
         else:
             parts = [f"{r.id}, {_SAID[r.category].replace('is ', '').replace('still ', '')}: "
-                     f"{_short(r.prompt or r.summary or 'no description', 50)}" for r in runs[:5]]
+                     f"{shorten(r.prompt or r.summary or 'no description', 50)}" for r in runs[:5]]
             speech = f"{len(runs)} {label}run{'s' if len(runs) != 1 else ''}. " + "; ".join(parts) + "."
         return {"runs": [run_result(r) | {"prompt": r.prompt} for r in runs], "speech": speech}
 
@@ -228,7 +224,7 @@ class CodegenTools:
             speech = f"Run {run_id} has no steps yet."
         else:
             speech = f"Run {run_id}, last {len(steps)} step{'s' if len(steps) != 1 else ''}: " + "; ".join(
-                _short(s.text, 60) for s in steps) + "."
+                shorten(s.text, 60) for s in steps) + "."
         return {"run_id": run_id, "status": page.run.status, "category": classify(page.run.status),
                 "steps": [{"type": s.message_type, "text": s.text, "created_at": s.created_at} for s in steps],
                 "speech": speech}
