@@ -9,7 +9,10 @@ frames flicker, so ``VoiceActivityDetector`` runs the machine QUIET -> STARTING 
 * while the speaker plays (the caller passes ``near_end`` from the echo canceller, ``audio.double_talk``)
   a start also needs ``min_near_frames`` frames that held more than the speaker's echo, and is decided
   over the shorter ``barge_in_start_ms`` (a person talking over a reply should not wait; the echo check
-  guards it); a start that never shows such a frame gives up after ``echo_hold_ms``;
+  guards it); a start that never shows such a frame gives up after ``echo_hold_ms``.  The check sees the
+  person only now and then through a loud echo, so such a frame (one the first stage heard too) keeps the
+  next ``near_hold_ms`` open to the VAD and counts towards the start; and the canceller's suppressor thins
+  the person's voice while both talk, so the second stage's bar there is ``neural_barge_in``;
 * SPEAKING -> STOPPING on an unvoiced frame; STOPPING -> QUIET once ``stop_ms`` pass without voice
   (a voiced frame returns to SPEAKING).
 
@@ -87,12 +90,18 @@ class VadOptions:
     floor_margin_db: float = 6.0  # a voiced frame is at least this much louder than the noise floor
     neural_threshold: float = 0.5  # second stage: speech probability that makes a frame voiced
     neural_release: float = 0.5  # ... and that keeps an open segment voiced
+    # ... and that makes a frame voiced while the speaker plays: the echo canceller's suppressor thins the
+    # person's voice while both talk (the model scores a first word 0.1-0.5 there that it scores 0.8-0.95
+    # alone; noise alone, brown, pink or babble, stays at or under 0.14); the echo check, not the model,
+    # is what tells the person from the speaker there
+    neural_barge_in: float = 0.15
     neural_hangover_ms: int = 300  # the second stage keeps running this long after the first stage's last hit
     # while the speaker plays (``near_end`` given): frames that must hold more than its echo before a start
     # counts, how long a start may wait for them, and the (shorter) start window: a person talking over a
     # reply should not wait for it, and the echo check stands guard instead
     min_near_frames: int = 2
     echo_hold_ms: int = 600
+    near_hold_ms: int = 300  # a frame that held the person keeps the next ones this long open to the VAD
     barge_in_start_ms: int = 100
 
     def __post_init__(self) -> None:
@@ -154,6 +163,8 @@ class VoiceActivityDetector:
         self._scoring = False
         self._recent: deque[bytes] = deque(maxlen=-(-PRIME_MS // opts.frame_ms))  # the scorer's context
         self._pending_echo = self._pending_near = False  # near_end of the 10 ms frames in the analysis frame
+        # the last near_hold_ms of analysis frames: heard by the first stage and more than the speaker's echo
+        self._near_recent: deque[bool] = deque(maxlen=max(1, -(-opts.near_hold_ms // opts.frame_ms)))
 
     @property
     def speaking(self) -> bool:
@@ -195,16 +206,16 @@ class VoiceActivityDetector:
             self._buf.clear()
         echo, near = self._pending_echo, self._pending_near
         self._pending_echo = self._pending_near = False
-        # nothing but the speaker's echo, and no segment under way: this frame cannot start one
-        echo_only = echo and not near and self.state is VadState.QUIET
-        voiced = self._is_voiced(frame, echo_only)
+        voiced = self._is_voiced(frame, echo, near)
         if voiced:
             self._unvoiced_since = 0
         elif self._unvoiced_since is not None:
             self._unvoiced_since += 1
         return self._step(voiced, t, echo, near)
 
-    def _is_voiced(self, frame: bytes, echo_only: bool = False) -> bool:
+    def _is_voiced(self, frame: bytes, echo: bool = False, near: bool = False) -> bool:
+        """Whether the frame is voice.  ``echo``: the speaker played over the echo tail; ``near``: the frame
+        held more than its echo (see ``process``)."""
         x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
         power = float(np.dot(x, x)) / x.size
         db = 10 * math.log10(power + 1e-9)
@@ -216,6 +227,13 @@ class VoiceActivityDetector:
         self.floor_db = floor
         loud = power >= self._min_power and db >= floor + self.options.floor_margin_db
         webrtc = self._vad.is_speech(frame, RATE)
+        hit = webrtc and power >= self._min_power or db >= floor + self.options.floor_margin_db
+        # the person's voice shows through the speaker's echo now and then (where the echo is quiet), not on
+        # every frame of a word: a frame the first stage heard that held more than the echo keeps the
+        # next ``near_hold_ms`` open to the VAD (a quiet frame the echo check doubts proves nothing)
+        self._near_recent.append(near and hit)
+        # nothing but the speaker's echo lately, and no segment under way: this frame cannot start one
+        echo_only = echo and not any(self._near_recent) and self.state is VadState.QUIET
         if self.scorer is not None and not self._scoring:
             self._recent.append(frame)
         if self._warmup_left > 0:
@@ -226,7 +244,6 @@ class VoiceActivityDetector:
         if echo_only:  # the model is not run on the speaker's own voice (most of a reply)
             self._scoring = False
             return False
-        hit = webrtc and power >= self._min_power or db >= floor + self.options.floor_margin_db
         self._since_hit = 0 if hit else self._since_hit + 1
         if self._since_hit > self._hangover_n and not self.speaking:
             self._scoring = False
@@ -239,14 +256,14 @@ class VoiceActivityDetector:
         prob = self.scorer.push(frame)
         if self.speaking:  # the floor is frozen while speech is open: the room alone is not "loud"
             return loud and prob >= self.options.neural_release
-        return hit and prob >= self.options.neural_threshold
+        return hit and prob >= (self.options.neural_barge_in if echo else self.options.neural_threshold)
 
     def _step(self, voiced: bool, t: float, echo: bool = False, near: bool = False) -> VadEvent | None:
         state = self.state
         if state is VadState.QUIET:
             if voiced:
                 self.state, self._seen, self._voiced = VadState.STARTING, 1, 1
-                self._echo_seen, self._near = int(echo), int(near)
+                self._echo_seen, self._near = int(echo), sum(self._near_recent)
                 self._onset, self._last_voiced_end = t - self._frame_s, t
                 return self._maybe_start(t)
             return None

@@ -5,9 +5,18 @@ from __future__ import annotations
 import pytest
 
 from audio.denoise import build_backend
+from audio.neural_vad import SileroScorer
 from audio.pipeline import InputPipeline
 from audio.sources import WavSource, silence
-from audio.vad import SPEECH_END, SPEECH_START, VadOptions, VadState, VoiceActivityDetector, segments
+from audio.vad import (
+    SPEECH_END,
+    SPEECH_START,
+    VadEvent,
+    VadOptions,
+    VadState,
+    VoiceActivityDetector,
+    segments,
+)
 
 SPEECH = ["create_pr", "list_runs", "resume", "status"]
 
@@ -79,6 +88,27 @@ def test_longer_analysis_frames(status, frame_ms):
     events = [e for i, f in enumerate(status) if (e := vad.process(f, (i + 1) / 100))] + vad.finish()
     segs = segments(events)
     assert segs and abs(segs[0][0] - 0.6) <= 0.1 and abs(segs[-1][1] - 2.44) <= 0.3
+
+
+def _over_the_speaker(frames: list[bytes], near_at: set[int]) -> list[VadEvent]:
+    """The VAD with its Silero stage, the speaker playing all along: the echo check (``near_end``) saw the
+    person only on the frames ``near_at`` and called every other frame echo."""
+    vad = VoiceActivityDetector(VadOptions(mode=3), scorer=SileroScorer())
+    return [e for i, f in enumerate(frames) if (e := vad.process(f, (i + 1) / 100, i in near_at))]
+
+
+def test_a_person_the_echo_check_saw_at_their_first_word_barges_in(status):
+    """Through the speaker's echo the check sees the person now and then (the first frames of a word), and
+    the canceller thins their voice while both talk: those frames keep the next ones open to the VAD."""
+    events = _over_the_speaker(status, {60, 61})  # the first word starts at frame 60 (0.60 s)
+    assert events and events[0].kind == SPEECH_START
+    assert 0.55 <= events[0].at <= 0.75 and events[0].confirmed_at <= 0.95  # generous
+
+
+def test_the_echo_check_doubting_a_quiet_frame_opens_nothing(status):
+    """A verdict of "more than the echo" on a frame with nothing in it (the room's noise) proves nothing: the
+    person's speech that follows, all of it called echo, starts no segment."""
+    assert _over_the_speaker(status, {45, 46}) == []
 
 
 def test_bad_options_and_frames_are_clear_errors():
