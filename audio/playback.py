@@ -44,6 +44,10 @@ from audio.timing import NullTimer, StageTimer
 
 OUTPUT_RATE = 24000
 log = logging.getLogger(__name__)
+# The device's own buffer: PortAudio's "low" (a few ms through PulseAudio's ALSA plugin) underruns on a busy
+# machine, and the plugin's recovery can swallow what follows; 40 ms holds, and the jitter buffer before it
+# is what sets when a reply starts (the first sample is timed when the callback takes it).
+OUTPUT_LATENCY_S = 0.04
 MAX_BUFFERED_S = 300  # replies arrive faster than real time; audio further ahead of playback than this is dropped
 
 
@@ -200,7 +204,7 @@ class SpeakerPlayer:
 
         try:
             self._stream = sd.RawOutputStream(samplerate=rate, blocksize=block, device=self.device.index,
-                                              channels=1, dtype="int16", latency="low", callback=callback)
+                                              channels=1, dtype="int16", latency=OUTPUT_LATENCY_S, callback=callback)
         except Exception as exc:
             self._stream = None
             raise AudioUnavailable(f"cannot open the speaker {self.device.name!r}: {exc}") from None
