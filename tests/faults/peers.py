@@ -98,6 +98,13 @@ async def until_turn_sent(ws: ServerConnection) -> None:
             return
 
 
+async def until_turn_started(ws: ServerConnection) -> None:
+    """Read client messages until the user's turn has begun (activityStart): what the peer sends next arrives
+    while the user speaks, however long the app took to start its microphone."""
+    while "activityStart" not in json.loads(await ws.recv()).get("realtimeInput", {}):
+        pass
+
+
 async def answer(ws: ServerConnection, text: str = "Done.") -> None:
     """A short, well-formed spoken answer: audio, its transcript, generationComplete, turnComplete."""
     await ws.send(p.server_audio(b"\0\0" * 2400).encode())
