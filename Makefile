@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-latest lock setup system-deps lint bench loadtest reliability package screenshots clean
+.PHONY: run test test-latest lock setup system-deps lint bench loadtest reliability security package screenshots clean
 
 run: setup
 	$(VENV)/bin/gemini-codegen
@@ -51,6 +51,10 @@ loadtest: setup
 # the fault suite, writing docs/reliability.md from what it measured
 reliability: setup
 	GEMINI_CODEGEN_RELIABILITY_DOC=docs/reliability.md bash packaging/run-tests.sh $(PY) tests/faults
+
+# the security suite, writing docs/security.md (the threat table) from what it measured
+security: setup
+	GEMINI_CODEGEN_SECURITY_DOC=docs/security.md bash packaging/run-tests.sh $(PY) tests/security
 
 screenshots: setup
 	GEMINI_CODEGEN_SCREENSHOTS=$(CURDIR)/docs/screenshots bash packaging/run-tests.sh $(PY) tests/e2e
