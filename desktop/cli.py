@@ -42,6 +42,7 @@ from desktop.problems import BAD_INPUT, describe, one_line
 from desktop.redaction import SECRETS, install_log_redaction
 from desktop.run_watch import RunWatch
 from desktop.state import cli as state_cli
+from desktop.terminal_text import PlainFormatter, plain
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
 # tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
@@ -111,10 +112,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # what is still buffered goes now, while a closed pipe can still end us quietly
+        return code
+    except BrokenPipeError:  # the reader went away (`db stats | head`): stop quietly, as other tools do
+        return quiet_broken_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(args, "log_level", None) or "WARNING",
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    log_lines = logging.StreamHandler()  # on stderr, without control sequences (a log may quote a server)
+    log_lines.setFormatter(PlainFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(args, "log_level", None) or "WARNING", handlers=[log_lines])
     install_log_redaction()
     handler = getattr(args, "handler", None)
     try:
@@ -123,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        raise
     except UserError as exc:
         print_error(str(exc))
         return EXIT_USAGE
@@ -135,8 +148,26 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def print_error(message: str) -> None:
-    """One line on stderr, without secrets (a server may have echoed the key into the message)."""
-    print(f"gemini-codegen: error: {SECRETS.log_text(message)}", file=sys.stderr, flush=True)
+    """One line on stderr, without secrets (a server may have echoed the key into the message) and without
+    control sequences (it may carry a service's words)."""
+    print(f"gemini-codegen: error: {plain(SECRETS.log_text(message))}", file=sys.stderr, flush=True)
+
+
+EXIT_BROKEN_PIPE = 128 + 13  # what a shell reports for a tool ended by SIGPIPE
+
+
+def quiet_broken_pipe() -> int:
+    """Stdout's reader has gone: point stdout at /dev/null, so the interpreter's last flush of what is still
+    buffered raises nothing (the signal itself stays ignored: sockets must keep failing with EPIPE)."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real stdout (captured in-process): nothing to protect
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def open_window(args: argparse.Namespace) -> int:
@@ -186,7 +217,7 @@ def _print_event(ev: Any, as_json: bool, t0: float) -> None:
         print(json.dumps(rec, default=str), flush=True)
         return
     body = ", ".join(f"{k}={v!r}" for k, v in rec.items() if k != "event")
-    print(f"{time.perf_counter() - t0:7.3f}s  {rec['event']:<18} {body}", flush=True)
+    print(plain(f"{time.perf_counter() - t0:7.3f}s  {rec['event']:<18} {body}"), flush=True)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -200,6 +231,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UserError(f"--{flag.replace('_', '-')} {value:g} is outside the WAV (0-{source.seconds:g} s)")
     if args.press_at is not None and args.release_at is not None and args.release_at < args.press_at:
         raise UserError("--release-at must not come before --press-at")
+    from desktop.engine import typed_too_long
+
+    for text in args.then:  # refused here, before anything is sent
+        if (too_long := typed_too_long(text)) is not None:
+            raise UserError(f"--then: {too_long}")
     return asyncio.run(_run(settings, source.frames, args))
 
 
@@ -233,11 +269,14 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
         network = network_summary(engine)
     failure = engine.failure
     failed = [f for f in finished if f.error]
-    ok = bool(finished) and turn is not None and not failed and failure is None
+    lost = session.store.lost if session.store is not None else 0  # history the store could not save
+    ok = bool(finished) and turn is not None and not failed and failure is None and not lost
     if failure is not None:  # the session ended: a wrong key, quota, a server that keeps dropping us
         problem: str | None = f"{failure.message} {failure.action}".strip()
     elif failed:
         problem = failed[-1].error
+    elif lost:
+        problem = f"{lost} history item(s) could not be saved (the log says why); the rest of the history was kept."
     else:
         problem = None if ok else f"no complete turn within {wait_s:g} s."
     snap = metrics.snapshot()
@@ -245,7 +284,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
                for name, s in snap.stages.items()}
     voice = voice_latency.of_turn(finished[0].timings_ms) if finished else {}
     summary = {"event": "Summary", "ok": ok, "turns": len(finished), "failed_turns": len(failed),
-               "error": problem, "voice_latency_ms": voice, "stages": timings,
+               "lost_history_items": lost, "error": problem, "voice_latency_ms": voice, "stages": timings,
                "counters": {k: v for k, v in snap.counters.items() if v},
                "profile": profile[-1].profile if profile else None,
                "profile_reason": profile[-1].reason if profile else None, "network": network}
@@ -262,7 +301,7 @@ async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
         for name, s in timings.items():
             print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
         if profile:
-            print(f"quality profile: {profile[-1].profile} ({profile[-1].reason})")
+            print(plain(f"quality profile: {profile[-1].profile} ({profile[-1].reason})"))
         line = network_line(snap.counters)
         if line:
             rates = (network or {}).get("bytes_per_minute", {})

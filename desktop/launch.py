@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from types import TracebackType
 
 from desktop.commands import common_parser, window_flags
 
@@ -29,7 +30,17 @@ def window_launch(argv: Sequence[str]) -> argparse.Namespace | None:
     return None if rest else args
 
 
+def _plain_traceback(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
+    """An unexpected error's traceback, printed without control sequences (its message may quote a service)."""
+    import traceback
+
+    from desktop.terminal_text import plain
+
+    sys.stderr.write(plain("".join(traceback.format_exception(kind, exc, tb))))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    sys.excepthook = _plain_traceback
     args = list(sys.argv[1:] if argv is None else argv)
     window = window_launch(args)
     if window is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from desktop.events import EventBus, RunFinished, RunReport, ToolCallFinished, TurnFinished
+from desktop.terminal_text import plain
 
 FOLLOW_TIMEOUT_S = 120.0
 TOLD_TIMEOUT_S = 30.0  # after the run ends: for Gemini to tell it (the reporter waits for a quiet moment)
@@ -32,9 +33,9 @@ class Told:
             print(json.dumps({"event": "RunUpdateTold", "run_ids": list(report.run_ids), "spoken": report.spoken,
                               "transcript": self.transcript, "text": report.text}), flush=True)
         elif report.spoken:
-            print(f"run update, spoken: {self.transcript}", flush=True)
+            print(f"run update, spoken: {plain(self.transcript)}", flush=True)
         else:
-            print(f"run update, shown ({report.why_not_spoken}): {report.text}", flush=True)
+            print(f"run update, shown ({plain(report.why_not_spoken)}): {plain(report.text)}", flush=True)
 
 
 class RunWatch:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from desktop.assets import asset
+from desktop.terminal_text import plain
 
 if TYPE_CHECKING:
     from audio.native import Probe
@@ -98,7 +99,7 @@ def cmd_selftest(args: argparse.Namespace) -> int:
                           "native": [{"name": p.name, "ok": p.ok, "detail": p.detail} for p in probes]}))
     else:
         for c in checks:
-            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<14} {c.detail}")
+            print(f"{'PASS' if c.ok else 'FAIL'}  {c.name:<14} {plain(c.detail)}")
         print(f"selftest {'passed' if ok else 'FAILED'} in {elapsed:.1f} s")
     return 0 if ok else 1
 

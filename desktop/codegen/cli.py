@@ -13,6 +13,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from desktop.terminal_text import plain
+
 EXIT_FAILED, EXIT_TIMEOUT = 1, 3
 
 
@@ -74,11 +76,21 @@ def _with_tools(args: argparse.Namespace, body: Callable[[Any, Any], Awaitable[i
     try:
         return asyncio.run(main())
     except CodegenError as exc:
-        print(f"gemini-codegen: error: {exc}", file=sys.stderr)
+        print(f"gemini-codegen: error: {plain(exc)}", file=sys.stderr)
         return EXIT_FAILED
 
 
+def _plain_run(run: Any) -> Any:
+    """The run with every text the service sent made ``plain`` (what the human-readable output prints)."""
+    from dataclasses import fields, replace
+
+    prs = tuple(replace(p, title=plain(p.title), url=plain(p.url)) for p in run.pull_requests)
+    text = {f.name: plain(getattr(run, f.name)) for f in fields(run) if isinstance(getattr(run, f.name), str)}
+    return replace(run, pull_requests=prs, **text)
+
+
 def _run_line(run) -> str:
+    run = _plain_run(run)
     prs = "".join(f"\n    PR: {p.title} {p.url}" for p in run.pull_requests)
     what = run.prompt or run.summary or ""
     return f"{run.id:>8}  {run.status:<12} {what[:60]}\n    {run.web_url}{prs}"
@@ -107,7 +119,7 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
             print(json.dumps(run_result(run) | {"prompt": run.prompt, "created_at": run.created_at}))
         else:
             print(_run_line(run))
-            print(describe(run))
+            print(describe(_plain_run(run)))
         return 0
 
     return _with_tools(args, body)
@@ -119,7 +131,7 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
     async def body(tools, bus) -> int:
         run = await tools.client.create_run(args.prompt, repo_id=args.repo_id,
                                             metadata={"source": "gemini-codegen-cli"})
-        print(json.dumps(run_result(run)) if args.json else f"started run {run.id}: {run.web_url}")
+        print(json.dumps(run_result(run)) if args.json else f"started run {run.id}: {plain(run.web_url)}")
         return 0
 
     return _with_tools(args, body)
@@ -170,14 +182,15 @@ def _print_progress(ev: Any, as_json: bool) -> None:
     if as_json:
         print(json.dumps({"event": type(ev).__name__, **asdict(ev)}, default=str), flush=True)
     elif isinstance(ev, RunUpdate):
-        prs = "".join(f"  PR: {p.url}" for p in ev.pull_requests)
-        print(f"run {ev.run_id}: {ev.status}{prs}", flush=True)
+        prs = "".join(f"  PR: {plain(p.url)}" for p in ev.pull_requests)
+        print(f"run {ev.run_id}: {plain(ev.status)}{prs}", flush=True)
     elif isinstance(ev, RunStep):
-        print(f"  step {ev.index + 1} [{ev.message_type}] {ev.text}", flush=True)
+        print(f"  step {ev.index + 1} [{plain(ev.message_type)}] {plain(ev.text)}", flush=True)
     elif isinstance(ev, RunFinished):
-        print(f"run {ev.run_id} {'completed' if ev.category == 'done' else 'failed'}: {ev.summary}", flush=True)
+        print(f"run {ev.run_id} {'completed' if ev.category == 'done' else 'failed'}: {plain(ev.summary)}",
+              flush=True)
     else:
-        print(f"  ({ev.kind}) {ev.message}", flush=True)
+        print(f"  ({plain(ev.kind)}) {plain(ev.message)}", flush=True)
 
 
 # ------------------------------------------------------------------------------------ emulate codegen

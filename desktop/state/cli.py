@@ -8,6 +8,8 @@ import sys
 import time
 from dataclasses import asdict
 
+from desktop.terminal_text import plain
+
 
 def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     history = sub.add_parser("history", parents=[common], help="past turns, newest first (or a full-text search)")
@@ -39,7 +41,7 @@ def _open(args: argparse.Namespace):
         raise UserError(f"cannot open the history database in {store.path.parent if store.path else '?'}: "
                         f"{store.unusable}. Choose another place with --data-dir or GEMINI_CODEGEN_DATA_DIR.")
     if store.message:
-        print(f"gemini-codegen: {store.message}", file=sys.stderr)
+        print(f"gemini-codegen: {plain(store.message)}", file=sys.stderr)
     return store
 
 
@@ -59,10 +61,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             print(json.dumps(asdict(t)))
         else:
             print(f"#{t.id}  {_when(t.finished_at)}" + ("  FAILED" if t.error else ""))
-            print(f"  you:       {t.user_text}")
-            print(f"  assistant: {t.assistant_text}")
+            print(f"  you:       {plain(t.user_text)}")
+            print(f"  assistant: {plain(t.assistant_text)}")
             if t.error:
-                print(f"  why:       {t.error}")
+                print(f"  why:       {plain(t.error)}")
     if not turns and not args.json:
         print("no matching turns" if args.search else "no history yet")
     return 0
@@ -74,7 +76,7 @@ def cmd_db_stats(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(stats))
         return 0
-    print(f"database: {stats['path'] or 'in memory'}  (schema version {stats['schema_version']})")
+    print(f"database: {plain(stats['path'] or 'in memory')}  (schema version {stats['schema_version']})")
     print(f"size:     {stats['size_bytes'] / 1e6:.1f} MB")
     for table, n in stats["rows"].items():
         print(f"  {table:<17} {n:>10,}")

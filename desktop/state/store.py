@@ -124,6 +124,12 @@ def _prepare(conn: sqlite3.Connection, *, wal: bool) -> None:
     schema.migrate(Database(conn))
 
 
+def fts_literal(text: str) -> str:
+    """``text`` as an FTS5 query that finds its words literally: each whitespace-separated term becomes a
+    quoted string (inner quotes doubled), so quotes, ``*``, ``(``, ``NEAR``, ``OR`` are searched, never syntax."""
+    return " ".join('"' + term.replace('"', '""') + '"' for term in text.split())
+
+
 class Store:
     """Open with ``Store.open(path)`` or ``open_store(settings)``; ``message`` says if something was off."""
 
@@ -512,7 +518,7 @@ class Store:
         """Full-text search of ``table``'s index, best match first; ``text`` is quoted, never FTS syntax."""
         t0 = time.perf_counter()
         with self._read_lock:
-            rows = list(Database(self._read_conn).table(table).search(text, limit=limit, quote=True))
+            rows = list(Database(self._read_conn).table(table).search(fts_literal(text), limit=limit))
         if self.metrics is not None:
             self.metrics.observe_s("store.read", time.perf_counter() - t0)
         return rows
