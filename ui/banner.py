@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from desktop.events import ErrorEvent
 from ui import theme
+from ui.plain_text import PlainLabel
 
 # kind -> (title, button label, action id)
 ERROR_ACTIONS: dict[str, tuple[str, str, str]] = {
@@ -47,12 +48,12 @@ class Message(QFrame):
         col.setSpacing(2)
         self.title = QLabel(title)
         self.title.setObjectName("MessageTitle")
-        self.text = QLabel(text)
+        self.text = PlainLabel(text)  # the service's or the system's words: shown as text, never as markup
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         col.addWidget(self.title)
         col.addWidget(self.text)
-        self.hint = QLabel(hint)
+        self.hint = PlainLabel(hint)
         self.hint.setWordWrap(True)
         self.hint.setProperty("muted", True)
         self.hint.setVisible(bool(hint))

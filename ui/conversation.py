@@ -10,9 +10,7 @@ one page at a time when the user scrolls to the top, and never blocks on it: ans
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
-import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -34,12 +32,14 @@ from PySide6.QtWidgets import (
 
 from desktop.events import RunReport, ToolCallFinished, ToolCallStarted, TranscriptDelta
 from ui import theme
+from ui.plain_text import PlainLabel, escape, highlighted, shown
 
 PAGE_SIZE = 30
 FIRST_TURN_AT = 3  # layout index of the oldest turn shown: after the stretch, the history note and the hint
 ANCHOR_MS = 400  # how long a loaded history page holds the view in place while the layout settles
 TEXT_REFRESH_MS = 50  # streamed text is re-laid out at most 20 times a second, however fast deltas arrive
 MAX_BUBBLE_CHARS = 20_000  # a runaway stream keeps its tail; the full text is in the store
+RESULT_CHARS = 600  # of each side of a turn in a search result (the session opens with the whole turn)
 
 
 class HistoryTurn(Protocol):
@@ -80,7 +80,7 @@ class Bubble(QFrame):
         col.setSpacing(4)
         self.who = QLabel(("You" if role == "user" else "Gemini") + (f"  ·  {stamp}" if stamp else ""))
         self.who.setObjectName("BubbleWho")
-        self.body = QLabel(text)
+        self.body = PlainLabel(text, tail=True)  # a long reply shows its end (the whole of it is in the store)
         self.body.setWordWrap(True)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.body.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
@@ -95,7 +95,7 @@ class Bubble(QFrame):
         self.run_ids = run_ids
         self.who.setText(f"Gemini  ·  {self.stamp}  ·  run update" if self.stamp else "Gemini  ·  run update")
         links = QLabel("  ·  ".join(f'<a href="run:{rid}">Run #{rid}</a>' for rid in run_ids)
-                       + (f"<br><span style='font-size: 8.5pt'>{html.escape(note)}</span>" if note else ""))
+                       + (f"<br><span style='font-size: 8.5pt'>{escape(note)}</span>" if note else ""))
         links.setObjectName("RunLinks")
         links.setTextFormat(Qt.TextFormat.RichText)
         links.setWordWrap(True)
@@ -107,22 +107,19 @@ class Bubble(QFrame):
     def show_highlighted(self, text: str, query: str) -> None:
         """Show ``text`` with the words of ``query`` marked."""
         self.text = text
-        words = [re.escape(w) for w in query.split() if w.strip()]
+        words = query.split()
         if not words:
             self.body.setText(text)
             return
         c = theme.current()
-        marked = re.sub("|".join(words), lambda m: f"<span style='background:{theme.mix(c.warn, c.surface, 0.45)}'>"
-                        f"{m.group(0)}</span>", html.escape(text), flags=re.IGNORECASE)
-        self.body.setTextFormat(Qt.TextFormat.RichText)
-        self.body.setText(marked)
+        self.body.show_marked(highlighted(text, words, f"background:{theme.mix(c.warn, c.surface, 0.45)}"), text)
 
     def append(self, text: str) -> None:
         """Add streamed text; it is shown at the next ``refresh`` (the view batches those per frame)."""
         self.text = (self.text + text)[-MAX_BUBBLE_CHARS:]
 
     def refresh(self) -> None:
-        if self.body.text() != self.text:
+        if self.body.full_text != self.text:
             self.body.setText(self.text)
 
     def restyle(self) -> None:
@@ -171,7 +168,7 @@ class ToolCard(QFrame):
         col.setContentsMargins(12, 8, 12, 8)
         col.setSpacing(3)
         head = QHBoxLayout()
-        self.name = QLabel(f"⚙  {ev.name.replace('_', ' ')}")
+        self.name = PlainLabel(f"⚙  {ev.name.replace('_', ' ')}", limit=80)
         self.name.setObjectName("ToolName")
         self.status = QLabel("working…")
         self.status.setObjectName("ToolStatus")
@@ -179,12 +176,12 @@ class ToolCard(QFrame):
         head.addStretch(1)
         head.addWidget(self.status)
         col.addLayout(head)
-        self.args = QLabel(describe_args(ev.args))
+        self.args = PlainLabel(describe_args(ev.args))
         self.args.setWordWrap(True)
         self.args.setProperty("muted", True)
         self.args.setVisible(bool(ev.args))
         col.addWidget(self.args)
-        self.result = QLabel("")
+        self.result = PlainLabel("")
         self.result.setWordWrap(True)
         self.result.setVisible(False)
         col.addWidget(self.result)
@@ -331,7 +328,7 @@ class ConversationView(QFrame):
 
     # ------------------------------------------------------------------ live turns
     def set_empty_hint(self, key_name: str) -> None:
-        self.empty.setText(f"Hold <b>{key_name}</b> or the microphone button and ask for a change,<br>"
+        self.empty.setText(f"Hold <b>{escape(key_name, 40)}</b> or the microphone button and ask for a change,<br>"
                            "e.g. <i>“Create a pull request that fixes the flaky login test.”</i>")
 
     def _insert(self, w: QWidget, role: str = "assistant", index: int | None = None) -> None:
@@ -493,7 +490,8 @@ class ConversationView(QFrame):
             self.results.addItem(QListWidgetItem("No past turn matches."))
         for t in turns:
             stamp = dt.datetime.fromtimestamp(t.started_at).strftime("%d %b %Y %H:%M") if t.started_at else ""
-            item = QListWidgetItem(f"{stamp}\nYou: {t.user_text}\nGemini: {t.assistant_text}".strip())
+            item = QListWidgetItem(f"{stamp}\nYou: {shown(t.user_text, RESULT_CHARS)}\n"
+                                   f"Gemini: {shown(t.assistant_text, RESULT_CHARS)}".strip())
             item.setData(Qt.ItemDataRole.UserRole, (t.session_id, t.id))
             self.results.addItem(item)
         self.stack.setCurrentWidget(self.results)

@@ -60,6 +60,7 @@ from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
 from ui.level_meter import LevelMeter
 from ui.perf_panel import PerfPanel, stage_words
+from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
 from ui.runs_panel import RunsPanel
 from ui.settings_dialog import SettingsDialog
@@ -143,7 +144,7 @@ class MainWindow(QMainWindow):
         titles.addWidget(self.subtitle)
         header.addLayout(titles)
         header.addStretch(1)
-        self.status = QLabel("")
+        self.status = PlainLabel("")
         self.status.setProperty("muted", True)
         self.status.setMaximumWidth(420)
         self.status.setStyleSheet("font-size: 9pt;")
@@ -455,11 +456,12 @@ class MainWindow(QMainWindow):
     def on_profile(self, ev: ProfileChanged) -> None:
         self.profile.setText(PROFILE_WORDS.get(ev.profile, ev.profile.title()))
         self.profile.setVisible(self.width() >= NARROW)
-        self.profile.setToolTip(f"Quality profile: {ev.profile} ({ev.reason})")
+        self.profile.setToolTip(tooltip(f"Quality profile: {ev.profile} ({ev.reason})"))
 
     def on_session_started(self, offline: bool) -> None:
         self.offline = offline
         self.subtitle.setText(("Offline demo · " if offline else "") + self.settings.model)
+        self.runs.set_local_links(offline)  # the stand-ins' pages on this machine open only in the demo
         if offline:
             self.messages.show_offline()
         else:
@@ -491,8 +493,9 @@ class MainWindow(QMainWindow):
             self.messages.show_notice(ev.kind, ev.message, "warn", BANNER_NOTICES[ev.kind])
             return
         metrics = self.status.fontMetrics()
-        self.status.setText(metrics.elidedText(ev.message, Qt.TextElideMode.ElideRight, self.status.maximumWidth()))
-        self.status.setToolTip(ev.message)
+        self.status.setText(metrics.elidedText(shown(ev.message), Qt.TextElideMode.ElideRight,
+                                               self.status.maximumWidth()))
+        self.status.setToolTip(tooltip(ev.message))
         self._status_timer.start(NOTICE_SECONDS * 1000)
 
     def show_run(self, run_id: int) -> None:

@@ -5,17 +5,17 @@ focused run also shows its latest steps.  Clicking a card focuses it (the tracke
 from __future__ import annotations
 
 import datetime as dt
-import html
 import time
 from dataclasses import replace
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from desktop.events import RunFinished, RunStep, RunUpdate
-from ui import theme
+from ui import links, theme
+from ui.plain_text import PlainLabel, escape
 
 MAX_STEPS = 6
 HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
@@ -55,9 +55,11 @@ def format_elapsed(seconds: float) -> str:
 class RunCard(QFrame):
     clicked = Signal(int)
 
-    def __init__(self, run: RunUpdate, parent: QWidget | None = None):
+    def __init__(self, run: RunUpdate, parent: QWidget | None = None, *, local_links: bool = False):
         super().__init__(parent)
         self.run_id = run.run_id
+        self.local_links = local_links  # the offline demo: links to the stand-ins on this machine open too
+        self.targets: dict[str, QUrl] = {}  # href -> the checked URL it opens (``links.target``)
         self.setObjectName("RunCard")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.focused = False
@@ -79,17 +81,20 @@ class RunCard(QFrame):
         head.addWidget(self.elapsed)
         head.addWidget(self.chip)
         col.addLayout(head)
-        self.prompt = QLabel()
+        self.prompt = PlainLabel(limit=180)
         self.prompt.setWordWrap(True)
         col.addWidget(self.prompt)
-        self.summary = QLabel()
+        self.summary = PlainLabel()
         self.summary.setWordWrap(True)
         self.summary.setProperty("muted", True)
         col.addWidget(self.summary)
         self.links = QLabel()
         self.links.setWordWrap(True)  # long pull-request titles wrap inside the card
-        self.links.setOpenExternalLinks(True)
-        self.links.setTextFormat(Qt.TextFormat.RichText)
+        self.links.setTextFormat(Qt.TextFormat.RichText)  # our anchors; the service's text in them is escaped
+        self.links.setOpenExternalLinks(False)  # never the system opener with a service URL: open_link checks it
+        self.links.setTextInteractionFlags(Qt.TextInteractionFlag.LinksAccessibleByMouse
+                                           | Qt.TextInteractionFlag.LinksAccessibleByKeyboard)
+        self.links.linkActivated.connect(self.open_link)
         col.addWidget(self.links)
         self.steps = QLabel()
         self.steps.setObjectName("Steps")
@@ -114,27 +119,49 @@ class RunCard(QFrame):
         self.last = run
         self.category = run.category if run.category in CHIP else "unknown"
         if run.prompt:
-            text = run.prompt if len(run.prompt) < 180 else run.prompt[:179] + "…"
-            self.prompt.setText(text)
+            self.prompt.setText(run.prompt)  # cut at 180 characters on screen
         self.summary.setText(run.summary)
         self.summary.setVisible(bool(run.summary))
-        parts = [f'<a href="{html.escape(pr.url)}">⤴ {html.escape(pr.title or "Pull request")}</a>'
-                 for pr in run.pull_requests]
-        if run.web_url:
-            label = "Open the demo page" if is_local(run.web_url) else "Open in CodeGen"
-            parts.append(f'<a href="{html.escape(run.web_url)}">{label}</a>')
-        self.links.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(parts))
-        self.links.setVisible(bool(parts))
+        self.show_links(run)
         if self.category in FINAL and self.ended is None:
             self.ended = run.updated_at or time.time()
         self.tick()
         self.restyle()
 
+    def show_links(self, run: RunUpdate) -> None:
+        """The pull requests and the run's page: a link only to where ``links.target`` allows, labelled with
+        its host; anything else as text."""
+        targets: dict[str, QUrl] = {}
+        parts: list[str] = []
+        items = [(pr.url, "⤴ " + (pr.title or "Pull request")) for pr in run.pull_requests]
+        if run.web_url:
+            demo = self.local_links and is_local(run.web_url)
+            items.append((run.web_url, "Open the demo page" if demo else "Open in CodeGen"))
+        for url, label in items:
+            markup, target = links.anchor(url, label, local=self.local_links)
+            if target is not None:
+                targets[url] = target
+            parts.append(markup)
+        self.targets = targets
+        self.links.setText("&nbsp;&nbsp;·&nbsp;&nbsp;".join(parts))
+        self.links.setVisible(bool(parts))
+
+    def open_link(self, href: str) -> bool:
+        """A click on one of the card's links: only a URL this card checked and offered is opened."""
+        target = self.targets.get(href)
+        return target is not None and links.open_target(target)
+
+    def set_local_links(self, local: bool) -> None:
+        if local != self.local_links:
+            self.local_links = local
+            if self.last is not None:
+                self.show_links(self.last)
+
     def add_step(self, step: RunStep) -> None:
         self.step_lines[step.index] = step.text.strip().splitlines()[0] if step.text.strip() else step.message_type
         latest = sorted(self.step_lines)[-MAX_STEPS:]
         self.step_lines = {i: self.step_lines[i] for i in latest}
-        self.steps.setText("<br>".join(f"›&nbsp;{html.escape(self.step_lines[i][:160])}" for i in latest))
+        self.steps.setText("<br>".join(f"›&nbsp;{escape(self.step_lines[i], 160)}" for i in latest))
         self.steps.setVisible(self.focused)
 
     def set_focused(self, focused: bool) -> None:
@@ -175,6 +202,7 @@ class RunsPanel(QFrame):
         self.setObjectName("Panel")
         self.cards: dict[int, RunCard] = {}
         self.focused: int | None = None
+        self.local_links = False  # the offline demo: the stand-ins' pages on this machine may be opened
         outer = QVBoxLayout(self)
         outer.setContentsMargins(16, 14, 16, 16)
         outer.setSpacing(10)
@@ -207,7 +235,7 @@ class RunsPanel(QFrame):
     def on_update(self, run: RunUpdate) -> RunCard:
         card = self.cards.get(run.run_id)
         if card is None:
-            card = self.cards[run.run_id] = RunCard(run)
+            card = self.cards[run.run_id] = RunCard(run, local_links=self.local_links)
             card.clicked.connect(self.focus)
             self.empty.setVisible(False)
             newer = sum(1 for rid in self.cards if rid > run.run_id)
@@ -217,6 +245,12 @@ class RunsPanel(QFrame):
         else:
             card.update_run(run)
         return card
+
+    def set_local_links(self, local: bool) -> None:
+        """Whether links to this machine open (only in the offline demo, whose stand-ins serve them)."""
+        self.local_links = local
+        for card in self.cards.values():
+            card.set_local_links(local)
 
     def on_step(self, step: RunStep) -> None:
         card = self.cards.get(step.run_id)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from desktop.events import EngineState
 from ui import theme
+from ui.plain_text import tooltip
 
 
 class StateIndicator(QWidget):
@@ -55,7 +56,7 @@ class StateIndicator(QWidget):
         """"Starting…" until the engine's first state: it is loading behind the window's first frame."""
         self.starting = True
         self.detail = detail
-        self.setToolTip(detail)
+        self.setToolTip(tooltip(detail))
         self.setAccessibleName(f"State: {self.label}")
         self._pulse.start()
         self.updateGeometry()
@@ -69,7 +70,7 @@ class StateIndicator(QWidget):
         elif not animated:
             self._pulse.stop()
             self._phase = 0.0
-        self.setToolTip(detail or self.label)
+        self.setToolTip(tooltip(detail or self.label))  # the detail can carry a service's words
         self.setAccessibleName(f"State: {self.label}")
         self.updateGeometry()
         if state is EngineState.LISTENING and self._pressed_at is not None:

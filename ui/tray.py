@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from desktop.events import EngineState
 from ui import theme
+from ui.plain_text import notification, shown
 
 
 def state_icon(state: EngineState, size: int = 64, muted: bool = False) -> QIcon:
@@ -77,5 +78,6 @@ class Tray(QObject):
     def notify(self, title: str, text: str) -> bool:
         if not self.available or not QSystemTrayIcon.supportsMessages():
             return False
-        self.icon.showMessage(title, text, state_icon(self.state), 8000)
+        # notification servers may read markup in the body: the run's words are escaped there
+        self.icon.showMessage(shown(title, 120), notification(text), state_icon(self.state), 8000)
         return True
