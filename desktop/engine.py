@@ -358,8 +358,13 @@ class SessionEngine:
             self._switch_profile()  # the gate is closed and the chunker empty: nothing of a turn is lost
 
     async def send_text(self, text: str) -> None:
-        """A typed request instead of speech (ignored once the session has failed)."""
+        """A typed request instead of speech (ignored once the session has failed).  One longer than
+        ``MAX_TYPED_CHARS`` is refused here, before anything is sent, with an ``ErrorEvent`` saying the limit."""
         if self.failure is not None:
+            return
+        too_long = typed_too_long(text)
+        if too_long is not None:
+            self.bus.emit(ErrorEvent("input", too_long, "Shorten it, or split it into several requests."))
             return
         if self.reply_pending or self._assistant_audible():
             self._barge_in()
@@ -626,6 +631,15 @@ class SessionEngine:
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
 MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
+MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here
+
+
+def typed_too_long(text: str) -> str | None:
+    """Why ``text`` cannot be sent as a typed request (too long: the limit is said), or None."""
+    if len(text) <= MAX_TYPED_CHARS:
+        return None
+    return (f"The typed request is {len(text):,} characters long; the limit is {MAX_TYPED_CHARS:,}, so it was "
+            f"not sent.")
 TRUNCATED = " [...]"
 
 

@@ -3,15 +3,23 @@
 Parsing is tolerant: unknown fields are ignored, missing ones get empty defaults, and ``status`` is a free
 string whose case varies ("completed" in the docs, "COMPLETE" from the service).  ``classify`` maps any
 status to running / done / failed / unknown; an unknown status counts as still running and is shown as sent.
+
+Ids are not tolerated: a run id (and any other id the service sends) must be a whole number from 1 to
+2**53 - 1, sent as a JSON integer; anything else (true, 1.9, -3, 2**70, "12", Infinity) is refused with a
+``ShapeError`` naming the field, never clamped.  ``loads`` reads a response without JSON's non-standard
+``Infinity`` / ``NaN``.  A page is cut to what was asked (``limit``): the rest is counted in ``dropped``.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 RUNNING, DONE, FAILED, UNKNOWN = "running", "done", "failed", "unknown"
+MAX_ID = 2**53 - 1  # the largest id every JSON reader (and the window's JavaScript-free views) keeps exactly
+CREATE_MARKER = "gemini_codegen_request"  # metadata key: the create request a run came from (no duplicate runs)
 
 _RUNNING = frozenset({"ACTIVE", "RUNNING", "PENDING", "EVALUATION", "QUEUED", "STARTING", "IN_PROGRESS"})
 _DONE = frozenset({"COMPLETE", "COMPLETED", "DONE", "SUCCEEDED", "SUCCESS"})
@@ -46,12 +54,36 @@ def _int(d: Mapping[str, Any], key: str, default: int = 0) -> int:
         return default
     try:
         return int(v) if v is not None else default
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return default
 
 
 class ShapeError(ValueError):
-    """A response that is not the documented shape at all (not JSON, not an object, no id)."""
+    """A response that is not the documented shape at all (not JSON, not an object, no id or a bad one)."""
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ShapeError(f"a number written as {name}, which JSON does not allow")
+
+
+def loads(raw: bytes | str) -> Any:
+    """A response body as JSON, refusing ``Infinity``, ``-Infinity`` and ``NaN`` (Python's reader takes them)."""
+    return json.loads(raw, parse_constant=_refuse_constant)
+
+
+def valid_id(value: Any, what: str = "run id") -> int:
+    """``value`` if it is an id the app can keep exactly (a JSON integer, 1 .. 2**53 - 1), else ``ShapeError``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_ID:
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise ShapeError(f"a {what} that is not a whole number from 1 to 2**53 - 1: {shown}")
+    return value
+
+
+def _id(d: Mapping[str, Any], key: str, what: str) -> int:
+    """An optional id field: absent or null is 0 (unknown); present, it must be valid."""
+    v = d.get(key)
+    return 0 if v is None else valid_id(v, what)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +96,7 @@ class PullRequestInfo:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> PullRequestInfo:
-        return cls(_int(d, "id"), _str(d, "title"), _str(d, "url"), _str(d, "head_branch_name"),
+        return cls(_id(d, "id", "pull request id"), _str(d, "title"), _str(d, "url"), _str(d, "head_branch_name"),
                    _str(d, "created_at"))
 
 
@@ -80,6 +112,7 @@ class Run:
     source_type: str = ""
     prompt: str = ""
     pull_requests: tuple[PullRequestInfo, ...] = ()
+    marker: str = ""  # metadata[CREATE_MARKER]: the create request that started it (ours), else ""
 
     @property
     def category(self) -> str:
@@ -97,10 +130,12 @@ class Run:
         raw_metadata = d.get("metadata")
         metadata: Mapping[str, Any] = raw_metadata if isinstance(raw_metadata, Mapping) else {}
         prompt = _str(d, "prompt") or _str(metadata, "prompt")
-        return cls(id=_int(d, "id"), status=_str(d, "status"), organization_id=_int(d, "organization_id"),
+        return cls(id=valid_id(d.get("id")), status=_str(d, "status"),
+                   organization_id=_id(d, "organization_id", "organization id"),
                    created_at=_str(d, "created_at"), web_url=_str(d, "web_url"), result=_str(d, "result"),
                    summary=_str(d, "summary"), source_type=_str(d, "source_type"), prompt=prompt,
-                   pull_requests=tuple(PullRequestInfo.from_json(p) for p in prs if isinstance(p, Mapping)))
+                   pull_requests=tuple(PullRequestInfo.from_json(p) for p in prs if isinstance(p, Mapping)),
+                   marker=_str(metadata, CREATE_MARKER))
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,14 +145,23 @@ class RunPage:
     page: int
     size: int
     pages: int
+    dropped: int = 0  # items past the ``limit`` asked for (a service fault), not read
 
     @classmethod
-    def from_json(cls, d: Any) -> RunPage:
+    def from_json(cls, d: Any, limit: int | None = None) -> RunPage:
         if not isinstance(d, Mapping) or not isinstance(d.get("items"), list):
             raise ShapeError("a run list without items")
-        items = tuple(Run.from_json(r) for r in d["items"])
+        raw, dropped = _cut(d["items"], limit)
+        items = tuple(Run.from_json(r) for r in raw)
         return cls(items, _int(d, "total", len(items)), _int(d, "page", 1), _int(d, "size", len(items)),
-                   _int(d, "pages", 1))
+                   _int(d, "pages", 1), dropped)
+
+
+def _cut(items: list[Any], limit: int | None) -> tuple[list[Any], int]:
+    """At most ``limit`` items (what was asked for) and how many more were sent."""
+    if limit is None or len(items) <= limit:
+        return items, 0
+    return items[:max(0, limit)], len(items) - max(0, limit)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +188,7 @@ class LogEntry:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> LogEntry:
-        return cls(_int(d, "agent_run_id"), _str(d, "created_at"), _str(d, "message_type"), _str(d, "thought"),
+        return cls(_id(d, "agent_run_id", "run id"), _str(d, "created_at"), _str(d, "message_type"), _str(d, "thought"),
                    _str(d, "tool_name"), d.get("tool_input"), d.get("tool_output"), d.get("observation"))
 
 
@@ -156,13 +200,16 @@ class LogPage:
     page: int
     size: int
     pages: int
+    dropped: int = 0  # steps past the ``limit`` asked for (a service fault), not read
 
     @classmethod
-    def from_json(cls, d: Any) -> LogPage:
+    def from_json(cls, d: Any, limit: int | None = None) -> LogPage:
         run = Run.from_json(d)
-        logs = tuple(LogEntry.from_json(x) for x in (d.get("logs") or ()) if isinstance(x, Mapping))
+        raw = d.get("logs") or []
+        raw, dropped = _cut(raw if isinstance(raw, list) else [], limit)
+        logs = tuple(LogEntry.from_json(x) for x in raw if isinstance(x, Mapping))
         return cls(run, logs, _int(d, "total_logs", len(logs)), _int(d, "page", 1), _int(d, "size", len(logs)),
-                   _int(d, "pages", 1))
+                   _int(d, "pages", 1), dropped)
 
 
 # ------------------------------------------------------------------------------------------ errors

@@ -7,6 +7,12 @@ with jittered exponential backoff on network errors and 5xx; 429 honouring ``Ret
 documented limits (sliding windows, like the server's); single-flight coalescing of identical concurrent
 GETs; and a response cache (in memory, read through / written to a ``CacheBackend`` when given one) where
 finished runs are kept for good and active runs for a short TTL.  The token is sent in a header and never logged.
+
+A page is checked against what was asked: more than ``limit`` items is a service fault, cut to the limit (said
+once in the log, counted as ``codegen.oversized_page``).  A create is never retried blindly: each carries a
+marker in its metadata (``api.CREATE_MARKER``), and when a create went unanswered (the deadline passed, the
+connection broke after sending, a gateway said 502/503/504) the recent runs are searched for that marker
+before the request is sent again: a run it already started is returned, not duplicated.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import math
 import random
 import ssl
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +32,16 @@ from typing import Any, Protocol
 
 import httpx
 
-from desktop.codegen.api import ERROR_KINDS, LogPage, Run, RunPage, ShapeError, error_message, is_final
+from desktop.codegen.api import (
+    CREATE_MARKER,
+    ERROR_KINDS,
+    LogPage,
+    Run,
+    RunPage,
+    ShapeError,
+    error_message,
+    loads,
+)
 from desktop.codegen.body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, BoundedBody
 from desktop.events import ErrorEvent, EventBus
 from desktop.metrics import Metrics
@@ -60,6 +76,10 @@ class CodegenError(Exception):
     def event(self) -> ErrorEvent:
         action = {"auth": "Check CODEGEN_API_TOKEN and CODEGEN_ORG_ID."}.get(self.kind, "")
         return ErrorEvent(self.kind, self.message, action)
+
+
+class Unanswered(CodegenError):
+    """The request was sent (or may have been) and no answer came: a POST's effect on the server is unknown."""
 
 
 class RateLimiter:
@@ -129,6 +149,8 @@ class CodegenClient:
         self._cache: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self.requests = 0  # HTTP requests actually sent (retries included)
+        self.oversized_pages = 0  # pages with more items than asked for (cut to the limit)
+        self.creates_recovered = 0  # unanswered creates whose run was found by its marker (not created again)
 
     async def close(self) -> None:
         await self.http.aclose()
@@ -145,14 +167,39 @@ class CodegenClient:
 
     async def create_run(self, prompt: str, *, repo_id: int | None = None,
                          metadata: Mapping[str, Any] | None = None) -> Run:
-        body: dict[str, Any] = {"prompt": prompt}
+        """Start a run.  An unanswered create is retried only after the recent runs show it started none."""
+        marker = uuid.uuid4().hex
+        body: dict[str, Any] = {"prompt": prompt, "metadata": {**dict(metadata or {}), CREATE_MARKER: marker}}
         if repo_id is not None:
             body["repo_id"] = repo_id
-        if metadata:
-            body["metadata"] = dict(metadata)
-        run = _parse(Run, await self._send("POST", f"{self._org()}/agent/run", "create", body))
+        attempt = 0
+        while True:
+            try:
+                raw = await self._send("POST", f"{self._org()}/agent/run", "create", body)
+                break
+            except Unanswered as exc:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise
+                await self.sleep(self._backoff(attempt))
+                try:
+                    found = await self._created_by(marker)
+                except CodegenError:  # cannot tell whether it started a run: sending it again could duplicate it
+                    raise exc from None
+                if found is not None:
+                    self.creates_recovered += 1
+                    log.info("an unanswered create had started run %d; using it instead of creating another",
+                             found.id)
+                    self._remember(found.id, found)
+                    return found
+        run = _parse(Run, raw)
         self._remember(run.id, run)
         return run
+
+    async def _created_by(self, marker: str) -> Run | None:
+        """The run a create carrying ``marker`` started, if the newest runs hold it."""
+        page = await self.list_runs(limit=20)
+        return next((run for run in page.items if run.marker == marker), None)
 
     async def resume_run(self, run_id: int, prompt: str) -> Run:
         raw = await self._send("POST", f"{self._org()}/agent/run/resume", "standard",
@@ -169,7 +216,8 @@ class CodegenClient:
     async def list_runs(self, *, skip: int = 0, limit: int = 20) -> RunPage:
         path = f"{self._org()}/agent/runs?skip={skip}&limit={max(1, min(100, limit))}"
         raw = await self._coalesced(path, lambda: self._send("GET", path, "standard"))
-        page = _parse(RunPage, raw)
+        page = _parse(RunPage, raw, limit=max(1, min(100, limit)))
+        self._check_page(page.dropped, len(page.items))
         for run in page.items:  # every listed run refreshes its own cache entry
             self._remember(run.id, run)
         return page
@@ -178,7 +226,20 @@ class CodegenClient:
         path = (f"{self._org(alpha=True)}/agent/run/{run_id}/logs?skip={skip}&limit={max(1, min(100, limit))}"
                 f"&reverse={'true' if reverse else 'false'}")
         raw = await self._coalesced(path, lambda: self._send("GET", path, "logs", what=f"run {run_id}"))
-        return _parse(LogPage, raw)
+        page = _parse(LogPage, raw, limit=max(1, min(100, limit)))
+        self._check_page(page.dropped, len(page.logs))
+        return page
+
+    def _check_page(self, dropped: int, kept: int) -> None:
+        """A page with more items than asked for is a service fault: it was cut to the limit (said once)."""
+        if not dropped:
+            return
+        self.oversized_pages += 1
+        if self.metrics is not None:
+            self.metrics.count("codegen.oversized_page")
+        if self.oversized_pages == 1:
+            log.warning("CodeGen sent a page of %d items where at most %d were asked for (a service fault); the "
+                        "first %d were kept and the rest dropped (said once per session)", kept + dropped, kept, kept)
 
     # ------------------------------------------------------------------ cache
     def _run_key(self, run_id: int) -> str:
@@ -224,9 +285,9 @@ class CodegenClient:
                 body = entry.body
             assert body is not None
             try:
-                final = is_final(json.loads(body).get("status"))
-            except (ValueError, AttributeError):
-                final = False
+                final = Run.from_json(loads(body)).final
+            except ValueError:  # not a run the app can read (e.g. a bad id): never cached; the caller says why
+                return body
             self._store(key, body, new_etag or etag, final=final)
             return body
 
@@ -278,8 +339,9 @@ class CodegenClient:
                 # a POST is retried only when it surely never reached the server
                 safe = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if attempt >= self.max_retries or not safe:
-                    raise CodegenError(f"Cannot reach CodeGen at {_host(self.base_url)} ({_reason(exc)}). "
-                                       f"Check the network.", kind="network") from None
+                    error = CodegenError if safe else Unanswered  # a POST that may have reached the server
+                    raise error(f"Cannot reach CodeGen at {_host(self.base_url)} ({_reason(exc)}). "
+                                f"Check the network.", kind="network") from None
                 attempt += 1
                 await self.sleep(self._backoff(attempt))
                 continue
@@ -303,6 +365,8 @@ class CodegenClient:
                                                              f"{wait:.0f} s before trying again.", ""))
                 await self.sleep(wait)
                 continue
+            if bucket == "create" and status in (502, 503, 504):  # a gateway's word: the run may have started
+                raise Unanswered(error_message(status, None, what=what), kind=_kind(status), status=status)
             if status >= 500 and attempt < self.max_retries and (method == "GET" or status in (502, 503, 504)):
                 attempt += 1
                 await self.sleep(self._backoff(attempt))
@@ -327,7 +391,7 @@ class CodegenClient:
                         content.feed(chunk)
                     return resp.status_code, resp.headers, content.finish()
         except TimeoutError:
-            raise CodegenError(f"CodeGen did not finish answering within {self.deadline_s:g} s, so the request "
+            raise Unanswered(f"CodeGen did not finish answering within {self.deadline_s:g} s, so the request "
                                f"was stopped (codegen_timeout_s). Try again; check the network if it persists.",
                                kind="network") from None
         except BodyTooLarge as exc:
@@ -387,9 +451,9 @@ def _reason(exc: Exception) -> str:
     return text[:200] if text else type(exc).__name__
 
 
-def _parse(cls: Any, raw: bytes) -> Any:
+def _parse(cls: Any, raw: bytes, **kwargs: Any) -> Any:
     try:
-        return cls.from_json(json.loads(raw))
+        return cls.from_json(loads(raw), **kwargs)
     except (ValueError, ShapeError) as exc:
         raise CodegenError(f"CodeGen sent a response I could not read ({exc}).") from None
 
@@ -398,6 +462,8 @@ def _run_json(run: Run) -> dict[str, Any]:
     """A run back to its wire shape (for the cache)."""
     return {"id": run.id, "organization_id": run.organization_id, "status": run.status,
             "created_at": run.created_at, "web_url": run.web_url, "result": run.result, "summary": run.summary,
-            "source_type": run.source_type, "metadata": {"prompt": run.prompt} if run.prompt else {},
+            "source_type": run.source_type,
+            "metadata": {**({"prompt": run.prompt} if run.prompt else {}),
+                         **({CREATE_MARKER: run.marker} if run.marker else {})},
             "github_pull_requests": [{"id": p.id, "title": p.title, "url": p.url, "created_at": p.created_at,
                                       "head_branch_name": p.head_branch_name} for p in run.pull_requests]}

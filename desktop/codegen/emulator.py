@@ -4,7 +4,9 @@ Real paths and shapes (see the API reference); runs advance through realistic st
 configurable clock (``step_s`` seconds of ``clock`` per step; 0 = finished at once); the documented rate
 limits are enforced with 429 + ``Retry-After``; ETag / If-None-Match answers 304; gzip when asked.
 Fault injection: ``5xx`` bursts, ``slow`` responses, ``drop`` (close without answering), ``lowercase``
-statuses and ``extra`` unknown fields.  ``stats`` counts every request, per route, for tests.
+statuses, ``extra`` unknown fields and ``stall_create`` (a create is carried out, then its answer is held
+back that many seconds: the client's deadline passes with the run already started).  A create's ``metadata``
+is kept with the run and returned with it, as the service does.  ``stats`` counts every request, per route, for tests.
 A prompt containing the word "fail" makes a run end in ERROR.
 
 With a ``state_path`` (the offline demo keeps it in the data dir) the runs and the id counter are saved
@@ -141,9 +143,10 @@ class CodegenEmulator:
         await self.stop()
 
     def inject(self, fault: str, value: float = 1) -> None:
-        """``5xx`` N (next N requests answer 503), ``drop`` N, ``slow`` SECONDS, ``lowercase`` 1/0, ``extra`` 1/0."""
-        if fault not in ("5xx", "drop", "slow", "lowercase", "extra"):
-            raise ValueError(f"unknown fault {fault!r}: use 5xx, drop, slow, lowercase or extra")
+        """``5xx`` N (next N requests answer 503), ``drop`` N, ``slow`` SECONDS, ``lowercase`` 1/0, ``extra`` 1/0,
+        ``stall_create`` SECONDS (the run is created, its answer held back that long)."""
+        if fault not in ("5xx", "drop", "slow", "lowercase", "extra", "stall_create"):
+            raise ValueError(f"unknown fault {fault!r}: use 5xx, drop, slow, lowercase, extra or stall_create")
         self.faults[fault] = value
 
     def seed(self, prompt: str, *, org_id: int | None = None) -> EmuRun:
@@ -286,7 +289,10 @@ class CodegenEmulator:
         except ValueError:
             return self._reply(422, {"detail": [{"msg": "body is not valid JSON"}]})
         if route == "create":
-            return self._create(org, data)
+            created = self._create(org, data)
+            if self.faults.get("stall_create"):
+                await asyncio.sleep(self.faults["stall_create"])
+            return created
         if route == "resume":
             return self._resume(org, data)
         if route == "list":

@@ -1,7 +1,9 @@
 """The CodeGen run tables — runs and their steps — and every read and write of them.
 
 A run's row keeps the best of what was seen: a later update without a prompt, summary, link or pull
-requests does not erase those.  ``active()`` is what a restarted app follows again at once; ``unreported()`` the
+requests does not erase those.  A run keeps at most its newest ``MAX_STEPS_PER_RUN`` steps: a step past
+that removes the older ones in the same write, so a service that sends steps without end costs a bounded
+number of rows.  ``active()`` is what a restarted app follows again at once; ``unreported()`` the
 runs whose outcome the user has not been told yet (``mark_reported``), which a restarted app reports once."""
 
 from __future__ import annotations
@@ -38,6 +40,11 @@ FINISH_RUN = (
 MARK_REPORTED = "UPDATE runs SET reported = 1 WHERE id = ?"
 INSERT_STEP = ("INSERT OR IGNORE INTO run_steps (run_id, idx, message_type, text, created_at) "
                "VALUES (?, ?, ?, ?, ?)")
+PRUNE_STEPS = "DELETE FROM run_steps WHERE run_id = ? AND idx <= ?"
+# a run's first steps can come before its first update (one logs page carries both): its row, to be filled in
+ENSURE_RUN = ("INSERT OR IGNORE INTO runs (id, status, category, pull_requests, updated_at, first_seen) "
+              "VALUES (?, '', 'unknown', '[]', ?, ?)")
+MAX_STEPS_PER_RUN = 500  # steps kept per run (the newest), in the database and in any list shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +102,11 @@ class Runs:
             self.store.enqueue(MARK_REPORTED, [run_id])
 
     def add_step(self, run_id: int, index: int, message_type: str, text: str, created_at: str = "") -> None:
-        self.store.enqueue(INSERT_STEP, [run_id, index, message_type, text, created_at])
+        """One step; past ``MAX_STEPS_PER_RUN`` the older steps of the run go in the same write."""
+        now = time.time()
+        prune = [(PRUNE_STEPS, [run_id, index - MAX_STEPS_PER_RUN])] if index >= MAX_STEPS_PER_RUN else []
+        self.store.enqueue(ENSURE_RUN, [run_id, now, now],
+                           then=[(INSERT_STEP, [run_id, index, message_type, text, created_at]), *prune])
 
     # ------------------------------------------------------------------ reads
     def active(self) -> list[RunRecord]:

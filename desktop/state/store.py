@@ -11,6 +11,12 @@ session's writes held the same way; a database written by a newer version is ref
 (``NewerDatabase``).  Secret values are replaced before anything is queued, so they can never reach the
 file.
 
+One bad value costs that value only.  Text is stored with code points UTF-8 cannot hold (a lone surrogate
+from a transcript) replaced by U+FFFD.  A statement SQLite refuses for its own reasons (an integer past 64
+bits, a constraint) makes the writer roll the batch back and write it again statement by statement, each
+under a savepoint: the bad one is skipped, logged and counted (``lost``), the rest committed.  The writer
+never leaves a transaction open after an error.
+
 What is read and written lives with its tables: ``store.turns`` (``desktop.state.turns``), ``store.runs``
 (``desktop.state.runs``) and ``store.api_cache`` (``desktop.state.api_cache``).  The store itself keeps the
 file healthy: pruning, statistics, recovery.
@@ -21,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -60,10 +67,35 @@ class NewerDatabase(StoreError):
     """The file was written by a newer version of the app: it is left untouched."""
 
 
+_SURROGATES = re.compile("[\\ud800-\\udfff]")
+
+
+def valid_text(text: str) -> str:
+    """``text`` with the code points UTF-8 cannot hold (lone surrogates, e.g. '\\ud800') replaced by U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text)
+    return text
+
+
 def _bounded(value: Any) -> Any:
-    if isinstance(value, str) and len(value) > schema.MAX_STORED_TEXT:
-        return value[:schema.MAX_STORED_TEXT] + " [...]"
+    """A value as it is stored: text bounded (``schema.MAX_STORED_TEXT``) and valid UTF-8."""
+    if isinstance(value, str):
+        if len(value) > schema.MAX_STORED_TEXT:
+            value = value[:schema.MAX_STORED_TEXT] + " [...]"
+        return valid_text(value)
     return value
+
+
+def _disk_error(exc: BaseException) -> bool:
+    """A refusal by the disk or the file (held and retried), as against one by a statement or a value."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code is not None and code & 0xFF in DISK_ERROR_CODES
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
 def data_dir_for(settings) -> Path:
@@ -81,6 +113,12 @@ class _Write:
     sql: str
     params: tuple[Any, ...]
     on_commit: Callable[[], None] | None = None  # called on the writer thread once the write is committed
+    then: tuple[tuple[str, tuple[Any, ...]], ...] = ()  # more statements of the same write (all or none)
+
+    def execute(self, conn: sqlite3.Connection) -> None:
+        conn.execute(self.sql, self.params)
+        for sql, params in self.then:
+            conn.execute(sql, params)
 
 
 class _Task:
@@ -159,6 +197,7 @@ class Store:
         self._closed = False
         self._since_checkpoint = 0
         self.batches_committed = 0
+        self._lost = 0  # writes skipped for a bad value or statement (not the disk's refusals: those are held)
         self._merge_pending = True
         if path is None:
             self._use_memory()
@@ -257,12 +296,18 @@ class Store:
         self.in_memory = True
 
     # ------------------------------------------------------------------ writing
-    def enqueue(self, sql: str, params: Sequence[Any] = (), *, on_commit: Callable[[], None] | None = None) -> None:
+    def enqueue(self, sql: str, params: Sequence[Any] = (), *, on_commit: Callable[[], None] | None = None,
+                then: Sequence[tuple[str, Sequence[Any]]] = ()) -> None:
         """Queue one write (never blocks on the disk). Secret values are replaced here, and every text value
-        is bounded (``schema.MAX_STORED_TEXT``): a server cannot make a row too big to store."""
+        is bounded (``schema.MAX_STORED_TEXT``) and made valid UTF-8: a server cannot make a row too big, or
+        unfit, to store.  ``then``: more statements that are part of the same write (committed with it or not
+        at all, e.g. pruning what the row replaces)."""
+        self._queue.append(_Write(sql, self._values(params), on_commit,
+                                  tuple((more, self._values(values)) for more, values in then)))
+
+    def _values(self, params: Sequence[Any]) -> tuple[Any, ...]:
         scrub = self.scrub
-        values = tuple(_bounded(scrub(p)) for p in params) if scrub.secrets else tuple(_bounded(p) for p in params)
-        self._queue.append(_Write(sql, values, on_commit))
+        return tuple(_bounded(scrub(p)) for p in params) if scrub.secrets else tuple(_bounded(p) for p in params)
 
     def flush_soon(self) -> None:
         """Write what is queued now rather than at the next 250 ms tick (turn end)."""
@@ -281,6 +326,12 @@ class Store:
     def pending(self) -> int:
         """Writes the disk refused, waiting in memory to be saved."""
         return len(self._backlog)
+
+    @property
+    def lost(self) -> int:
+        """Writes this store could not save and gave up on: a value or statement SQLite refused (skipped alone),
+        or held writes dropped to stay inside the backlog's memory bound.  Not 0: history was lost."""
+        return self._lost + self._backlog.dropped
 
     def _call(self, fn: Callable[[sqlite3.Connection], Any] | None, timeout: float = 60.0) -> Any:
         task = _Task(fn)
@@ -406,6 +457,7 @@ class Store:
 
     def _recovered(self, written: int) -> None:
         dropped, self._backlog.dropped = self._backlog.dropped, 0
+        self._lost += dropped
         self._backlog.saved()
         message = f"History is being saved again: {written} held item(s) written to {self.path}." + (
             f" {dropped} older item(s) could not be kept in memory meanwhile." if dropped else "")
@@ -414,28 +466,39 @@ class Store:
         for handler in tuple(self.recovery_handlers):
             handler(message)
 
+    def _rollback(self) -> None:
+        conn = self._write_conn
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+
     def _commit_batch(self, writes: list[_Write]) -> None:
-        """One transaction; raises for a disk problem (the caller holds the writes), drops a bad statement."""
+        """One transaction; raises for a disk problem (the caller holds the writes).  When a statement fails for
+        its own reasons the batch is written again one statement at a time, and only the bad one is skipped.
+        Whatever happens, no transaction is left open."""
         conn = self._write_conn
         t0 = time.perf_counter()
         try:
-            conn.execute("BEGIN IMMEDIATE")
             try:
+                conn.execute("BEGIN IMMEDIATE")
                 for w in writes:
-                    conn.execute(w.sql, w.params)
+                    w.execute(conn)
                 conn.execute("COMMIT")
-            except sqlite3.IntegrityError:
-                conn.execute("ROLLBACK")
-                self._commit_one_by_one(writes)
+            except Exception as exc:  # a bad value (OverflowError, UnicodeEncodeError), a constraint, the disk
+                self._rollback()
+                if _disk_error(exc) and not self.in_memory:
+                    raise
+                writes = self._commit_one_by_one(writes)
         except sqlite3.DatabaseError as exc:  # full or read-only disk, I/O error, a file damaged under us
-            if conn.in_transaction:
-                with contextlib.suppress(sqlite3.Error):
-                    conn.execute("ROLLBACK")
-            code = getattr(exc, "sqlite_errorcode", None)
-            if not self.in_memory and code is not None and code & 0xFF in DISK_ERROR_CODES:
+            self._rollback()
+            if _disk_error(exc) and not self.in_memory:
                 raise
-            log.warning("could not save %d item(s) to the history database: %s", len(writes), exc)
+            self._lost += len(writes)
+            log.warning("could not save %d item(s) to the history database: %s", len(writes), _why(exc))
             return
+        except BaseException:
+            self._rollback()
+            raise
         dt = time.perf_counter() - t0
         self.batches_committed += 1
         try:
@@ -445,7 +508,7 @@ class Store:
         for w in writes:
             if w.on_commit is not None:
                 w.on_commit()
-        if self.metrics is not None:
+        if self.metrics is not None and writes:
             per_item = dt / len(writes)
             for _ in writes:
                 self.metrics.observe_s("store.write", per_item)
@@ -462,19 +525,30 @@ class Store:
         if self.metrics is not None:
             self.metrics.observe_s("store.checkpoint", time.perf_counter() - t0)
 
-    def _commit_one_by_one(self, writes: list[_Write]) -> None:
+    def _commit_one_by_one(self, writes: list[_Write]) -> list[_Write]:
+        """The batch again, each statement under its own savepoint: a statement that fails for its own reasons
+        is rolled back alone, logged and counted in ``lost``; a disk error raises (the caller rolls back).
+        Returns the writes committed."""
         conn = self._write_conn
+        kept: list[_Write] = []
         conn.execute("BEGIN IMMEDIATE")
         for w in writes:
+            conn.execute("SAVEPOINT one")
             try:
-                conn.execute("SAVEPOINT one")
-                conn.execute(w.sql, w.params)
-                conn.execute("RELEASE one")
-            except sqlite3.IntegrityError as exc:
+                w.execute(conn)
+            except Exception as exc:
                 conn.execute("ROLLBACK TO one")
                 conn.execute("RELEASE one")
-                log.warning("skipped one history item: %s", exc)
+                if _disk_error(exc) and not self.in_memory:
+                    raise
+                self._lost += 1
+                log.warning("one history item could not be saved and was skipped (%s); the rest were saved",
+                            _why(exc))
+                continue
+            conn.execute("RELEASE one")
+            kept.append(w)
         conn.execute("COMMIT")
+        return kept
 
     def close(self, timeout: float = 10.0) -> None:
         """Flush what is queued and close both connections."""
