@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import platformdirs
 
 from desktop import APP_NAME
+from desktop.egress import plain_url_problem
 from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
 from desktop.live.wire import COMPRESSION_CHOICES
 from desktop.redaction import remember_secrets
@@ -217,7 +218,7 @@ def _url_problem(name: str, url: str) -> str | None:
         return f"{url!r} must start with {' or '.join(f'{s}://' for s in schemes)} and name a host"
     if port == 0:
         return f"{url!r} has port 0"
-    return None
+    return plain_url_problem(url)  # ws:// and http:// only to this computer: a key would go in clear
 
 
 def _coerce(name: str, value: Any, source: str) -> Any:

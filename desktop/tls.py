@@ -115,3 +115,55 @@ def endpoint_context(ca_file: str | None) -> ssl.SSLContext | None:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc)
         raise ConfigError(f"setting 'ca_file': cannot load CA certificates from {ca_file} ({reason})") from None
     return ctx
+
+
+# OpenSSL's verify results (X509_V_ERR_*) by what the user can do about them
+_UNTRUSTED = {2, 18, 19, 20, 21, 27, 28}  # no known issuer, self-signed, untrusted or rejected root
+_WRONG_HOST = {62, 64}  # host name / IP address mismatch
+_EXPIRED, _NOT_YET_VALID = 10, 9
+CA_FILE_HINT = "the ca_file setting (--ca-file, GEMINI_CODEGEN_CA_FILE)"
+
+
+@dataclass(frozen=True)
+class CertificateProblem:
+    """Why a server's certificate was refused, in the user's terms: ``why`` finishes "…because …";
+    ``action`` says what to do.  A certificate failure is never retried: it would fail the same way."""
+
+    kind: str  # "untrusted" | "wrong_host" | "expired" | "not_yet_valid" | "other"
+    why: str
+    action: str
+
+
+def certificate_problem(exc: BaseException | None, host: str) -> CertificateProblem | None:
+    """The certificate failure behind ``exc`` (anywhere in its chain of causes), or None when it is not one."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return _explain(exc, host)
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _explain(exc: ssl.SSLCertVerificationError, host: str) -> CertificateProblem:
+    code = getattr(exc, "verify_code", None)  # set by OpenSSL's handshake (absent on one made by hand)
+    detail = getattr(exc, "verify_message", None) or exc.reason or "certificate verify failed"
+    if code in _UNTRUSTED:
+        return CertificateProblem(
+            "untrusted", f"its certificate comes from an issuer this app does not trust ({detail})",
+            f"If {host} is a company TLS proxy or a local stand-in, add its CA certificate with {CA_FILE_HINT}.")
+    if code in _WRONG_HOST:
+        return CertificateProblem(
+            "wrong_host", f"its certificate is for another host name, not {host} ({detail})",
+            "Check the host name in the endpoint URL; a certificate for another host is never accepted.")
+    if code == _EXPIRED:
+        return CertificateProblem(
+            "expired", f"its certificate has expired ({detail})",
+            "Check this computer's date and time; if they are right, the server's certificate must be renewed.")
+    if code == _NOT_YET_VALID:
+        return CertificateProblem(
+            "not_yet_valid", f"its certificate is not valid yet ({detail})",
+            "Check this computer's date and time.")
+    return CertificateProblem("other", f"its TLS certificate is not trusted ({detail})",
+                              f"If {host} is a company TLS proxy or a local stand-in, add its CA certificate "
+                              f"with {CA_FILE_HINT}.")

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from desktop import egress
 from desktop.codegen.api import (
     CREATE_MARKER,
     ERROR_KINDS,
@@ -45,6 +46,7 @@ from desktop.codegen.api import (
 from desktop.codegen.body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable, BoundedBody
 from desktop.events import ErrorEvent, EventBus
 from desktop.metrics import Metrics
+from desktop.tls import certificate_problem
 
 log = logging.getLogger(__name__)
 
@@ -140,10 +142,20 @@ class CodegenClient:
         self.deadline_s, self.max_response_bytes = deadline_s, max_response_bytes
         self.buckets = {name: RateLimiter(*getattr(limits, name), clock=clock, sleep=sleep)
                         for name in ("create", "standard", "logs")}
-        self.http = httpx.AsyncClient(
-            base_url=self.base_url, http2=True, timeout=httpx.Timeout(timeout_s, connect=5.0),
+        # plain http:// only on loopback, and the proxy from the policy Gemini Live uses too (our own
+        # transport: httpx then reads no proxy variables of its own, so a loopback stand-in is never proxied)
+        self.route: egress.Route = egress.Route()
+        self.refused: egress.Refused | None = None  # said by every request, before any connection
+        try:
+            self.route = egress.route(self.base_url)
+        except egress.Refused as exc:
+            self.refused = exc
+        transport = httpx.AsyncHTTPTransport(
             verify=ssl_context if ssl_context is not None else True,  # None: httpx's default CA bundle
-            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0),
+            http2=True, proxy=self.route.proxy,
+            limits=httpx.Limits(max_connections=10, max_keepalive_connections=5, keepalive_expiry=30.0))
+        self.http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=httpx.Timeout(timeout_s, connect=5.0), transport=transport,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json",
                      "Accept-Encoding": ACCEPT_ENCODING, "User-Agent": "gemini-codegen-desktop"})
         self._cache: dict[str, _Entry] = {}
@@ -323,6 +335,8 @@ class CodegenClient:
                        etag: str | None) -> tuple[bytes | None, str | None]:
         attempt = 0
         headers = {"If-None-Match": etag} if etag else None
+        if self.refused is not None:
+            raise CodegenError(f"Not connecting to CodeGen: {self.refused}", kind="network")
         while True:
             if bucket != "standard":
                 await self.buckets[bucket].acquire()
@@ -336,6 +350,7 @@ class CodegenClient:
                 raise CodegenError(f"The CodeGen URL {self.base_url!r} cannot be used ({exc}). "
                                    f"Set CODEGEN_API_URL to an https:// address.", kind="codegen") from None
             except httpx.TransportError as exc:
+                self._never_retried(exc)  # a certificate or a proxy's 407 fails the same way every time
                 # a POST is retried only when it surely never reached the server
                 safe = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 if attempt >= self.max_retries or not safe:
@@ -401,6 +416,22 @@ class CodegenClient:
                                f"misbehaving.", kind="codegen") from None
         except BodyUndecodable as exc:
             raise CodegenError(f"CodeGen sent a response I could not read ({exc}).", kind="codegen") from None
+
+    def _never_retried(self, exc: httpx.TransportError) -> None:
+        """Raise at once for a failure that no retry can cure: the server's certificate refused (named:
+        untrusted issuer, another host name, expired), or the proxy asking for a login (HTTP 407)."""
+        host = _host(self.base_url)
+        problem = certificate_problem(exc, host)
+        if problem is not None:
+            raise CodegenError(f"Cannot connect securely to CodeGen at {host}: {problem.why}. {problem.action}",
+                               kind="network") from None
+        if isinstance(exc, httpx.ProxyError) and str(exc).startswith("407"):
+            route = self.route
+            why = ("refused the user name and password in its URL" if route.has_credentials
+                   else "asks for a user name and password")
+            raise CodegenError(f"The proxy {route.shown} (from {route.variable}) {why} (HTTP 407). Put them in "
+                               f"{route.variable} as http://USER:PASSWORD@HOST:PORT, or add {host} to NO_PROXY.",
+                               kind="network") from None
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""

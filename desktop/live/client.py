@@ -26,8 +26,9 @@ from typing import Any, Protocol
 
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidProxyStatus, InvalidStatus, InvalidURI
 
+from desktop import egress
 from desktop.events import Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error, unreachable
@@ -153,6 +154,10 @@ class LiveClient:
         headers = list(cfg.extra_headers)
         if cfg.api_key:
             headers.append(("x-goog-api-key", cfg.api_key))
+        try:  # plain ws:// only on loopback; the proxy (if any) from the one policy both services share
+            route = egress.route(cfg.url)
+        except egress.Refused as exc:
+            raise LiveError("network", f"Not connecting to Gemini Live: {exc.message}", exc.action) from None
         # wss:// without a context of our own: websockets' default (the system's trust store)
         tls: dict[str, Any] = (
             {"ssl": cfg.ssl_context} if cfg.ssl_context is not None and cfg.url.startswith("wss://") else {})
@@ -161,10 +166,14 @@ class LiveClient:
                 connect(cfg.url, additional_headers=headers, compression=None,
                         extensions=[self.deflate.factory()] if self.deflate else None,
                         max_size=cfg.max_frame_bytes, open_timeout=None, ping_interval=None, ping_timeout=None,
-                        close_timeout=2, **tls),
+                        close_timeout=2, proxy=route.proxy, **tls),
                 cfg.setup_timeout_s)
         except InvalidStatus as exc:
             raise _handshake_error(exc.response.status_code, cfg.url) from None
+        except InvalidProxyStatus as exc:
+            raise _proxy_error(exc.response.status_code, route) from None
+        except ssl.SSLCertVerificationError as exc:  # (a ValueError too): named, and never retried
+            raise unreachable(_host(cfg.url), exc, cfg.setup_timeout_s) from None
         except (InvalidURI, ValueError) as exc:
             raise LiveError("network", f"{cfg.url!r} is not a usable WebSocket URL ({exc}).",
                             "Set GEMINI_LIVE_URL to a ws:// or wss:// URL.") from None
@@ -382,6 +391,19 @@ def _handshake_error(status: int, url: str) -> LiveError:
                          "Wait a minute and try again.", fatal=False)
     return LiveError("network", f"Gemini Live handshake failed with HTTP {status}.",
                      "Try again; check the endpoint URL.", fatal=False)
+
+
+def _proxy_error(status: int, route: egress.Route) -> LiveError:
+    """A proxy that would not open the tunnel to Gemini.  407 (it wants a login) is fatal: retrying with
+    the same credentials cannot help."""
+    if status == 407:
+        why = ("refused the user name and password in its URL" if route.has_credentials
+               else "asks for a user name and password")
+        return LiveError("network", f"The proxy {route.shown} (from {route.variable}) {why} (HTTP 407).",
+                         f"Put them in {route.variable} as http://USER:PASSWORD@HOST:PORT, or add the host to "
+                         f"NO_PROXY.")
+    return LiveError("network", f"The proxy {route.shown} (from {route.variable}) would not connect to Gemini "
+                                f"Live (HTTP {status}).", "Check the proxy, or add the host to NO_PROXY.", fatal=False)
 
 
 def _host(url: str) -> str:

@@ -7,9 +7,8 @@ for an unknown model, and with 1011 for exhausted quota as well as internal erro
 
 from __future__ import annotations
 
-import ssl
-
 from desktop.events import ErrorEvent
+from desktop.tls import certificate_problem
 
 CHECK_KEY = "Check GEMINI_API_KEY or the key in Settings."
 CHECK_MODEL = "Set GEMINI_MODEL (or --model, or Settings) to a Live model such as gemini-3.8-live."
@@ -71,11 +70,10 @@ def close_error(code: int | None, reason: str, model: str) -> LiveError:
 def unreachable(host: str, exc: BaseException, timeout_s: float) -> LiveError:
     """A connection that could not be opened, with the reason in words (never an empty one)."""
     action = "Check your network connection and the endpoint URL."
-    if isinstance(exc, ssl.SSLCertVerificationError):
-        why = f"its TLS certificate is not trusted ({exc.verify_message or exc.reason})"
-        action = ("If this is a company proxy or a local stand-in, add its CA certificate with --ca-file "
-                  "(GEMINI_CODEGEN_CA_FILE).")
-        return LiveError("network", f"Cannot connect securely to Gemini Live at {host}: {why}.", action)
+    problem = certificate_problem(exc, host.rsplit(":", 1)[0] if host.count(":") == 1 else host)
+    if problem is not None:  # fatal: the next attempt would meet the same certificate
+        return LiveError("network", f"Cannot connect securely to Gemini Live at {host}: {problem.why}.",
+                         problem.action)
     if isinstance(exc, TimeoutError):
         why = f"no answer to the connection handshake within {timeout_s:g} s"
     elif isinstance(exc, OSError) and exc.strerror:
