@@ -35,6 +35,7 @@ from desktop.events import (
     ToolCallStarted,
     TranscriptDelta,
     TurnFinished,
+    TurnStarted,
 )
 from desktop.live import protocol as p
 from desktop.live.client import LiveTransport
@@ -284,7 +285,7 @@ class SessionEngine:
             return
         if self.reply_pending or self._assistant_audible():
             self._barge_in()
-        self._new_turn(Turn(self.turns + 1, timings=TurnTimings(pressed_at=at)))
+        self._new_turn(Turn(self.turns + 1, timings=TurnTimings(pressed_at=at)), "voice")
         preroll = self.gate.press()
         self._enqueue(ActivityStart(), at)
         for frame in preroll:
@@ -370,7 +371,7 @@ class SessionEngine:
             self._barge_in()
         turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()),
                     user_text=_bounded_append("", text)[0])
-        self._new_turn(turn)
+        self._new_turn(turn, "typed")
         self.bus.emit(TranscriptDelta(turn.id, "user", text, finished=True))
         await self.transport.send(SendText(text))
         self._set_state(EngineState.THINKING)
@@ -380,7 +381,7 @@ class SessionEngine:
         a client turn the user did not say, so no user transcript is shown and the turn's user side stays
         empty.  It is answered, interrupted and replayed like any turn.  Returns the turn's id."""
         turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()))
-        self._new_turn(turn)
+        self._new_turn(turn, "app")
         await self.transport.send(SendText(prompt))
         self._set_state(EngineState.THINKING)
         return turn.id
@@ -402,10 +403,12 @@ class SessionEngine:
             return False
         return await self.transport.start_fresh()
 
-    def _new_turn(self, turn: Turn) -> None:
+    def _new_turn(self, turn: Turn, origin: str) -> None:
+        """``origin``: who began the turn (voice, typed, or the app's own run news; see ``TurnStarted``)."""
         self.turns = turn.id
         self.turn = turn
         self._turn_done.clear()
+        self.bus.emit(TurnStarted(turn.id, origin))
         self.player.prepare()
         self._wake_connection()
 
@@ -605,6 +608,7 @@ class SessionEngine:
         turn_id = self.turn.id if self.turn else 0
         self.bus.emit(ToolCallStarted(turn_id, call.id, call.name, call.args))
         error: str | None = None
+        detail: Mapping[str, Any] = {}
         output: Mapping[str, Any] = {}
         try:
             if self.tools is None:
@@ -613,20 +617,30 @@ class SessionEngine:
         except asyncio.CancelledError:
             self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, {}, 0.0, "cancelled"))
             raise
-        except TimeoutError:
-            error = f"{call.name} took longer than {self.options.tool_timeout_s:g} seconds"
+        except TimeoutError as exc:
+            error, detail = f"{call.name} took longer than {self.options.tool_timeout_s:g} seconds", _detail(exc)
         except Exception as exc:  # the tool's message is what Gemini will say
-            error = str(exc) or type(exc).__name__
+            error, detail = str(exc) or type(exc).__name__, _detail(exc)
         finally:
             self._tool_tasks.pop(call.id, None)
         result = p.FunctionResult(call.id, call.name, output=output if error is None else None,
-                                  error={"message": error} if error else None)
+                                  error={"message": error, **detail} if error else None)
         await self.transport.send(SendToolResponse((result,)))
         elapsed = time.perf_counter() - received_at
         self.metrics.observe_s("tool.call_to_response", elapsed)
         if self.turn and self.turn.id == turn_id:
             self.turn.tool_ms += elapsed * 1e3
         self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output), elapsed * 1e3, error))
+
+
+def _detail(exc: BaseException) -> dict[str, Any]:
+    """A failed tool call's response says more than its message (bare ones make Gemini 3.8 retry): a status,
+    whether calling again can help, and what to do instead (a tool's refusal sets ``retryable`` and ``hint``)."""
+    if isinstance(exc, TimeoutError):
+        return {"status": "timeout", "retryable": False,
+                "hint": "Tell the user it took too long; do not call it again on your own."}
+    return {"status": getattr(exc, "outcome", "error"), "retryable": bool(getattr(exc, "retryable", False)),
+            "hint": getattr(exc, "hint", "") or "Tell the user what went wrong; do not call it again on your own."}
 
 
 _SILENT_FRAME = bytes(FRAME_BYTES)

@@ -39,6 +39,15 @@ class StateChanged:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnStarted:
+    """A turn began: ``origin`` says who began it (``voice``: the key or hands-free speech, ``typed``: the text
+    box, ``app``: the app's own run news).  Only a turn the user began can answer a read-back."""
+
+    turn_id: int
+    origin: str  # voice | typed | app
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptDelta:
     turn_id: int
     role: str  # "user" | "assistant"
@@ -242,6 +251,27 @@ class RunReport:
     why_not_spoken: str = ""  # off | expired
 
 
+# ---- consent (desktop.consent): a request read back and waiting for the user's yes, and how it ended
+@dataclass(frozen=True, slots=True)
+class ConfirmationAsked:
+    """A state change was read back; nothing happens until the user says yes (or clicks Start)."""
+
+    ask_id: int
+    kind: str  # create | resume
+    prompt: str  # the whole request, exactly what a yes starts
+    repo: str = ""  # create: the repository named ("" none)
+    run_id: int | None = None  # resume: the run the instruction goes to
+    speech: str = ""  # what Gemini was given to read back
+    turn_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmationClosed:
+    ask_id: int
+    outcome: str  # started | cancelled | replaced | withdrawn | failed
+    run_id: int | None = None
+
+
 # ---- power and quality (desktop.power / desktop.quality)
 @dataclass(frozen=True, slots=True)
 class ProfileChanged:
@@ -250,6 +280,6 @@ class ProfileChanged:
 
 
 # Everything the engine, the CodeGen tracker, the power monitor and monitoring put on the bus.
-EngineEvent = (StateChanged | TranscriptDelta | ToolCallStarted | ToolCallFinished | TurnFinished | AudioLevel
-               | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | LatencyDrift | RunUpdate | RunStep
-               | RunFinished | RunReport | ProfileChanged)
+EngineEvent = (StateChanged | TurnStarted | TranscriptDelta | ToolCallStarted | ToolCallFinished | TurnFinished
+               | AudioLevel | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | LatencyDrift | RunUpdate
+               | RunStep | RunFinished | RunReport | ConfirmationAsked | ConfirmationClosed | ProfileChanged)

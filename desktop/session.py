@@ -25,7 +25,7 @@ from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import ConfigError, MissingCredentials, Settings
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
-from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged, TranscriptDelta
+from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
 from desktop.input_chain import input_chain, needs_half_duplex
 from desktop.instructions import SYSTEM_INSTRUCTION
 from desktop.live import protocol as p
@@ -122,7 +122,7 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
         tracker.start()
         stack.push_async_callback(tracker.stop)
         tools = CodegenTools(client, tracker, settings.confirm_before_create)
-        stack.callback(bus.on(TranscriptDelta, tools.observe))
+        stack.callback(tools.attach(bus))  # the user's turns and their answers to read-backs
         yield tools
 
 

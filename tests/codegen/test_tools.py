@@ -8,10 +8,16 @@ from desktop.codegen.client import CodegenError
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import Settings
-from desktop.events import TranscriptDelta
+from desktop.events import TranscriptDelta, TurnStarted
 from desktop.session import codegen_tools
 
 NAMES = {"create_agent_run", "get_run_status", "list_runs", "resume_run", "get_run_logs"}
+
+
+def said(tools: CodegenTools, turn: int, text: str, origin: str = "typed") -> None:
+    """The user's turn ``turn`` (begun by them) in which they said or typed ``text``."""
+    tools.observe(TurnStarted(turn, origin))
+    tools.observe(TranscriptDelta(turn, "user", text, finished=True))
 
 
 @pytest.fixture
@@ -38,9 +44,9 @@ async def test_create_asks_first_and_starts_nothing(tools, emulator):
 
 
 async def test_confirmed_create_starts_a_run_and_tracks_it(tools, emulator):
-    tools.observe(TranscriptDelta(1, "user", "fix the flaky login test in api"))
+    said(tools, 1, "fix the flaky login test in api")
     await tools.call("create_agent_run", {"prompt": "Fix the flaky login test", "repo": "api"})
-    tools.observe(TranscriptDelta(2, "user", "yes"))
+    said(tools, 2, "yes")
     out = await tools.call("create_agent_run", {"prompt": "Fix the flaky login test", "repo": "api",
                                                 "confirmed": True})
     (run,) = emulator.runs.values()
@@ -50,34 +56,35 @@ async def test_confirmed_create_starts_a_run_and_tracks_it(tools, emulator):
 
 
 async def test_a_yes_with_nothing_read_back_starts_nothing(tools, emulator):
-    tools.observe(TranscriptDelta(1, "user", "yes"))
+    said(tools, 1, "yes")
     out = await tools.call("create_agent_run", {"prompt": "yes", "confirmed": True})
     assert out["nothing_pending"] is True and out["speech"].startswith("There is nothing waiting for a yes")
     assert emulator.stats.requests == 0 and not emulator.runs
 
 
 async def test_confirmed_is_refused_until_the_user_answers_the_read_back_of_that_prompt(tools, emulator):
-    tools.observe(TranscriptDelta(1, "user", "fix the flaky login test"))
+    said(tools, 1, "fix the flaky login test")
     await tools.call("create_agent_run", {"prompt": "Fix the flaky login test"})
     # the model confirms on its own in the same turn: read back again, nothing starts
     out = await tools.call("create_agent_run", {"prompt": "Fix the flaky login test", "confirmed": True})
     assert out["needs_confirmation"] is True and not emulator.runs
-    tools.observe(TranscriptDelta(2, "user", "yes"))
+    said(tools, 2, "yes")
     # a yes to a different prompt than the one read back: that one is read back first
     out = await tools.call("create_agent_run", {"prompt": "Delete the login tests", "confirmed": True})
     assert out["needs_confirmation"] is True and "Delete the login tests" in out["speech"] and not emulator.runs
-    tools.observe(TranscriptDelta(3, "user", "yes"))
+    said(tools, 3, "yes")
     out = await tools.call("create_agent_run", {"prompt": "delete the login  tests", "confirmed": True})
     assert out["run_id"] in emulator.runs and tools.read_back is None
-    tools.observe(TranscriptDelta(4, "user", "yes"))  # the read-back is used up: a second yes starts nothing
+    said(tools, 4, "yes")  # the read-back is used up: a second yes starts nothing
     out = await tools.call("create_agent_run", {"prompt": "delete the login tests", "confirmed": True})
     assert out["nothing_pending"] is True and len(emulator.runs) == 1
 
 
 async def test_confirmation_can_be_switched_off(tools, emulator):
     tools.confirm_before_create = False
+    said(tools, 1, "bump the version")
     out = await tools.call("create_agent_run", {"prompt": "Bump the version"})
-    assert out["run_id"] in emulator.runs
+    assert out["run_id"] in emulator.runs and out["status"] == "started"
 
 
 async def test_status_list_logs_and_resume(tools, emulator):
@@ -94,8 +101,12 @@ async def test_status_list_logs_and_resume(tools, emulator):
     out = await tools.call("get_run_logs", {"run_id": first.id, "last": 2})
     assert [s["type"] for s in out["steps"]] == ["INITIAL_PR_GENERATION", "FINAL_ANSWER"]
     assert "last 2 steps" in out["speech"]
+    said(tools, 1, "tell run one to also add a unit test")
     out = await tools.call("resume_run", {"run_id": first.id, "prompt": "Also add a unit test"})
-    assert out["run_id"] == first.id and "Sent that" in out["speech"]
+    assert out["needs_confirmation"] is True and f"Should I tell run {first.id} to" in out["speech"]
+    said(tools, 2, "yes")
+    out = await tools.call("resume_run", {"run_id": first.id, "prompt": "Also add a unit test", "confirmed": True})
+    assert out["run_id"] == first.id and "Sent that" in out["speech"] and out["status"] == "sent"
     assert emulator.runs[first.id].prompt == "Also add a unit test"
 
 
