@@ -52,10 +52,17 @@ SETTING_FLAGS = ("offline", "live_url", "model", "codegen_url", "codegen_org_id"
 
 
 def settings_from_args(args: argparse.Namespace, *, use_keyring: bool = True) -> Settings:
+    """The settings for this run.  What was wrong in the settings file (each bad value fell back to its
+    default) is one line each on stderr; a bad flag or environment value raises ``ConfigError``."""
+    import sys
+
     from desktop.config import load_settings
 
     overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
-    return load_settings(overrides, use_keyring=use_keyring)
+    settings = load_settings(overrides, use_keyring=use_keyring)
+    for problem in settings.file_problems:
+        print(f"gemini-codegen: warning: {problem}", file=sys.stderr, flush=True)
+    return settings
 
 
 class Emulator(Protocol):

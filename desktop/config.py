@@ -24,6 +24,7 @@ from desktop import APP_NAME
 from desktop.egress import plain_url_problem
 from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
 from desktop.live.wire import COMPRESSION_CHOICES
+from desktop.private_files import secure_folder, write_private
 from desktop.redaction import remember_secrets
 
 DEFAULT_CODEGEN_URL = "https://api.codegen.com"
@@ -43,7 +44,13 @@ ENV_PREFIX = "GEMINI_CODEGEN_"  # any other field: GEMINI_CODEGEN_<FIELD>, e.g. 
 
 
 class ConfigError(ValueError):
-    """A setting with a value that cannot be used; the message names the setting and where it came from."""
+    """A setting with a value that cannot be used; the message names the setting and where it came from.
+    ``setting`` is the field's name and ``why`` the reason alone (for a form that names the field its way)."""
+
+    def __init__(self, message: str, *, setting: str | None = None, why: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.why = why or message
 
 
 class MissingCredentials(RuntimeError):
@@ -101,6 +108,8 @@ class Settings:
     prune_max_turns: int = 1_000_000
     global_hotkey: bool = False
     log_level: str = "WARNING"
+    # what was wrong in the settings file (each bad value fell back to its default): told once at start
+    file_problems: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def has_gemini_credentials(self) -> bool:
@@ -118,7 +127,8 @@ class Settings:
         return [v for v in (getattr(self, n) for n in SECRET_FIELDS) if v]
 
 
-FIELD_TYPES = {f.name: f.type for f in fields(Settings)}
+NOT_SETTINGS = ("file_problems",)  # fields that describe the load, not a setting (never read, never saved)
+FIELD_TYPES = {f.name: f.type for f in fields(Settings) if f.name not in NOT_SETTINGS}
 CHOICES = {
     "live_compression": COMPRESSION_CHOICES,
     "denoise": ("webrtc", "rnnoise", "off"),
@@ -157,6 +167,12 @@ RANGES = {
 }
 URL_SCHEMES = {"live_url": ("ws", "wss"), "codegen_url": ("http", "https")}
 TEXT_REQUIRED = ("live_url", "api_version", "model", "codegen_url")  # never empty
+
+
+CONFIG_FILES = ("settings.toml", ".settings.toml.*", "settings.tmp", "*-tls")  # what the app keeps there
+
+
+DEFAULTS = Settings()
 
 
 def config_dir() -> Path:
@@ -225,7 +241,7 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     kind = str(FIELD_TYPES[name])  # the annotation's text (``from __future__ import annotations``)
 
     def bad(why: str) -> ConfigError:
-        return ConfigError(f"setting {name!r} from {source}: {why}")
+        return ConfigError(f"setting {name!r} from {source}: {why}", setting=name, why=why)
 
     if value is None or (isinstance(value, str) and value == "" and "None" in kind):
         return None
@@ -246,21 +262,31 @@ def _coerce(name: str, value: Any, source: str) -> Any:
     return out
 
 
-def _read_file(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The settings in the file, and what was wrong in it.  A saved file never stops the app: a bad value is
+    reported and that setting keeps its default; a file that cannot be read at all is reported and ignored."""
+    secure_folder(path.parent, (path.name, f".{path.name}.*", *CONFIG_FILES))  # an older install's 0755/0644
     if not path.exists():
-        return {}
+        return {}, []
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"cannot read settings file {path}: {exc}") from None
-    out = {}
+        return {}, [f"cannot read settings file {path}: {exc}; using the defaults"]
+    out, problems = {}, []
     for key, value in data.items():
         name = key.replace("-", "_")
         if name in SECRET_FIELDS:
             continue  # never taken from the file, even if someone wrote one there
         if name in FIELD_TYPES:
-            out[name] = _coerce(name, value, str(path))
-    return out
+            try:
+                out[name] = _coerce(name, value, str(path))
+            except ConfigError as exc:
+                problems.append(f"{exc}; using the default ({_shown(getattr(DEFAULTS, name))})")
+    return out, problems
+
+
+def _shown(value: Any) -> str:
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -277,12 +303,13 @@ def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[st
     """Defaults -> settings file -> environment -> ``overrides`` (command-line flags; None = not given)."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
-    values.update(_read_file(path or settings_path()))
+    from_file, problems = _read_file(path or settings_path())
+    values.update(from_file)
     values.update(_read_env(env))
     for name, value in (overrides or {}).items():
         if value is not None:
             values[name] = _coerce(name, value, f"--{name.replace('_', '-')}")
-    settings = Settings(**values)
+    settings = Settings(**values, file_problems=tuple(problems))
     if use_keyring:
         settings = with_stored_secrets(settings)
     remember_secrets(settings.secrets())  # kept out of every log line and event from now on
@@ -303,17 +330,23 @@ def with_stored_secrets(settings: Settings) -> Settings:
     return settings
 
 
+def check_settings(settings: Settings, source: str = "Settings") -> None:
+    """Raise ``ConfigError`` for the first value the app could not start with (the same checks as for the
+    file, the environment and the flags), naming the setting."""
+    for name in FIELD_TYPES:
+        if name not in SECRET_FIELDS:  # (a secret's value would be named in the message)
+            _coerce(name, getattr(settings, name), source)
+
+
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
-    """Write every non-default, non-secret setting to the TOML file (atomically)."""
+    """Write every non-default, non-secret setting to the TOML file (atomically, 0600 in a 0700 folder).
+    Every value is checked first: a value the app could not start with is refused (``ConfigError``) and
+    nothing is written."""
     import tomli_w
 
+    check_settings(settings)
     path = path or settings_path()
-    default = Settings()
-    data = {f.name: getattr(settings, f.name) for f in fields(Settings)
-            if f.name not in SECRET_FIELDS and f.name != "offline"
-            and getattr(settings, f.name) != getattr(default, f.name) and getattr(settings, f.name) is not None}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(tomli_w.dumps(data), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    data = {name: getattr(settings, name) for name in FIELD_TYPES
+            if name not in SECRET_FIELDS and name != "offline"
+            and getattr(settings, name) != getattr(DEFAULTS, name) and getattr(settings, name) is not None}
+    return write_private(path, tomli_w.dumps(data))

@@ -29,6 +29,7 @@ from typing import IO, Any
 
 from desktop.events import Alert, EventBus, LatencyDrift, MetricsSnapshot, Notice, Reconnected, TurnFinished
 from desktop.metrics import COUNTERS, Metrics
+from desktop.private_files import open_private
 
 log = logging.getLogger(__name__)
 
@@ -188,9 +189,7 @@ async def monitoring(metrics: Metrics, bus: EventBus, *, jsonl_path: str | None 
         jsonl = None
         if jsonl_path:
             try:
-                path = Path(jsonl_path).expanduser()
-                path.parent.mkdir(parents=True, exist_ok=True)
-                jsonl = stack.enter_context(path.open("a", encoding="utf-8"))
+                jsonl = stack.enter_context(open_private(Path(jsonl_path).expanduser(), "a"))  # 0600
             except OSError as exc:
                 bus.emit(Notice(f"Cannot write the metrics file {jsonl_path}: {exc.strerror or exc}", kind="metrics"))
         monitor = Monitor(metrics, bus, period_s=period_s, jsonl=jsonl)

@@ -213,6 +213,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
     bus = bus or EventBus()
     metrics = metrics or Metrics()
     remember_secrets(settings.secrets())  # the bus scrubs them from every event, the log filter from every line
+    if settings.file_problems:  # the app started anyway, on the defaults for these
+        bus.emit(Notice("Settings file: " + " · ".join(settings.file_problems), kind="settings"))
     async with contextlib.AsyncExitStack() as stack:
         power = await stack.enter_async_context(power_monitor(settings, bus))
         store = await stack.enter_async_context(recording(settings, bus, metrics)) if record else None

@@ -54,13 +54,12 @@ class TlsIdentity:
                                      serialization.NoEncryption()), time.time())
 
     def write(self, directory: Path) -> tuple[Path, Path]:
-        """The certificate and key as PEM files in ``directory`` (the key readable by its owner only)."""
-        directory.mkdir(parents=True, exist_ok=True)
+        """The certificate and key as PEM files in ``directory`` (both readable by their owner only)."""
+        from desktop.private_files import write_private
+
         cert_path, key_path = directory / "emulator-cert.pem", directory / "emulator-key.pem"
-        cert_path.write_bytes(self.cert_pem)
-        key_path.touch(0o600)
-        key_path.chmod(0o600)
-        key_path.write_bytes(self.key_pem)
+        write_private(cert_path, self.cert_pem)  # 0600 files in a 0700 folder
+        write_private(key_path, self.key_pem)
         return cert_path, key_path
 
     def server_context(self) -> ssl.SSLContext:

@@ -45,11 +45,13 @@ def test_bad_values_name_the_setting_and_source(tmp_path, env, words):
     assert words in str(info.value) and list(env)[0] in str(info.value)
 
 
-def test_broken_settings_file_is_a_clear_error(tmp_path):
+def test_broken_settings_file_is_reported_and_the_defaults_apply(tmp_path):
     path = tmp_path / "settings.toml"
     path.write_text("model = [unclosed")
-    with pytest.raises(ConfigError, match="cannot read settings file"):
-        load_settings({}, env={}, path=path, use_keyring=False)
+    s = load_settings({}, env={}, path=path, use_keyring=False)
+    assert s == Settings()
+    (problem,) = s.file_problems
+    assert problem.startswith(f"cannot read settings file {path}:") and problem.endswith("using the defaults")
 
 
 def test_live_compression_setting_from_file_env_and_flag(tmp_path):
@@ -63,13 +65,19 @@ def test_live_compression_setting_from_file_env_and_flag(tmp_path):
     assert Settings().live_compression == "auto"
 
 
-def test_values_of_the_wrong_type_in_the_file_are_refused(tmp_path):
+def test_a_bad_value_in_the_file_is_reported_and_falls_back_to_its_default(tmp_path):
+    """A saved file never stops the app from starting: the bad value is named with its file and replaced by
+    the default; the rest of the file still applies."""
     path = tmp_path / "settings.toml"
-    for line, words in (("vad_mode = 2.7", "whole number"), ("model = [1, 2]", "expected text"),
-                        ("model = \"\"", "must not be empty"), ("turn_timeout_s = true", "expected a number")):
-        path.write_text(line + "\n")
-        with pytest.raises(ConfigError) as info:
-            load_settings({}, env={}, path=path, use_keyring=False)
-        assert words in str(info.value) and str(path) in str(info.value), line
+    for line, words, default in (("vad_mode = 2.7", "whole number", "3"), ("model = [1, 2]", "expected text", None),
+                                 ("model = \"\"", "must not be empty", None),
+                                 ("turn_timeout_s = true", "expected a number", "30.0")):
+        path.write_text(line + "\ntail_ms = 150\n")
+        s = load_settings({}, env={}, path=path, use_keyring=False)
+        name = line.split(" = ")[0]
+        assert getattr(s, name) == getattr(Settings(), name) and s.tail_ms == 150, line
+        (problem,) = s.file_problems
+        assert words in problem and str(path) in problem and f"setting {name!r}" in problem, line
+        assert f"using the default ({default or getattr(Settings(), name)})" in problem, line
     path.write_text("vad_mode = 3.0\n")
     assert load_settings({}, env={}, path=path, use_keyring=False).vad_mode == 3

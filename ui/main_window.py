@@ -73,7 +73,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 NOTICE_SECONDS = 8
 # notices that need the user (kind -> banner title); the others are passing information for the status line
-BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen"}
+BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen", "settings": "Settings"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import secrets
-from desktop.config import CHOICES, ConfigError, Settings, load_settings, save_settings
+from desktop.config import CHOICES, ConfigError, Settings, check_settings, load_settings, save_settings
 from ui import hotkey
 from ui.level_meter import LevelMeter
 
@@ -37,6 +37,11 @@ DEFAULT_DEVICE = "System default"
 MIC_TEST_S = 5.0
 SUPPRESSION_LEVELS = ("off", "light", "moderate", "strong", "strongest")
 VOICE_DETECTION = ("lenient: keeps every word", "relaxed", "balanced", "strict: ignores the most noise")
+# the field each setting is edited in, as the dialog names it (a refused value is named this way)
+FIELD_LABELS = {"live_url": "Live endpoint", "model": "Model", "voice": "Voice", "codegen_org_id": "Organisation id",
+                "codegen_url": "CodeGen API URL", "input_device": "Microphone", "output_device": "Speaker",
+                "denoise": "Noise suppression", "denoise_level": "Suppression level", "vad_mode": "Voice detection",
+                "ptt_key": "Push-to-talk key", "ptt_mode": "Push-to-talk mode", "quality_profile": "Quality profile"}
 
 
 class KeyCaptureButton(QPushButton):
@@ -309,20 +314,25 @@ class SettingsDialog(QDialog):
 
     # ------------------------------------------------------------------ save
     def collect(self) -> Settings:
-        """The settings as edited (raises ``ConfigError`` with a message naming the bad field)."""
+        """The settings as edited, every value checked as the app checks it at start (raises ``ConfigError``
+        with a message naming the bad field as the dialog labels it)."""
         org_text = self.codegen_org.text().strip()
         if org_text and not org_text.isdigit():
-            raise ConfigError("The CodeGen organisation id is a number, e.g. 1234.")
-        for name, field in (("Live endpoint", self.live_url), ("CodeGen API URL", self.codegen_url)):
-            url = field.text().strip()
-            if not url.startswith(("ws://", "wss://", "http://", "https://")):
-                raise ConfigError(f"The {name} must start with wss:// or https:// (got {url!r}).")
-        if not self.model.text().strip():
-            raise ConfigError("The model name cannot be empty.")
+            raise ConfigError("Organisation id: the CodeGen organisation id is a number, e.g. 1234.",
+                              setting="codegen_org_id")
+        new = self._edited(int(org_text) if org_text else None)
+        try:
+            check_settings(new)
+        except ConfigError as exc:
+            label = FIELD_LABELS.get(exc.setting or "", (exc.setting or "setting").replace("_", " "))
+            raise ConfigError(f"{label}: {exc.why}", setting=exc.setting, why=exc.why) from None
+        return new
+
+    def _edited(self, org_id: int | None) -> Settings:
         return self.settings.replace(
             gemini_api_key=self.gemini_key.text().strip() or None,
             codegen_token=self.codegen_token.text().strip() or None,
-            codegen_org_id=int(org_text) if org_text else None,
+            codegen_org_id=org_id, file_problems=(),
             live_url=self.live_url.text().strip(), codegen_url=self.codegen_url.text().strip(),
             model=self.model.text().strip(), voice=self.voice.currentText(),
             input_device=self._device(self.input_device), output_device=self._device(self.output_device),

@@ -26,7 +26,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
 import ssl
 import time
@@ -39,6 +38,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import h11
+
+from desktop.private_files import private_file, write_private
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -164,16 +165,14 @@ class CodegenEmulator:
         now, wall = self.clock(), time.time()
         runs = [{**asdict(r), "started": wall - (now - r.started)} for r in self.runs.values()]
         next_id = max([FIRST_ID - 1, *self.runs]) + 1
-        tmp = self.state_path.with_suffix(".tmp")
-        try:
-            self.state_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"next_id": next_id, "runs": runs}), encoding="utf-8")
-            os.replace(tmp, self.state_path)
+        try:  # 0600 in a 0700 folder: the demo's prompts are the user's
+            write_private(self.state_path, json.dumps({"next_id": next_id, "runs": runs}))
         except OSError as exc:
             log.warning("the demo's runs could not be saved to %s: %s", self.state_path, exc)
 
     def _load(self) -> None:
         assert self.state_path is not None
+        private_file(self.state_path)  # saved by an older version with the umask's mode
         try:
             data = json.loads(self.state_path.read_text(encoding="utf-8"))
             now, wall = self.clock(), time.time()

@@ -40,6 +40,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from desktop.metrics import Metrics
+from desktop.private_files import create_private, private_dir, secure_folder
 from desktop.redaction import Redactor
 from desktop.state import health, schema
 from desktop.state.api_cache import ApiCache
@@ -217,7 +218,7 @@ class Store:
     # ------------------------------------------------------------------ opening
     def _open_file(self, path: Path) -> None:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)  # 0700: the history is the user's alone
         except (FileExistsError, NotADirectoryError):
             self._memory_only("that path (or a folder above it) is a file, not a folder")
             return
@@ -230,6 +231,7 @@ class Store:
             raise NewerDatabase(f"The history database {path} {verdict.reason.removeprefix('it ')}; it was left "
                                 f"untouched. Use the newer version of the app, or choose another folder with "
                                 f"--data-dir.")
+        secure_folder(path.parent, (path.name + "*",))  # an older install's 0644 files (the db, -wal, -shm)
         try:
             if verdict is not None and verdict.move_aside:
                 self.moved_to = _move_aside(path)
@@ -245,6 +247,7 @@ class Store:
                 self._memory_only(reason)
 
     def _open_for_writing(self, path: Path) -> None:
+        create_private(path)  # 0600 before SQLite makes it: its -wal and -shm files take the main file's mode
         conn = _connect(path)
         try:
             _prepare(conn, wal=True)

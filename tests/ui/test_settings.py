@@ -58,7 +58,8 @@ def test_bad_values_are_one_clear_line_and_nothing_is_saved(qtbot, themed_app, m
     dlg.codegen_org.setText("")
     dlg.live_url.setText("ftp://example")
     qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
-    assert "must start with wss:// or https://" in dlg.error.text()
+    assert "Live endpoint: 'ftp://example' must start with ws:// or wss://" in dlg.error.text()
+    assert not settings_path().exists()
 
 
 def test_window_applies_key_change_and_add_keys_opens_settings(qtbot, window):
