@@ -123,6 +123,9 @@ class _Entry:
     body: bytes
     etag: str | None
     expires_at: float | None  # epoch seconds; None = forever
+    # the same moment on the monotonic clock (None: read back from the backend): a wall clock that jumps
+    # back cannot make an entry answer for longer than its TTL
+    fresh_until: float | None = None
 
 
 class CodegenClient:
@@ -138,6 +141,7 @@ class CodegenClient:
         self.bus, self.metrics, self.backend = bus, metrics, backend
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
         self.sleep, self.wall, self.active_ttl_s = sleep, wall, active_ttl_s
+        self.clock = clock  # cache ages (monotonic); ``wall`` only stamps what the backend keeps
         self.max_rate_wait_s = max_rate_wait_s  # a longer Retry-After fails at once (a voice answer can't wait)
         self.deadline_s, self.max_response_bytes = deadline_s, max_response_bytes
         self.buckets = {name: RateLimiter(*getattr(limits, name), clock=clock, sleep=sleep)
@@ -263,7 +267,7 @@ class CodegenClient:
 
     def _store(self, key: str, body: bytes, etag: str | None, *, final: bool) -> None:
         expires = None if final else self.wall() + self.active_ttl_s
-        self._cache[key] = _Entry(body, etag, expires)
+        self._cache[key] = _Entry(body, etag, expires, None if final else self.clock() + self.active_ttl_s)
         if self.backend is not None:
             try:
                 self.backend.save(key, body, etag, expires)
@@ -278,14 +282,28 @@ class CodegenClient:
             except Exception:
                 log.warning("CodeGen cache backend failed to load", exc_info=True)
                 loaded = None
-            if loaded is not None:
+            if loaded is not None and not self._stamped_ahead(loaded[2]):
                 entry = self._cache[key] = _Entry(*loaded)
         return entry
+
+    def _stamped_ahead(self, expires_at: float | None) -> bool:
+        """A saved entry that expires later than a fresh one would: it was stamped by a clock that was ahead
+        (then set back).  It is dropped, not trusted for the time the jump added."""
+        return expires_at is not None and expires_at > self.wall() + self.active_ttl_s
+
+    def _fresh(self, entry: _Entry) -> bool:
+        """Final entries always; others until their TTL ends on both clocks (wall: the backend's stamp, also
+        passed when the wall clock jumps forward; monotonic: what no wall-clock jump can extend)."""
+        if entry.expires_at is None:
+            return True
+        if entry.expires_at <= self.wall():
+            return False
+        return entry.fresh_until is None or self.clock() < entry.fresh_until
 
     async def _cached_get(self, key: str, path: str, bucket: str, *, what: str = "") -> bytes:
         t0 = time.perf_counter()
         entry = self._lookup(key)
-        if entry is not None and (entry.expires_at is None or entry.expires_at > self.wall()):
+        if entry is not None and self._fresh(entry):
             if self.metrics is not None:
                 self.metrics.observe_s("codegen.request_hit", time.perf_counter() - t0)
             return entry.body
