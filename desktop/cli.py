@@ -41,12 +41,14 @@ from desktop.live import conditions
 from desktop.problems import BAD_INPUT, describe, one_line
 from desktop.redaction import SECRETS, install_log_redaction
 from desktop.run_watch import RunWatch
+from desktop.shutdown import SIGNALS, exit_code, run_until_signal, signal_name
 from desktop.state import cli as state_cli
 from desktop.terminal_text import PlainFormatter, plain
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
 # tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
 FEATURE_CLIS = (state_cli, audio_cli, selftest, codegen_cli)
+SIGNAL_EXIT_CODES = frozenset(exit_code(s) for s in SIGNALS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -236,7 +238,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     for text in args.then:  # refused here, before anything is sent
         if (too_long := typed_too_long(text)) is not None:
             raise UserError(f"--then: {too_long}")
-    return asyncio.run(_run(settings, source.frames, args))
+    rc = asyncio.run(run_until_signal(_run(settings, source.frames, args)))
+    if rc in SIGNAL_EXIT_CODES:  # the session was closed and the turn in flight saved, marked interrupted
+        print(f"gemini-codegen: stopped by {signal_name(rc - 128)}", file=sys.stderr, flush=True)
+    return rc
 
 
 async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:

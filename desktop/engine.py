@@ -261,6 +261,11 @@ class SessionEngine:
         self._set_state(EngineState.READY)
 
     async def stop(self) -> None:
+        """Close the session.  A turn still in flight (the key held, or the reply not yet complete: the app is
+        closing, or a signal stopped it) is finished marked interrupted, so the user's words are kept."""
+        if self.turn is not None and not self._turn_done.is_set():
+            self.turn.interrupted = True
+            self._finish_turn(error=CLOSED_MID_TURN)
         self._closed = True
         for t in list(self._tool_tasks.values()):
             t.cancel()
@@ -644,6 +649,7 @@ def _detail(exc: BaseException) -> dict[str, Any]:
 
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
+CLOSED_MID_TURN = "The app was closed before the reply came."  # a turn in flight when the session stopped
 MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
 MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here
 

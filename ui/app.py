@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING
 from desktop import APP_NAME
 
 if TYPE_CHECKING:  # Qt is imported only when the window opens (the headless commands never load it)
+    from PySide6.QtCore import QSocketNotifier
     from PySide6.QtWidgets import QApplication, QWidget
 
     from desktop.config import Settings
+    from desktop.shutdown import SignalPipe
     from ui.main_window import MainWindow
 
 # What Qt's X11 platform plugin links against beyond libxcb itself: library name -> Debian package.
@@ -121,7 +123,29 @@ def main(settings: Settings, argv: list[str] | None = None, exit_after_ms: int |
         if frame is None:
             FirstFrame(window.root, report_shown)
         QTimer.singleShot(exit_after_ms, app.quit)
+    signals, notifier = quit_on_signals(app, window)
     try:
-        return int(app.exec())
+        code = int(app.exec())
+        return signals.stop.exit_code or code
     finally:
+        notifier.setEnabled(False)
+        signals.close()
         window.bridge.stop()
+
+
+def quit_on_signals(app: QApplication, window: MainWindow) -> tuple[SignalPipe, QSocketNotifier]:
+    """SIGINT (Ctrl+C in the terminal), SIGTERM and SIGHUP close the window as its Quit does (the turn in
+    flight saved marked interrupted, the session closed); ``main`` then exits 130, 143 or 129.  The signal
+    wakes the Qt loop through a socket (``desktop.shutdown.SignalPipe``): nothing polls while the app idles."""
+    from PySide6.QtCore import QSocketNotifier
+
+    from desktop.shutdown import SignalPipe
+
+    def on_signal(_signum: int) -> None:
+        window.quit()  # the normal close path: the engine stops, the history is flushed
+        app.quit()  # (also when the window was already hidden in the tray)
+
+    pipe = SignalPipe(on_signal)
+    notifier = QSocketNotifier(pipe.fileno(), QSocketNotifier.Type.Read, app)
+    notifier.activated.connect(lambda *_: pipe.take())
+    return pipe, notifier
