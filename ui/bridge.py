@@ -27,6 +27,8 @@ from desktop.config import Settings
 from desktop.events import (
     Alert,
     AudioLevel,
+    ConfirmationAsked,
+    ConfirmationClosed,
     ErrorEvent,
     EventBus,
     LatencyDrift,
@@ -102,6 +104,8 @@ class EngineBridge(QObject):
     alert = Signal(object)  # Alert
     latency_drift = Signal(object)  # LatencyDrift
     profile_changed = Signal(object)  # ProfileChanged
+    confirmation_asked = Signal(object)  # ConfirmationAsked: a request read back, waiting for the user's yes
+    confirmation_closed = Signal(object)  # ConfirmationClosed
     session_started = Signal(bool)  # offline
     settings_loaded = Signal(object)  # Settings with the keyring's secrets (``start(load_secrets=True)``)
     session_stopped = Signal()
@@ -137,6 +141,7 @@ class EngineBridge(QObject):
             MetricsSnapshot: self.metrics_snapshot.emit, Alert: self.alert.emit,
             LatencyDrift: self.latency_drift.emit,
             ProfileChanged: self.profile_changed.emit,
+            ConfirmationAsked: self.confirmation_asked.emit, ConfirmationClosed: self.confirmation_closed.emit,
         }
 
     # ------------------------------------------------------------------ engine thread -> Qt thread
@@ -278,6 +283,7 @@ class EngineBridge(QObject):
                 stack.callback(player.close)
             session = await stack.enter_async_context(
                 open_session(settings, bus=self.bus, metrics=self.metrics, player=player))
+            session.tools.shows_whole_request = True  # the confirmation card shows every read-back whole
             if self.use_audio_devices:  # before the session is published: "has an engine" means "can hear you"
                 self._start_microphone(settings, session.engine)
             self.session = session
@@ -443,6 +449,11 @@ class EngineBridge(QObject):
 
         reporter = self.session.reporter if self.session is not None else None
         return reporter is not None and self._call(reporter.set_policy, policy_for(settings))
+
+    def apply_consent(self, settings: Settings) -> bool:
+        """"Ask me before starting a run" on or off in the running session, at once."""
+        tools = self.session.tools if self.session is not None else None
+        return tools is not None and self._call(tools.set_confirm, settings.confirm_before_create)
 
     def query(self, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> bool:
         """Run ``fn(store)`` on a worker thread; ``done(result)`` is called later on the Qt thread."""

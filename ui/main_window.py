@@ -53,6 +53,7 @@ from desktop.state.runs import RunRecord
 from ui import theme
 from ui.banner import MessageArea
 from ui.bridge import EngineBridge, effective_settings
+from ui.confirm_card import CANCEL_TEXT, START_TEXT, ConfirmCard
 from ui.conversation import ConversationView
 from ui.first_frame import DEFAULT_SIZE
 from ui.history import StoreHistory
@@ -182,6 +183,8 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(1, 2)
         split.setSizes([640, 420])
         outer.addWidget(split, 1)
+        self.confirm_card = ConfirmCard()  # the request read back, whole, with Start / Cancel (hidden until one)
+        outer.addWidget(self.confirm_card)
 
         bar = QFrame()
         bar.setObjectName("Card")
@@ -230,6 +233,10 @@ class MainWindow(QMainWindow):
         b.tool_started.connect(self.conversation.add_tool_started)
         b.tool_finished.connect(self.conversation.add_tool_finished)
         b.turn_finished.connect(self.on_turn_finished)
+        b.confirmation_asked.connect(self.confirm_card.show_ask)
+        b.confirmation_closed.connect(self.confirm_card.close_ask)
+        b.turn_finished.connect(lambda _ev: self.confirm_card.turn_finished())
+        self.confirm_card.answered.connect(self.answer_read_back)
         b.level.connect(lambda ev: self.level.set_level(ev.rms_dbfs, ev.peak_dbfs, ev.speech))
         b.error.connect(self.on_error)
         b.notice.connect(self.on_notice)
@@ -281,6 +288,8 @@ class MainWindow(QMainWindow):
                 self.bridge.restart(effective_settings(settings))
             elif any(getattr(old, k) != getattr(settings, k) for k in ("speak_run_updates", "run_update_max_age_s")):
                 self.bridge.apply_run_updates(settings)  # the running session, from its next update
+            if old.confirm_before_create != settings.confirm_before_create:
+                self.bridge.apply_consent(settings)  # the running session, at once
         self.settings_applied.emit(settings)
 
     def _hint(self, listening: bool) -> str:
@@ -437,6 +446,13 @@ class MainWindow(QMainWindow):
         self.text.clear()
         self.root.setFocus()  # back to talking: the key is push-to-talk again, and the hint says so
 
+    def answer_read_back(self, yes: bool) -> None:
+        """The confirmation card's Start / Cancel: the user's own answer, sent like a typed one."""
+        if self.bridge.send_text(START_TEXT if yes else CANCEL_TEXT) is None:
+            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, then answer again.", "warn",
+                                      "Not ready")
+            self.confirm_card.turn_finished()
+
     # ------------------------------------------------------------------ engine events
     def _show_state(self, state: EngineState, detail: str = "") -> None:
         self.state = state
@@ -547,6 +563,7 @@ class MainWindow(QMainWindow):
 
     def restyle(self) -> None:
         self.messages.restyle()
+        self.confirm_card.restyle()
         self.conversation.restyle()
         self.runs.restyle()
         for w in (self.indicator, self.ptt, self.level):

@@ -1,0 +1,128 @@
+"""The confirmation card: the request read back and waiting for the user's yes, whole, with Start and Cancel.
+
+What a yes would start is shown here in full: the prompt (scrollable, never cut, plain text: it came from the
+model) and the repository or run.  Start and Cancel are the same path as a spoken yes or no (the window sends
+them as the user's typed answer); Enter and Esc do the same while the card has the focus.  The buttons never
+take the focus, so the push-to-talk key keeps talking wherever the focus is.  The card closes when the request
+is started, withdrawn (a no, Cancel), replaced by another read-back, or the setting is switched off.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
+
+from desktop.events import ConfirmationAsked, ConfirmationClosed
+from ui import theme
+from ui.plain_text import PlainLabel, clean
+
+START_TEXT, CANCEL_TEXT = "Yes", "No"  # what Start and Cancel say as the user's answer
+MAX_VISIBLE_LINES = 6  # a longer request scrolls inside the card
+
+
+def title_for(ev: ConfirmationAsked) -> str:
+    if ev.kind == "resume":
+        return f"Send this to run #{ev.run_id}?"
+    return f"Start an agent run in {ev.repo}?" if ev.repo else "Start an agent run?"
+
+
+class ConfirmCard(QFrame):
+    answered = Signal(bool)  # True: Start, False: Cancel
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("ConfirmCard")
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab or a click reaches it: then Enter / Esc answer
+        self.setAccessibleName("Request waiting for your yes")
+        self.ask: ConfirmationAsked | None = None
+        col = QVBoxLayout(self)
+        col.setContentsMargins(14, 10, 14, 10)
+        col.setSpacing(6)
+        head = QHBoxLayout()
+        self.title = PlainLabel("")
+        self.title.setObjectName("ConfirmTitle")
+        self.title.setWordWrap(True)
+        head.addWidget(self.title, 1)
+        self.note = PlainLabel("Nothing starts until you say yes or click Start")
+        self.note.setProperty("muted", True)
+        head.addWidget(self.note)
+        col.addLayout(head)
+        # the whole request: read-only plain text that scrolls, never elided; it never takes the focus (the
+        # push-to-talk key would type into it), the mouse can still select and scroll it
+        self.prompt = QPlainTextEdit()
+        self.prompt.setReadOnly(True)
+        self.prompt.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.prompt.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        self.prompt.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.prompt.setAccessibleName("The whole request")
+        col.addWidget(self.prompt)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.cancel = QPushButton("Cancel")
+        self.start = QPushButton("Start")
+        self.start.setProperty("primary", True)
+        for b, name in ((self.cancel, "Cancel: do not start it"), (self.start, "Start it")):
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setCursor(Qt.CursorShape.PointingHandCursor)
+            b.setAccessibleName(name)
+            row.addWidget(b)
+        col.addLayout(row)
+        self.start.clicked.connect(lambda: self.answer(True))
+        self.cancel.clicked.connect(lambda: self.answer(False))
+        self.setVisible(False)
+        self.restyle()
+
+    @property
+    def prompt_text(self) -> str:
+        return self.prompt.toPlainText()
+
+    def show_ask(self, ev: ConfirmationAsked) -> None:
+        """A request was read back: show all of it, buttons ready."""
+        self.ask = ev
+        self.title.setText(title_for(ev))
+        self.prompt.setPlainText(clean(ev.prompt))  # whole: only made paintable (no controls, no bidi overrides)
+        lines = max(1, min(MAX_VISIBLE_LINES, self.prompt.document().lineCount()))
+        metrics = self.prompt.fontMetrics()
+        self.prompt.setFixedHeight(min(metrics.lineSpacing() * MAX_VISIBLE_LINES, metrics.lineSpacing() * lines) + 18)
+        self._enable(True)
+        self.setVisible(True)
+
+    def close_ask(self, ev: ConfirmationClosed) -> None:
+        if self.ask is not None and ev.ask_id == self.ask.ask_id:
+            self.ask = None
+            self._enable(False)
+            self.setVisible(False)
+
+    def turn_finished(self) -> None:
+        """A turn ended with the request still waiting (the answer was not taken as one): ready again."""
+        if self.ask is not None:
+            self._enable(True)
+
+    def answer(self, yes: bool) -> None:
+        """Start / Cancel (or Enter / Esc): answered once; the card waits for the outcome."""
+        if self.ask is None or not self.start.isEnabled():
+            return
+        self._enable(False)
+        self.answered.emit(yes)
+
+    def _enable(self, on: bool) -> None:
+        self.start.setEnabled(on)
+        self.cancel.setEnabled(on)
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.ask is not None:
+            self.answer(True)
+            e.accept()
+        elif e.key() == Qt.Key.Key_Escape and self.ask is not None:
+            self.answer(False)
+            e.accept()
+        else:
+            super().keyPressEvent(e)
+
+    def restyle(self) -> None:
+        c = theme.current()
+        self.setStyleSheet(f"#ConfirmCard {{ background: {c.surface_alt}; border: 1px solid {c.border};"
+                           f" border-left: 3px solid {c.warn}; border-radius: 10px; }}"
+                           f" #ConfirmCard:focus {{ border: 1px solid {c.accent}; border-left: 3px solid {c.warn}; }}"
+                           f" #ConfirmTitle {{ font-weight: 700; }} QLabel {{ background: transparent; }}")
