@@ -56,7 +56,7 @@ class StateIndicator(QWidget):
         """"Starting…" until the engine's first state: it is loading behind the window's first frame."""
         self.starting = True
         self.detail = detail
-        self.setToolTip(tooltip(detail))
+        self.setToolTip(detail)  # the app's own words (what is loading)
         self.setAccessibleName(f"State: {self.label}")
         self._pulse.start()
         self.updateGeometry()

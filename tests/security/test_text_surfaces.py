@@ -39,6 +39,7 @@ from ui.conversation import Bubble, describe_args
 from ui.plain_text import ELLIPSIS, MAX_CHARS, TOOLTIP_CHARS, PlainLabel, clean, notification, readable
 
 PAINT_BUDGET_MS = 100.0
+STALL_BOUND_MS = 1000.0  # generous (a shared machine): 18 nested tables used to freeze the window for > 30 s
 MB = 1_000_000
 
 
@@ -247,6 +248,7 @@ def test_hostile_text_is_shown_as_text_on_every_live_surface(qtbot, window_env, 
         win.quit()
     worst = max(paints, key=lambda k: paints[k])
     assert paints[worst] < PAINT_BUDGET_MS, (worst, paints[worst])
+    assert max(stalls) < STALL_BOUND_MS, stalls  # seven 1 MB surfaces at once; a freeze would be seconds
     assert not was_read()
     threat("text on screen", "the app process, the UI thread and the user's files",
            "Gemini's or CodeGen's text as markup: <img src=file:///dev/zero> aborts the app, 18 nested tables "
