@@ -30,6 +30,7 @@ from desktop import secrets
 from desktop.config import CHOICES, ConfigError, Settings, check_settings, load_settings, save_settings
 from ui import hotkey
 from ui.level_meter import LevelMeter
+from ui.plain_text import PlainLabel, tooltip
 
 log = logging.getLogger(__name__)
 VOICES = ("Kore", "Puck", "Charon", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr")
@@ -81,7 +82,7 @@ class MicTest(QWidget):
         row.setContentsMargins(0, 0, 0, 0)
         self.button = QPushButton("Test microphone")
         self.meter = LevelMeter()
-        self.status = QLabel("")
+        self.status = PlainLabel("")  # device errors carry device names and library text
         self.status.setProperty("muted", True)
         row.addWidget(self.button)
         row.addWidget(self.meter, 1)
@@ -113,12 +114,12 @@ class MicTest(QWidget):
             self._stream.start()
         except AudioUnavailable as exc:
             self.status.setText(str(exc).split(":")[0])
-            self.status.setToolTip(str(exc))
+            self.status.setToolTip(tooltip(str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - device errors are shown, not raised
             self._stream = None
             self.status.setText(f"Could not open: {type(exc).__name__}")
-            self.status.setToolTip(str(exc))
+            self.status.setToolTip(tooltip(str(exc)))
             return
         self.status.setText("Speak now…")
         self._timer.start()
@@ -188,7 +189,7 @@ class SettingsDialog(QDialog):
         self._audio(settings)
         self._ptt(settings)
         self._behaviour(settings)
-        self.error = QLabel("")
+        self.error = PlainLabel("")  # quotes what was typed into a field
         self.error.setObjectName("SettingsError")
         self.error.setWordWrap(True)
         self.error.setVisible(False)
@@ -269,7 +270,7 @@ class SettingsDialog(QDialog):
         form.addRow("Voice detection", self.vad_mode)
         self.echo_cancellation = QCheckBox("Cancel the speaker's echo (talk over replies without headphones)")
         self.echo_cancellation.setChecked(s.echo_cancellation)
-        self.echo_note = QLabel(echo_cancellation_note())
+        self.echo_note = PlainLabel(echo_cancellation_note())
         self.echo_note.setWordWrap(True)
         self.echo_note.setProperty("muted", True)
         form.addRow("Echo", self.echo_cancellation)
@@ -286,7 +287,7 @@ class SettingsDialog(QDialog):
         self.global_hotkey = QCheckBox("Also listen for the key while other apps have focus")
         self.global_hotkey.setChecked(s.global_hotkey)
         reason = hotkey.unsupported_reason()
-        self.hotkey_note = QLabel(reason or "")
+        self.hotkey_note = PlainLabel(reason or "")
         self.hotkey_note.setWordWrap(True)
         self.hotkey_note.setProperty("muted", True)
         self.hotkey_note.setVisible(bool(reason))
