@@ -71,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="seconds into the WAV when the key comes up (default: 150 ms after the last word)")
     run.add_argument("--then", action="append", default=[], metavar="TEXT",
                      help="a typed follow-up turn after the spoken one (repeatable), e.g. --then yes")
-    run.add_argument("--denoise", choices=["webrtc", "rnnoise", "off"],
-                     help="noise suppression before the VAD and Gemini (default webrtc)")
+    run.add_argument("--denoise", choices=["auto", "webrtc", "rnnoise", "off"],
+                     help="noise suppression before the VAD and Gemini (default auto: the quality profile's)")
     run.add_argument("--vad-mode", type=int, choices=range(4), metavar="{0-3}",
                      help="local VAD first-stage aggressiveness, 0 (least) to 3 (most); default 3")
     run.add_argument("--metrics-port", type=int, metavar="PORT",

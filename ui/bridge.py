@@ -455,6 +455,12 @@ class EngineBridge(QObject):
         tools = self.session.tools if self.session is not None else None
         return tools is not None and self._call(tools.set_confirm, settings.confirm_before_create)
 
+    def apply_quality(self, settings: Settings) -> bool:
+        """The quality profile chosen in Settings (or "auto") in the running session: the live switch between
+        turns, no new session."""
+        power = self.session.power if self.session is not None else None
+        return power is not None and self._call(power.set_manual, settings.quality_profile)
+
     def query(self, fn: Callable[[Store], Any], done: Callable[[Any], None]) -> bool:
         """Run ``fn(store)`` on a worker thread; ``done(result)`` is called later on the Qt thread."""
         store, loop = self.store, self.loop

@@ -219,7 +219,10 @@ class ConversationView(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("Panel")
-        self.bubbles: dict[tuple[int, str], Bubble] = {}
+        # live bubbles by session, then by (turn, role): every session counts its turns from 1 (a restart after
+        # Settings, Reconnect), so a new session's turn 1 never streams into an old session's bubble
+        self.sessions: dict[int, dict[tuple[int, str], Bubble]] = {0: {}}
+        self.session_no = 0
         self.run_news: list[Bubble] = []  # Gemini's run updates, spoken or shown only, in order
         self.tools: dict[str, ToolCard] = {}
         self.history_source: HistorySource | None = None
@@ -344,6 +347,16 @@ class ConversationView(QFrame):
         holder.setLayout(row)
         self.column.insertWidget(self.column.count() if index is None else index, holder)
 
+    @property
+    def bubbles(self) -> dict[tuple[int, str], Bubble]:
+        """The current session's bubbles by (turn, role)."""
+        return self.sessions[self.session_no]
+
+    def end_session(self) -> None:
+        """The session ended (its last event has arrived): the next one's turns get bubbles of their own."""
+        self.session_no += 1
+        self.sessions[self.session_no] = {}
+
     def add_delta(self, ev: TranscriptDelta) -> None:
         key = (ev.turn_id, ev.role)
         bubble = self.bubbles.get(key)
@@ -361,11 +374,12 @@ class ConversationView(QFrame):
     def add_run_report(self, ev: RunReport) -> Bubble:
         """Run news as Gemini's turn: the bubble of the turn that speaks it, or one with the news shown only."""
         stamp = dt.datetime.now().strftime("%H:%M")
-        bubble = self.bubbles.get((ev.turn_id, "assistant")) if ev.spoken and ev.turn_id is not None else None
+        key = (ev.turn_id if ev.turn_id is not None else -1, "assistant")
+        bubble = self.bubbles.get(key) if ev.spoken and ev.turn_id is not None else None
         if bubble is None:
             bubble = Bubble("assistant", "" if ev.spoken else ev.text, stamp)
             if ev.spoken and ev.turn_id is not None:  # Gemini's words stream into it
-                self.bubbles[(ev.turn_id, "assistant")] = bubble
+                self.bubbles[key] = bubble
             self._insert(bubble, "assistant")
         bubble.link_runs(ev.run_ids, NOT_SPOKEN.get(ev.why_not_spoken, "") if not ev.spoken else "")
         bubble.run_clicked.connect(self.run_clicked)
@@ -389,8 +403,9 @@ class ConversationView(QFrame):
         card.finish(ev)
 
     def restyle(self) -> None:
-        for b in self.bubbles.values():
-            b.restyle()
+        for bubbles in self.sessions.values():
+            for b in bubbles.values():
+                b.restyle()
         for t in self.tools.values():
             t.restyle()
 

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.assets import asset
-from desktop.config import Settings
+from desktop.config import LAUNCH, SESSION, Settings, changed_settings
 from desktop.events import (
     EngineState,
     ErrorEvent,
@@ -251,6 +251,7 @@ class MainWindow(QMainWindow):
         b.session_started.connect(self.on_session_started)
         b.session_stopped.connect(lambda: self.on_state(EngineState.CLOSED, "") if self.state is not EngineState.ERROR
                                  else None)
+        b.session_stopped.connect(self.conversation.end_session)  # a new session counts its turns from 1 again
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
         self.ptt.pressed.connect(self.press)
         self.ptt.released.connect(self.release)
@@ -280,16 +281,21 @@ class MainWindow(QMainWindow):
         self._update_hint()
         self.conversation.set_empty_hint(key)
         self._set_global_hotkey(settings.global_hotkey, key)
-        if restart:
-            session_keys = ("gemini_api_key", "codegen_token", "codegen_org_id", "live_url", "codegen_url", "model",
-                            "voice", "input_device", "output_device", "denoise", "denoise_level", "vad_mode",
-                            "ptt_mode", "offline", "quality_profile", "echo_cancellation")
-            if any(getattr(old, k) != getattr(settings, k) for k in session_keys):
-                self.bridge.restart(effective_settings(settings))
-            elif any(getattr(old, k) != getattr(settings, k) for k in ("speak_run_updates", "run_update_max_age_s")):
-                self.bridge.apply_run_updates(settings)  # the running session, from its next update
-            if old.confirm_before_create != settings.confirm_before_create:
+        if restart:  # each setting says when its change takes effect (desktop.config: LIVE, SESSION, LAUNCH)
+            changed = changed_settings(old, settings)
+            if SESSION in changed.values():
+                self.bridge.restart(effective_settings(settings))  # a new session takes every setting
+            else:  # live switches in the running session
+                if changed.keys() & {"speak_run_updates", "run_update_max_age_s"}:
+                    self.bridge.apply_run_updates(settings)  # from its next update
+                if "quality_profile" in changed:
+                    self.bridge.apply_quality(settings)  # between turns, the session goes on
+            if "confirm_before_create" in changed:
                 self.bridge.apply_consent(settings)  # the running session, at once
+            if LAUNCH in changed.values():
+                self.on_notice(Notice("Saved: " + ", ".join(n.replace("_", " ") for n, w in changed.items()
+                                                            if w == LAUNCH) + " takes effect at the next start",
+                                      kind="settings-launch"))
         self.settings_applied.emit(settings)
 
     def _hint(self, listening: bool) -> str:
