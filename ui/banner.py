@@ -64,6 +64,7 @@ class Message(QFrame):
             self.button = QPushButton(button)
             self.button.setProperty("primary", True)
             self.button.setCursor(Qt.CursorShape.PointingHandCursor)
+            self.button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the focus (and Space) alone
             self.button.clicked.connect(lambda: self.action.emit(self.action_id))
             row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
         self.close_button = QPushButton("✕")
@@ -71,6 +72,7 @@ class Message(QFrame):
         self.close_button.setToolTip("Dismiss")
         self.close_button.setAccessibleName("Dismiss")
         self.close_button.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.close_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.close_button.clicked.connect(self.dismiss)
         row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         self.restyle()

@@ -242,7 +242,8 @@ class ConversationView(QFrame):
         head.addStretch(1)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search past sessions")
-        self.search.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # never the focus a window opens with
+        self.search.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab, a click or Ctrl+F (never the opening focus)
+        self.search.setAccessibleName("Search past sessions")
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(220)
         self.search.setFixedHeight(32)

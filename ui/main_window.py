@@ -16,8 +16,9 @@ import time
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent, QKeySequence
+from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractSpinBox,
     QApplication,
     QComboBox,
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QTabBar,
     QTextEdit,
     QVBoxLayout,
     QWidget,
@@ -59,11 +61,12 @@ from ui.first_frame import DEFAULT_SIZE
 from ui.history import StoreHistory
 from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
+from ui.keyboard_help import SHORTCUTS, KeyboardHelp
 from ui.level_meter import LevelMeter
 from ui.perf_panel import PerfPanel, stage_words
 from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
-from ui.runs_panel import RunsPanel
+from ui.runs_panel import RunCard, RunsPanel
 from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
@@ -76,6 +79,8 @@ NOTICE_SECONDS = 8
 # notices that need the user (kind -> banner title); the others are passing information for the status line
 BANNER_NOTICES = {"no_microphone": "Microphone", "storage": "History", "codegen": "CodeGen", "settings": "Settings"}
 TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox, QComboBox)
+# controls that Space itself activates: with the focus on one, Space is theirs (it talks everywhere else)
+SPACE_CONTROLS = (QAbstractButton, QTabBar, RunCard)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
 NARROW = 960  # below this width the runs panel goes under the conversation
@@ -84,6 +89,10 @@ PROFILE_WORDS = {"performance": "Full quality", "balanced": "Balanced quality", 
 
 def key_matches(e: QKeyEvent, key_name: str) -> bool:
     return QKeySequence(e.key()).toString().lower() == key_name.strip().lower()
+
+
+def key_matches_name(a: str, b: str) -> bool:
+    return a.strip().lower() == b.strip().lower()
 
 
 class MainWindow(QMainWindow):
@@ -164,7 +173,7 @@ class MainWindow(QMainWindow):
         self.settings_button.setProperty("flat", True)
         for b in (self.perf_button, self.settings_button):
             b.setCursor(Qt.CursorShape.PointingHandCursor)
-            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            b.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; a click leaves the focus (and Space) alone
             header.addWidget(b)
         outer.addLayout(header)
 
@@ -196,7 +205,7 @@ class MainWindow(QMainWindow):
         self.mute = QPushButton("Mute")
         self.mute.setCheckable(True)
         self.mute.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.mute.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.mute.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.mute.setToolTip("Mute the microphone: nothing is captured until you unmute")
         self.mute.setAccessibleName("Mute microphone")
         row.addWidget(self.mute)
@@ -213,18 +222,47 @@ class MainWindow(QMainWindow):
         col.addStretch(1)
         row.addLayout(col, 2)
         self.text = QLineEdit()
-        self.text.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # Tab and a new window never land in it
+        self.text.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab and a click; a new window opens on itself
         self.text.setPlaceholderText("…or type a request and press Enter")
         self.text.setMinimumHeight(38)
         self.send = QPushButton("Send")
         self.send.setProperty("primary", True)
         self.send.setMinimumHeight(38)
         self.send.setCursor(Qt.CursorShape.PointingHandCursor)
-        self.send.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.send.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         row.addWidget(self.text, 3)
         row.addWidget(self.send)
         outer.addWidget(bar)
         self.perf = PerfPanel(self)
+        self.help: KeyboardHelp | None = None
+
+    def focus_stops(self) -> list[QWidget]:
+        """Where Tab goes, in the order the eye reads the window: the window itself (ready to talk), the header,
+        the banners' buttons, search and the conversation, the run cards, the request read back, then the talk
+        bar.  Built at each Tab, so banners and run cards that came later are in their place; hidden or
+        disabled controls are skipped."""
+        conv = self.conversation
+        stops: list[QWidget] = [self.root, self.perf_button, self.settings_button]
+        for msg in self.messages.messages.values():
+            stops += [b for b in (msg.button, msg.close_button) if b is not None]
+        stops += [conv.search, conv.scroller, conv.results, conv.back, self.runs.scroller]
+        column = self.runs.column
+        items = (column.itemAt(i) for i in range(column.count()))
+        stops += [w for w in (item.widget() for item in items if item is not None) if isinstance(w, RunCard)]
+        stops += [self.confirm_card, self.ptt, self.mute, self.text, self.send]
+        return [w for w in stops if w.isVisible() and w.isEnabled()
+                and (w is self.root or w.focusPolicy() & Qt.FocusPolicy.TabFocus)]
+
+    def focusNextPrevChild(self, forward: bool) -> bool:  # noqa: N802 - Qt API
+        stops = self.focus_stops()
+        current = QApplication.focusWidget()
+        while current is not None and current not in stops and current is not self:
+            current = current.parentWidget()  # e.g. inside a scroll area
+        if current not in stops:
+            return super().focusNextPrevChild(forward)
+        target = stops[(stops.index(current) + (1 if forward else -1)) % len(stops)]
+        target.setFocus(Qt.FocusReason.TabFocusReason if forward else Qt.FocusReason.BacktabFocusReason)
+        return True
 
     def _wire(self) -> None:
         b = self.bridge
@@ -271,6 +309,33 @@ class MainWindow(QMainWindow):
         self.tray.show_window.connect(self._raise)
         self.tray.quit_requested.connect(self.quit)
         theme.follow_os(self._app, self.restyle)
+        actions = {"settings": lambda: self.open_settings(), "performance": self.perf.show,
+                   "mute": lambda: self.set_muted(not self.muted), "type": self.focus_text,
+                   "search": self.focus_search, "help": self.show_keyboard_help}
+        self.shortcuts: dict[str, list[QShortcut]] = {}
+        for name, (keys, _what) in SHORTCUTS.items():
+            self.shortcuts[name] = []
+            for key in keys:
+                shortcut = QShortcut(QKeySequence(key), self)
+                shortcut.activated.connect(actions[name])
+                self.shortcuts[name].append(shortcut)
+
+    # ------------------------------------------------------------------ keyboard
+    def focus_text(self) -> None:
+        self.text.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def focus_search(self) -> None:
+        search = self.conversation.search
+        search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        search.selectAll()
+
+    def show_keyboard_help(self) -> KeyboardHelp:
+        if self.help is not None and self.help.isVisible():
+            self.help.raise_()
+            return self.help
+        self.help = KeyboardHelp(self.settings.ptt_key, self.settings.ptt_mode, self)
+        self.help.open()
+        return self.help
 
     # ------------------------------------------------------------------ settings
     def apply_settings(self, settings: Settings, restart: bool = True) -> None:
@@ -314,12 +379,30 @@ class MainWindow(QMainWindow):
     def _key_talks_in(self, w: QWidget) -> bool:
         return w is self.text and not self.text.text()
 
+    @staticmethod
+    def _space_activates(w: QObject | None) -> bool:
+        """``w`` is a control that Space itself activates (a button, a tab, a run card)."""
+        return isinstance(w, SPACE_CONTROLS)
+
+    def _focused_control(self) -> str:
+        """The name of the focused control that takes Space, or "" (Space then talks)."""
+        w = QApplication.focusWidget()
+        if w is None or w.window() is not self or not self._space_activates(w):
+            return ""
+        if isinstance(w, RunCard):
+            return f"Run #{w.run_id}"
+        return w.accessibleName() or (w.text() if isinstance(w, QAbstractButton) else "") or "the focused control"
+
     def _focus_changed(self, _old: QWidget | None, _new: QWidget | None) -> None:
         self._update_hint()
 
     def _update_hint(self) -> None:
+        control = "" if self.listening or self.settings.ptt_mode == "hands-free" else self._focused_control()
         if not self.listening and self._typing() and self.settings.ptt_mode != "hands-free":
-            text = "Typing: Enter sends, Esc goes back to talking"
+            text = ("Searching: Esc goes back to talking" if QApplication.focusWidget() is self.conversation.search
+                    else "Typing: Enter sends, Esc goes back to talking")
+        elif control and key_matches_name("Space", self.settings.ptt_key):
+            text = f"Space presses {control.replace(chr(10), ' ')[:40]}: Esc goes back to talking"
         elif self.muted:
             text = "Microphone muted: Unmute to talk"
         else:
@@ -361,12 +444,16 @@ class MainWindow(QMainWindow):
         if not isinstance(obj, QWidget) or obj.window() is not self:
             return False
         ke: QKeyEvent = e  # type: ignore[assignment]
+        escape = kind == QEvent.Type.KeyPress and ke.key() == Qt.Key.Key_Escape
+        if escape and (obj in (self.text, self.conversation.search, self.ptt) or isinstance(obj, SPACE_CONTROLS)):
+            self.root.setFocus(Qt.FocusReason.OtherFocusReason)  # back to talking
+            return True
         if isinstance(obj, TEXT_INPUTS):
-            if obj is self.text and kind == QEvent.Type.KeyPress and ke.key() == Qt.Key.Key_Escape:
-                self.root.setFocus()
-                return True
             if not self._key_talks_in(obj) and not (self.keys.down and kind == QEvent.Type.KeyRelease):
                 return False
+        if (ke.key() == Qt.Key.Key_Space and self._space_activates(obj)
+                and not (self.keys.down and kind == QEvent.Type.KeyRelease)):
+            return False  # the focused button takes its Space (a turn that was open still ends on the release)
         if not key_matches(ke, self.settings.ptt_key):
             return False
         if self.settings.ptt_mode == "hands-free":

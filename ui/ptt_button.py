@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui import theme
@@ -28,7 +28,7 @@ class PushToTalkButton(QWidget):
         self._anim.timeout.connect(self._tick)
         self.setCursor(Qt.CursorShape.PointingHandCursor)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
-        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it (a click never moves the focus here)
         self.setAccessibleName("Push to talk")
         self.setToolTip("Hold to talk")
 
@@ -58,6 +58,31 @@ class PushToTalkButton(QWidget):
         if e.button() == Qt.MouseButton.LeftButton and self.enabled_for_input:
             self.released.emit()
 
+    # with the focus here, Enter is held like the mouse button (the push-to-talk key talks anywhere)
+    TALK_KEYS = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if e.key() not in self.TALK_KEYS:
+            super().keyPressEvent(e)
+            return
+        if not e.isAutoRepeat() and self.enabled_for_input:
+            self.pressed.emit(time.perf_counter())
+
+    def keyReleaseEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if e.key() not in self.TALK_KEYS:
+            super().keyReleaseEvent(e)
+            return
+        if not e.isAutoRepeat() and self.enabled_for_input:
+            self.released.emit()
+
+    def focusInEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().focusInEvent(e)
+        self.update()  # the focus ring
+
+    def focusOutEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().focusOutEvent(e)
+        self.update()
+
     def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
         c = theme.current()
         p = QPainter(self)
@@ -79,6 +104,10 @@ class PushToTalkButton(QWidget):
         p.drawEllipse(center, rad, rad)
         ink = QColor(c.text_muted if self.muted else c.accent_text if not self.active else "#ffffff")
         self._paint_mic(p, center, rad, ink)
+        if self.hasFocus():  # the keyboard's focus ring, outside the button's edge
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.setPen(QPen(QColor(c.text), 2.5, Qt.PenStyle.DashLine))
+            p.drawEllipse(center, rad + 6, rad + 6)
         if self.muted:
             p.setPen(QPen(QColor(c.warn), 3.5, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
             p.drawLine(QPointF(center.x() - rad * 0.45, center.y() - rad * 0.45),

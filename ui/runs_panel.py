@@ -10,7 +10,7 @@ from dataclasses import replace
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Signal
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from desktop.events import RunFinished, RunStep, RunUpdate
@@ -62,6 +62,7 @@ class RunCard(QFrame):
         self.targets: dict[str, QUrl] = {}  # href -> the checked URL it opens (``links.target``)
         self.setObjectName("RunCard")
         self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it; Enter or Space shows its steps
         self.focused = False
         self.started = parse_created(run.created_at) or time.time()
         self.ended: float | None = None
@@ -182,6 +183,7 @@ class RunCard(QFrame):
         border = c.accent if self.focused else c.border
         self.setStyleSheet(
             f"#RunCard {{ background: {c.surface_alt}; border: 1px solid {border}; border-radius: 10px; }}"
+            f" #RunCard:focus {{ border: 2px solid {c.text}; }}"
             f" QLabel {{ background: transparent; }} #RunTitle {{ font-weight: 700; }}"
             f" #Chip {{ color: {tone}; background: {theme.mix(tone, c.surface_alt, 0.16)}; border-radius: 9px;"
             f" padding: 2px 10px;"
@@ -192,6 +194,17 @@ class RunCard(QFrame):
         if e.button() == Qt.MouseButton.LeftButton:
             self.clicked.emit(self.run_id)
         super().mousePressEvent(e)
+
+    def keyPressEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space) and not e.isAutoRepeat():
+            self.clicked.emit(self.run_id)
+            return
+        super().keyPressEvent(e)
+
+    def keyReleaseEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API
+        if e.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space):
+            return  # the press was this card's
+        super().keyReleaseEvent(e)
 
 
 class RunsPanel(QFrame):

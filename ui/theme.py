@@ -82,6 +82,15 @@ def style_sheet(c: Palette) -> str:
     QHeaderView::section {{ background: transparent; color: {c.text_muted}; border: none;
         border-bottom: 1px solid {c.border}; padding: 6px; font-weight: 600; }}
     QToolTip {{ background: {c.surface_alt}; color: {c.text}; border: 1px solid {c.border}; }}
+    /* the keyboard's focus, always visible (last: over the rules above) */
+    QPushButton:focus {{ border: 2px solid {c.accent}; padding: 5px 13px; }}
+    QPushButton[flat="true"]:focus {{ border: 2px solid {c.accent}; border-radius: 6px; padding: 2px 6px; }}
+    QPushButton[primary="true"]:focus {{ border: 2px solid {c.text}; padding: 4px 12px; }}
+    QLineEdit:focus, QComboBox:focus, QSpinBox:focus, QPlainTextEdit:focus {{ border: 2px solid {c.accent};
+        padding: 5px 9px; }}
+    QScrollArea:focus, QListWidget:focus {{ border: 2px solid {c.accent}; border-radius: 8px; }}
+    QCheckBox:focus {{ border: 1px dashed {c.accent}; }}
+    QTabBar::tab:focus {{ color: {c.text}; border-bottom: 2px solid {c.text}; }}
     """
 
 

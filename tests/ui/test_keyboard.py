@@ -1,0 +1,136 @@
+"""Keyboard only: Tab reaches every control in reading order with a visible focus ring; Space talks except on a
+control that Space itself activates; shortcuts for Settings, Mute, the request box and search, listed in the
+help (F1 or ?).  Real key events through Qt (offscreen)."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import make_window
+from ui.keyboard_help import SHORTCUTS, KeyboardHelp
+from ui.settings_dialog import SettingsDialog
+
+
+@pytest.fixture
+def win(qtbot, themed_app, memory_keyring):
+    w = make_window(qtbot)
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.root, timeout=3000)
+    yield w
+    w.quit()
+
+
+def focused():
+    return QApplication.focusWidget()
+
+
+def tab(qtbot, backwards: bool = False):
+    w = focused()
+    qtbot.keyClick(w, Qt.Key.Key_Backtab if backwards else Qt.Key.Key_Tab,
+                   Qt.KeyboardModifier.ShiftModifier if backwards else Qt.KeyboardModifier.NoModifier)
+    return focused()
+
+
+def test_tab_reaches_every_control_in_reading_order_and_back_to_talking(qtbot, win):
+    conv = win.conversation
+    qtbot.waitUntil(conv.search.isEnabled, timeout=5000)  # history is local: search works from the start
+    stops = []
+    for _ in range(20):
+        w = tab(qtbot)
+        stops.append(w)
+        if w is win.root:
+            break
+    wanted = [win.perf_button, win.settings_button, conv.search, win.ptt, win.mute, win.text, win.send, win.root]
+    assert [w for w in stops if w in wanted] == wanted, [type(w).__name__ for w in stops]
+    assert stops[-1] is win.root  # Tab comes round to the window itself: ready to talk again
+    # and backwards
+    assert tab(qtbot, backwards=True) is win.send
+    assert tab(qtbot, backwards=True) is win.text
+
+
+@pytest.mark.parametrize("name", ["perf_button", "settings_button", "mute", "send", "ptt", "text"])
+def test_the_focused_control_shows_a_focus_ring(qtbot, win, name):
+    control = getattr(win, name)
+    win.root.setFocus()
+    qtbot.waitUntil(lambda: not control.hasFocus(), timeout=1000)
+    before = control.grab().toImage()
+    control.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(control.hasFocus, timeout=1000)
+    control.repaint()
+    after = control.grab().toImage()
+    assert before != after  # something visibly changed: the ring
+
+
+def test_space_talks_unless_a_focused_button_takes_it(qtbot, win):
+    # on the window itself: Space talks
+    qtbot.keyPress(win.root, Qt.Key.Key_Space)
+    assert win.listening
+    qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    # on Mute: Space presses Mute (and the hint says so), nothing is captured
+    while focused() is not win.mute:
+        tab(qtbot)
+    assert "Space presses" in win.hint.text() and "Esc" in win.hint.text()
+    qtbot.keyClick(win.mute, Qt.Key.Key_Space)
+    assert win.muted and not win.listening
+    qtbot.keyClick(win.mute, Qt.Key.Key_Space)
+    assert not win.muted and not win.listening
+    # on the microphone button: Space (the push-to-talk key) and Enter both talk
+    win.ptt.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.keyPress(win.ptt, Qt.Key.Key_Space)
+    assert win.listening
+    qtbot.keyRelease(win.ptt, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    qtbot.keyPress(win.ptt, Qt.Key.Key_Return)
+    assert win.listening
+    qtbot.keyRelease(win.ptt, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    # Esc on a button goes back to talking
+    win.send.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.keyClick(win.send, Qt.Key.Key_Escape)
+    assert focused() is win.root
+    qtbot.keyPress(win.root, Qt.Key.Key_Space)
+    assert win.listening
+    qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+
+
+def test_shortcuts_for_settings_mute_typing_and_search(qtbot, win):
+    ctrl = Qt.KeyboardModifier.ControlModifier
+    qtbot.keyClick(win.root, Qt.Key.Key_M, ctrl)
+    assert win.muted and win.mute.text() == "Unmute"
+    qtbot.keyClick(win.root, Qt.Key.Key_M, ctrl)
+    assert not win.muted
+    qtbot.keyClick(win.root, Qt.Key.Key_L, ctrl)
+    assert focused() is win.text
+    qtbot.keyClicks(win.text, "hello there")
+    assert win.text.text() == "hello there" and not win.listening  # Space typed in the request box
+    qtbot.keyClick(win.text, Qt.Key.Key_Escape)
+    assert focused() is win.root
+    qtbot.keyClick(win.root, Qt.Key.Key_F, ctrl)
+    assert focused() is win.conversation.search
+    assert win.hint.text().startswith("Searching")
+    qtbot.keyClick(win.conversation.search, Qt.Key.Key_Escape)
+    assert focused() is win.root
+    qtbot.keyClick(win.root, Qt.Key.Key_Comma, ctrl)
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in win.findChildren(SettingsDialog)), timeout=2000)
+    dlg = next(d for d in win.findChildren(SettingsDialog) if d.isVisible())
+    qtbot.keyClick(dlg, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not dlg.isVisible(), timeout=2000)
+
+
+@pytest.mark.parametrize("key", [Qt.Key.Key_F1, Qt.Key.Key_Question])
+def test_help_lists_every_shortcut_and_closes_with_esc(qtbot, win, key):
+    qtbot.keyClick(win.root, key)
+    qtbot.waitUntil(lambda: win.help is not None and win.help.isVisible(), timeout=2000)
+    help_box = win.help
+    assert isinstance(help_box, KeyboardHelp)
+    listed = " | ".join(f"{k} = {what}" for k, what in help_box.rows)
+    for _keys, what in SHORTCUTS.values():
+        assert what in listed
+    assert "Space" in listed and "Hold to talk" in listed
+    assert not win.listening
+    qtbot.keyClick(help_box, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not help_box.isVisible(), timeout=2000)
