@@ -13,11 +13,22 @@ from ui.keyboard_help import SHORTCUTS, KeyboardHelp
 from ui.settings_dialog import SettingsDialog
 
 
+def give_focus(qtbot, win, widget) -> None:
+    """The focus on ``widget``, in the active window (as a person's Tab leaves it)."""
+    def has_it() -> bool:
+        if not win.isActiveWindow():
+            win.activateWindow()
+        widget.setFocus(Qt.FocusReason.TabFocusReason)
+        return widget.hasFocus()
+
+    qtbot.waitUntil(has_it, timeout=3000)
+
+
 @pytest.fixture
 def win(qtbot, themed_app, memory_keyring):
     w = make_window(qtbot)
-    w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.focusWidget() is w.root, timeout=3000)
+    qtbot.waitUntil(lambda: "offline" in w.messages.messages, timeout=5000)  # the window has settled
+    give_focus(qtbot, w, w.root)
     yield w
     w.quit()
 
@@ -53,11 +64,9 @@ def test_tab_reaches_every_control_in_reading_order_and_back_to_talking(qtbot, w
 @pytest.mark.parametrize("name", ["perf_button", "settings_button", "mute", "send", "ptt", "text"])
 def test_the_focused_control_shows_a_focus_ring(qtbot, win, name):
     control = getattr(win, name)
-    win.root.setFocus()
-    qtbot.waitUntil(lambda: not control.hasFocus(), timeout=1000)
+    give_focus(qtbot, win, win.root)
     before = control.grab().toImage()
-    control.setFocus(Qt.FocusReason.TabFocusReason)
-    qtbot.waitUntil(control.hasFocus, timeout=1000)
+    give_focus(qtbot, win, control)
     control.repaint()
     after = control.grab().toImage()
     assert before != after  # something visibly changed: the ring
@@ -78,7 +87,7 @@ def test_space_talks_unless_a_focused_button_takes_it(qtbot, win):
     qtbot.keyClick(win.mute, Qt.Key.Key_Space)
     assert not win.muted and not win.listening
     # on the microphone button: Space (the push-to-talk key) and Enter both talk
-    win.ptt.setFocus(Qt.FocusReason.TabFocusReason)
+    give_focus(qtbot, win, win.ptt)
     qtbot.keyPress(win.ptt, Qt.Key.Key_Space)
     assert win.listening
     qtbot.keyRelease(win.ptt, Qt.Key.Key_Space)
@@ -88,7 +97,7 @@ def test_space_talks_unless_a_focused_button_takes_it(qtbot, win):
     qtbot.keyRelease(win.ptt, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: not win.listening, timeout=2000)
     # Esc on a button goes back to talking
-    win.send.setFocus(Qt.FocusReason.TabFocusReason)
+    give_focus(qtbot, win, win.send)
     qtbot.keyClick(win.send, Qt.Key.Key_Escape)
     assert focused() is win.root
     qtbot.keyPress(win.root, Qt.Key.Key_Space)
