@@ -20,6 +20,13 @@ For the window::
     cap.open()        # on the engine loop thread; raises AudioUnavailable with a user-facing message
     ...
     cap.close()
+
+``set_block_ms(ms)`` changes the audio per callback while the microphone runs: the engine asks for 100 ms
+blocks between turns (a process woken 10 times a second instead of 100) and for the profile's block at the
+key press.  PortAudio fixes a stream's block size when it opens, so the new stream opens beside the running
+one, which keeps delivering until the new one's first block arrives (a sound server can take a second or two
+to start a stream); frames the new stream repeats from before the switch are dropped, so the engine sees
+one unbroken stream of frames.
 """
 
 from __future__ import annotations
@@ -36,6 +43,15 @@ from audio.frames import FRAME_BYTES, FRAME_MS, RATE
 
 FrameCallback = Callable[[bytes, float], None]  # (10 ms PCM16 frame, perf_counter capture time)
 ErrorCallback = Callable[[DeviceLost], None]
+IDLE_BLOCK_MS = 100  # audio per callback between turns (see ``set_block_ms``)
+DUPLICATE_SLACK_S = FRAME_MS / 2000  # callback-time jitter tolerated before a frame counts as a repeat
+SWITCH_HOLD_MAX_S = 0.25  # the new stream's frames wait at most this long for the old one to catch up
+
+
+def _checked_block(block_ms: int) -> int:
+    if block_ms % FRAME_MS or not FRAME_MS <= block_ms <= 100:
+        raise ValueError(f"capture block must be a multiple of {FRAME_MS} ms up to 100 ms, got {block_ms}")
+    return block_ms
 
 
 class MicCapture:
@@ -53,19 +69,21 @@ class MicCapture:
         self.device_rate = device_rate  # None: 16 kHz when the device can, else its native rate
         # audio per callback: 10 ms frames are still delivered one by one, but a longer block (the saver
         # profile's 30 ms) wakes the process a third as often
-        if block_ms % FRAME_MS or not FRAME_MS <= block_ms <= 100:
-            raise ValueError(f"capture block must be a multiple of {FRAME_MS} ms up to 100 ms, got {block_ms}")
-        self.block_ms = block_ms
+        self.block_ms = _checked_block(block_ms)
         self.rate = RATE
         self.frames = 0
         self.overflows = 0
         self._stream: Any = None
-        self._resampler: Any = None
-        self._pending = bytearray()
         self._last_frame_at = 0.0
         self._watchdog: asyncio.TimerHandle | None = None
         self._closing = False
         self._generation = 0  # frames and notices queued by a stream that has since been closed are dropped
+        # a block-size switch under way: the stream that keeps delivering until the new one starts, and its
+        # generation; and each live stream's resampler with its pending samples (device rate != 16 kHz)
+        self._retiring: tuple[Any, int] | None = None
+        self._resamplers: dict[int, tuple[Any, bytearray]] = {}
+        self._held: list[tuple[bytes, float]] = []  # the new stream's frames while the old one catches up
+        self.switches = 0  # block-size switches completed (the new stream delivered)
 
     @property
     def is_open(self) -> bool:
@@ -84,17 +102,26 @@ class MicCapture:
         except Exception:
             rate = int(self.device.default_rate)  # the device's own rate; resampled below
         self.rate = rate
-        self._pending.clear()
+        self._resamplers.clear()
+        self._start_stream(sd)
+        self._closing = False
+        self.frames = 0
+        self._last_frame_at = time.perf_counter()
+        self._arm_watchdog()
+
+    def _start_stream(self, sd: Any) -> None:
+        """A new stream at ``block_ms`` under a new generation, made the current one."""
+        assert self.device is not None
+        rate = self.rate
+        self._generation += 1
+        gen = self._generation
         if rate != RATE:
             import soxr
 
-            self._resampler = soxr.ResampleStream(rate, RATE, 1, dtype="int16", quality="HQ")
+            self._resamplers[gen] = (soxr.ResampleStream(rate, RATE, 1, dtype="int16", quality="HQ"), bytearray())
             deliver: Callable[[int, bytes, float], None] = self._deliver_resampled
         else:
-            self._resampler = None
             deliver = self._deliver_block
-        self._generation += 1
-        gen = self._generation
         call_soon = self.loop.call_soon_threadsafe
         perf = time.perf_counter
 
@@ -112,12 +139,31 @@ class MicCapture:
                                        finished_callback=finished)
             stream.start()
         except Exception as exc:  # PortAudioError and friends: the device refused to open
+            self._resamplers.pop(gen, None)
             raise AudioUnavailable(f"cannot open the microphone {self.device.name!r}: {exc}") from None
         self._stream = stream
-        self._closing = False
-        self.frames = 0
-        self._last_frame_at = time.perf_counter()
-        self._arm_watchdog()
+
+    def set_block_ms(self, block_ms: int) -> None:
+        """Capture ``block_ms`` per callback from now on (on the loop's thread; see the module's notes).  A
+        device that refuses the new stream leaves the running one as it is."""
+        block_ms = _checked_block(block_ms)
+        if block_ms == self.block_ms:
+            return
+        self.block_ms = block_ms
+        if self._stream is None:
+            return
+        if self._retiring is None:
+            self._retiring = (self._stream, self._generation)
+        else:  # switched again before the switch completed: the old stream (still delivering) stays
+            self._abort(self._stream)
+            self._resamplers.pop(self._generation, None)
+            self._held.clear()
+        try:
+            self._start_stream(load_sounddevice())
+        except AudioUnavailable:
+            stream, gen = self._retiring
+            self._retiring = None
+            self._stream, self._generation = stream, gen  # keep the running one (its generation is current)
 
     def close(self) -> None:
         self._closing = True
@@ -126,12 +172,20 @@ class MicCapture:
             self._watchdog.cancel()
             self._watchdog = None
         stream, self._stream = self._stream, None
-        if stream is not None:
-            try:
-                stream.abort()
-                stream.close()
-            except Exception:  # the device is already gone; nothing left to release
-                pass
+        retiring, self._retiring = self._retiring, None
+        self._resamplers.clear()
+        self._held.clear()
+        for old in (stream, retiring[0] if retiring is not None else None):
+            if old is not None:
+                self._abort(old)
+
+    @staticmethod
+    def _abort(stream: Any) -> None:
+        try:
+            stream.abort()
+            stream.close()
+        except Exception:  # the device is already gone; nothing left to release
+            pass
 
     def reopen(self, device: str | int | None = None) -> None:
         if device is not None:
@@ -141,23 +195,51 @@ class MicCapture:
 
     # ------------------------------------------------------------------ on the loop
     def _deliver_resampled(self, gen: int, block: bytes, captured_at: float) -> None:
-        if gen != self._generation:
+        state = self._resamplers.get(gen)
+        if state is None:
             return
-        x = np.frombuffer(block, dtype="<i2")
-        self._pending += self._resampler.resample_chunk(x).astype("<i2").tobytes()
-        while len(self._pending) >= FRAME_BYTES:
-            frame = bytes(self._pending[:FRAME_BYTES])
-            del self._pending[:FRAME_BYTES]
-            self._deliver(gen, frame, captured_at)
+        resampler, pending = state
+        pending += resampler.resample_chunk(np.frombuffer(block, dtype="<i2")).astype("<i2").tobytes()
+        n = len(pending) // FRAME_BYTES
+        frames = [bytes(pending[i * FRAME_BYTES:(i + 1) * FRAME_BYTES]) for i in range(n)]
+        del pending[:n * FRAME_BYTES]
+        self._accept(gen, frames, captured_at)
 
     def _deliver_block(self, gen: int, block: bytes, captured_at: float) -> None:
-        n = len(block) // FRAME_BYTES
-        for i in range(n):  # the last frame of the block was captured at captured_at
-            self._deliver(gen, block[i * FRAME_BYTES:(i + 1) * FRAME_BYTES], captured_at - (n - 1 - i) * FRAME_MS / 1000)
+        self._accept(gen, [block[i:i + FRAME_BYTES] for i in range(0, len(block) - FRAME_BYTES + 1, FRAME_BYTES)],
+                     captured_at)
 
-    def _deliver(self, gen: int, frame: bytes, captured_at: float) -> None:
-        if gen != self._generation:
-            return
+    def _accept(self, gen: int, frames: list[bytes], captured_at: float) -> None:
+        """A block's frames (the last captured at ``captured_at``), in capture order across a switch: the new
+        stream's frames wait until the old one has delivered past their start, then repeats are dropped."""
+        n = len(frames)
+        timed = [(f, captured_at - (n - 1 - i) * FRAME_MS / 1000) for i, f in enumerate(frames)]
+        retiring = self._retiring
+        if retiring is None or gen == retiring[1]:
+            if gen != self._generation and retiring is None:
+                return  # a closed stream's block, queued before it closed
+            for frame, t in timed:
+                self._deliver(frame, t)
+            held = self._held
+            if held and timed and (timed[-1][1] >= held[0][1] - DUPLICATE_SLACK_S):
+                self._finish_switch()
+        elif gen == self._generation:
+            self._held.extend(timed)
+            if self._held and self._held[-1][1] - self._held[0][1] >= SWITCH_HOLD_MAX_S:
+                self._finish_switch()  # the old stream has stopped delivering: go on without it
+
+    def _finish_switch(self) -> None:
+        retiring, self._retiring = self._retiring, None
+        if retiring is not None:
+            self._resamplers.pop(retiring[1], None)
+            self._abort(retiring[0])
+        held, self._held = self._held, []
+        for frame, t in held:
+            if t > self._last_frame_at + DUPLICATE_SLACK_S:  # not a repeat of what the old stream delivered
+                self._deliver(frame, t)
+        self.switches += 1
+
+    def _deliver(self, frame: bytes, captured_at: float) -> None:
         self.frames += 1
         self._last_frame_at = captured_at
         self.on_frame(frame, captured_at)

@@ -149,6 +149,12 @@ class FarEndReference:
             self._raw += pcm
             self.pushed_bytes += len(pcm)
 
+    def discard(self) -> None:
+        """Drop what was played and not pulled (the capture side paused): the next pull starts from now."""
+        with self._lock:
+            self._raw.clear()
+        self._frames = np.zeros(0, dtype=np.int16)
+
     def pull(self) -> bytes:
         """One 10 ms frame of reference for the capture frame being processed now (silence when none)."""
         with self._lock:

@@ -6,7 +6,14 @@ captured at ``t`` (perf_counter, or seconds into a file) and returns a ``Process
 whether speech is currently open.  The VAD judges the signal after echo cancellation and before noise
 suppression and its automatic gain (which lifts the noise in pauses and smears the boundaries), with the
 neural second stage when one is given.  Cheap and non-blocking: the
-session engine calls it on its loop for every frame.
+session engine calls it on its loop for every frame of a turn and of a reply.
+
+Between turns the chain does not run (``desktop.engine``: idle costs nothing): the engine keeps raw frames
+for the pre-roll, ``listen`` runs the VAD alone on a raw frame (hands-free), ``process(..., vad=False)``
+runs a pre-roll frame the VAD has already heard through the rest of the chain, and ``suspend`` drops what
+belongs to the moment (an open VAD segment, the far end's backlog) while keeping what was learned (the echo
+path, the noise floor and estimate).  ``runs`` counts each stage's invocations, so the idle cost can be
+checked by counting work rather than timing it.
 
 Typical use (the engine does this in ``feed_frame``)::
 
@@ -18,6 +25,7 @@ Typical use (the engine does this in ``feed_frame``)::
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from audio.denoise import DEFAULT_AUTO_GAIN_DBFS, Denoiser, Fallback, PassThrough, make_denoiser
@@ -43,6 +51,7 @@ class InputPipeline:
         self.vad = VoiceActivityDetector(vad, scorer=scorer)
         self.meter = LevelMeter(level_hz)
         self.fallback = fallback  # set when the requested denoise backend was not available
+        self.runs: Counter[str] = Counter()  # invocations per stage: echo, vad, denoise, meter
 
     @classmethod
     def build(cls, denoise: str = "webrtc", denoise_level: int = 2, *, auto_gain: bool = True, vad_mode: int = 3,
@@ -55,15 +64,36 @@ class InputPipeline:
         return cls(denoiser, vad=VadOptions(mode=vad_mode, frame_ms=vad_frame_ms), level_hz=level_hz,
                    fallback=note, echo=echo, scorer=scorer)
 
-    def process(self, frame: bytes, t: float) -> Processed:
+    def process(self, frame: bytes, t: float, *, vad: bool = True) -> Processed:
+        """The whole chain on one frame (``vad=False``: a frame ``listen`` already showed the VAD)."""
+        runs = self.runs
         near_end = None
         if self.echo is not None:
+            runs["echo"] += 1
             frame = self.echo.process(frame)
             near_end = self.echo.near_end
-        ev = self.vad.process(frame, t, near_end)
+        ev = None
+        if vad:
+            runs["vad"] += 1
+            ev = self.vad.process(frame, t, near_end)
+        runs["denoise"] += 1
         out = self.denoiser.process(frame)
+        runs["meter"] += 1
         level = self.meter.push(out)
         return Processed(out, level, ev, self.vad.speaking)
+
+    def listen(self, frame: bytes, t: float) -> VadEvent | None:
+        """The VAD alone on a raw frame, while nothing plays and no turn is open (hands-free between turns):
+        its cheap first stage on every frame, the neural stage only on frames the first stage flags."""
+        self.runs["vad"] += 1
+        return self.vad.process(frame, t)
+
+    def suspend(self) -> None:
+        """The chain stops between turns: an open VAD segment and the far end's backlog are dropped (they
+        belong to the moment); the echo path, the noise floor and the denoiser's estimate are kept."""
+        self.vad.suspend()
+        if self.echo is not None:
+            self.echo.reference.discard()
 
     def finish(self) -> list[VadEvent]:
         return self.vad.finish()

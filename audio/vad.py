@@ -185,6 +185,18 @@ class VoiceActivityDetector:
         self.state = VadState.QUIET
         self._seen = self._voiced = 0
 
+    def suspend(self) -> None:
+        """Frames stop coming for a while (the input chain rests between turns): forget the segment and the
+        second stage's context, which belong to the moment; keep the noise floor and webrtcvad's adaptation.
+        Nothing heard since counts as silence (``trailing_silence_s`` is ``inf``)."""
+        self.reset()
+        self._pending_echo = self._pending_near = False
+        self._unvoiced_since = None
+        self._since_hit = self._hangover_n + 1
+        self._scoring = False
+        self._recent.clear()
+        self._near_recent.clear()
+
     def process(self, frame: bytes, t: float, near_end: bool | None = None) -> VadEvent | None:
         """Feed one 10 ms frame whose last sample was captured at ``t``; returns an event or None.
 

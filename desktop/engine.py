@@ -20,8 +20,9 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from audio.frames import FRAME_BYTES, Chunker
+from audio.frames import FRAME_BYTES, Chunker, frames_for_ms
 from audio.gate import GateState, PushToTalkGate
+from audio.level import FLOOR_DBFS
 from audio.null_player import NullPlayer
 from desktop.events import (
     AudioLevel,
@@ -192,6 +193,9 @@ class EngineOptions:
     hands_free: bool = False
     # mute the microphone while the assistant speaks (laptop speakers without echo cancellation)
     half_duplex: bool = False
+    # run the input chain on every frame, between turns too (the behaviour before the chain rested between
+    # turns: the bench's baseline for the idle cost)
+    chain_between_turns: bool = False
 
 
 class SessionEngine:
@@ -221,6 +225,16 @@ class SessionEngine:
         self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
         self._pending_profile: QualityProfile | None = None
         self._idle_since = time.monotonic()
+        # Idle costs nothing: the input chain runs for turns and replies only.  Between them the raw frames are
+        # kept for the pre-roll (hands-free: the VAD alone listens); a key press runs them through the chain
+        # (``_backlog``, a chunk at a time so the first one is on the wire at once), and the chain rests again
+        # once the turn and its playback are over.  ``on_chain_change`` hears each start and stop (the window
+        # captures larger blocks while it rests).
+        self._chain_on = False
+        self._raw: deque[tuple[bytes, float, bool]] = deque(maxlen=self.gate.preroll.maxlen)
+        self._backlog: deque[tuple[bytes, float, bool, float]] = deque()  # frame, captured, heard, sent as of
+        self._catching_up = False
+        self.on_chain_change: Callable[[bool], None] | None = None
         self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.AudioChunk: self._on_audio,
@@ -292,12 +306,18 @@ class SessionEngine:
             self._barge_in()
         self._new_turn(Turn(self.turns + 1, timings=TurnTimings(pressed_at=at)), "voice")
         preroll = self.gate.press()
+        resting = self.pipeline is not None and not self._chain_on
+        if resting:  # the newest pre-roll is raw (kept while the chain rested): fewer processed ones before it
+            preroll = preroll[max(0, len(preroll) + len(self._raw) - (self.gate.preroll.maxlen or 1)):]
         self._enqueue(ActivityStart(), at)
         for frame in preroll:
             self._push_chunk(frame, at)
+        if resting:
+            self._start_chain(at)
         self._set_state(EngineState.LISTENING)
 
     def release(self) -> None:
+        self._catch_up(None)  # the VAD must have heard everything up to the release
         if self.gate.state is GateState.OPEN and self.turn is not None:
             self.turn.timings.released_at = time.perf_counter()
         if self.gate.release(self._trailing_silence()):
@@ -311,18 +331,100 @@ class SessionEngine:
         """One 10 ms frame (called on the engine loop).  Never blocks, never awaits.
 
         With a ``pipeline`` the frame is denoised, metered (``AudioLevel`` events, at most 30 a second)
-        and run through the VAD before the gate."""
+        and run through the VAD before the gate, while a turn or a reply needs it; between them the frame is
+        only kept for the pre-roll (hands-free: and heard by the VAD alone)."""
         self.metrics.counters["frames_captured"] += 1
         at = time.perf_counter() if captured_at is None else captured_at
         if self.options.half_duplex and self._assistant_audible():
             frame = _SILENT_FRAME
         if self.pipeline is not None:
-            out = self.pipeline.process(frame, at)
-            frame = out.frame
-            if out.level is not None:
-                self.bus.emit(AudioLevel(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking))
-            if out.vad is not None:
-                self._on_vad(out.vad)
+            wanted = self._chain_wanted()
+            if wanted != self._chain_on:
+                if wanted:
+                    self._start_chain(None)
+                else:
+                    self._stop_chain()
+            if not wanted:
+                self._rest(frame, at)
+                return
+            if self._backlog:  # still running the pre-roll through the chain: this frame waits its turn
+                self._backlog.append((frame, at, False, at))
+                return
+            frame = self._run_chain(frame, at, True)
+        self._gate_frame(frame, at)
+
+    def _run_chain(self, frame: bytes, at: float, vad: bool) -> bytes:
+        assert self.pipeline is not None
+        out = self.pipeline.process(frame, at, vad=vad)
+        if out.level is not None:
+            self.bus.emit(AudioLevel(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking))
+        if out.vad is not None:
+            self._on_vad(out.vad)
+        return out.frame
+
+    def _chain_wanted(self) -> bool:
+        """A turn is open, a reply is coming or playing, or the speaker is still running (its echo)."""
+        if self.options.chain_between_turns or self.gate.state is not GateState.IDLE or self._backlog:
+            return True
+        return self.reply_pending or self._assistant_audible() or bool(getattr(self.player, "running", False))
+
+    def _rest(self, frame: bytes, at: float) -> None:
+        """Between turns: keep the raw frame for the pre-roll; hands-free, the VAD alone hears it (a start
+        presses the key, which runs the kept frames through the rest of the chain)."""
+        heard = self.options.hands_free
+        self._raw.append((frame, at, heard))
+        if heard:
+            assert self.pipeline is not None
+            ev = self.pipeline.listen(frame, at)
+            if ev is not None:
+                self._on_vad(ev)
+
+    def _start_chain(self, pressed_at: float | None) -> None:
+        """Run the kept raw frames through the chain (warming it), a chunk now and the rest a chunk per loop
+        pass, so the first audio of a key press is on the wire at once.  ``pressed_at``: the pre-roll is sent
+        as of the key press (as a processed pre-roll is), else the frames keep their capture times."""
+        self._chain_on = True
+        self._backlog.extend((f, t, heard, t if pressed_at is None else pressed_at) for f, t, heard in self._raw)
+        self._raw.clear()
+        if self.on_chain_change is not None:
+            self.on_chain_change(True)
+        if pressed_at is None:
+            self._catch_up(None)  # no one waits on the wire: warm it now
+            return
+        profile = self.profile
+        self._catch_up(frames_for_ms(profile.chunk_ms if profile else self.options.chunk_ms))
+        self._schedule_catch_up()
+
+    def _schedule_catch_up(self) -> None:
+        if self._backlog and not self._catching_up:
+            self._catching_up = True
+            asyncio.get_running_loop().call_soon(self._catch_up_later)
+
+    def _catch_up_later(self) -> None:
+        self._catching_up = False
+        profile = self.profile
+        self._catch_up(frames_for_ms(profile.chunk_ms if profile else self.options.chunk_ms))
+        self._schedule_catch_up()
+
+    def _catch_up(self, limit: int | None) -> None:
+        """Up to ``limit`` frames of the backlog (all: None) through the chain and the gate."""
+        backlog = self._backlog
+        n = 0
+        while backlog and (limit is None or n < limit):
+            frame, at, heard, send_at = backlog.popleft()
+            self._gate_frame(self._run_chain(frame, at, not heard), send_at)
+            n += 1
+
+    def _stop_chain(self) -> None:
+        """The turn and its playback are over: the chain rests, the level meter shows silence."""
+        assert self.pipeline is not None
+        self._chain_on = False
+        self.pipeline.suspend()
+        self.bus.emit(AudioLevel(FLOOR_DBFS, FLOOR_DBFS, False))
+        if self.on_chain_change is not None:
+            self.on_chain_change(False)
+
+    def _gate_frame(self, frame: bytes, at: float) -> None:
         send, ended = self.gate.push(frame, self._trailing_silence())
         if send:
             self._push_chunk(frame, at)

@@ -470,6 +470,18 @@ def bench_ui(report: Report) -> None:
                              "platform": os.environ["QT_QPA_PLATFORM"]}
 
 
+# ------------------------------------------------------------------------------------------- idle
+def bench_idle(report: Report) -> None:
+    """The window left open with nobody talking: CPU and wake-ups per mode and profile, the input chain resting
+    between turns against the always-on chain (devtools.bench_idle)."""
+    from devtools.bench_idle import idle_section
+
+    section, rows = idle_section(report.quick)
+    report.sections["idle"] = section
+    report.rows.extend(Row(name, unit, base, opt, "always-on chain", "chain rests between turns", note=note)
+                       for name, unit, base, opt, note in rows)
+
+
 # ------------------------------------------------------------------------------ quality profiles
 async def _profile_run(url: str, tls: ssl.SSLContext, profile: Any, seconds: float, realtime: bool) -> dict[str, Any]:
     """CPU, Live messages and wake-ups of one session with ``profile`` (its compression offer included, the
@@ -570,6 +582,7 @@ SECTIONS: list[tuple[str, Callable[[Report], None]]] = [
     ("codegen", bench_codegen),
     ("run_updates", bench_run_updates),
     ("ui", bench_ui),
+    ("idle", bench_idle),
     *_voice_sections(),
 ]
 

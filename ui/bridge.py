@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SWITCH_AFTER_PRESS_S = 0.02  # the microphone's block switch waits until the pre-roll is on its way
 MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
 
 
@@ -319,8 +320,9 @@ class EngineBridge(QObject):
     def _start_microphone(self, settings: Settings, engine: SessionEngine) -> None:
         """Open the microphone on the engine loop; its frames go to the engine (which meters them)."""
         try:
-            from audio.capture import MicCapture  # absent in a build without audio capture
+            from audio.capture import IDLE_BLOCK_MS, MicCapture  # absent in a build without audio capture
             from audio.devices import AudioUnavailable, DeviceLost
+            from audio.frames import FRAME_MS
         except ImportError:
             self.bus.emit(Notice("Microphone capture is not available in this build: type your request instead",
                                  kind="no_microphone"))
@@ -335,7 +337,9 @@ class EngineBridge(QObject):
         def on_lost(problem: DeviceLost) -> None:
             bus.emit(ErrorEvent("no_microphone", problem.message, problem.action))
 
-        mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device)
+        resting = not engine.options.chain_between_turns  # the chain rests between turns: so does the microphone
+        mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device,
+                         block_ms=IDLE_BLOCK_MS if resting else FRAME_MS)
         try:
             mic.open()
         except AudioUnavailable as exc:
@@ -347,6 +351,28 @@ class EngineBridge(QObject):
                                 "Choose another input device in Settings, or type your request."))
             return
         self.mic = mic
+        if resting:
+            engine.on_chain_change = self._follow_chain(engine, mic, loop)
+
+    @staticmethod
+    def _follow_chain(engine: SessionEngine, mic: MicCapture, loop: asyncio.AbstractEventLoop
+                      ) -> Callable[[bool], None]:
+        """Large capture blocks while the input chain rests (10 wake-ups a second), the profile's own for turns
+        and replies; switched just after a key press's first audio is on the wire (opening a stream takes
+        a few ms of the loop)."""
+        from audio.capture import IDLE_BLOCK_MS
+        from audio.frames import FRAME_MS
+
+        pending: list[asyncio.TimerHandle] = []
+
+        def on_chain(active: bool) -> None:
+            profile = engine.profile
+            block = (profile.capture_block_ms if profile is not None else FRAME_MS) if active else IDLE_BLOCK_MS
+            for handle in pending:
+                handle.cancel()
+            pending[:] = [loop.call_later(SWITCH_AFTER_PRESS_S if active else 0.0, mic.set_block_ms, block)]
+
+        return on_chain
 
     def _stop_microphone(self) -> None:
         mic, self.mic = self.mic, None

@@ -1,0 +1,268 @@
+"""`gemini-codegen bench --only idle`: what the window costs while nobody talks, against the always-on chain.
+
+Each measurement is a child process of its own (``python -m devtools.bench_idle --child ...``): the real window
+(Qt offscreen) with its bridge, the offline demo session, the microphone and the speaker through PortAudio on a
+private PulseAudio server (``vmic`` null sink as the microphone, fed with quiet room noise, ``vspk`` as the
+speaker; the server runs in the parent, so its CPU is not charged to the window).  The child waits until the
+session is ready and the microphone delivers, settles, then stays idle ``seconds``: its CPU (all threads,
+``os.times``), its wake-ups (voluntary + involuntary context switches summed over ``/proc/PID/task/*``), its RSS
+and the input chain's invocations per second (``InputPipeline.runs``).  The baseline is the same window with
+``EngineOptions.chain_between_turns`` (the chain on every frame, 10 ms capture blocks), in the same run,
+interleaved with the optimized one; each figure is the median of the repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MODES = {"push-to-talk": "hold", "hands-free": "hands-free"}
+PROFILES = ("performance", "saver")
+GOALS = {"push-to-talk": {"cpu_percent": 0.5, "wakeups_per_s": 100.0}, "hands-free": {"cpu_percent": 1.5}}
+NOISE_RMS = 30.0  # a quiet room through a laptop microphone (about -61 dBFS)
+
+
+def wakeups(pid: int | None = None) -> int:
+    """Voluntary + involuntary context switches of every thread of ``pid`` (default: this process)."""
+    total = 0
+    for status in Path(f"/proc/{pid or os.getpid()}/task").glob("*/status"):
+        with contextlib.suppress(OSError):
+            for line in status.read_text().splitlines():
+                if "ctxt_switches:" in line:
+                    total += int(line.split()[1])
+    return total
+
+
+def thread_ticks() -> dict[str, int]:
+    """CPU clock ticks (user + system) per thread name of this process."""
+    import threading
+
+    named = {t.native_id: t.name for t in threading.enumerate()}
+    out: dict[str, int] = {}
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            name = named.get(int(task.name)) or (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+            out[name] = out.get(name, 0) + int(fields[11]) + int(fields[12])
+    return out
+
+
+def cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# ------------------------------------------------------------------------------------------- child
+def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: float) -> dict[str, Any]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    import desktop.session
+    from desktop.config import Settings
+    from desktop.engine import EngineOptions, SessionEngine
+    from desktop.events import EngineState
+    from ui import theme
+    from ui.bridge import EngineBridge
+    from ui.main_window import MainWindow
+
+    if baseline:  # the chain on every frame between turns too, as before it rested
+        class AlwaysOn(SessionEngine):
+            def __init__(self, *args: Any, options: EngineOptions | None = None, **kwargs: Any) -> None:
+                from dataclasses import replace
+
+                super().__init__(*args, options=replace(options or EngineOptions(), chain_between_turns=True),
+                                 **kwargs)
+
+        desktop.session.SessionEngine = AlwaysOn  # type: ignore[misc]
+    app = QApplication([sys.argv[0]])
+    theme.apply(app)
+    data = tempfile.TemporaryDirectory(prefix="gcd-idle-")
+    settings = Settings(offline=True, ptt_mode=MODES[mode], quality_profile=profile, data_dir=data.name)
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(settings, bridge)
+    win.show()
+    bridge.start(settings)
+
+    def pump(cond: Any, limit_s: float) -> bool:
+        end = time.monotonic() + limit_s
+        while not cond():
+            if time.monotonic() > end:
+                return False
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 20)
+        return True
+
+    try:
+        if not pump(lambda: bridge.engine is not None and win.state is EngineState.READY, 30):
+            raise RuntimeError("the offline session did not become ready")
+        if not pump(lambda: bridge.mic is not None and bridge.mic.frames > 50, 15):
+            raise RuntimeError("the microphone delivered no audio (is the PulseAudio server up?)")
+        def stay(s: float) -> None:  # the window's own event loop runs (app.quit would close the window)
+            waiting = QEventLoop()
+            QTimer.singleShot(int(s * 1000), waiting.quit)
+            waiting.exec()
+
+        stay(settle_s)  # settle: the capture block switch, the first snapshots
+        engine = bridge.engine
+        assert engine is not None and engine.pipeline is not None
+        runs0, frames0 = dict(engine.pipeline.runs), engine.metrics.counters["frames_captured"]
+        ctx0, cpu0, wall0, threads0 = wakeups(), cpu_seconds(), time.perf_counter(), thread_ticks()
+        stay(seconds)  # idle: nobody talks, nothing plays
+        ctx1, cpu1, wall1, threads1 = wakeups(), cpu_seconds(), time.perf_counter(), thread_ticks()
+        runs1, frames1 = dict(engine.pipeline.runs), engine.metrics.counters["frames_captured"]
+        wall = wall1 - wall0
+        return {"mode": mode, "profile": profile, "baseline": baseline, "seconds": round(wall, 1),
+                "cpu_percent": round(100 * (cpu1 - cpu0) / wall, 3), "wakeups_per_s": round((ctx1 - ctx0) / wall, 1),
+                "rss_mb": round(rss_mb(), 1), "frames_per_s": round((frames1 - frames0) / wall, 1),
+                "chain_runs_per_s": {k: round((runs1.get(k, 0) - runs0.get(k, 0)) / wall, 1)
+                                     for k in ("echo", "vad", "denoise", "meter")},
+                "cpu_percent_by_thread": {name: round(100 * (t - threads0.get(name, 0)) / os.sysconf("SC_CLK_TCK") / wall, 2)
+                                          for name, t in threads1.items() if t > threads0.get(name, 0)},
+                "capture_block_ms": bridge.mic.block_ms if bridge.mic is not None else None,
+                "profile_in_force": engine.profile.name if engine.profile is not None else None,
+                "echo_cancellation": engine.pipeline.echo is not None}
+    finally:
+        win.close()
+        bridge.stop()
+        data.cleanup()
+
+
+# ------------------------------------------------------------------------------------------ parent
+def _noise_wav(path: Path, seconds: float) -> Path:
+    x = np.random.default_rng(0).standard_normal(int(seconds * 16000)) * NOISE_RMS
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(x.astype("<i2").tobytes())
+    return path
+
+
+@contextlib.contextmanager
+def pulse_server() -> Iterator[Any]:
+    """The tests' private PulseAudio server (microphone and speaker null sinks), stopped by its pid."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tests.audio.conftest import start_pulse, stop_process
+
+    started = start_pulse(speaker=True)
+    if isinstance(started, str):
+        raise RuntimeError(f"no PulseAudio virtual microphone: {started}")
+    proc, server = started
+    try:
+        yield server
+    finally:
+        stop_process(proc)
+        if proc.stderr:
+            proc.stderr.close()
+        import shutil
+
+        shutil.rmtree(server.runtime, ignore_errors=True)
+
+
+def run_one(server: Any, mode: str, profile: str, baseline: bool, seconds: float, settle_s: float) -> dict[str, Any]:
+    env = {**os.environ, "PULSE_SERVER": server.env["PULSE_SERVER"],
+           "PULSE_RUNTIME_PATH": server.env["PULSE_RUNTIME_PATH"], "QT_QPA_PLATFORM": "offscreen",
+           "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+           "GEMINI_CODEGEN_CONFIG_DIR": tempfile.mkdtemp(prefix="gcd-idle-config-")}
+    for key in ("GEMINI_API_KEY", "CODEGEN_API_TOKEN", "CODEGEN_ORG_ID"):
+        env.pop(key, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        noise = server.play(_noise_wav(Path(tmp) / "room.wav", seconds + settle_s + 40))  # the room, all along
+        try:
+            out = subprocess.run([sys.executable, "-m", "devtools.bench_idle", "--child", "--mode", mode,
+                                  "--profile", profile, "--seconds", str(seconds), "--settle", str(settle_s),
+                                  *(["--baseline"] if baseline else [])],
+                                 env=env, capture_output=True, text=True, timeout=seconds + settle_s + 90,
+                                 cwd=Path(__file__).resolve().parent.parent)
+        finally:
+            noise.terminate()
+            noise.wait(5)
+    if out.returncode != 0:
+        raise RuntimeError(f"idle child failed: {out.stderr.strip()[-400:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def idle_section(quick: bool) -> tuple[dict[str, Any], list[tuple[str, str, float, float, str]]]:
+    """The section (every run, medians per mode/profile/variant) and (name, unit, baseline, optimized, note)
+    rows for the bench's comparison table."""
+    seconds, repeats, settle = (8.0, 1, 3.0) if quick else (30.0, 3, 4.0)
+    runs: dict[tuple[str, str, bool], list[dict[str, Any]]] = {}
+    with pulse_server() as server:
+        for _ in range(repeats):
+            for mode in MODES:
+                for profile in PROFILES:
+                    for baseline in (True, False):  # side by side, interleaved
+                        runs.setdefault((mode, profile, baseline), []).append(
+                            run_one(server, mode, profile, baseline, seconds, settle))
+    table: dict[str, Any] = {}
+    rows: list[tuple[str, str, float, float, str]] = []
+    for mode in MODES:
+        for profile in PROFILES:
+            cell: dict[str, Any] = {}
+            for baseline in (True, False):
+                rs = runs[(mode, profile, baseline)]
+                cell["always_on" if baseline else "resting"] = {
+                    "cpu_percent": round(statistics.median(r["cpu_percent"] for r in rs), 3),
+                    "wakeups_per_s": round(statistics.median(r["wakeups_per_s"] for r in rs), 1),
+                    "rss_mb": round(statistics.median(r["rss_mb"] for r in rs), 1),
+                    "chain_runs_per_s": rs[-1]["chain_runs_per_s"], "capture_block_ms": rs[-1]["capture_block_ms"],
+                    "runs": len(rs)}
+            table[f"{mode}/{profile}"] = cell
+            goal = GOALS[mode]
+            before, after = cell["always_on"], cell["resting"]
+            rows.append((f"Idle CPU, {mode}, {profile} profile (the window, {seconds:g} s idle)",
+                         "% of one core", before["cpu_percent"], after["cpu_percent"],
+                         f"goal <= {goal['cpu_percent']:g} %"))
+            if "wakeups_per_s" in goal:
+                rows.append((f"Idle wake-ups, {mode}, {profile} profile", "switches/s", before["wakeups_per_s"],
+                             after["wakeups_per_s"], f"goal <= {goal['wakeups_per_s']:g}/s"))
+    section = {"seconds_per_run": seconds, "repeats": repeats, "goals": GOALS, "table": table,
+               "what": "the window (offscreen) in the offline demo, microphone and speaker through PortAudio on a "
+                       "private PulseAudio server, quiet room noise at the microphone, nobody talking, nothing "
+                       "playing; CPU and context switches of all the window's threads",
+               "runs": [r for rs in runs.values() for r in rs]}
+    return section, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devtools.bench_idle", description=__doc__.splitlines()[0])
+    parser.add_argument("--child", action="store_true", help="measure this process (one window)")
+    parser.add_argument("--mode", choices=tuple(MODES), default="push-to-talk")
+    parser.add_argument("--profile", choices=PROFILES, default="performance")
+    parser.add_argument("--baseline", action="store_true", help="the input chain on every frame (always on)")
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--settle", type=float, default=4.0)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(args.mode, args.profile, args.baseline, args.seconds, args.settle)), flush=True)
+        return 0
+    section, rows = idle_section(args.quick)
+    for name, unit, base, opt, note in rows:
+        print(f"{name}: {base:.2f} -> {opt:.2f} {unit} ({note})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Idle costs nothing: between turns the input chain rests (push-to-talk: no stage runs; hands-free: the VAD
+alone listens), and the pre-roll kept meanwhile still reaches the wire after a key press.
+
+Work is counted (``InputPipeline.runs``: echo canceller, VAD, noise suppression, level meter invocations per
+idle second), not timed, so the checks hold on a busy machine.  A real engine over a real socket to the local
+Live emulator, with the app's own chain (AEC3, webrtcvad + Silero, webrtc NS), fed by a frame source.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import numpy as np
+
+from audio.echo import FarEndReference
+from audio.frames import FRAME_BYTES
+from audio.level import frame_level
+from audio.sources import WavSource, paced, split_frames
+from desktop.config import Settings
+from desktop.engine import EngineOptions, SessionEngine
+from desktop.input_chain import input_chain
+from desktop.live.client import LiveClient
+from desktop.live.session import ActivityStart, SendAudio
+from desktop.simulated_user import speak_frames
+from tests.standins import live_config, live_emulator
+
+STAGES = ("echo", "vad", "denoise", "meter")
+
+
+def _room(seconds: float, seed: int = 0) -> list[bytes]:
+    """A quiet room (about -61 dBFS) at the microphone."""
+    x = np.random.default_rng(seed).standard_normal(int(seconds * 16000)) * 30
+    return split_frames(x.astype("<i2").tobytes())
+
+
+def _engine(emu, options: EngineOptions) -> SessionEngine:
+    pipeline, _ = input_chain(Settings(), FarEndReference(24000))  # the app's chain, echo canceller included
+    assert pipeline.echo is not None and pipeline.vad.scorer is not None
+    return SessionEngine(LiveClient(live_config(emu)), options=options, pipeline=pipeline)
+
+
+async def _idle_runs(engine: SessionEngine, seconds: float) -> dict[str, float]:
+    """Chain invocations per second of idle audio fed (as fast as the machine goes: work, not time)."""
+    assert engine.pipeline is not None
+    before = Counter(engine.pipeline.runs)
+    async for frame, at in paced(_room(seconds, seed=int(seconds * 10)), realtime=False):
+        engine.feed_frame(frame, at)
+    after = engine.pipeline.runs
+    return {stage: (after[stage] - before[stage]) / seconds for stage in STAGES}
+
+
+async def test_push_to_talk_idle_runs_no_stage_of_the_chain(fixtures_dir):
+    speech = WavSource(fixtures_dir / "status.wav").frames
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = _engine(emu, EngineOptions())
+        await engine.start()
+        try:
+            assert await _idle_runs(engine, 3.0) == dict.fromkeys(STAGES, 0.0)  # before any turn
+            await speak_frames(engine, speech, realtime=False)
+            assert engine.pipeline is not None and engine.pipeline.runs["denoise"] > 0  # the turn ran the chain
+            turn = await engine.wait_turn(10)
+            assert turn is not None and turn.error is None
+            for _ in range(300):  # the reply plays out at real-time pace on the headless player's clock
+                if not engine.player.busy:
+                    break
+                await asyncio.sleep(0.05)
+            assert not engine.player.busy
+            # the turn and its playback are over: the next frame puts the chain to rest again
+            assert await _idle_runs(engine, 3.0) == dict.fromkeys(STAGES, 0.0)
+        finally:
+            await engine.stop()
+
+
+async def test_hands_free_idle_runs_the_vad_alone():
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = _engine(emu, EngineOptions(hands_free=True))
+        await engine.start()
+        try:
+            runs = await _idle_runs(engine, 3.0)
+        finally:
+            await engine.stop()
+    assert runs == {"echo": 0.0, "vad": 100.0, "denoise": 0.0, "meter": 0.0}
+    assert engine.turns == 0  # a quiet room opens no turn
+
+
+async def test_the_always_on_baseline_still_counts_every_frame():
+    """The bench's baseline (``chain_between_turns``): every stage on every frame, as before the chain rested."""
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = _engine(emu, EngineOptions(chain_between_turns=True))
+        await engine.start()
+        try:
+            runs = await _idle_runs(engine, 2.0)
+        finally:
+            await engine.stop()
+    assert runs == dict.fromkeys(STAGES, 100.0)
+
+
+async def test_the_pre_roll_reaches_the_wire_after_an_idle_period(fixtures_dir, manifest):
+    """The person starts talking a moment before the key is down, after a long idle stretch: the first audio
+    sent after activityStart holds the speech that preceded the press, run through the chain."""
+    speech = WavSource(fixtures_dir / "status.wav").frames
+    onset = int(manifest["status.wav"]["speech"][0] * 100)  # the first voiced frame of the file
+    idle = _room(5.0)
+    frames = idle + speech
+    press_at = len(idle) + onset + 15  # the key goes down 150 ms into the first word
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = _engine(emu, EngineOptions(preroll_ms=300))
+        sent: list[object] = []
+        send = engine.transport.send
+
+        async def recording_send(command):  # what goes on the wire, in order
+            sent.append(command)
+            await send(command)
+
+        engine.transport.send = recording_send  # type: ignore[method-assign]
+        await engine.start()
+        try:
+            await speak_frames(engine, frames, realtime=False, press_at=press_at)
+            turn = await engine.wait_turn(10)
+        finally:
+            await engine.stop()
+    assert turn is not None and turn.error is None
+    assert engine.pipeline is not None and engine.pipeline.runs["denoise"] < len(frames) - len(idle) + 40
+    start = next(i for i, c in enumerate(sent) if isinstance(c, ActivityStart))
+    wire = b"".join(c.pcm for c in sent[start:] if isinstance(c, SendAudio))
+    preroll = [wire[i:i + FRAME_BYTES] for i in range(0, 30 * FRAME_BYTES, FRAME_BYTES)]
+    assert len(preroll) == 30 and len(wire) >= 100 * FRAME_BYTES  # the pre-roll, then the words after the press
+    before_word, first_word = preroll[:15], preroll[15:]  # the room, then the 150 ms of speech before the press
+    assert max(frame_level(f)[0] for f in first_word) > -40, "the first syllable (before the press) was not sent"
+    assert max(frame_level(f)[0] for f in before_word) < max(frame_level(f)[0] for f in first_word) - 15
+    assert turn.timings.first_wire_at is not None and turn.timings.pressed_at is not None
