@@ -58,7 +58,7 @@ from ui.bridge import EngineBridge, effective_settings
 from ui.confirm_card import CANCEL_TEXT, START_TEXT, ConfirmCard
 from ui.conversation import ConversationView
 from ui.first_frame import DEFAULT_SIZE
-from ui.history import StoreHistory
+from ui.history import LocalHistory, StoreHistory
 from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
 from ui.keyboard_help import SHORTCUTS, KeyboardHelp
@@ -125,6 +125,8 @@ class MainWindow(QMainWindow):
         self._wire()
         self._app.installEventFilter(self)
         self.apply_settings(settings, restart=False)
+        self.history = LocalHistory(settings, self)  # local: works before a session starts, and when none can
+        self.conversation.enable_history(self.history)
         self.root.setFocus()
 
     # ------------------------------------------------------------------ layout
@@ -699,6 +701,7 @@ class MainWindow(QMainWindow):
             if self.global_hotkey is not None:
                 self.global_hotkey.stop()
             self.bridge.stop()
+            self.history.close()
             self.tray.icon.hide()
         super().closeEvent(e)
 
