@@ -287,6 +287,8 @@ class EngineBridge(QObject):
             session.tools.shows_whole_request = True  # the confirmation card shows every read-back whole
             if self.use_audio_devices:  # before the session is published: "has an engine" means "can hear you"
                 self._start_microphone(settings, session.engine)
+                if self.muted:  # muted before this session: its microphone stays closed until unmuted
+                    self._apply_mute()
             self.session = session
             self._on_engine_event(_Started(settings.offline))
             self._ready.set()
@@ -504,7 +506,41 @@ class EngineBridge(QObject):
         return self.submit(run()) is not None
 
     def set_muted(self, muted: bool) -> None:
+        """Mute closes the microphone's stream (nothing is captured; the system's microphone indicator goes
+        off); unmute opens it again.  A turn still open gets its silent tail first, so it ends on time."""
         self.muted = muted
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: the next session reads ``muted``
+            loop.call_soon_threadsafe(self._apply_mute)
+
+    def _apply_mute(self) -> None:
+        """On the engine loop: the microphone's stream as ``muted`` says (the last call wins)."""
+        mic, engine = self.mic, self.engine
+        if mic is None:
+            return
+        if self.muted:
+            if not mic.is_open:
+                return
+            if engine is not None:
+                from audio.frames import FRAME_BYTES, FRAME_MS
+                from audio.gate import GateState
+
+                silence = bytes(FRAME_BYTES)
+                frames = (engine.options.tail_ms + 100) // FRAME_MS
+                while engine.gate.state is not GateState.IDLE and frames > 0:  # the open turn's tail
+                    engine.feed_frame(silence, time.perf_counter())
+                    frames -= 1
+            mic.close()
+            return
+        if mic.is_open:
+            return
+        try:
+            mic.open()
+        except Exception as exc:  # noqa: BLE001 - any device failure is the same message for the user
+            self.bus.emit(ErrorEvent("no_microphone", f"The microphone could not be opened again ({_short(exc)}).",
+                                     "Choose another input device in Settings, or type your request."))
 
 
 class _Started:

@@ -1,0 +1,87 @@
+"""Mute closes the microphone: the sound server no longer records from it (its source output is gone, so the
+system's microphone indicator goes off), and unmute opens it again and speech is heard.  A PulseAudio null
+sink is the microphone (tests/audio/conftest.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from desktop.config import Settings
+from tests.audio.conftest import pulse  # noqa: F401 - the private PulseAudio server fixture
+from tests.ui.test_microphone import _refresh_portaudio
+from ui.bridge import EngineBridge
+from ui.earcons import Earcons
+from ui.main_window import MainWindow
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def recording_streams(pulse) -> int:  # noqa: F811
+    """Streams recording from the sound server's sources (the app's microphone while it is open)."""
+    return len([line for line in pulse.pactl("list", "short", "source-outputs").splitlines() if line.strip()])
+
+
+def test_mute_closes_the_stream_and_unmute_reopens_it(qtbot, themed_app, memory_keyring, pulse):  # noqa: F811
+    _refresh_portaudio()
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
+    qtbot.addWidget(win)
+    win.show()
+    bridge.start(Settings(offline=True))
+    try:
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None
+                        and (bridge.mic is not None or "error:no_microphone" in win.messages.messages), timeout=15_000)
+        mic = bridge.mic
+        assert mic is not None, win.messages.messages.keys()
+        qtbot.waitUntil(lambda: recording_streams(pulse) >= 1 and mic.frames > 0, timeout=10_000)
+
+        qtbot.mouseClick(win.mute, Qt.MouseButton.LeftButton)
+        assert win.muted
+        qtbot.waitUntil(lambda: not mic.is_open and recording_streams(pulse) == 0, timeout=5000)
+        frames = mic.frames
+        qtbot.keyPress(win.root, Qt.Key.Key_Space)  # muted: the key says so instead of pretending to listen
+        qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+        assert not win.listening and "notice:muted" in win.messages.messages
+        assert mic.frames == frames  # nothing captured
+
+        qtbot.mouseClick(win.mute, Qt.MouseButton.LeftButton)
+        assert not win.muted
+        qtbot.waitUntil(lambda: mic.is_open and recording_streams(pulse) >= 1 and mic.frames > 0, timeout=10_000)
+
+        # and it hears again: a spoken turn after unmuting
+        qtbot.keyPress(win.root, Qt.Key.Key_Space)
+        assert win.listening
+        player = pulse.play(FIXTURES / "list_runs.wav")
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=15_000)
+        last = mic.frames
+        qtbot.waitUntil(lambda: mic.frames >= last + 30, timeout=5000)  # the last words reach the capture buffer
+        qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in b.body.text()
+                                    for (_t, r), b in win.conversation.bubbles.items()), timeout=15_000)
+    finally:
+        win.quit()
+
+
+def test_a_turn_open_when_muting_still_ends(qtbot, themed_app, memory_keyring, pulse):  # noqa: F811
+    _refresh_portaudio()
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
+    qtbot.addWidget(win)
+    win.show()
+    bridge.start(Settings(offline=True))
+    try:
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.mic is not None, timeout=15_000)
+        qtbot.keyPress(win.root, Qt.Key.Key_Space)
+        assert win.listening
+        player = pulse.play(FIXTURES / "list_runs.wav")
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=15_000)
+        win.set_muted(True)  # the key is still down: the turn ends with what was said
+        qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: bridge.mic is not None and not bridge.mic.is_open, timeout=5000)
+        qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in b.body.text()
+                                    for (_t, r), b in win.conversation.bubbles.items()), timeout=15_000)
+        qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
+    finally:
+        win.quit()
