@@ -186,17 +186,17 @@ class PerfPanel(QDialog):
             p95.setText(fmt_ms(s.p95_ms))
             p99.setText(fmt_ms(s.p99_ms))
             bad = s.over_target
-            p99.setStyleSheet(f"color: {c.bad if bad else c.text}; font-weight: 700;")
+            _restyle(p99, f"color: {c.bad if bad else c.text}; font-weight: 700;")
             spark.push(s.p99_ms, s.target_ms)
             target.setText(("⚠ " if bad else "✓ ") + fmt_ms(s.target_ms) if s.target_ms else "—")
-            target.setStyleSheet(f"color: {c.bad if bad else c.ok if s.target_ms else c.text_muted};")
+            _restyle(target, f"color: {c.bad if bad else c.ok if s.target_ms else c.text_muted};")
             if bad:
                 over.append(name)
         if over:
             self.warning.setText("⚠  Slower than the goal: " + "; ".join(
                 f"{stage_words(name)} took {fmt_ms(snap.stages[name].p99_ms)} (goal "
                 f"{fmt_ms(snap.stages[name].target_ms or 0)})" for name in over))
-            self.warning.setStyleSheet(f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
+            _restyle(self.warning, f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
                                        f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
         self.warning.setVisible(bool(over))
         from desktop.live import wire  # the engine has loaded it by the time snapshots arrive
@@ -223,3 +223,9 @@ class PerfPanel(QDialog):
             f"(before the request {fmt_ms(split.get(CLIENT_BEFORE, 0.0))}, after the reply "
             f"{fmt_ms(split.get(CLIENT_AFTER, 0.0))}) · Gemini {fmt_ms(split.get(SERVICE, 0.0))} · key held after "
             f"the last word {fmt_ms(split.get(TURN_END_WAIT, 0.0))} · target {fmt_ms(target)}</span>")
+
+
+def _restyle(widget: QWidget, css: str) -> None:
+    """A new style sheet re-polishes the widget: the snapshot arrives every second, so only when it changed."""
+    if widget.styleSheet() != css:
+        widget.setStyleSheet(css)
