@@ -131,7 +131,9 @@ class LaunchFrame(QWidget):
         self.buttons = [self._part(QLabel, "Button", text) for text in ("Performance", "Settings")]
         self.cards = [self._part(QWidget, "Card") for _ in range(3)]
         self.talk = self._part(QWidget, "Talk")
-        self.resize(*DEFAULT_SIZE)
+        from ui.screen_fit import first_size
+
+        self.resize(first_size(self, DEFAULT_SIZE))  # high DPI or a small screen: no larger than it
 
     def _part(self, kind: type[QWidget], name: str, text: str | None = None) -> QWidget:
         part = kind(self) if text is None else QLabel(text, self)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
     QComboBox,
+    QDialog,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -67,6 +68,7 @@ from ui.perf_panel import PerfPanel, stage_words
 from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
 from ui.runs_panel import RunCard, RunsPanel
+from ui.screen_fit import fit_dialog, fit_main_window
 from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
@@ -118,8 +120,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
-        self.resize(*DEFAULT_SIZE)
-        self.setMinimumSize(*MINIMUM_SIZE)
+        fit_main_window(self, DEFAULT_SIZE, MINIMUM_SIZE)  # as far as the screen allows (high DPI, small screens)
         self._build()
         self.tray = tray or Tray(self)
         self._wire()
@@ -436,6 +437,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ push-to-talk
     def eventFilter(self, obj: QObject, e: QEvent) -> bool:  # noqa: N802 - Qt API
         kind = e.type()
+        if kind == QEvent.Type.Show and isinstance(obj, QDialog) and obj.isWindow():
+            fit_dialog(obj)  # every dialog opens inside the screen's available area, at any scale
+            return False
         if kind == QEvent.Type.WindowDeactivate and obj is self and self.keys.down:
             self.keys.cancel()  # the key's release goes to the window that took the focus
             self.release()
@@ -671,12 +675,22 @@ class MainWindow(QMainWindow):
             # some window managers let a window be resized below its minimum: grow back, never clip
             QTimer.singleShot(0, lambda: self.resize(self.size().expandedTo(small)))
         narrow = self.width() < NARROW
-        want = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
+        # narrow: the runs go under the conversation, unless the window is also short (200 % on a laptop), where
+        # side by side is what fits
+        short = self.height() < MINIMUM_SIZE[1]
+        want = Qt.Orientation.Vertical if narrow and not short else Qt.Orientation.Horizontal
         if self.split.orientation() != want:
             self.split.setOrientation(want)
-            total = self.split.height() if narrow else self.split.width()
+            total = self.split.height() if want is Qt.Orientation.Vertical else self.split.width()
             self.split.setSizes([total * 3 // 5, total - total * 3 // 5])  # the conversation gets 3/5
         self.profile.setVisible(not narrow and bool(self.profile.text()))  # room for the title when narrow
+
+    def showEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().showEvent(e)
+        handle = self.windowHandle()
+        if handle is not None and not getattr(self, "_follows_screen", False):
+            self._follows_screen = True
+            handle.screenChanged.connect(lambda _s: fit_main_window(self, DEFAULT_SIZE, MINIMUM_SIZE))
 
     def _raise(self) -> None:
         self.show()

@@ -10,17 +10,19 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -43,6 +45,34 @@ FIELD_LABELS = {"live_url": "Live endpoint", "model": "Model", "voice": "Voice",
                 "codegen_url": "CodeGen API URL", "input_device": "Microphone", "output_device": "Speaker",
                 "denoise": "Noise suppression", "denoise_level": "Suppression level", "vad_mode": "Voice detection",
                 "ptt_key": "Push-to-talk key", "ptt_mode": "Push-to-talk mode", "quality_profile": "Quality profile"}
+
+
+class ScrollingPage(QScrollArea):
+    """A settings page that scrolls up and down when the screen is too short for it (200 % on a laptop), and
+    otherwise asks for its whole size, as the page itself would; it never scrolls sideways."""
+
+    MIN_HEIGHT = 120
+
+    def __init__(self, page: QWidget):
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # Tab goes to the fields (each scrolled into view)
+        self.setWidget(page)
+
+    def _bar(self) -> int:
+        return self.verticalScrollBar().sizeHint().width()
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        page = self.widget()
+        return page.sizeHint() + QSize(self._bar(), 0) if page is not None else super().sizeHint()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt API
+        page = self.widget()
+        if page is None:
+            return super().minimumSizeHint()
+        return QSize(page.minimumSizeHint().width() + self._bar(), min(self.MIN_HEIGHT, page.minimumSizeHint().height()))
 
 
 class KeyCaptureButton(QPushButton):
@@ -219,7 +249,7 @@ class SettingsDialog(QDialog):
         form.setHorizontalSpacing(16)
         form.setVerticalSpacing(12)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        self.tab_index[key] = self.tabs.addTab(page, label)
+        self.tab_index[key] = self.tabs.addTab(ScrollingPage(page), label)
         return form
 
     def _section(self, form: QFormLayout, text: str) -> None:

@@ -17,6 +17,7 @@ from tests.ui.conftest import make_window
 from ui import palette
 from ui.bridge import EngineBridge
 from ui.first_frame import DEFAULT_SIZE, LaunchFrame
+from ui.screen_fit import first_size  # the designed size, as far as the screen allows
 from ui.state_indicator import StateIndicator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,7 +88,7 @@ def test_the_launch_frame_has_the_windows_size_title_and_colours(qtbot, qapp):
     frame.show()
     qtbot.waitExposed(frame)
     image = frame.grab().toImage()
-    assert (frame.width(), frame.height()) == DEFAULT_SIZE and frame.windowTitle() == "Gemini CodeGen"
+    assert frame.size() == first_size(frame, DEFAULT_SIZE) and frame.windowTitle() == "Gemini CodeGen"
     assert image.pixelColor(5, 5).name() == palette.LIGHT.window  # the margin around the panels
     assert image.pixelColor(frame.width() // 4, frame.height() // 2).name() == palette.LIGHT.surface  # a panel
 

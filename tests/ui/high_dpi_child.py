@@ -1,0 +1,51 @@
+"""Run in a child process (Qt picks its scale once per process): the window and every dialog on a screen of
+the given size and scale; prints their geometries as JSON for tests/ui/test_high_dpi.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def rect(r) -> list[int]:
+    return [r.x(), r.y(), r.width(), r.height()]
+
+
+def main() -> None:
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    app = QApplication(sys.argv[:1])
+    from desktop.config import Settings
+    from ui import theme
+    from ui.bridge import EngineBridge
+    from ui.main_window import MainWindow
+
+    theme.apply(app, dark=True)
+    win = MainWindow(Settings(), EngineBridge(use_audio_devices=False))
+    win.show()
+    app.processEvents()
+    screen = win.screen()
+    out: dict = {"dpr": screen.devicePixelRatio(), "available": rect(screen.availableGeometry()),
+                 "window": rect(win.frameGeometry()), "minimum": [win.minimumWidth(), win.minimumHeight()],
+                 "content_minimum": [win.centralWidget().minimumSizeHint().width(),
+                                     win.centralWidget().minimumSizeHint().height()]}
+    bar = win.ptt.parentWidget()
+    assert isinstance(bar, QWidget)
+    bottom = bar.mapTo(win, bar.rect().bottomRight())
+    out["talk_bar_bottom"] = [bottom.x(), bottom.y()]
+    out["window_inner"] = [win.width(), win.height()]
+    dialogs = {"settings": win.open_settings, "performance": lambda: (win.perf.show(), win.perf)[1],
+               "keyboard": win.show_keyboard_help, "quit": lambda: win._ask_to_quit([1001])}
+    out["dialogs"] = {}
+    for name, open_it in dialogs.items():
+        dlg = open_it()
+        app.processEvents()
+        out["dialogs"][name] = {"frame": rect(dlg.frameGeometry()), "geometry": rect(dlg.geometry()),
+                                "content_minimum": [dlg.minimumSizeHint().width(), dlg.minimumSizeHint().height()]}
+        dlg.hide()
+    win.quit()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
