@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 
 from desktop.events import ErrorEvent
 from ui import theme
-from ui.plain_text import PlainLabel
+from ui.plain_text import PlainLabel, shown
 
 # kind -> (title, button label, action id)
 ERROR_ACTIONS: dict[str, tuple[str, str, str]] = {
@@ -65,12 +65,14 @@ class Message(QFrame):
             self.button.setProperty("primary", True)
             self.button.setCursor(Qt.CursorShape.PointingHandCursor)
             self.button.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # a click leaves the focus (and Space) alone
+            self.button.setAccessibleDescription(shown(f"{title}: {text}", 300))  # what the button is about
             self.button.clicked.connect(lambda: self.action.emit(self.action_id))
             row.addWidget(self.button, 0, Qt.AlignmentFlag.AlignVCenter)
         self.close_button = QPushButton("✕")
         self.close_button.setProperty("flat", True)
         self.close_button.setToolTip("Dismiss")
         self.close_button.setAccessibleName("Dismiss")
+        self.close_button.setAccessibleDescription(shown(f"Dismiss the message: {title}", 120))
         self.close_button.setCursor(Qt.CursorShape.PointingHandCursor)
         self.close_button.setFocusPolicy(Qt.FocusPolicy.TabFocus)
         self.close_button.clicked.connect(self.dismiss)

@@ -295,6 +295,7 @@ class ConversationView(QFrame):
         self.back.setProperty("flat", True)
         self.back.setCursor(Qt.CursorShape.PointingHandCursor)
         self.back.clicked.connect(lambda: self.stack.setCurrentWidget(self.results))
+        self.back.setAccessibleDescription("Back to the search results")
         self.past_title = QLabel("")
         self.past_title.setProperty("muted", True)
         top.addWidget(self.back)

@@ -54,6 +54,7 @@ from desktop.events import (
 )
 from desktop.state.runs import RunRecord
 from ui import theme
+from ui.announce import Announcer
 from ui.banner import MessageArea
 from ui.bridge import EngineBridge, effective_settings
 from ui.confirm_card import CANCEL_TEXT, START_TEXT, ConfirmCard
@@ -122,6 +123,10 @@ class MainWindow(QMainWindow):
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
         fit_main_window(self, DEFAULT_SIZE, MINIMUM_SIZE)  # as far as the screen allows (high DPI, small screens)
         self._build()
+        self._describe()
+        self.announcer = Announcer(self)  # state changes said to a screen reader
+        self._announced = ""
+        self._ready_once = False
         self.tray = tray or Tray(self)
         self._wire()
         self._app.installEventFilter(self)
@@ -238,6 +243,30 @@ class MainWindow(QMainWindow):
         outer.addWidget(bar)
         self.perf = PerfPanel(self)
         self.help: KeyboardHelp | None = None
+
+    def _describe(self) -> None:
+        """Accessible names and descriptions: what a screen reader says for each control (keys included)."""
+        conv = self.conversation
+        for w, name, description in (
+            (self.root, "Gemini CodeGen", "Hold Space to talk; F1 lists the keys"),
+            (self.perf_button, "Performance", "Latency of every stage, measured in the app. Ctrl+P"),
+            (self.settings_button, "Settings", "Keys, endpoints, audio, push-to-talk and behaviour. Ctrl+comma"),
+            (self.mute, "Mute microphone", "Closes the microphone: nothing is captured until you unmute. Ctrl+M"),
+            (self.send, "Send request", "Sends the typed request. Enter in the request box"),
+            (self.ptt, "Push to talk", "Hold it, or hold Enter on it, while you speak; release to send"),
+            (self.text, "Request", "Type a request and press Enter to send it. Ctrl+L"),
+            (conv.search, "Search past sessions", "Full-text search over your history. Ctrl+F"),
+            (conv.scroller, "Conversation", "Your turns and Gemini's replies, newest at the bottom"),
+            (conv.results, "Search results", "Enter opens the session of a turn"),
+            (self.runs.scroller, "CodeGen runs", "Each run with its state; Enter on a run shows its steps"),
+            (self.indicator, "", "What the assistant is doing now"),
+            (self.level, "Input level", "How loud the microphone is"),
+            (self.hint, "Hint", "What the push-to-talk key does right now"),
+            (self.confirm_card, "", "The request read back, whole. Enter or Start starts it, Esc or Cancel does not"),
+        ):
+            if name:  # the pill names itself with its state ("State: Ready"), the card with what it asks
+                w.setAccessibleName(name)
+            w.setAccessibleDescription(description)
 
     def focus_stops(self) -> list[QWidget]:
         """Where Tab goes, in the order the eye reads the window: the window itself (ready to talk), the header,
@@ -525,6 +554,7 @@ class MainWindow(QMainWindow):
                 control.setChecked(muted)
                 control.blockSignals(False)
         self.mute.setText("Unmute" if muted else "Mute")
+        self.mute.setAccessibleName("Unmute microphone" if muted else "Mute microphone")
         self.mute.setProperty("primary", muted)
         self.mute.style().unpolish(self.mute)
         self.mute.style().polish(self.mute)
@@ -557,9 +587,29 @@ class MainWindow(QMainWindow):
         self.state = state
         muted = self.muted and state in (EngineState.READY, EngineState.LISTENING)
         self.indicator.set_state(state, detail, muted=muted)
+        self._announce_state(state, detail, muted)
         self.tray.set_state(state, muted=muted)
         self.ptt.enabled_for_input = state not in (EngineState.CONNECTING, EngineState.ERROR, EngineState.CLOSED)
         self.ptt.update()
+
+    # what is said when the state changes (a reply is heard, not announced over; a first Ready is not news)
+    SAID = {EngineState.LISTENING: "Listening", EngineState.THINKING: "Thinking",
+            EngineState.CLOSED: "Disconnected"}
+
+    def _announce_state(self, state: EngineState, detail: str, muted: bool) -> None:
+        before, self._announced = self._announced, "muted" if muted else state.value
+        if self._announced == before:
+            return
+        if muted:
+            self.announcer.say("Microphone muted")
+        elif state is EngineState.ERROR:
+            self.announcer.say("Error" + (f": {detail}" if detail else ""), assertive=True)
+        elif state is EngineState.READY:
+            if before in ("error", "closed", "muted") or (before == "connecting" and self._ready_once):
+                self.announcer.say("Ready")  # back after a problem, a reconnect or unmuting
+            self._ready_once = True
+        elif state in self.SAID:
+            self.announcer.say(self.SAID[state])
 
     def on_state(self, name: str, detail: str) -> None:
         state = EngineState(name)
@@ -628,6 +678,8 @@ class MainWindow(QMainWindow):
         """The card shows it and the conversation gets Gemini's update (RunReport); a desktop notification
         only when the window is out of view."""
         self.runs.on_finished(ev)
+        outcome = "finished" if ev.category == "done" else ev.category
+        self.announcer.say(f"Run #{ev.run_id} {outcome}" + (f": {ev.summary}" if ev.summary else ""))
         if not self.in_view:
             title = f"Run #{ev.run_id} {'finished' if ev.category == 'done' else ev.category}"
             text = ev.summary or ev.web_url or "See the runs panel."

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLay
 
 from desktop.events import RunFinished, RunStep, RunUpdate
 from ui import links, theme
-from ui.plain_text import PlainLabel, escape
+from ui.plain_text import PlainLabel, escape, shown
 
 MAX_STEPS = 6
 HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
@@ -128,6 +128,10 @@ class RunCard(QFrame):
             self.ended = run.updated_at or time.time()
         self.tick()
         self.restyle()
+        # what a screen reader says on the card (accessible text is plain: never markup)
+        self.setAccessibleName(f"Run #{self.run_id}, {CHIP[self.category][0]}")
+        self.setAccessibleDescription(shown(" ".join(x for x in (self.last.prompt, self.last.summary) if x), 300)
+                                      + " Enter shows its latest steps.")
 
     def show_links(self, run: RunUpdate) -> None:
         """The pull requests and the run's page: a link only to where ``links.target`` allows, labelled with
