@@ -60,6 +60,23 @@ def thread_ticks() -> dict[str, int]:
     return out
 
 
+def rss_by_mapping(top: int = 10) -> dict[str, float]:
+    """This process's resident memory by what it maps (a library, or [anon] / [heap]), the largest first."""
+    sizes: dict[str, int] = {}
+    name = "?"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if parts and "-" in parts[0] and not parts[0].endswith(":"):
+            path = parts[5] if len(parts) >= 6 else "[anon]"
+            name = path.rsplit("/", 1)[-1] if path.startswith("/") else path
+            if "site-packages/" in path:
+                name = path.split("site-packages/", 1)[1].split("/", 1)[0] + ": " + name
+        elif parts and parts[0] == "Rss:":
+            sizes[name] = sizes.get(name, 0) + int(parts[1])
+    ranked = sorted(sizes.items(), key=lambda kv: -kv[1])
+    return {k: round(v / 1024, 1) for k, v in ranked[:top]}
+
+
 def cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
@@ -117,6 +134,19 @@ def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: fl
             raise RuntimeError("the offline session did not become ready")
         if not pump(lambda: bridge.mic is not None and bridge.mic.frames > 50, 15):
             raise RuntimeError("the microphone delivered no audio (is the PulseAudio server up?)")
+        def wait_for(cond: Any, limit_s: float) -> bool:
+            """The window's event loop runs until ``cond()`` (checked 10 times a second: no busy loop)."""
+            end = time.monotonic() + limit_s
+            waiting = QEventLoop()
+            check = QTimer()
+            check.setInterval(100)
+            check.timeout.connect(lambda: waiting.quit() if cond() or time.monotonic() > end else None)
+            check.start()
+            if not cond():
+                waiting.exec()
+            check.stop()
+            return bool(cond())
+
         def stay(s: float) -> None:  # the window's own event loop runs (app.quit would close the window)
             waiting = QEventLoop()
             QTimer.singleShot(int(s * 1000), waiting.quit)
@@ -125,22 +155,41 @@ def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: fl
         stay(settle_s)  # settle: the capture block switch, the first snapshots
         engine = bridge.engine
         assert engine is not None and engine.pipeline is not None
-        runs0, frames0 = dict(engine.pipeline.runs), engine.metrics.counters["frames_captured"]
-        ctx0, cpu0, wall0, threads0 = wakeups(), cpu_seconds(), time.perf_counter(), thread_ticks()
+        pipeline = engine.pipeline
+
+        def sample() -> tuple[float, float, int, dict[str, int], dict[str, int], int]:
+            return (time.perf_counter(), cpu_seconds(), wakeups(), thread_ticks(), dict(pipeline.runs),
+                    engine.metrics.counters["frames_captured"])
+
+        def delta(a: tuple[Any, ...], b: tuple[Any, ...]) -> dict[str, Any]:
+            wall = b[0] - a[0]
+            tck = os.sysconf("SC_CLK_TCK")
+            return {"seconds": round(wall, 1), "cpu_percent": round(100 * (b[1] - a[1]) / wall, 3),
+                    "wakeups_per_s": round((b[2] - a[2]) / wall, 1),
+                    "cpu_percent_by_thread": {name: round(100 * (t - a[3].get(name, 0)) / tck / wall, 2)
+                                              for name, t in b[3].items() if t > a[3].get(name, 0)},
+                    "chain_runs_per_s": {k: round((b[4].get(k, 0) - a[4].get(k, 0)) / wall, 1)
+                                         for k in ("echo", "vad", "denoise", "meter")},
+                    "frames_per_s": round((b[5] - a[5]) / wall, 1)}
+
+        before = sample()
         stay(seconds)  # idle: nobody talks, nothing plays
-        ctx1, cpu1, wall1, threads1 = wakeups(), cpu_seconds(), time.perf_counter(), thread_ticks()
-        runs1, frames1 = dict(engine.pipeline.runs), engine.metrics.counters["frames_captured"]
-        wall = wall1 - wall0
-        return {"mode": mode, "profile": profile, "baseline": baseline, "seconds": round(wall, 1),
-                "cpu_percent": round(100 * (cpu1 - cpu0) / wall, 3), "wakeups_per_s": round((ctx1 - ctx0) / wall, 1),
-                "rss_mb": round(rss_mb(), 1), "frames_per_s": round((frames1 - frames0) / wall, 1),
-                "chain_runs_per_s": {k: round((runs1.get(k, 0) - runs0.get(k, 0)) / wall, 1)
-                                     for k in ("echo", "vad", "denoise", "meter")},
-                "cpu_percent_by_thread": {name: round(100 * (t - threads0.get(name, 0)) / os.sysconf("SC_CLK_TCK") / wall, 2)
-                                          for name, t in threads1.items() if t > threads0.get(name, 0)},
-                "capture_block_ms": bridge.mic.block_ms if bridge.mic is not None else None,
+        idle = delta(before, sample())
+        memory = rss_by_mapping()
+        block = bridge.mic.block_ms if bridge.mic is not None else None
+        # a reply plays: a typed request, measured until the speaker has stopped again (the offline stand-ins
+        # run in this process: their share is in the figure too)
+        player = bridge.player
+        before = sample()
+        bridge.send_text("What is the status of my last run?")
+        spoke = wait_for(lambda: win.state is EngineState.SPEAKING, 30)
+        wait_for(lambda: win.state is EngineState.READY and not (player is not None and (player.busy or player.running)),
+                 90)
+        reply = {**delta(before, sample()), "spoke": spoke, "echo_cancellation": pipeline.echo is not None}
+        return {"mode": mode, "profile": profile, "baseline": baseline, **idle, "rss_mb": round(rss_mb(), 1),
+                "rss_by_mapping_mb": memory, "capture_block_ms": block,
                 "profile_in_force": engine.profile.name if engine.profile is not None else None,
-                "echo_cancellation": engine.pipeline.echo is not None}
+                "echo_cancellation": pipeline.echo is not None, "reply": reply}
     finally:
         win.close()
         bridge.stop()
@@ -227,7 +276,13 @@ def idle_section(quick: bool) -> tuple[dict[str, Any], list[tuple[str, str, floa
                     "wakeups_per_s": round(statistics.median(r["wakeups_per_s"] for r in rs), 1),
                     "rss_mb": round(statistics.median(r["rss_mb"] for r in rs), 1),
                     "chain_runs_per_s": rs[-1]["chain_runs_per_s"], "capture_block_ms": rs[-1]["capture_block_ms"],
-                    "runs": len(rs)}
+                    "runs": len(rs),
+                    "reply": {"cpu_percent": round(statistics.median(r["reply"]["cpu_percent"] for r in rs), 3),
+                              "wakeups_per_s": round(statistics.median(r["reply"]["wakeups_per_s"] for r in rs), 1),
+                              "seconds": round(statistics.median(r["reply"]["seconds"] for r in rs), 1),
+                              "chain_runs_per_s": rs[-1]["reply"]["chain_runs_per_s"],
+                              "echo_cancellation": rs[-1]["reply"]["echo_cancellation"]},
+                    "rss_by_mapping_mb": rs[-1]["rss_by_mapping_mb"]}
             table[f"{mode}/{profile}"] = cell
             goal = GOALS[mode]
             before, after = cell["always_on"], cell["resting"]
@@ -237,10 +292,17 @@ def idle_section(quick: bool) -> tuple[dict[str, Any], list[tuple[str, str, floa
             if "wakeups_per_s" in goal:
                 rows.append((f"Idle wake-ups, {mode}, {profile} profile", "switches/s", before["wakeups_per_s"],
                              after["wakeups_per_s"], f"goal <= {goal['wakeups_per_s']:g}/s"))
+            if mode == "push-to-talk":
+                rows.append((f"CPU while a reply plays, {profile} profile (typed request until the speaker stops; "
+                             "AEC and the in-process stand-ins included)", "% of one core",
+                             before["reply"]["cpu_percent"], after["reply"]["cpu_percent"], "the chain runs in both"))
     section = {"seconds_per_run": seconds, "repeats": repeats, "goals": GOALS, "table": table,
                "what": "the window (offscreen) in the offline demo, microphone and speaker through PortAudio on a "
                        "private PulseAudio server, quiet room noise at the microphone, nobody talking, nothing "
                        "playing; CPU and context switches of all the window's threads",
+               "memory": "rss_by_mapping_mb: resident memory of the window by mapping at the end of the idle "
+                         "period (anonymous memory holds the Python heap, the Silero model's weights and the "
+                         "threads' malloc arenas)",
                "runs": [r for rs in runs.values() for r in rs]}
     return section, rows
 
