@@ -4,12 +4,38 @@ from __future__ import annotations
 
 import time
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPainterPath, QPaintEvent, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QObject, QPointF, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAccessible,
+    QColor,
+    QKeyEvent,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPaintEvent,
+    QPen,
+)
+from PySide6.QtWidgets import QAccessibleWidget, QSizePolicy, QWidget
 
 from ui import theme
 from ui.state_indicator import breathing
+
+
+class _AccessibleButton(QAccessibleWidget):
+    """What a screen reader is told the push-to-talk button is: a button (it paints itself, so Qt would
+    call it a filler)."""
+
+    def __init__(self, widget: QWidget):
+        super().__init__(widget, QAccessible.Role.Button)
+
+
+def _accessible(_key: str, obj: QObject) -> QAccessibleWidget | None:
+    if isinstance(obj, PushToTalkButton):
+        iface = getattr(obj, "accessible", None)  # asked for while the button is still being made, too
+        if iface is None:  # kept by the button while it lives (Qt's cache uses it until then)
+            iface = obj.accessible = _AccessibleButton(obj)
+        return iface
+    return None
 
 
 class PushToTalkButton(QWidget):
@@ -30,6 +56,7 @@ class PushToTalkButton(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.setFocusPolicy(Qt.FocusPolicy.TabFocus)  # Tab reaches it (a click never moves the focus here)
         self.setAccessibleName("Push to talk")
+        self.accessible: QAccessibleWidget | None = getattr(self, "accessible", None)
         self.setToolTip("Hold to talk")
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
@@ -129,3 +156,6 @@ class PushToTalkButton(QWidget):
         p.drawPath(arc)
         p.drawLine(QPointF(center.x(), center.y() + 14 * s), QPointF(center.x(), center.y() + 21 * s))
         p.drawLine(QPointF(center.x() - 7 * s, center.y() + 21 * s), QPointF(center.x() + 7 * s, center.y() + 21 * s))
+
+
+QAccessible.installFactory(_accessible)  # before any button exists: a screen reader asks at once
