@@ -234,6 +234,7 @@ class SessionEngine:
         self._raw: deque[tuple[bytes, float, bool]] = deque(maxlen=self.gate.preroll.maxlen)
         self._backlog: deque[tuple[bytes, float, bool, float]] = deque()  # frame, captured, heard, sent as of
         self._catching_up = False
+        self._turn_news = True  # a turn began since the last frame (or nothing was checked yet)
         self.on_chain_change: Callable[[bool], None] | None = None
         self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
@@ -338,7 +339,9 @@ class SessionEngine:
         if self.options.half_duplex and self._assistant_audible():
             frame = _SILENT_FRAME
         if self.pipeline is not None:
-            wanted = self._chain_wanted()
+            # resting, only a new turn can need the chain (a key press starts it itself): no check per frame
+            wanted = self._chain_wanted() if self._chain_on or self._turn_news else False
+            self._turn_news = False
             if wanted != self._chain_on:
                 if wanted:
                     self._start_chain(None)
@@ -515,6 +518,7 @@ class SessionEngine:
         self.turns = turn.id
         self.turn = turn
         self._turn_done.clear()
+        self._turn_news = True
         self.bus.emit(TurnStarted(turn.id, origin))
         self.player.prepare()
         self._wake_connection()
