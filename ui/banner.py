@@ -123,8 +123,10 @@ class MessageArea(QWidget):
                                  "Add your Gemini and CodeGen keys to go live.",
                                  "Add keys", "settings"))
 
-    def show_error(self, ev: ErrorEvent) -> Message:
-        title, button, action_id = ERROR_ACTIONS.get(ev.kind, ("Something went wrong", "", ""))
+    def show_error(self, ev: ErrorEvent, title: str | None = None) -> Message:
+        """``title``: instead of the kind's own (e.g. a connection that never came up was not "lost")."""
+        kind_title, button, action_id = ERROR_ACTIONS.get(ev.kind, ("Something went wrong", "", ""))
+        title = title or kind_title
         return self._add(Message(f"error:{ev.kind}", "bad" if ev.fatal else "warn", title, ev.message, ev.action,
                                  button, action_id))
 

@@ -344,12 +344,14 @@ class EngineBridge(QObject):
                          block_ms=IDLE_BLOCK_MS if resting else FRAME_MS)
         try:
             mic.open()
-        except AudioUnavailable as exc:
-            bus.emit(ErrorEvent("no_microphone", f"No microphone: {_short(exc)}",
+        except AudioUnavailable as exc:  # its message is one line for the user (what to connect or install)
+            text = _short(exc)
+            bus.emit(ErrorEvent("no_microphone", text[:1].upper() + text[1:],
                                 "Plug one in or choose another input device in Settings, or type your request."))
             return
-        except Exception as exc:  # noqa: BLE001 - any device failure is the same message for the user
-            bus.emit(ErrorEvent("no_microphone", f"The microphone could not be opened ({_short(exc)}).",
+        except Exception:  # noqa: BLE001 - any device failure is the same message for the user
+            log.warning("the microphone could not be opened", exc_info=True)  # the library's words: in the log
+            bus.emit(ErrorEvent("no_microphone", "The microphone could not be opened.",
                                 "Choose another input device in Settings, or type your request."))
             return
         self.mic = mic

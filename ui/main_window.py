@@ -87,6 +87,7 @@ SPACE_CONTROLS = (QAbstractButton, QTabBar, RunCard)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
 NARROW = 960  # below this width the runs panel goes under the conversation
+NOT_CONNECTED = "Not connected yet: talk or type once the state says Ready."
 PROFILE_WORDS = {"performance": "Full quality", "balanced": "Balanced quality", "saver": "Battery saver"}
 
 
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         self._describe()
         self.announcer = Announcer(self)  # state changes said to a screen reader
         self._announced = ""
+        self._session_up = False  # the current session came up (a network error then means it was lost)
         self._ready_once = False
         self.tray = tray or Tray(self)
         self._wire()
@@ -322,6 +324,7 @@ class MainWindow(QMainWindow):
         b.session_stopped.connect(lambda: self.on_state(EngineState.CLOSED, "") if self.state is not EngineState.ERROR
                                  else None)
         b.session_stopped.connect(self.conversation.end_session)  # a new session counts its turns from 1 again
+        b.session_stopped.connect(lambda: setattr(self, "_session_up", False))
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
         self.ptt.pressed.connect(self.press)
         self.ptt.released.connect(self.release)
@@ -516,17 +519,26 @@ class MainWindow(QMainWindow):
             self.messages.show_notice("muted", "The microphone is muted: click Unmute to talk, or type your "
                                       "request.", "warn", "Muted")
             return
+        if self.state in (EngineState.ERROR, EngineState.CLOSED):  # nobody would hear it: never "Listening"
+            self.messages.show_notice("not-ready", NOT_CONNECTED, "warn", "Not connected")
+            return
+        if self._no_microphone():
+            self.messages.show_advice("error:no_microphone", "No microphone", "There is no working microphone: "
+                                      "nothing you say can be heard.", "Type your request, or choose a microphone.",
+                                      "Audio settings", "audio-settings")
+            return
         self.listening = True
         self.indicator.mark_pressed(at)
+        shown_before = (self.state, self.indicator.detail)
         self._show_state(EngineState.LISTENING)  # local feedback now; the engine confirms through state_changed
         self.ptt.set_active(True)
         self._update_hint()
         if self.earcons:
             self.earcons.play("start")
         if not self.bridge.press(at):
-            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, or type your request.", "warn",
-                                      "Not ready")
+            self.messages.show_notice("not-ready", NOT_CONNECTED, "warn", "Not connected")
             self.release()
+            self._show_state(*shown_before)  # the state it was in, not a "Listening" nobody hears
 
     def release(self) -> None:
         if not self.listening:
@@ -541,6 +553,13 @@ class MainWindow(QMainWindow):
     @property
     def muted(self) -> bool:
         return self.bridge.muted
+
+    def _no_microphone(self) -> bool:
+        """The session runs with the microphone's devices but none is open (none found, or it was lost)."""
+        b = self.bridge
+        if not b.use_audio_devices or b.engine is None or self.muted:
+            return False
+        return b.mic is None or not b.mic.is_open
 
     def set_muted(self, muted: bool) -> None:
         """Mute or unmute the microphone (the window's button and the tray's item stay in step)."""
@@ -569,8 +588,7 @@ class MainWindow(QMainWindow):
         if not text:
             return
         if self.bridge.send_text(text) is None:
-            self.messages.show_notice("not-ready", "Not connected yet: wait for Ready, then send again.", "warn",
-                                      "Not ready")
+            self.messages.show_notice("not-ready", NOT_CONNECTED, "warn", "Not connected")
             return
         self.text.clear()
         self.root.setFocus()  # back to talking: the key is push-to-talk again, and the hint says so
@@ -625,6 +643,7 @@ class MainWindow(QMainWindow):
 
     def on_session_started(self, offline: bool) -> None:
         self.offline = offline
+        self._session_up = True
         self.subtitle.setText(("Offline demo · " if offline else "") + self.settings.model)
         self.runs.set_local_links(offline)  # the stand-ins' pages on this machine open only in the demo
         if offline:
@@ -648,7 +667,9 @@ class MainWindow(QMainWindow):
             self.ptt.set_active(False)
 
     def on_error(self, ev: ErrorEvent) -> None:
-        self.messages.show_error(ev)
+        # a connection that never came up was not lost: say which it was
+        title = "Cannot connect" if ev.kind == "network" and not self._session_up else None
+        self.messages.show_error(ev, title)
 
     def on_notice(self, ev: Notice) -> None:
         """Problems the user should act on get a banner; passing information goes to the status line."""
