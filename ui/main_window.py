@@ -12,6 +12,7 @@ does right now.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
@@ -88,6 +89,10 @@ RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
 NARROW = 960  # below this width the runs panel goes under the conversation
 NOT_CONNECTED = "Not connected yet: talk or type once the state says Ready."
+# a session that ended on one of these is started again by itself, after each wait in turn (the last repeats)
+RECONNECT_KINDS = ("network", "timeout", "protocol")
+RECONNECT_DELAYS_S = (2, 5, 10, 20, 30, 60)
+STABLE_AFTER_S = 30  # a session up this long starts the waits from the shortest again
 PROFILE_WORDS = {"performance": "Full quality", "balanced": "Balanced quality", "saver": "Battery saver"}
 
 
@@ -128,7 +133,20 @@ class MainWindow(QMainWindow):
         self.announcer = Announcer(self)  # state changes said to a screen reader
         self._announced = ""
         self._session_up = False  # the current session came up (a network error then means it was lost)
+        self.reconnects = 0  # sessions started again by the window itself after a network problem
+        self._retry_attempt = 0
+        self._retry_at = 0.0
+        self._retry_event: ErrorEvent | None = None
+        self._retry_title = ""
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setInterval(250)
+        self._retry_timer.timeout.connect(self._retry_tick)
+        self._stable_timer = QTimer(self)
+        self._stable_timer.setSingleShot(True)
+        self._stable_timer.setInterval(STABLE_AFTER_S * 1000)
+        self._stable_timer.timeout.connect(self._session_held)
         self._ready_once = False
+        self._had_error = False
         self.tray = tray or Tray(self)
         self._wire()
         self._app.installEventFilter(self)
@@ -384,6 +402,7 @@ class MainWindow(QMainWindow):
         if restart:  # each setting says when its change takes effect (desktop.config: LIVE, SESSION, LAUNCH)
             changed = changed_settings(old, settings)
             if SESSION in changed.values():
+                self._cancel_reconnect()
                 self.bridge.restart(effective_settings(settings))  # a new session takes every setting
             else:  # live switches in the running session
                 if changed.keys() & {"speak_run_updates", "run_update_max_age_s"}:
@@ -621,10 +640,11 @@ class MainWindow(QMainWindow):
         if muted:
             self.announcer.say("Microphone muted")
         elif state is EngineState.ERROR:
+            self._had_error = True
             self.announcer.say("Error" + (f": {detail}" if detail else ""), assertive=True)
         elif state is EngineState.READY:
-            if before in ("error", "closed", "muted") or (before == "connecting" and self._ready_once):
-                self.announcer.say("Ready")  # back after a problem, a reconnect or unmuting
+            if before in ("error", "closed", "muted", "connecting") and (self._ready_once or self._had_error):
+                self.announcer.say("Ready")  # back after a problem, a reconnect or unmuting (not the first start)
             self._ready_once = True
         elif state in self.SAID:
             self.announcer.say(self.SAID[state])
@@ -644,6 +664,11 @@ class MainWindow(QMainWindow):
     def on_session_started(self, offline: bool) -> None:
         self.offline = offline
         self._session_up = True
+        if self._retry_event is not None or self.reconnects:  # back after trying again by itself
+            self._cancel_reconnect()
+            for kind in RECONNECT_KINDS:
+                self.messages.clear(f"error:{kind}")
+        self._stable_timer.start()
         self.subtitle.setText(("Offline demo · " if offline else "") + self.settings.model)
         self.runs.set_local_links(offline)  # the stand-ins' pages on this machine open only in the demo
         if offline:
@@ -670,6 +695,8 @@ class MainWindow(QMainWindow):
         # a connection that never came up was not lost: say which it was
         title = "Cannot connect" if ev.kind == "network" and not self._session_up else None
         self.messages.show_error(ev, title)
+        if ev.kind in RECONNECT_KINDS and (ev.fatal or not self._session_up):  # the session is over, or never began
+            self._schedule_reconnect(ev)
 
     def on_notice(self, ev: Notice) -> None:
         """Problems the user should act on get a banner; passing information goes to the status line."""
@@ -730,8 +757,54 @@ class MainWindow(QMainWindow):
         elif action == "audio-settings":
             self.open_settings("audio")
         elif action == "reconnect":
-            self.messages.clear("error:network")
+            self._cancel_reconnect()
+            for kind in RECONNECT_KINDS:
+                self.messages.clear(f"error:{kind}")
             self.bridge.restart(effective_settings(self.settings))
+
+    # ------------------------------------------------------------------ reconnecting by itself
+    def _schedule_reconnect(self, ev: ErrorEvent) -> None:
+        """A session that ended on the network (or a timeout, or a protocol error) is tried again by itself,
+        waiting longer each time (RECONNECT_DELAYS_S); the banner's title counts down to the next try."""
+        delay = RECONNECT_DELAYS_S[min(self._retry_attempt, len(RECONNECT_DELAYS_S) - 1)]
+        self._retry_attempt += 1
+        self._retry_event = ev
+        msg = self.messages.messages.get(f"error:{ev.kind}")
+        self._retry_title = msg.title.text() if msg is not None else "Not connected"
+        self._retry_at = time.monotonic() + delay
+        self._retry_timer.start()
+        self._show_retry()
+
+    def _retry_tick(self) -> None:
+        if time.monotonic() < self._retry_at:
+            self._show_retry()
+            return
+        self._retry_timer.stop()
+        self.reconnects += 1
+        ev = self._retry_event
+        msg = self.messages.messages.get(f"error:{ev.kind}") if ev is not None else None
+        if msg is not None:
+            msg.title.setText(f"{self._retry_title} · reconnecting…")
+        self._stable_timer.stop()
+        self.bridge.restart(effective_settings(self.settings))
+
+    def _show_retry(self) -> None:
+        ev = self._retry_event
+        msg = self.messages.messages.get(f"error:{ev.kind}") if ev is not None else None
+        if ev is None or msg is None:
+            return
+        left = max(1, math.ceil(self._retry_at - time.monotonic()))
+        text = f"{self._retry_title} · trying again in {left} s (try {self._retry_attempt})"
+        if msg.title.text() != text:
+            msg.title.setText(text)
+
+    def _cancel_reconnect(self) -> None:
+        self._retry_timer.stop()
+        self._retry_event = None
+
+    def _session_held(self) -> None:
+        """The session stayed up: the next problem starts the waits from the shortest again."""
+        self._retry_attempt = 0
 
     def restyle(self) -> None:
         self.messages.restyle()
@@ -787,6 +860,8 @@ class MainWindow(QMainWindow):
             self._app.focusChanged.disconnect(self._focus_changed)
             if self.global_hotkey is not None:
                 self.global_hotkey.stop()
+            self._cancel_reconnect()
+            self._stable_timer.stop()
             self.bridge.stop()
             self.history.close()
             self.tray.icon.hide()
