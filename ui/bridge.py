@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SWITCH_AFTER_PRESS_S = 0.02  # the microphone's block switch waits until the pre-roll is on its way
+MIC_RETRY_S = 2.0  # a lost microphone is looked for again this often
 MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
 
 
@@ -337,7 +338,9 @@ class EngineBridge(QObject):
             engine.feed_frame(bytes(len(frame)) if self.muted else frame, captured_at)
 
         def on_lost(problem: DeviceLost) -> None:
-            bus.emit(ErrorEvent("no_microphone", problem.message, problem.action))
+            bus.emit(ErrorEvent("no_microphone", problem.message, "Plug it back in: listening resumes by itself. "
+                                "Or choose another input device in Settings."))
+            self._watch_for_microphone(mic)
 
         resting = not engine.options.chain_between_turns  # the chain rests between turns: so does the microphone
         mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device,
@@ -377,6 +380,30 @@ class EngineBridge(QObject):
             pending[:] = [loop.call_later(SWITCH_AFTER_PRESS_S if active else 0.0, mic.set_block_ms, block)]
 
         return on_chain
+
+    def _watch_for_microphone(self, mic: MicCapture) -> None:
+        """On the engine loop: a lost microphone is opened again as soon as it can be (plugged back in, or the
+        sound server's default moved to another one), every ``MIC_RETRY_S``, while its session lasts; unmuting
+        opens it anyway, so nothing is tried while muted."""
+        loop = self.loop
+        if loop is None:
+            return
+
+        def again() -> None:
+            if self.mic is not mic or mic.is_open or loop.is_closed():
+                return  # another session, or opened meanwhile (unmute)
+            if not self.muted:
+                try:
+                    mic.open()
+                except Exception:  # noqa: BLE001 - still not there: try again later
+                    log.debug("microphone still unavailable", exc_info=True)
+                else:
+                    name = mic.device.name if mic.device is not None else "the microphone"
+                    self.bus.emit(Notice(f"Microphone back: {name}", kind="microphone_back"))
+                    return
+            loop.call_later(MIC_RETRY_S, again)
+
+        loop.call_later(MIC_RETRY_S, again)
 
     def _stop_microphone(self) -> None:
         mic, self.mic = self.mic, None

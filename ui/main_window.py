@@ -702,6 +702,8 @@ class MainWindow(QMainWindow):
         """Problems the user should act on get a banner; passing information goes to the status line."""
         if ev.kind == "offline":
             return  # the offline banner says it
+        if ev.kind == "microphone_back":
+            self.messages.clear("error:no_microphone")  # and the status line says which one listens now
         if ev.kind in BANNER_NOTICES:
             self.messages.show_notice(ev.kind, ev.message, "warn", BANNER_NOTICES[ev.kind])
             return

@@ -85,3 +85,55 @@ def test_a_turn_open_when_muting_still_ends(qtbot, themed_app, memory_keyring, p
         qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
     finally:
         win.quit()
+
+
+
+def test_a_microphone_that_goes_away_and_comes_back_is_heard_again(qtbot, themed_app, memory_keyring, pulse,  # noqa: F811
+                                                                   monkeypatch):
+    """Unplugged: the capture stream stops (PortAudio's stream ends, as a USB microphone's does); the device is
+    not there for two tries; then it is, and it is heard again without a restart."""
+    from audio import capture
+    from audio.devices import AudioUnavailable
+    from ui import bridge as bridge_module
+
+    _refresh_portaudio()
+    monkeypatch.setattr(bridge_module, "MIC_RETRY_S", 0.3)
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
+    qtbot.addWidget(win)
+    win.show()
+    bridge.start(Settings(offline=True))
+    try:
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.mic is not None and bridge.mic.frames > 0,
+                        timeout=15_000)
+        mic = bridge.mic
+        opens = {"refused": 0}
+        real_open = capture.MicCapture.open
+
+        def not_there_yet(self) -> None:
+            if opens["refused"] < 2:
+                opens["refused"] += 1
+                raise AudioUnavailable("no audio input device found")
+            real_open(self)
+
+        monkeypatch.setattr(capture.MicCapture, "open", not_there_yet)
+        loop = bridge.loop
+        assert loop is not None
+        loop.call_soon_threadsafe(lambda: mic._stream.abort())  # the device goes away under the stream
+        qtbot.waitUntil(lambda: "error:no_microphone" in win.messages.messages, timeout=10_000)
+        assert "resumes by itself" in win.messages.messages["error:no_microphone"].hint.full_text
+        qtbot.waitUntil(lambda: mic.is_open and "error:no_microphone" not in win.messages.messages, timeout=10_000)
+        assert opens["refused"] == 2  # it kept looking while the device was away
+        assert "Microphone back" in win.status.full_text
+        qtbot.waitUntil(lambda: mic.frames > 0, timeout=10_000)
+        qtbot.keyPress(win.root, Qt.Key.Key_Space)
+        assert win.listening
+        player = pulse.play(FIXTURES / "list_runs.wav")
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=15_000)
+        last = mic.frames
+        qtbot.waitUntil(lambda: mic.frames >= last + 30, timeout=5000)
+        qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+        qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in b.body.text()
+                                    for (_t, r), b in win.conversation.bubbles.items()), timeout=15_000)
+    finally:
+        win.quit()
