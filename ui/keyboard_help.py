@@ -23,8 +23,8 @@ SHORTCUTS: dict[str, tuple[tuple[str, ...], str]] = {
 }
 # keys that are not shortcuts but are worth knowing (shown under the push-to-talk key)
 OTHER_KEYS = (
-    ("Tab / Shift+Tab", "Move between controls: Settings, Performance, search, the conversation, the runs, "
-                        "the microphone button, Mute, the request box, Send"),
+    ("Tab / Shift+Tab", "Move between controls: Performance, Settings, the messages' buttons, search, the "
+                        "conversation, the runs, the microphone button, Mute, the request box, Send"),
     ("Enter / Space", "Activate the focused button (Space talks everywhere else)"),
     ("Enter", "Hold it on the microphone button to talk"),
     ("Esc", "Close a dialog; leave the request box or search"),

@@ -4,7 +4,9 @@ the given size and scale; prints their geometries as JSON for tests/ui/test_high
 from __future__ import annotations
 
 import json
+import os
 import sys
+from pathlib import Path
 
 
 def rect(r) -> list[int]:
@@ -37,9 +39,14 @@ def main() -> None:
     dialogs = {"settings": win.open_settings, "performance": lambda: (win.perf.show(), win.perf)[1],
                "keyboard": win.show_keyboard_help, "quit": lambda: win._ask_to_quit([1001])}
     out["dialogs"] = {}
+    shots = os.environ.get("GEMINI_CODEGEN_SCREENSHOTS") if os.environ.get("HIGH_DPI_SHOTS") else None
+    if shots:  # the window as it opens at this scale, in the screen's pixels
+        win.grab().save(str(Path(shots) / f"window-{os.environ['HIGH_DPI_SHOTS']}.png"))
     for name, open_it in dialogs.items():
         dlg = open_it()
         app.processEvents()
+        if shots and name in ("settings", "keyboard"):
+            dlg.grab().save(str(Path(shots) / f"{name}-{os.environ['HIGH_DPI_SHOTS']}.png"))
         out["dialogs"][name] = {"frame": rect(dlg.frameGeometry()), "geometry": rect(dlg.geometry()),
                                 "content_minimum": [dlg.minimumSizeHint().width(), dlg.minimumSizeHint().height()]}
         dlg.hide()
