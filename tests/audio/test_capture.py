@@ -186,3 +186,30 @@ def test_audio_cli_reports_missing_portaudio_in_one_line(monkeypatch, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("gemini-codegen: error: audio is unavailable") and "libportaudio2" in err
     assert "Traceback" not in err and len(err.splitlines()) == 1
+
+
+async def test_block_size_switches_lose_and_repeat_no_audio(pulse, fixtures_dir):
+    """Between turns the microphone runs in 100 ms blocks, in a turn in 10 ms ones: each switch opens a new
+    stream beside the running one, and the frames still come one after another, none lost, none twice."""
+    loop = asyncio.get_running_loop()
+    frames: list[tuple[bytes, float]] = []
+    cap = MicCapture(loop, lambda f, t: frames.append((f, t)), block_ms=100)
+    cap.open()
+    try:
+        assert await _wait_for(lambda: len(frames) >= 5, 8.0), "no audio from the virtual microphone"
+        player = pulse.play(fixtures_dir / "status.wav")  # speech through the switches
+        first = len(frames)
+        t0 = time.perf_counter()
+        for block in (10, 100, 30, 100, 10):
+            await asyncio.sleep(0.7)
+            cap.set_block_ms(block)
+        await _wait_for(lambda: cap.switches == 5, 5.0)
+        await asyncio.sleep(0.5)
+        wall = time.perf_counter() - t0
+        await asyncio.to_thread(player.wait, 15)
+    finally:
+        cap.close()
+    assert cap.switches == 5 and cap.block_ms == 10
+    got = len(frames) - first
+    assert abs(got - wall * 100) <= 25, (got, wall)  # within 250 ms of the wall clock over ~4 s and 5 switches
+    assert {len(f) for f, _ in frames} == {FRAME_BYTES}
