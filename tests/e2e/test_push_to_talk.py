@@ -112,3 +112,29 @@ def test_barge_in_stops_the_reply_and_takes_the_new_request(person, qtbot):
     assert engine.turns == 2
     player = win.bridge.player
     assert player is not None and player.buffer.flushes >= 1  # the first reply was cut off
+
+
+def test_a_spoken_no_to_the_read_back_starts_nothing_and_clicking_start_starts_it(person, qtbot, tmp_path):
+    """Consent on the real display: the read-back's card appears whole; a spoken "no" withdraws it with no run;
+    the same request asked again is started by a real mouse click on Start."""
+    app = person()
+    win = app.win
+    spoken_no = sox_speech("no", tmp_path / "no.wav")
+    app.hold_and_say("create_pr.wav")
+    qtbot.waitUntil(lambda: win.confirm_card.isVisible(), timeout=15_000)
+    assert "flaky login test" in win.confirm_card.prompt_text and not win.runs.cards
+    qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
+
+    app.hold_and_say(spoken_no, after_ms=250)
+    qtbot.waitUntil(lambda: user_texts(win)[-1] == "No", timeout=15_000)
+    qtbot.waitUntil(lambda: not win.confirm_card.isVisible(), timeout=15_000)
+    qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
+    assert not win.runs.cards  # nothing started
+
+    app.hold_and_say("create_pr.wav")
+    qtbot.waitUntil(lambda: win.confirm_card.isVisible() and win.confirm_card.start.isEnabled(), timeout=15_000)
+    qtbot.waitUntil(lambda: win.state == "ready", timeout=15_000)
+    app.click(win.confirm_card.start)
+    qtbot.waitUntil(lambda: len(win.runs.cards) == 1, timeout=15_000)
+    run = next(iter(win.runs.cards.values()))
+    assert "flaky login test" in run.prompt.full_text
