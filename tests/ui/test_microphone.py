@@ -50,3 +50,35 @@ def test_hold_key_and_speak_into_the_virtual_microphone(qtbot, themed_app, memor
         assert "list runs" in next(iter(win.conversation.tools.values())).name.text()
     finally:
         win.quit()
+
+
+def test_hands_free_hears_the_virtual_microphone_while_the_chain_rests(qtbot, themed_app, memory_keyring,
+                                                                        pulse):  # noqa: F811
+    """Hands-free between turns: the microphone runs in large blocks and the VAD alone listens; speech opens a
+    turn, its start (heard before the VAD was sure) reaches Gemini, and the chain rests again afterwards.
+    (No speaker: this server's only sink is the microphone, which would hear the replies.)"""
+    _refresh_portaudio()
+    settings = Settings(offline=True, ptt_mode="hands-free", output_device="no such speaker")
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(settings, bridge, earcons=Earcons(None))
+    qtbot.addWidget(win)
+    win.show()
+    bridge.start(settings)
+    try:
+        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None
+                        and (bridge.mic is not None or "error:no_microphone" in win.messages.messages), timeout=15_000)
+        assert bridge.mic is not None and bridge.player is None, win.messages.messages.keys()
+        qtbot.waitUntil(lambda: bridge.mic is not None and bridge.mic.block_ms == 100 and bridge.mic.frames > 20,
+                        timeout=10_000)
+        engine = bridge.engine
+        assert engine is not None and engine.pipeline is not None
+        player = pulse.play(FIXTURES / "status.wav")
+        qtbot.waitUntil(lambda: any(r == "user" and "What is the status of my last task" in b.body.text()
+                                    for (_t, r), b in win.conversation.bubbles.items()), timeout=20_000)
+        qtbot.waitUntil(lambda: player.poll() is not None, timeout=15_000)
+        # the reply is over: the chain and the microphone rest again, after one turn
+        qtbot.waitUntil(lambda: not engine._chain_on and bridge.mic is not None and bridge.mic.block_ms == 100,
+                        timeout=30_000)
+        assert engine.turns == 1
+    finally:
+        win.quit()
