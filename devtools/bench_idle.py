@@ -307,6 +307,28 @@ def idle_section(quick: bool) -> tuple[dict[str, Any], list[tuple[str, str, floa
     return section, rows
 
 
+def idle_markdown(section: dict[str, Any]) -> str:
+    """The section as a table for docs/performance.md (every number is in bench.json too)."""
+    lines = [f"The window left open, nobody talking: {section.get('what', '')}. Medians of {section['repeats']} "
+             f"runs of {section['seconds_per_run']:g} s per cell, baseline and resting interleaved in one run; the "
+             "reply columns: a typed request until the speaker stopped.", "",
+             "| mode / profile | input chain | CPU % of one core | wake-ups/s | chain runs/s (AEC, VAD, NS, meter) "
+             "| capture block | reply: CPU % | reply: wake-ups/s | RSS MB |", "|---|---|---|---|---|---|---|---|---|"]
+    for cell_name, cell in section["table"].items():
+        for variant, label in (("always_on", "always on (baseline)"), ("resting", "rests between turns")):
+            v = cell[variant]
+            runs = v["chain_runs_per_s"]
+            lines.append(f"| {cell_name} | {label} | {v['cpu_percent']:.2f} | {v['wakeups_per_s']:.0f} | "
+                         f"{runs['echo']:.0f}, {runs['vad']:.0f}, {runs['denoise']:.0f}, {runs['meter']:.0f} | "
+                         f"{v['capture_block_ms']} ms | {v['reply']['cpu_percent']:.1f} | "
+                         f"{v['reply']['wakeups_per_s']:.0f} | {v['rss_mb']:.0f} |")
+    memory = section["table"].get("push-to-talk/performance", {}).get("resting", {}).get("rss_by_mapping_mb")
+    if memory:
+        lines += ["", "Resident memory by mapping (push-to-talk, performance, resting): "
+                  + ", ".join(f"{k} {v:g} MB" for k, v in memory.items()) + "."]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.bench_idle", description=__doc__.splitlines()[0])
     parser.add_argument("--child", action="store_true", help="measure this process (one window)")

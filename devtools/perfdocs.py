@@ -237,6 +237,11 @@ def render_markdown(data: dict[str, Any], plots: list[Path]) -> str:
     for name, section in data["sections"].items():
         if name in ("e2e",) or not isinstance(section, dict):
             continue
+        if name == "idle" and "table" in section:
+            from devtools.bench_idle import idle_markdown
+
+            lines += ["", "### Section `idle`", "", idle_markdown(section)]
+            continue
         if name == "network" and "profiles" in section:
             lines += ["", "### Section `network`", "", "Rendered in [optimization-guide.md]"
                       "(optimization-guide.md#network-and-compression); every number is in bench.json."]
