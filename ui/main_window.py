@@ -252,6 +252,9 @@ class MainWindow(QMainWindow):
         self.text = QLineEdit()
         self.text.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab and a click; a new window opens on itself
         self.text.setPlaceholderText("…or type a request and press Enter")
+        # Qt's default cuts a paste at 32,767 characters without a word; the box keeps all of it and a request
+        # over the engine's limit is refused on Send, saying the limit (nothing typed is lost)
+        self.text.setMaxLength(2**31 - 1)
         self.text.setMinimumHeight(38)
         self.send = QPushButton("Send")
         self.send.setProperty("primary", True)
@@ -606,6 +609,13 @@ class MainWindow(QMainWindow):
         text = self.text.text().strip()
         if not text:
             return
+        from desktop.engine import typed_too_long  # (loaded by the bridge already; not on the launch path)
+
+        if (too_long := typed_too_long(text)) is not None:
+            self.messages.show_notice("too-long", too_long + " Shorten it, then send again.", "warn",
+                                      "Request too long")
+            return
+        self.messages.clear("notice:too-long")
         if self.bridge.send_text(text) is None:
             self.messages.show_notice("not-ready", NOT_CONNECTED, "warn", "Not connected")
             return

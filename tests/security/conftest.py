@@ -11,6 +11,7 @@ import pytest
 
 from tests.faults.conftest import app, history_kept, peers, seeded_db  # noqa: F401  (fixtures)
 from tests.security.threats import AREAS, Row, write_security_doc
+from tests.ui.conftest import memory_keyring, themed_app, window  # noqa: F401  (the real window, offscreen)
 
 _rows: list[Row] = []
 
