@@ -97,3 +97,33 @@ def window(qtbot, themed_app, memory_keyring):
     win = make_window(qtbot)
     yield win
     win.quit()
+
+
+def refresh_portaudio() -> None:
+    """PortAudio lists devices once, at initialisation: an earlier test (the settings dialog's device
+    pickers) may have initialised it before this PulseAudio server existed.  sounddevice's documented way
+    to refresh the list is to terminate and initialise again."""
+    import sounddevice as sd
+
+    sd._terminate()
+    sd._initialize()
+
+
+def open_audio_window(qtbot, settings: Settings | None = None) -> MainWindow:
+    """The window on the real audio devices (PortAudio's device list refreshed first), its session started;
+    the caller quits it."""
+    refresh_portaudio()
+    settings = settings or Settings(offline=True)
+    bridge = EngineBridge(use_audio_devices=True)
+    win = MainWindow(settings, bridge, earcons=Earcons(None))
+    qtbot.addWidget(win)
+    win.show()
+    bridge.start(settings)
+    return win
+
+
+def audio_ready(win: MainWindow) -> bool:
+    """Ready to talk, with the microphone open or its absence said."""
+    bridge = win.bridge
+    return (win.state == "ready" and bridge.engine is not None
+            and (bridge.mic is not None or "error:no_microphone" in win.messages.messages))

@@ -9,33 +9,16 @@ from PySide6.QtCore import Qt
 
 from desktop.config import Settings
 from tests.audio.conftest import pulse  # noqa: F401 - the private PulseAudio server fixture
-from ui.bridge import EngineBridge
-from ui.earcons import Earcons
-from ui.main_window import MainWindow
+from tests.ui.conftest import audio_ready, open_audio_window
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def _refresh_portaudio() -> None:
-    """PortAudio lists devices once, at initialisation: an earlier test (the settings dialog's device
-    pickers) may have initialised it before this PulseAudio server existed.  sounddevice's documented way
-    to refresh the list is to terminate and initialise again."""
-    import sounddevice as sd
-
-    sd._terminate()
-    sd._initialize()
-
-
 def test_hold_key_and_speak_into_the_virtual_microphone(qtbot, themed_app, memory_keyring, pulse):  # noqa: F811
-    _refresh_portaudio()
-    bridge = EngineBridge(use_audio_devices=True)
-    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
-    qtbot.addWidget(win)
-    win.show()
-    bridge.start(Settings(offline=True))
+    win = open_audio_window(qtbot)
+    bridge = win.bridge
     try:
-        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None
-                        and (bridge.mic is not None or "error:no_microphone" in win.messages.messages), timeout=15_000)
+        qtbot.waitUntil(lambda: audio_ready(win), timeout=15_000)
         assert bridge.mic is not None, win.messages.messages.keys()
         qtbot.keyPress(win.conversation, Qt.Key.Key_Space)
         player = pulse.play(FIXTURES / "list_runs.wav")
@@ -57,16 +40,11 @@ def test_hands_free_hears_the_virtual_microphone_while_the_chain_rests(qtbot, th
     """Hands-free between turns: the microphone runs in large blocks and the VAD alone listens; speech opens a
     turn, its start (heard before the VAD was sure) reaches Gemini, and the chain rests again afterwards.
     (No speaker: this server's only sink is the microphone, which would hear the replies.)"""
-    _refresh_portaudio()
     settings = Settings(offline=True, ptt_mode="hands-free", output_device="no such speaker")
-    bridge = EngineBridge(use_audio_devices=True)
-    win = MainWindow(settings, bridge, earcons=Earcons(None))
-    qtbot.addWidget(win)
-    win.show()
-    bridge.start(settings)
+    win = open_audio_window(qtbot, settings)
+    bridge = win.bridge
     try:
-        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None
-                        and (bridge.mic is not None or "error:no_microphone" in win.messages.messages), timeout=15_000)
+        qtbot.waitUntil(lambda: audio_ready(win), timeout=15_000)
         assert bridge.mic is not None and bridge.player is None, win.messages.messages.keys()
         qtbot.waitUntil(lambda: bridge.mic is not None and bridge.mic.block_ms == 100 and bridge.mic.frames > 20,
                         timeout=10_000)

@@ -8,12 +8,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from desktop.config import Settings
 from tests.audio.conftest import pulse  # noqa: F401 - the private PulseAudio server fixture
-from tests.ui.test_microphone import _refresh_portaudio
-from ui.bridge import EngineBridge
-from ui.earcons import Earcons
-from ui.main_window import MainWindow
+from tests.ui.conftest import audio_ready, open_audio_window
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -24,15 +20,10 @@ def recording_streams(pulse) -> int:  # noqa: F811
 
 
 def test_mute_closes_the_stream_and_unmute_reopens_it(qtbot, themed_app, memory_keyring, pulse):  # noqa: F811
-    _refresh_portaudio()
-    bridge = EngineBridge(use_audio_devices=True)
-    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
-    qtbot.addWidget(win)
-    win.show()
-    bridge.start(Settings(offline=True))
+    win = open_audio_window(qtbot)
+    bridge = win.bridge
     try:
-        qtbot.waitUntil(lambda: win.state == "ready" and bridge.engine is not None
-                        and (bridge.mic is not None or "error:no_microphone" in win.messages.messages), timeout=15_000)
+        qtbot.waitUntil(lambda: audio_ready(win), timeout=15_000)
         mic = bridge.mic
         assert mic is not None, win.messages.messages.keys()
         qtbot.waitUntil(lambda: recording_streams(pulse) >= 1 and mic.frames > 0, timeout=10_000)
@@ -65,12 +56,8 @@ def test_mute_closes_the_stream_and_unmute_reopens_it(qtbot, themed_app, memory_
 
 
 def test_a_turn_open_when_muting_still_ends(qtbot, themed_app, memory_keyring, pulse):  # noqa: F811
-    _refresh_portaudio()
-    bridge = EngineBridge(use_audio_devices=True)
-    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
-    qtbot.addWidget(win)
-    win.show()
-    bridge.start(Settings(offline=True))
+    win = open_audio_window(qtbot)
+    bridge = win.bridge
     try:
         qtbot.waitUntil(lambda: win.state == "ready" and bridge.mic is not None, timeout=15_000)
         qtbot.keyPress(win.root, Qt.Key.Key_Space)
@@ -96,13 +83,9 @@ def test_a_microphone_that_goes_away_and_comes_back_is_heard_again(qtbot, themed
     from audio.devices import AudioUnavailable
     from ui import bridge as bridge_module
 
-    _refresh_portaudio()
     monkeypatch.setattr(bridge_module, "MIC_RETRY_S", 0.3)
-    bridge = EngineBridge(use_audio_devices=True)
-    win = MainWindow(Settings(offline=True), bridge, earcons=Earcons(None))
-    qtbot.addWidget(win)
-    win.show()
-    bridge.start(Settings(offline=True))
+    win = open_audio_window(qtbot)
+    bridge = win.bridge
     try:
         qtbot.waitUntil(lambda: win.state == "ready" and bridge.mic is not None and bridge.mic.frames > 0,
                         timeout=15_000)
