@@ -10,7 +10,7 @@ is started, withdrawn (a no, Cancel), replaced by another read-back, or the sett
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QKeyEvent
+from PySide6.QtGui import QKeyEvent, QResizeEvent, QTextOption
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
 from desktop.events import ConfirmationAsked, ConfirmationClosed
@@ -54,6 +54,8 @@ class ConfirmCard(QFrame):
         self.prompt.setReadOnly(True)
         self.prompt.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.prompt.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
+        # a long run without spaces wraps anywhere (laid out as one word it took seconds and hid its end)
+        self.prompt.setWordWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
         self.prompt.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.prompt.setAccessibleName("The whole request")
         col.addWidget(self.prompt)
@@ -82,11 +84,23 @@ class ConfirmCard(QFrame):
         self.ask = ev
         self.title.setText(title_for(ev))
         self.prompt.setPlainText(clean(ev.prompt))  # whole: only made paintable (no controls, no bidi overrides)
-        lines = max(1, min(MAX_VISIBLE_LINES, self.prompt.document().lineCount()))
-        metrics = self.prompt.fontMetrics()
-        self.prompt.setFixedHeight(min(metrics.lineSpacing() * MAX_VISIBLE_LINES, metrics.lineSpacing() * lines) + 18)
+        self._fit_prompt()
         self._enable(True)
         self.setVisible(True)
+
+    def _fit_prompt(self) -> None:
+        """As tall as the request's wrapped lines, up to ``MAX_VISIBLE_LINES`` (then it scrolls)."""
+        metrics = self.prompt.fontMetrics()
+        width = max(200, (self.prompt.viewport().width() if self.isVisible() else self.width()) - 12)
+        lines = sum(max(1, -(-metrics.horizontalAdvance(paragraph[:4_000]) // width))
+                    for paragraph in self.prompt_text.split("\n")[:MAX_VISIBLE_LINES + 1])
+        chrome = int(2 * self.prompt.document().documentMargin()) + 2 * self.prompt.frameWidth() + 6
+        self.prompt.setFixedHeight(metrics.lineSpacing() * max(1, min(MAX_VISIBLE_LINES, lines)) + chrome)
+
+    def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(e)
+        if self.ask is not None:
+            self._fit_prompt()
 
     def close_ask(self, ev: ConfirmationClosed) -> None:
         if self.ask is not None and ev.ask_id == self.ask.ask_id:

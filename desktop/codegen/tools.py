@@ -177,6 +177,8 @@ def read_back_speech(kind: str, prompt: str, *, repo: str = "", run_id: int | No
     return question + " Say yes to start it, or no."
 
 
+MAX_PROMPT_CHARS = 8_000  # a request the user can read on the card before saying yes (as long as a typed one)
+
 ASK_HINT = ("Read the speech to the user and wait for their answer. Call again with confirmed=true only after "
             "they say yes, with exactly this prompt and repo.")
 
@@ -237,6 +239,10 @@ class CodegenTools:
     def _ask(self, kind: str, prompt: str, *, repo: str = "", run_id: int | None = None,
              again: str = "") -> dict[str, Any]:
         """Read ``prompt`` back (it replaces any request waiting) and start nothing."""
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise Refused(f"That request is too long to confirm ({len(prompt):,} characters; {MAX_PROMPT_CHARS:,} at "
+                          "most), so it was not started.", retryable=True,
+                          hint=f"Ask the user for a shorter request (at most {MAX_PROMPT_CHARS:,} characters).")
         if len(prompt) > SPOKEN_MAX and not self.shows_whole_request:
             raise Refused(f"That request is too long to read back aloud ({len(prompt)} characters; {SPOKEN_MAX} at "
                           "most here), so it was not started.", retryable=True,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from desktop.codegen.client import CodegenClient
-from desktop.codegen.tools import SPOKEN_MAX, CodegenTools
+from desktop.codegen.tools import MAX_PROMPT_CHARS, SPOKEN_MAX, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.consent import MAX_CALLS_PER_TURN
 from desktop.engine import EngineOptions, SessionEngine
@@ -180,6 +180,20 @@ async def test_a_long_prompt_is_all_on_screen_or_not_sent(rig, threat):
            f"spoken read-back of one over {SPOKEN_MAX} characters says the whole request is on screen; without a "
            "screen it is refused", "refused without a screen (0 POSTs); with the card: the card's text is the whole "
            "prompt, and the run got exactly that prompt")
+
+
+async def test_a_prompt_too_long_to_read_before_saying_yes_is_refused(rig, threat):
+    rig.tools.shows_whole_request = True
+    await rig.typed("start it")
+    prompt = "x" * (MAX_PROMPT_CHARS + 1)  # one unbroken "word": laid out as such it froze the card for seconds
+    refused = outcome(await rig.call("create_agent_run", prompt=prompt))
+    assert refused["status"] == "refused" and refused["retryable"] is True and f"{MAX_PROMPT_CHARS:,}" in refused["hint"]
+    assert rig.tools.read_back is None and not [e for e in rig.events if isinstance(e, ConfirmationAsked)]
+    assert rig.posts == 0
+    threat("consent", "the user's attention", f"a {len(prompt):,}-character prompt: more than anyone reads before "
+           "saying yes (a 1 MB one-word prompt froze the card for 52 s)", f"a request over {MAX_PROMPT_CHARS:,} "
+           "characters is refused before any read-back, with a hint to ask for a shorter one",
+           "refused, retryable, no card, 0 POSTs")
 
 
 async def test_a_made_up_yes_in_the_apps_run_news_turn_starts_nothing(rig, threat):

@@ -82,6 +82,26 @@ def test_a_long_request_is_on_the_card_whole(qtbot, window):
     assert "force-push" not in said()  # the spoken read-back is a summary; the card carries the rest
 
 
+def test_the_longest_request_paints_at_once_and_the_card_grows_to_show_it(qtbot, window):
+    import time
+
+    from desktop.codegen.tools import MAX_PROMPT_CHARS
+    from desktop.events import ConfirmationAsked
+    from ui.confirm_card import MAX_VISIBLE_LINES
+
+    card = window.confirm_card
+    card.show_ask(ConfirmationAsked(1, "create", "Fix the login test", repo="api"))
+    one_line = card.prompt.height()
+    word = "x" * MAX_PROMPT_CHARS  # one unbroken run of the longest request the tools read back
+    t0 = time.perf_counter()
+    card.show_ask(ConfirmationAsked(2, "create", word, repo="api"))
+    card.grab()  # laid out and painted
+    assert time.perf_counter() - t0 < 1.0  # (laid out as one word, a 1 MB one took 52 s)
+    assert card.prompt_text == word and card.prompt.height() > one_line
+    # at most MAX_VISIBLE_LINES lines tall (the one-line box plus five lines): the rest scrolls inside the card
+    assert card.prompt.height() - one_line <= card.prompt.fontMetrics().lineSpacing() * (MAX_VISIBLE_LINES - 1)
+
+
 def test_the_ask_me_setting_reaches_the_running_session_at_once(qtbot, window):
     win = window
     tools = win.bridge.session.tools
