@@ -21,12 +21,10 @@ For the window::
     ...
     cap.close()
 
-``set_block_ms(ms)`` changes the audio per callback while the microphone runs: the engine asks for 100 ms
-blocks between turns (a process woken 10 times a second instead of 100) and for the profile's block at the
-key press.  PortAudio fixes a stream's block size when it opens, so the new stream opens beside the running
-one, which keeps delivering until the new one's first block arrives (a sound server can take a second or two
-to start a stream); frames the new stream repeats from before the switch are dropped, so the engine sees
-one unbroken stream of frames.
+The block size is fixed while a stream runs (PortAudio fixes it when the stream opens).  Switching sizes by
+opening a second stream beside the running one was tried for idle wake-ups and dropped: the two streams'
+latencies differ (tens of ms through a sound server), so the hand-over lost or repeated that much audio right
+after a key press.
 """
 
 from __future__ import annotations
@@ -43,9 +41,6 @@ from audio.frames import FRAME_BYTES, FRAME_MS, RATE
 
 FrameCallback = Callable[[bytes, float], None]  # (10 ms PCM16 frame, perf_counter capture time)
 ErrorCallback = Callable[[DeviceLost], None]
-IDLE_BLOCK_MS = 100  # audio per callback between turns (see ``set_block_ms``)
-DUPLICATE_SLACK_S = FRAME_MS / 2000  # callback-time jitter tolerated before a frame counts as a repeat
-SWITCH_HOLD_MAX_S = 0.25  # the new stream's frames wait at most this long for the old one to catch up
 
 
 def _checked_block(block_ms: int) -> int:
@@ -78,12 +73,8 @@ class MicCapture:
         self._watchdog: asyncio.TimerHandle | None = None
         self._closing = False
         self._generation = 0  # frames and notices queued by a stream that has since been closed are dropped
-        # a block-size switch under way: the stream that keeps delivering until the new one starts, and its
-        # generation; and each live stream's resampler with its pending samples (device rate != 16 kHz)
-        self._retiring: tuple[Any, int] | None = None
+        # the live stream's resampler with its pending samples (device rate != 16 kHz), by generation
         self._resamplers: dict[int, tuple[Any, bytearray]] = {}
-        self._held: list[tuple[bytes, float]] = []  # the new stream's frames while the old one catches up
-        self.switches = 0  # block-size switches completed (the new stream delivered)
 
     @property
     def is_open(self) -> bool:
@@ -143,28 +134,6 @@ class MicCapture:
             raise AudioUnavailable(f"cannot open the microphone {self.device.name!r}: {exc}") from None
         self._stream = stream
 
-    def set_block_ms(self, block_ms: int) -> None:
-        """Capture ``block_ms`` per callback from now on (on the loop's thread; see the module's notes).  A
-        device that refuses the new stream leaves the running one as it is."""
-        block_ms = _checked_block(block_ms)
-        if block_ms == self.block_ms:
-            return
-        self.block_ms = block_ms
-        if self._stream is None:
-            return
-        if self._retiring is None:
-            self._retiring = (self._stream, self._generation)
-        else:  # switched again before the switch completed: the old stream (still delivering) stays
-            self._abort(self._stream)
-            self._resamplers.pop(self._generation, None)
-            self._held.clear()
-        try:
-            self._start_stream(load_sounddevice())
-        except AudioUnavailable:
-            stream, gen = self._retiring
-            self._retiring = None
-            self._stream, self._generation = stream, gen  # keep the running one (its generation is current)
-
     def close(self) -> None:
         self._closing = True
         self._generation += 1
@@ -172,12 +141,9 @@ class MicCapture:
             self._watchdog.cancel()
             self._watchdog = None
         stream, self._stream = self._stream, None
-        retiring, self._retiring = self._retiring, None
         self._resamplers.clear()
-        self._held.clear()
-        for old in (stream, retiring[0] if retiring is not None else None):
-            if old is not None:
-                self._abort(old)
+        if stream is not None:
+            self._abort(stream)
 
     @staticmethod
     def _abort(stream: Any) -> None:
@@ -210,34 +176,12 @@ class MicCapture:
                      captured_at)
 
     def _accept(self, gen: int, frames: list[bytes], captured_at: float) -> None:
-        """A block's frames (the last captured at ``captured_at``), in capture order across a switch: the new
-        stream's frames wait until the old one has delivered past their start, then repeats are dropped."""
+        """A block's frames (the last captured at ``captured_at``); a closed stream's queued block is dropped."""
+        if gen != self._generation:
+            return
         n = len(frames)
-        timed = [(f, captured_at - (n - 1 - i) * FRAME_MS / 1000) for i, f in enumerate(frames)]
-        retiring = self._retiring
-        if retiring is None or gen == retiring[1]:
-            if gen != self._generation and retiring is None:
-                return  # a closed stream's block, queued before it closed
-            for frame, t in timed:
-                self._deliver(frame, t)
-            held = self._held
-            if held and timed and (timed[-1][1] >= held[0][1] - DUPLICATE_SLACK_S):
-                self._finish_switch()
-        elif gen == self._generation:
-            self._held.extend(timed)
-            if self._held and self._held[-1][1] - self._held[0][1] >= SWITCH_HOLD_MAX_S:
-                self._finish_switch()  # the old stream has stopped delivering: go on without it
-
-    def _finish_switch(self) -> None:
-        retiring, self._retiring = self._retiring, None
-        if retiring is not None:
-            self._resamplers.pop(retiring[1], None)
-            self._abort(retiring[0])
-        held, self._held = self._held, []
-        for frame, t in held:
-            if t > self._last_frame_at + DUPLICATE_SLACK_S:  # not a repeat of what the old stream delivered
-                self._deliver(frame, t)
-        self.switches += 1
+        for i, frame in enumerate(frames):
+            self._deliver(frame, captured_at - (n - 1 - i) * FRAME_MS / 1000)
 
     def _deliver(self, frame: bytes, captured_at: float) -> None:
         self.frames += 1

@@ -228,14 +228,12 @@ class SessionEngine:
         # Idle costs nothing: the input chain runs for turns and replies only.  Between them the raw frames are
         # kept for the pre-roll (hands-free: the VAD alone listens); a key press runs them through the chain
         # (``_backlog``, a chunk at a time so the first one is on the wire at once), and the chain rests again
-        # once the turn and its playback are over.  ``on_chain_change`` hears each start and stop (the window
-        # captures larger blocks while it rests).
+        # once the turn and its playback are over.
         self._chain_on = False
         self._raw: deque[tuple[bytes, float, bool]] = deque(maxlen=self.gate.preroll.maxlen)
         self._backlog: deque[tuple[bytes, float, bool, float]] = deque()  # frame, captured, heard, sent as of
         self._catching_up = False
         self._turn_news = True  # a turn began since the last frame (or nothing was checked yet)
-        self.on_chain_change: Callable[[bool], None] | None = None
         self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.AudioChunk: self._on_audio,
@@ -389,8 +387,6 @@ class SessionEngine:
         self._chain_on = True
         self._backlog.extend((f, t, heard, t if pressed_at is None else pressed_at) for f, t, heard in self._raw)
         self._raw.clear()
-        if self.on_chain_change is not None:
-            self.on_chain_change(True)
         if pressed_at is None:
             self._catch_up(None)  # no one waits on the wire: warm it now
             return
@@ -424,8 +420,6 @@ class SessionEngine:
         self._chain_on = False
         self.pipeline.suspend()
         self.bus.emit(AudioLevel(FLOOR_DBFS, FLOOR_DBFS, False))
-        if self.on_chain_change is not None:
-            self.on_chain_change(False)
 
     def _gate_frame(self, frame: bytes, at: float) -> None:
         send, ended = self.gate.push(frame, self._trailing_silence())

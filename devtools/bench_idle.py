@@ -7,7 +7,7 @@ speaker; the server runs in the parent, so its CPU is not charged to the window)
 session is ready and the microphone delivers, settles, then stays idle ``seconds``: its CPU (all threads,
 ``os.times``), its wake-ups (voluntary + involuntary context switches summed over ``/proc/PID/task/*``), its RSS
 and the input chain's invocations per second (``InputPipeline.runs``).  The baseline is the same window with
-``EngineOptions.chain_between_turns`` (the chain on every frame, 10 ms capture blocks), in the same run,
+``EngineOptions.chain_between_turns`` (the chain on every frame), in the same run,
 interleaved with the optimized one; each figure is the median of the repeats.
 """
 
@@ -152,7 +152,7 @@ def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: fl
             QTimer.singleShot(int(s * 1000), waiting.quit)
             waiting.exec()
 
-        stay(settle_s)  # settle: the capture block switch, the first snapshots
+        stay(settle_s)  # settle: the first snapshots
         engine = bridge.engine
         assert engine is not None and engine.pipeline is not None
         pipeline = engine.pipeline

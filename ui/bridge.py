@@ -56,7 +56,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SWITCH_AFTER_PRESS_S = 0.02  # the microphone's block switch waits until the pre-roll is on its way
 MIC_RETRY_S = 2.0  # a lost microphone is looked for again this often
 MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
 
@@ -323,7 +322,7 @@ class EngineBridge(QObject):
     def _start_microphone(self, settings: Settings, engine: SessionEngine) -> None:
         """Open the microphone on the engine loop; its frames go to the engine (which meters them)."""
         try:
-            from audio.capture import IDLE_BLOCK_MS, MicCapture  # absent in a build without audio capture
+            from audio.capture import MicCapture  # absent in a build without audio capture
             from audio.devices import AudioUnavailable, DeviceLost
             from audio.frames import FRAME_MS
         except ImportError:
@@ -342,9 +341,7 @@ class EngineBridge(QObject):
                                 "Or choose another input device in Settings."))
             self._watch_for_microphone(mic)
 
-        resting = not engine.options.chain_between_turns  # the chain rests between turns: so does the microphone
-        mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device,
-                         block_ms=IDLE_BLOCK_MS if resting else FRAME_MS)
+        mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device, block_ms=FRAME_MS)
         try:
             mic.open()
         except AudioUnavailable as exc:  # its message is one line for the user (what to connect or install)
@@ -358,28 +355,6 @@ class EngineBridge(QObject):
                                 "Choose another input device in Settings, or type your request."))
             return
         self.mic = mic
-        if resting:
-            engine.on_chain_change = self._follow_chain(engine, mic, loop)
-
-    @staticmethod
-    def _follow_chain(engine: SessionEngine, mic: MicCapture, loop: asyncio.AbstractEventLoop
-                      ) -> Callable[[bool], None]:
-        """Large capture blocks while the input chain rests (10 wake-ups a second), the profile's own for turns
-        and replies; switched just after a key press's first audio is on the wire (opening a stream takes
-        a few ms of the loop)."""
-        from audio.capture import IDLE_BLOCK_MS
-        from audio.frames import FRAME_MS
-
-        pending: list[asyncio.TimerHandle] = []
-
-        def on_chain(active: bool) -> None:
-            profile = engine.profile
-            block = (profile.capture_block_ms if profile is not None else FRAME_MS) if active else IDLE_BLOCK_MS
-            for handle in pending:
-                handle.cancel()
-            pending[:] = [loop.call_later(SWITCH_AFTER_PRESS_S if active else 0.0, mic.set_block_ms, block)]
-
-        return on_chain
 
     def _watch_for_microphone(self, mic: MicCapture) -> None:
         """On the engine loop: a lost microphone is opened again as soon as it can be (plugged back in, or the
