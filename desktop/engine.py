@@ -364,8 +364,11 @@ class SessionEngine:
         return out.frame
 
     def _chain_wanted(self) -> bool:
-        """A turn is open, a reply is coming or playing, or the speaker is still running (its echo)."""
-        if self.options.chain_between_turns or self.gate.state is not GateState.IDLE or self._backlog:
+        """A turn is open, a reply is coming or playing, or the speaker is still running (its echo); and always
+        hands-free: with the VAD alone between turns, a reply's echo tail through shared speakers (no echo
+        canceller, no double-talk check) was seen opening a turn of its own."""
+        if (self.options.chain_between_turns or self.options.hands_free or self.gate.state is not GateState.IDLE
+                or self._backlog):
             return True
         return self.reply_pending or self._assistant_audible() or bool(getattr(self.player, "running", False))
 
