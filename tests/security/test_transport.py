@@ -425,10 +425,10 @@ def test_proxy_policy_for_remote_and_loopback_hosts(threat):
     for loopback in ("wss://127.0.0.1:9", "https://127.3.2.1", "wss://[::1]:9", "https://localhost:9",
                      "https://LOCALHOST.:9", "ws://127.0.0.1:9", "http://localhost"):
         assert egress.route(loopback, env | {"ALL_PROXY": "socks5://s:1"}).proxy is None, loopback
-    no_proxy = {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".corp.example, 10.0.0.0/8, api.example.com:8443, [2001:db8::1]"}
-    direct = ["https://corp.example", "https://a.b.corp.example", "https://10.2.3.4", "https://api.example.com:8443",
+    no_proxy = {"HTTPS_PROXY": "http://p:1", "NO_PROXY": ".corp.example, 198.51.100.0/24, api.example.com:8443, [2001:db8::1]"}
+    direct = ["https://corp.example", "https://a.b.corp.example", "https://198.51.100.7", "https://api.example.com:8443",
               "wss://[2001:db8::1]"]
-    proxied = ["https://notcorp.example", "https://api.example.com", "https://11.0.0.1", "wss://[2001:db8::2]"]
+    proxied = ["https://notcorp.example", "https://api.example.com", "https://203.0.113.1", "wss://[2001:db8::2]"]
     for url in direct:
         assert egress.route(url, no_proxy).proxy is None, url
     for url in proxied:
