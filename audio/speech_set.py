@@ -190,10 +190,6 @@ class VadScore:
     end_errors_s: tuple[float, ...]
 
     @property
-    def count_ok(self) -> bool:
-        return len(self.found) == len(self.start_errors_s) or (not self.found and self.kind == "noise")
-
-    @property
     def ok(self) -> bool:
         if self.kind == "noise":
             return not self.found

@@ -51,15 +51,6 @@ COUNTERS = ("reconnects", "rate_limited", "errors", "underruns", "dropped_frames
             "frames_captured", "messages_sent", "fresh_sessions", "keepalive_timeouts", "latency_drift_alerts")
 
 
-def bucket_index(us: int) -> int:
-    if us < 64:
-        return us if us > 0 else 0
-    if us > _MAX_VALUE:
-        us = _MAX_VALUE
-    e = us.bit_length() - 6
-    return (e << 5) + (us >> e)
-
-
 def bucket_value(index: int) -> float:
     """The midpoint of bucket ``index`` in microseconds."""
     if index < 64:

@@ -1,5 +1,6 @@
-"""The layers import in one direction (DESIGN.md rule 1): audio <- desktop <- ui, and nothing ships that
-imports the developer tools.  Every import statement counts, also the lazy ones inside functions."""
+"""The layers import in one direction (docs/architecture.md, "Layers"): audio <- desktop <- ui, nothing ships
+that imports the developer tools, and no module of the product imports itself back through others (no import
+cycle).  Every import statement counts, also the lazy ones inside functions and the type-checking-only ones."""
 
 from __future__ import annotations
 
@@ -66,6 +67,85 @@ def test_the_engine_never_imports_qt_or_the_window_outside_the_one_gui_entry_poi
 
 def test_the_window_never_imports_the_developer_tools():
     assert violations("ui") == []
+
+
+PRODUCT = ("audio", "desktop", "ui")
+
+
+def module_graph(root: Path = ROOT) -> dict[str, set[str]]:
+    """module -> the product modules it imports (``from a.b import c`` counts as a.b, and as a.b.c if that is
+    a module)."""
+    paths = {}
+    for package in PRODUCT:
+        for path in (root / package).rglob("*.py"):
+            parts = path.relative_to(root).with_suffix("").parts
+            paths[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in paths.items():
+        found = set()
+        for _where, module in imports(path):
+            for candidate in (module, module.rpartition(".")[0]):
+                if candidate in paths and candidate != name:
+                    found.add(candidate)
+        graph[name] = found
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for start in sorted(graph):
+        if start in index:
+            continue
+        work = [(start, iter(sorted(graph[start])))]
+        index[start] = low[start] = len(index)
+        stack.append(start)
+        on_stack.add(start)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def test_no_import_cycle_in_the_product():
+    assert cycles(module_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle_through_a_lazy_or_type_checking_import(tmp_path):
+    pkg = tmp_path / "desktop"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from desktop.b import x\n")
+    (pkg / "b.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from desktop.c import y\n")
+    (pkg / "c.py").write_text("def f():\n    import desktop.a\n")
+    (pkg / "d.py").write_text("from desktop import a\n")
+    assert cycles(module_graph(tmp_path)) == [["desktop.a", "desktop.b", "desktop.c"]]
 
 
 def test_the_checker_sees_lazy_imports(tmp_path):

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from desktop import APP_NAME
+from ui.qt_app import application
 
 if TYPE_CHECKING:  # Qt is imported only when the window opens (the headless commands never load it)
     from PySide6.QtCore import QSocketNotifier
@@ -50,19 +50,6 @@ def display_problem() -> str | None:
             return (f"the X11 window needs system libraries that are missing: sudo apt-get install {' '.join(missing)}"
                     " (or set QT_QPA_PLATFORM=offscreen to run the window without a screen)")
     return None
-
-
-def application(argv: list[str] | None = None) -> QApplication:
-    """The process's QApplication (made once), named for the desktop."""
-    from PySide6.QtWidgets import QApplication
-
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(argv or [sys.argv[0]])
-    app.setApplicationName(APP_NAME)
-    app.setApplicationDisplayName("Gemini CodeGen")
-    app.setDesktopFileName(APP_NAME)
-    app.setQuitOnLastWindowClosed(True)
-    return app
 
 
 def open_window(settings: Settings, argv: list[str] | None = None, *,

@@ -130,7 +130,6 @@ class EngineBridge(QObject):
         self._thread: threading.Thread | None = None
         self._stop: asyncio.Event | None = None
         self._stop_requested = threading.Event()
-        self._ready = threading.Event()
         self._unsubscribe = self.bus.subscribe(self._on_engine_event)
         self._wake.connect(self._drain, Qt.ConnectionType.QueuedConnection)
         self._dispatch: dict[type, Callable[[Any], None]] = {
@@ -209,15 +208,11 @@ class EngineBridge(QObject):
         Qt thread never waits for a session to close (flushing the store, closing sockets)."""
         previous = self._request_stop()
         self.settings = settings
-        self._ready.clear()
         self._stop_requested = threading.Event()
         self._thread = threading.Thread(target=self._thread_main,
                                         args=(settings, previous, self._stop_requested, load_secrets),
                                         name="engine", daemon=True)
         self._thread.start()
-
-    def wait_ready(self, timeout: float = 10.0) -> bool:
-        return self._ready.wait(timeout)
 
     def _request_stop(self) -> threading.Thread | None:
         """Ask the running session to end; returns its thread (or None)."""
@@ -263,7 +258,6 @@ class EngineBridge(QObject):
             log.exception("engine session ended with an error")
             self._on_engine_event(_as_error(exc))
         finally:
-            self._ready.set()
             with contextlib.suppress(Exception):
                 loop.run_until_complete(loop.shutdown_asyncgens())
             self.session = None
@@ -291,7 +285,6 @@ class EngineBridge(QObject):
                     self._apply_mute()
             self.session = session
             self._on_engine_event(_Started(settings.offline))
-            self._ready.set()
             try:
                 await self._stop.wait()
             finally:

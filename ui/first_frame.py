@@ -18,12 +18,11 @@ from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer
 from PySide6.QtWidgets import QLabel, QWidget
 
 from ui.palette import DARK, LIGHT, Palette, os_prefers_dark
+from ui.qt_app import DEFAULT_SIZE, TITLE, application
 
 if TYPE_CHECKING:
     from PySide6.QtGui import QResizeEvent
 
-DEFAULT_SIZE = (1120, 760)  # the main window's first size
-TITLE = "Gemini CodeGen"
 FONTS = ["Inter", "Segoe UI", "SF Pro Text", "Cantarell", "Noto Sans", "DejaVu Sans"]
 PAINT_TIMEOUT_MS = 5000  # a display that never exposes the frame: the launch goes on without it
 
@@ -33,8 +32,6 @@ _shown: LaunchFrame | None = None
 def paint_launch_frame(report: bool = False) -> LaunchFrame:
     """Show the launch frame and return once its first frame is on screen (``report``: print when)."""
     global _shown
-    from ui.app import application
-
     application()
     frame = LaunchFrame()
     loop = QEventLoop()

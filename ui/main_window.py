@@ -60,7 +60,6 @@ from ui.banner import MessageArea
 from ui.bridge import EngineBridge, effective_settings
 from ui.confirm_card import CANCEL_TEXT, START_TEXT, ConfirmCard
 from ui.conversation import ConversationView
-from ui.first_frame import DEFAULT_SIZE
 from ui.history import LocalHistory, StoreHistory
 from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
@@ -69,6 +68,7 @@ from ui.level_meter import LevelMeter
 from ui.perf_panel import PerfPanel, stage_words
 from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
+from ui.qt_app import DEFAULT_SIZE
 from ui.runs_panel import RunCard, RunsPanel
 from ui.screen_fit import fit_dialog, fit_main_window
 from ui.settings_dialog import SettingsDialog

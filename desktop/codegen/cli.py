@@ -19,7 +19,7 @@ EXIT_FAILED, EXIT_TIMEOUT = 1, 3
 
 
 def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
-    from desktop.cli import add_tls_flags
+    from desktop.commands import add_tls_flags
 
     runs = sub.add_parser("runs", help="CodeGen agent runs: list, show, follow, create")
     runs_sub = runs.add_subparsers(dest="runs_command", metavar="ACTION", required=True)

@@ -11,14 +11,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from desktop.state.store import Store
+    from desktop.state.access import StoreAccess
 
 Entry = tuple[bytes, str | None, float | None]  # body, etag, expires_at (epoch seconds; None = forever)
 FUTURE_SLACK_S = 5.0  # a row fetched later than now + this was stamped by a clock that ran ahead
 
 
 class ApiCache:
-    def __init__(self, store: Store, *, wall: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: StoreAccess, *, wall: Callable[[], float] = time.time) -> None:
         self.store = store
         self.wall = wall  # stamps fetched_at (tests set the clock)
         self._pending: dict[str, Entry] = {}

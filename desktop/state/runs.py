@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from desktop.events import PullRequest
 
 if TYPE_CHECKING:
-    from desktop.state.store import Store
+    from desktop.state.access import StoreAccess
 
 UPSERT_RUN = (
     "INSERT INTO runs (id, status, category, prompt, summary, web_url, pull_requests, created_at, updated_at, "
@@ -78,7 +78,7 @@ def _run(row: dict[str, Any]) -> RunRecord:
 
 
 class Runs:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
 
     # ------------------------------------------------------------------ writes (queued)

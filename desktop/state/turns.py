@@ -14,7 +14,7 @@ from desktop.state.schema import MAX_STORED_TEXT
 
 if TYPE_CHECKING:
     from desktop.events import StageSummary
-    from desktop.state.store import Store
+    from desktop.state.access import StoreAccess
 
 _TURN_COLUMNS = "session_id, turn_no, started_at, finished_at, user_text, assistant_text, timings, interrupted"
 INSERT_TURN = f"INSERT INTO turns ({_TURN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
@@ -54,7 +54,7 @@ def compact_json(value: Any) -> str:
 
 
 class Turns:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: StoreAccess) -> None:
         self.store = store
 
     # ------------------------------------------------------------------ writes (queued)
