@@ -15,7 +15,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from audio import cli as audio_cli
 from desktop import selftest, voice_latency
@@ -44,6 +44,9 @@ from desktop.run_watch import RunWatch
 from desktop.shutdown import SIGNALS, exit_code, run_until_signal, signal_name
 from desktop.state import cli as state_cli
 from desktop.terminal_text import PlainFormatter, plain
+
+if TYPE_CHECKING:
+    from desktop.config import Settings
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
 # tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
@@ -244,7 +247,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return rc
 
 
-async def _run(settings, frames: list[bytes], args: argparse.Namespace) -> int:
+async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace) -> int:
     from desktop.live.wire import human_bytes, network_line
     from desktop.metrics import Metrics
     from desktop.session import network_summary, open_session

@@ -151,7 +151,7 @@ APPLIES_WHEN = {f.name: f.metadata["applies"] for f in fields(Settings) if f.nam
 
 def applies(name: str) -> str:
     """When a change to setting ``name`` takes effect: ``LIVE``, ``SESSION`` or ``LAUNCH``."""
-    return APPLIES_WHEN[name]
+    return str(APPLIES_WHEN[name])
 
 
 def changed_settings(old: Settings, new: Settings) -> dict[str, str]:

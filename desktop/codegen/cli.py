@@ -11,14 +11,20 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop.terminal_text import plain
+
+if TYPE_CHECKING:
+    from desktop.codegen.api import Run
+    from desktop.codegen.client import CodegenClient
+    from desktop.codegen.tools import CodegenTools
+    from desktop.events import EventBus
 
 EXIT_FAILED, EXIT_TIMEOUT = 1, 3
 
 
-def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
+def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, Any]) -> None:
     from desktop.commands import add_tls_flags
 
     runs = sub.add_parser("runs", help="CodeGen agent runs: list, show, follow, create")
@@ -56,7 +62,7 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
 
 
 # ------------------------------------------------------------------------------------------ runs
-def _with_tools(args: argparse.Namespace, body: Callable[[Any, Any], Awaitable[int]]) -> int:
+def _with_tools(args: argparse.Namespace, body: Callable[[CodegenTools, EventBus], Awaitable[int]]) -> int:
     """Run ``body(tools, bus)`` with the CodeGen client and tracker from the settings."""
     from desktop.codegen.client import CodegenError
     from desktop.codegen.tools import NOT_CONFIGURED
@@ -89,7 +95,16 @@ def _plain_run(run: Any) -> Any:
     return replace(run, pull_requests=prs, **text)
 
 
-def _run_line(run) -> str:
+def _client(tools: CodegenTools) -> CodegenClient:
+    from desktop.codegen.tools import NOT_CONFIGURED
+    from desktop.commands import UserError
+
+    if tools.client is None:
+        raise UserError(NOT_CONFIGURED)
+    return tools.client
+
+
+def _run_line(run: Run) -> str:
     run = _plain_run(run)
     prs = "".join(f"\n    PR: {p.title} {p.url}" for p in run.pull_requests)
     what = run.prompt or run.summary or ""
@@ -99,8 +114,8 @@ def _run_line(run) -> str:
 def cmd_runs_list(args: argparse.Namespace) -> int:
     from desktop.codegen.tools import run_result
 
-    async def body(tools, bus) -> int:
-        page = await tools.client.list_runs(limit=args.limit)
+    async def body(tools: CodegenTools, bus: EventBus) -> int:
+        page = await _client(tools).list_runs(limit=args.limit)
         for run in page.items:
             print(json.dumps(run_result(run) | {"prompt": run.prompt}) if args.json else _run_line(run))
         if not args.json and not page.items:
@@ -113,8 +128,8 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
 def cmd_runs_show(args: argparse.Namespace) -> int:
     from desktop.codegen.tools import describe, run_result
 
-    async def body(tools, bus) -> int:
-        run = await tools.client.get_run(args.run_id)
+    async def body(tools: CodegenTools, bus: EventBus) -> int:
+        run = await _client(tools).get_run(args.run_id)
         if args.json:
             print(json.dumps(run_result(run) | {"prompt": run.prompt, "created_at": run.created_at}))
         else:
@@ -128,8 +143,8 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 def cmd_runs_create(args: argparse.Namespace) -> int:
     from desktop.codegen.tools import run_result
 
-    async def body(tools, bus) -> int:
-        run = await tools.client.create_run(args.prompt, repo_id=args.repo_id,
+    async def body(tools: CodegenTools, bus: EventBus) -> int:
+        run = await _client(tools).create_run(args.prompt, repo_id=args.repo_id,
                                             metadata={"source": "gemini-codegen-cli"})
         print(json.dumps(run_result(run)) if args.json else f"started run {run.id}: {plain(run.web_url)}")
         return 0
@@ -138,7 +153,7 @@ def cmd_runs_create(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_follow(args: argparse.Namespace) -> int:
-    async def body(tools, bus) -> int:
+    async def body(tools: CodegenTools, bus: EventBus) -> int:
         return await follow_run(tools, bus, args.run_id, args.timeout, as_json=args.json)
 
     return _with_tools(args, body)
@@ -160,7 +175,7 @@ async def follow_run(tools: Any, bus: Any, run_id: int, timeout_s: float, *, as_
 
     unsubscribe = bus.subscribe(show)
     try:
-        run = await tools.client.get_run(run_id)
+        run = await _client(tools).get_run(run_id)
         tools.tracker.track(run_id, run.prompt, focus=True)
         try:
             finished = await asyncio.wait_for(done, timeout_s)

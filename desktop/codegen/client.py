@@ -28,7 +28,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
@@ -49,6 +49,7 @@ from desktop.metrics import Metrics
 from desktop.tls import certificate_problem
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -208,7 +209,7 @@ class CodegenClient:
                              found.id)
                     self._remember(found.id, found)
                     return found
-        run = _parse(Run, raw)
+        run = _parse(Run.from_json, raw)
         self._remember(run.id, run)
         return run
 
@@ -220,19 +221,19 @@ class CodegenClient:
     async def resume_run(self, run_id: int, prompt: str) -> Run:
         raw = await self._send("POST", f"{self._org()}/agent/run/resume", "standard",
                                {"agent_run_id": run_id, "prompt": prompt}, what=f"run {run_id}")
-        run = _parse(Run, raw)
+        run = _parse(Run.from_json, raw)
         self._cache.pop(self._run_key(run_id), None)
         return run
 
     async def get_run(self, run_id: int) -> Run:
         key = self._run_key(run_id)
         raw = await self._cached_get(key, f"{self._org()}/agent/run/{run_id}", "standard", what=f"run {run_id}")
-        return _parse(Run, raw)
+        return _parse(Run.from_json, raw)
 
     async def list_runs(self, *, skip: int = 0, limit: int = 20) -> RunPage:
         path = f"{self._org()}/agent/runs?skip={skip}&limit={max(1, min(100, limit))}"
         raw = await self._coalesced(path, lambda: self._send("GET", path, "standard"))
-        page = _parse(RunPage, raw, limit=max(1, min(100, limit)))
+        page = _parse(RunPage.from_json, raw, limit=max(1, min(100, limit)))
         self._check_page(page.dropped, len(page.items))
         for run in page.items:  # every listed run refreshes its own cache entry
             self._remember(run.id, run)
@@ -242,7 +243,7 @@ class CodegenClient:
         path = (f"{self._org(alpha=True)}/agent/run/{run_id}/logs?skip={skip}&limit={max(1, min(100, limit))}"
                 f"&reverse={'true' if reverse else 'false'}")
         raw = await self._coalesced(path, lambda: self._send("GET", path, "logs", what=f"run {run_id}"))
-        page = _parse(LogPage, raw, limit=max(1, min(100, limit)))
+        page = _parse(LogPage.from_json, raw, limit=max(1, min(100, limit)))
         self._check_page(page.dropped, len(page.logs))
         return page
 
@@ -453,7 +454,7 @@ class CodegenClient:
 
     def _backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff."""
-        return random.uniform(0.5, 1.0) * min(self.max_backoff_s, self.backoff_s * 2 ** (attempt - 1))
+        return random.uniform(0.5, 1.0) * min(self.max_backoff_s, self.backoff_s * 2.0 ** (attempt - 1))
 
 
 def _kind(status: int) -> str:
@@ -500,9 +501,9 @@ def _reason(exc: Exception) -> str:
     return text[:200] if text else type(exc).__name__
 
 
-def _parse(cls: Any, raw: bytes, **kwargs: Any) -> Any:
+def _parse(from_json: Callable[..., T], raw: bytes, **kwargs: Any) -> T:
     try:
-        return cls.from_json(loads(raw), **kwargs)
+        return from_json(loads(raw), **kwargs)
     except (ValueError, ShapeError) as exc:
         raise CodegenError(f"CodeGen sent a response I could not read ({exc}).") from None
 

@@ -7,11 +7,15 @@ import json
 import sys
 import time
 from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from desktop.terminal_text import plain
 
+if TYPE_CHECKING:
+    from desktop.state.store import Store
 
-def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
+
+def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, Any]) -> None:
     history = sub.add_parser("history", parents=[common], help="past turns, newest first (or a full-text search)")
     history.add_argument("--search", metavar="TEXT", help="full-text search over both transcripts")
     history.add_argument("--limit", type=int, default=20, metavar="N", help="how many turns (default 20)")
@@ -31,7 +35,7 @@ def register_cli(sub, common: argparse.ArgumentParser, groups: dict) -> None:
     groups["db"] = db_sub
 
 
-def _open(args: argparse.Namespace):
+def _open(args: argparse.Namespace) -> Store:
     from desktop.commands import UserError, settings_from_args
     from desktop.state.store import open_store
 

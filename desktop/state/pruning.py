@@ -13,8 +13,12 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from desktop.metrics import Metrics
+
+if TYPE_CHECKING:
+    from desktop.config import Settings
 
 FINISHED_RUNS = "category IN ('done', 'failed')"
 VACUUM_PAGES_PER_CHUNK = 64
@@ -31,7 +35,7 @@ class PruneRules:
     max_turns: int = 1_000_000
 
     @classmethod
-    def from_settings(cls, settings) -> PruneRules:
+    def from_settings(cls, settings: Settings) -> PruneRules:
         return cls(float(settings.prune_max_age_days), float(settings.prune_max_mb), int(settings.prune_max_turns))
 
 
@@ -50,7 +54,7 @@ class PruneReport:
 def used_bytes(conn: sqlite3.Connection) -> int:
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-    return (pages - free) * conn.execute("PRAGMA page_size").fetchone()[0]
+    return int((pages - free) * conn.execute("PRAGMA page_size").fetchone()[0])
 
 
 def merge_search_index(conn: sqlite3.Connection, pages: int = FTS_MERGE_PAGES) -> bool:
@@ -112,12 +116,12 @@ class Pruner:
                 cutoff = max(cutoff, keep[0] + 1e-6)
         return cutoff
 
-    def _tasks(self) -> list[tuple[str, str, list]]:
+    def _tasks(self) -> list[tuple[str, str, list[Any]]]:
         """(table, WHERE clause selecting rows to delete, parameters), in dependency order."""
         c = self.conn
         bound = self._turn_bound_id()
         age = self.age_cutoff
-        tasks: list[tuple[str, str, list]] = [
+        tasks: list[tuple[str, str, list[Any]]] = [
             ("turns", "id <= ?", [bound]),
             ("turns", "finished_at < ?", [age]),
         ]
@@ -155,7 +159,7 @@ class Pruner:
         return out
 
     # ---- doing it
-    def _chunk(self, sql: str, params: list) -> int:
+    def _chunk(self, sql: str, params: list[Any]) -> int:
         t0 = time.perf_counter()
         self.conn.execute("BEGIN IMMEDIATE")
         try:

@@ -35,7 +35,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlite_utils import Database
 
@@ -49,6 +49,9 @@ from desktop.state.health import inspect
 from desktop.state.pruning import Pruner, PruneReport, PruneRules, merge_search_index
 from desktop.state.runs import Runs
 from desktop.state.turns import Turns
+
+if TYPE_CHECKING:
+    from desktop.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,7 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:200]}"
 
 
-def data_dir_for(settings) -> Path:
+def data_dir_for(settings: Settings) -> Path:
     """Settings.data_dir, else $GEMINI_CODEGEN_DATA_DIR, else the platform data directory."""
     from desktop.config import ENV_NAMES, default_data_dir
 
@@ -603,7 +606,8 @@ class Store:
     # ------------------------------------------------------------------ maintenance
     def prune(self, dry_run: bool = False, rules: PruneRules | None = None) -> PruneReport:
         """One full pruning pass, chunk by chunk, on the writer thread."""
-        return self._call(lambda conn: Pruner(conn, rules or self.rules, metrics=self.metrics).run(dry_run))
+        report: PruneReport = self._call(lambda conn: Pruner(conn, rules or self.rules, metrics=self.metrics).run(dry_run))
+        return report
 
     def stats(self) -> dict[str, Any]:
         tables = ("sessions", "turns", "tool_calls", "runs", "run_steps", "api_cache", "metric_summaries")
@@ -625,7 +629,7 @@ class Store:
                 "oldest_item": min(items) if items else None}
 
 
-def open_store(settings, *, metrics: Metrics | None = None, **kwargs: Any) -> Store:
+def open_store(settings: Settings, *, metrics: Metrics | None = None, **kwargs: Any) -> Store:
     """The store for ``settings``: data dir, secrets to keep out and pruning rules all from there."""
     path = data_dir_for(settings) / DB_NAME
     return Store(path, metrics=metrics, secrets=settings.secrets(), rules=PruneRules.from_settings(settings),
