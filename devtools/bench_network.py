@@ -349,7 +349,7 @@ def network_section(quick: bool, emulator_process: Callable[..., Any], send_cpu:
     profiles to measure, default all; ``fixtures``: the spoken turns of each conversation)."""
     from desktop.quality import PROFILES
     from desktop.simulated_user import load_utterances
-    from devtools.bench import FIXTURES, Row, med
+    from devtools.bench_core import FIXTURES, Row, med
 
     repeats = 3 if quick else 7
     chunks = 600 if quick else 3000

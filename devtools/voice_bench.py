@@ -52,7 +52,7 @@ def bench_echo(report: Any) -> None:
     from audio.denoise import BackendUnavailable
     from audio.echo import build_canceller, cancel_all, erle_db
     from audio.echo_path import mix
-    from devtools.bench import Row
+    from devtools.bench_core import Row
 
     table: dict[str, dict[str, dict[str, float]]] = {}
     for voice in VOICES:
@@ -96,7 +96,7 @@ def bench_vad(report: Any) -> None:
     from audio.vad import VadOptions, VoiceActivityDetector, segments
     from desktop.config import Settings
     from desktop.input_chain import input_chain
-    from devtools.bench import Row
+    from devtools.bench_core import Row
 
     with tempfile.TemporaryDirectory() as tmp:
         files = make_speech_set(Path(tmp))
@@ -205,7 +205,7 @@ async def _barge_in_once(emu_url: str, tls: ssl.SSLContext, path: Any, name: str
 
     from audio.room import SimulatedRoom
     from audio.sources import WavSource
-    from devtools.bench import FIXTURES
+    from devtools.bench_core import FIXTURES
 
     manifest = json.loads((FIXTURES / "manifest.json").read_text())[f"{name}.wav"]
     speech = WavSource(FIXTURES / f"{name}.wav").frames[round(manifest["speech"][0] * 100) - 5:]
@@ -289,7 +289,7 @@ def bench_barge_in(report: Any) -> None:
 
 def voice_rows(report: Any) -> None:
     """Rows from the e2e section's turns (the engine's own stages): release -> activityEnd, headline split."""
-    from devtools.bench import Row
+    from devtools.bench_core import Row
 
     e2e = report.sections.get("e2e", {})
     stages = e2e.get("stages", {})
@@ -313,13 +313,13 @@ async def release_baseline(url: str, tls: ssl.SSLContext, turns: int) -> dict[st
     from desktop.metrics import Metrics
     from desktop.session import Endpoints, live_config
     from desktop.simulated_user import speak_frames
-    from devtools.bench import _fixture_turns
+    from devtools.bench_core import fixture_turns
 
     metrics, settings = Metrics(), Settings(offline=True)
     live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics)
     engine = SessionEngine(live, metrics=metrics, options=EngineOptions(settings.preroll_ms, settings.tail_ms))
     await engine.start()
-    fixtures = _fixture_turns()
+    fixtures = fixture_turns()
     for i in range(turns):
         frames, release_at = fixtures[i % len(fixtures)]
         await speak_frames(engine, frames, realtime=True, release_at=release_at)

@@ -36,7 +36,8 @@ def test_network_section_measures_bytes_and_compression_and_writes_the_guide(tmp
     """One profile, one spoken turn: the section's rows, its decision and the documents generated from it."""
     import shutil
 
-    from devtools.bench import ROOT, _send_cpu_ours, emulator_process
+    from devtools.bench import _send_cpu_ours
+    from devtools.bench_core import ROOT, emulator_process
     from devtools.bench_network import network_section
     from devtools.network_docs import update_scalability
     from devtools.perfdocs import render_guide
