@@ -1,6 +1,7 @@
 """The layers import in one direction (docs/architecture.md, "Layers"): audio <- desktop <- ui, nothing ships
-that imports the developer tools, and no module of the product or the developer tools imports itself back through others (no import
-cycle).  Every import statement counts, also the lazy ones inside functions and the type-checking-only ones."""
+that imports the developer tools, and no module of the product or the developer tools imports itself back
+through others (no import cycle).  Every import statement counts, also the lazy ones inside functions and the
+type-checking-only ones."""
 
 from __future__ import annotations
 
