@@ -11,9 +11,10 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from desktop.codegen.api import RunCategory
 from desktop.redaction import SECRETS
 
 log = logging.getLogger(__name__)
@@ -209,13 +210,31 @@ class RunUpdate:
 
     run_id: int
     status: str  # as the API sent it, e.g. "RUNNING", "completed"
-    category: str  # running | done | failed | unknown
+    category: RunCategory
     prompt: str = ""
     summary: str = ""
     web_url: str = ""
     pull_requests: tuple[PullRequest, ...] = ()
     created_at: str = ""
     updated_at: float = 0.0  # wall-clock seconds when seen
+
+    def same_run(self, earlier: RunUpdate) -> bool:
+        """Whether ``earlier`` was about this very run: a service can give an id out again (another run, created
+        at another time); an update without a creation time belongs to the run the id names now."""
+        return (earlier.run_id == self.run_id
+                and (not self.created_at or not earlier.created_at or self.created_at == earlier.created_at))
+
+    def after(self, earlier: RunUpdate | None) -> RunUpdate:
+        """The run's whole record once this update arrives after ``earlier``: the one merge rule, kept by the
+        run cards and, in SQL, by the history database (``desktop.state.runs.UPSERT_RUN``; tests check the two
+        agree).  A field this update lacks keeps the earlier value; a newer run under a reused id replaces the
+        old one whole (nothing of the old run carries over)."""
+        if earlier is None or not self.same_run(earlier):
+            return self
+        return replace(self, prompt=self.prompt or earlier.prompt, summary=self.summary or earlier.summary,
+                       web_url=self.web_url or earlier.web_url,
+                       pull_requests=self.pull_requests or earlier.pull_requests,
+                       created_at=self.created_at or earlier.created_at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,7 +253,7 @@ class RunFinished:
     """A run reached done/failed (or is no longer known): the window notifies when it is not in view."""
 
     run_id: int
-    category: str
+    category: RunCategory
     summary: str
     web_url: str = ""
 

@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from desktop.codegen.api import RunCategory
 from desktop.events import (
     EngineState,
     EventBus,
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 CHECK_S = 0.1  # while news waits, how often the conversation is looked at again (key, VAD and playback end)
-FINAL = ("done", "failed", "missing")
 
 
 def policy_for(settings: Settings) -> Policy:
@@ -124,7 +124,7 @@ class RunReporter:
             run_id, urls = run.get("run_id"), [str(p.get("url", "")) for p in run.get("pull_requests") or ()]
             if not isinstance(run_id, int):
                 continue
-            if run.get("category") in FINAL:
+            if RunCategory.parse(run.get("category")).final:
                 self.updates.told(run_id, urls)
                 told.append(run_id)
             else:

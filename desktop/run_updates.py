@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from desktop.codegen.api import RunCategory
 from desktop.events import PullRequest, RunUpdate
 from desktop.words import shorten
 
@@ -49,11 +50,11 @@ _CANCELLED = frozenset({"CANCELLED", "CANCELED", "STOPPED"})
 
 def outcome_of(update: RunUpdate) -> Outcome | None:
     """The outcome a run's update says it reached (None: still going)."""
-    if update.category == "done":
+    if update.category == RunCategory.DONE:
         return Outcome.DONE
-    if update.category == "missing":
+    if update.category == RunCategory.MISSING:
         return Outcome.MISSING
-    if update.category == "failed":
+    if update.category == RunCategory.FAILED:
         return Outcome.CANCELLED if update.status.strip().upper() in _CANCELLED else Outcome.FAILED
     return None
 

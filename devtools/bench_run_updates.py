@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from desktop.codegen.api import RunCategory
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator, EmuRun
 from desktop.codegen.tracker import Intervals, RunTracker, SimulatedTime
@@ -137,7 +138,7 @@ async def news_to_speech(url: str, tls: ssl.SSLContext | None, n: int) -> list[f
             await asyncio.sleep(Policy().settle_s + 0.1)  # idle: nothing said for a while
             speaking.clear()
             t0 = time.perf_counter()
-            bus.emit(RunUpdate(5000 + i, "COMPLETE", "done", summary="Opened a pull request."))
+            bus.emit(RunUpdate(5000 + i, "COMPLETE", RunCategory.DONE, summary="Opened a pull request."))
             await asyncio.wait_for(speaking.wait(), 20)
             samples.append(time.perf_counter() - t0)
             await engine.wait_turn(20)

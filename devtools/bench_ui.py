@@ -91,6 +91,7 @@ def run_update_to_paint(updates: int = 100, timeout_s: float = 60.0) -> list[flo
     text painted, in the real window (offscreen unless a platform is set); no session needed."""
     from PySide6.QtCore import QEvent, QObject
 
+    from desktop.codegen.api import RunCategory
     from desktop.events import RunUpdate
 
     class Painted(QObject):
@@ -105,13 +106,13 @@ def run_update_to_paint(updates: int = 100, timeout_s: float = 60.0) -> list[flo
     painted = Painted()
     samples: list[float] = []
     try:
-        w.bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary="step 0"))
+        w.bridge._on_engine_event(RunUpdate(4242, "RUNNING", RunCategory.RUNNING, "a run", summary="step 0"))
         if not w.pump_until(lambda: 4242 in w.win.runs.cards):
             raise RuntimeError("no run card appeared")
         w.win.runs.cards[4242].summary.installEventFilter(painted)
         for i in range(1, updates + 1):
             t0 = time.perf_counter()
-            w.bridge._on_engine_event(RunUpdate(4242, "RUNNING", "running", "a run", summary=f"step {i}"))
+            w.bridge._on_engine_event(RunUpdate(4242, "RUNNING", RunCategory.RUNNING, "a run", summary=f"step {i}"))
             if not w.pump_until(lambda t0=t0: painted.at > t0):
                 raise RuntimeError("the run card was not painted after an update")
             samples.append(painted.at - t0)

@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop.assets import asset
+from desktop.codegen.api import RunCategory
 from desktop.config import LAUNCH, SESSION, Settings, changed_settings
 from desktop.events import (
     EngineState,
@@ -738,10 +739,10 @@ class MainWindow(QMainWindow):
         """The card shows it and the conversation gets Gemini's update (RunReport); a desktop notification
         only when the window is out of view."""
         self.runs.on_finished(ev)
-        outcome = "finished" if ev.category == "done" else ev.category
+        outcome = "finished" if ev.category == RunCategory.DONE else ev.category
         self.announcer.say(f"Run #{ev.run_id} {outcome}" + (f": {ev.summary}" if ev.summary else ""))
         if not self.in_view:
-            title = f"Run #{ev.run_id} {'finished' if ev.category == 'done' else ev.category}"
+            title = f"Run #{ev.run_id} {outcome}"
             text = ev.summary or ev.web_url or "See the runs panel."
             if not self.tray.notify(title, text):
                 QApplication.alert(self)

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QKeyEvent, QMouseEvent
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
+from desktop.codegen.api import RunCategory
 from desktop.events import RunFinished, RunStep, RunUpdate
 from ui import links, theme
 from ui.plain_text import PlainLabel, escape, shown
@@ -20,9 +21,9 @@ from ui.plain_text import PlainLabel, escape, shown
 MAX_STEPS = 6
 HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
 EMPTY_HEIGHT = 120
-CHIP = {"running": ("Running", "accent"), "done": ("Done", "ok"), "failed": ("Failed", "bad"),
-        "unknown": ("Queued", "text_muted"), "missing": ("Not found", "warn")}
-FINAL = ("done", "failed", "missing")
+CHIP = {RunCategory.RUNNING: ("Running", "accent"), RunCategory.DONE: ("Done", "ok"),
+        RunCategory.FAILED: ("Failed", "bad"), RunCategory.UNKNOWN: ("Queued", "text_muted"),
+        RunCategory.MISSING: ("Not found", "warn")}
 
 
 def parse_created(created_at: str) -> float | None:
@@ -66,7 +67,7 @@ class RunCard(QFrame):
         self.focused = False
         self.started = parse_created(run.created_at) or time.time()
         self.ended: float | None = None
-        self.category = "unknown"
+        self.category = RunCategory.UNKNOWN
         col = QVBoxLayout(self)
         col.setContentsMargins(14, 12, 14, 12)
         col.setSpacing(6)
@@ -109,22 +110,20 @@ class RunCard(QFrame):
 
     def update_run(self, run: RunUpdate) -> None:
         last = self.last
-        if last is not None and run.created_at and last.created_at and run.created_at != last.created_at:
-            last = None  # another run under a reused id: nothing of the old one carries over
+        if last is not None and not run.same_run(last):  # another run under a reused id: a fresh card
             self.ended = None
             self.started = parse_created(run.created_at) or time.time()
-        if last is not None:  # an update without a field keeps what an earlier one said
-            run = replace(run, prompt=run.prompt or last.prompt, summary=run.summary or last.summary,
-                          web_url=run.web_url or last.web_url, pull_requests=run.pull_requests or last.pull_requests,
-                          created_at=run.created_at or last.created_at)
-        self.last = run
-        self.category = run.category if run.category in CHIP else "unknown"
+            self.step_lines.clear()
+            self.steps.clear()
+            self.steps.setVisible(False)
+        run = self.last = run.after(last)
+        self.category = RunCategory.parse(run.category)
         if run.prompt:
             self.prompt.setText(run.prompt)  # cut at 180 characters on screen
         self.summary.setText(run.summary)
         self.summary.setVisible(bool(run.summary))
         self.show_links(run)
-        if self.category in FINAL and self.ended is None:
+        if self.category.final and self.ended is None:
             self.ended = run.updated_at or time.time()
         self.tick()
         self.restyle()
@@ -177,7 +176,7 @@ class RunCard(QFrame):
     def tick(self) -> None:
         end = self.ended or time.time()
         self.elapsed.setText(format_elapsed(end - self.started))
-        self.elapsed.setVisible(self.category != "missing")  # how long it ran is not known
+        self.elapsed.setVisible(self.category is not RunCategory.MISSING)  # how long it ran is not known
 
     def restyle(self) -> None:
         c = theme.current()
@@ -285,7 +284,7 @@ class RunsPanel(QFrame):
     @property
     def active(self) -> list[int]:
         """Runs shown as still going (queued or running)."""
-        return [rid for rid, card in self.cards.items() if card.category not in FINAL]
+        return [rid for rid, card in self.cards.items() if not card.category.final]
 
     def focus(self, run_id: int, announce: bool = True) -> None:
         self.focused = run_id

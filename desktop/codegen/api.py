@@ -2,7 +2,9 @@
 
 Parsing is tolerant: unknown fields are ignored, missing ones get empty defaults, and ``status`` is a free
 string whose case varies ("completed" in the docs, "COMPLETE" from the service).  ``classify`` maps any
-status to running / done / failed / unknown; an unknown status counts as still running and is shown as sent.
+status to a ``RunCategory`` (running / done / failed / unknown); an unknown status counts as still running and is
+shown as sent.  ``RunCategory`` is the one list of categories: the database, the events, the tracker, the run
+news and the window all use it (``missing``: a run the service no longer knows).
 
 Ids are not tolerated: a run id (and any other id the service sends) must be a whole number from 1 to
 2**53 - 1, sent as a JSON integer; anything else (true, 1.9, -3, 2**70, "12", Infinity) is refused with a
@@ -12,12 +14,46 @@ Ids are not tolerated: a run id (and any other id the service sends) must be a w
 
 from __future__ import annotations
 
+import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-RUNNING, DONE, FAILED, UNKNOWN = "running", "done", "failed", "unknown"
+
+class RunCategory(enum.StrEnum):
+    """What a run's status means to the app.  The values are stored in the database and sent in events."""
+
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"  # failed, cancelled or stopped
+    UNKNOWN = "unknown"  # a status this client does not know: counted as still going, shown as queued
+    MISSING = "missing"  # the service no longer knows the run (HTTP 404): reported once, not followed again
+
+    @property
+    def final(self) -> bool:
+        """Nothing more will come: done, failed, or no longer known."""
+        return self in FINAL
+
+    @classmethod
+    def parse(cls, value: object) -> RunCategory:
+        """A stored or sent category; anything else (an old or damaged row) is ``UNKNOWN``."""
+        try:
+            return cls(value) if isinstance(value, str) else cls.UNKNOWN
+        except ValueError:
+            return cls.UNKNOWN
+
+
+RUNNING, DONE, FAILED, UNKNOWN, MISSING = (RunCategory.RUNNING, RunCategory.DONE, RunCategory.FAILED,
+                                           RunCategory.UNKNOWN, RunCategory.MISSING)
+FINAL = frozenset({DONE, FAILED, MISSING})
+
+
+def sql_list(categories: Iterable[RunCategory]) -> str:
+    """``('done', 'failed', ...)`` for a SQL ``IN``: the categories are this module's constants, never input."""
+    return "(" + ", ".join(f"'{c.value}'" for c in sorted(categories)) + ")"
+
+
 MAX_ID = 2**53 - 1  # the largest id every JSON reader (and the window's JavaScript-free views) keeps exactly
 CREATE_MARKER = "gemini_codegen_request"  # metadata key: the create request a run came from (no duplicate runs)
 
@@ -27,8 +63,8 @@ _FAILED = frozenset({"ERROR", "FAILED", "FAILURE", "CANCELLED", "CANCELED", "STO
                      "MAX_ITERATIONS_REACHED", "OUT_OF_TOKENS"})
 
 
-def classify(status: str | None) -> str:
-    """running | done | failed | unknown (unknown values are treated as still in progress)."""
+def classify(status: str | None) -> RunCategory:
+    """A status the service sent, as a category (never ``MISSING``: that is the absence of a run)."""
     key = (status or "").strip().upper().replace(" ", "_").replace("-", "_")
     if key in _RUNNING:
         return RUNNING
@@ -40,7 +76,7 @@ def classify(status: str | None) -> str:
 
 
 def is_final(status: str | None) -> bool:
-    return classify(status) in (DONE, FAILED)
+    return classify(status).final
 
 
 def _str(d: Mapping[str, Any], key: str) -> str:
@@ -115,12 +151,12 @@ class Run:
     marker: str = ""  # metadata[CREATE_MARKER]: the create request that started it (ours), else ""
 
     @property
-    def category(self) -> str:
+    def category(self) -> RunCategory:
         return classify(self.status)
 
     @property
     def final(self) -> bool:
-        return self.category in (DONE, FAILED)
+        return self.category.final
 
     @classmethod
     def from_json(cls, d: Any) -> Run:

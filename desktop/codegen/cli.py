@@ -13,6 +13,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from desktop.codegen.api import RunCategory
 from desktop.terminal_text import plain
 
 if TYPE_CHECKING:
@@ -186,7 +187,7 @@ async def follow_run(tools: Any, bus: Any, run_id: int, timeout_s: float, *, as_
         unsubscribe()
     if as_json:
         print(json.dumps({"event": "Result", **asdict(finished)}))
-    return 0 if finished.category == "done" else EXIT_FAILED
+    return 0 if finished.category == RunCategory.DONE else EXIT_FAILED
 
 
 def _print_progress(ev: Any, as_json: bool) -> None:
@@ -202,7 +203,7 @@ def _print_progress(ev: Any, as_json: bool) -> None:
     elif isinstance(ev, RunStep):
         print(f"  step {ev.index + 1} [{plain(ev.message_type)}] {plain(ev.text)}", flush=True)
     elif isinstance(ev, RunFinished):
-        print(f"run {ev.run_id} {'completed' if ev.category == 'done' else 'failed'}: {plain(ev.summary)}",
+        print(f"run {ev.run_id} {'completed' if ev.category == RunCategory.DONE else 'failed'}: {plain(ev.summary)}",
               flush=True)
     else:
         print(f"  ({plain(ev.kind)}) {plain(ev.message)}", flush=True)

@@ -24,12 +24,11 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from desktop.codegen.api import LogPage, Run
+from desktop.codegen.api import MISSING, LogPage, Run
 from desktop.codegen.client import CodegenClient, CodegenError
 from desktop.events import EventBus, PullRequest, RunFinished, RunStep, RunUpdate
 
 log = logging.getLogger(__name__)
-MISSING = "missing"  # the run category of a run the service no longer knows
 
 
 class SimulatedTime:

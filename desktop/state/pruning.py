@@ -2,7 +2,8 @@
 
 Each chunk is one short write transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``) deleting at most
 ``chunk_rows`` rows; the chunk size adapts so a chunk holds the write lock for about 2 ms (well inside the
-10 ms goal).  Runs still in progress (any category other than done/failed) and their steps are never pruned.
+10 ms goal).  Runs still in progress (not ``RunCategory.final``) and their steps are never pruned; a run CodeGen no longer
+knows (``missing``) is over and is pruned like a finished one.
 The ``Pruner`` is a generator of chunks, so the store's writer thread can interleave them with new writes.
 """
 
@@ -15,12 +16,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from desktop.codegen.api import FINAL, sql_list
 from desktop.metrics import Metrics
 
 if TYPE_CHECKING:
     from desktop.config import Settings
 
-FINISHED_RUNS = "category IN ('done', 'failed')"
+FINISHED_RUNS = f"category IN {sql_list(FINAL)}"  # done, failed, or no longer known to CodeGen
 VACUUM_PAGES_PER_CHUNK = 64
 FTS_MERGE_PAGES, MAX_FTS_MERGES, MERGE_EVERY_CHUNKS = 16, 1000, 8
 SIZE_PASSES = 4

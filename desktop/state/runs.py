@@ -14,24 +14,35 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from desktop.codegen.api import FINAL, RunCategory, sql_list
 from desktop.events import PullRequest
 
 if TYPE_CHECKING:
     from desktop.state.access import StoreAccess
 
+# The merge rule of ``RunUpdate.after`` in SQL (tests/state/test_recorder.py checks the two agree): a field the
+# update lacks keeps the stored value; a newer run under a reused id (another created_at) replaces the old whole.
+_SAME_RUN = "(coalesce(runs.created_at, '') IN ('', excluded.created_at) OR excluded.created_at = '')"
+
+
+def _kept(column: str) -> str:
+    return (f"{column} = CASE WHEN {_SAME_RUN} THEN coalesce(nullif(excluded.{column}, ''), runs.{column}) "
+            f"ELSE excluded.{column} END")
+
+
 UPSERT_RUN = (
     "INSERT INTO runs (id, status, category, prompt, summary, web_url, pull_requests, created_at, updated_at, "
     "first_seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
-    "category = excluded.category, prompt = coalesce(nullif(excluded.prompt, ''), runs.prompt), "
-    "summary = coalesce(nullif(excluded.summary, ''), runs.summary), "
-    "web_url = coalesce(nullif(excluded.web_url, ''), runs.web_url), "
-    "pull_requests = CASE WHEN excluded.pull_requests = '[]' THEN runs.pull_requests "
+    f"category = excluded.category, {_kept('prompt')}, {_kept('summary')}, {_kept('web_url')}, "
+    f"pull_requests = CASE WHEN {_SAME_RUN} AND excluded.pull_requests = '[]' THEN runs.pull_requests "
     "ELSE excluded.pull_requests END, created_at = coalesce(nullif(excluded.created_at, ''), runs.created_at), "
-    "updated_at = excluded.updated_at, "
-    # a run seen going again (resumed) has news to tell once more when it ends
-    "reported = CASE WHEN excluded.category IN ('done', 'failed', 'missing') THEN runs.reported ELSE 0 END "
-    # a run id the service gave out again (another run, created at another time) never overwrites the first
-    "WHERE coalesce(runs.created_at, '') IN ('', excluded.created_at) OR excluded.created_at = ''")
+    f"updated_at = excluded.updated_at, first_seen = CASE WHEN {_SAME_RUN} THEN runs.first_seen "
+    "ELSE excluded.first_seen END, "
+    # a run seen going again (resumed) has news to tell once more when it ends; a new run under the id has its own
+    f"reported = CASE WHEN {_SAME_RUN} AND excluded.category IN {sql_list(FINAL)} THEN runs.reported ELSE 0 END")
+# before UPSERT_RUN, in the same write: the steps of the run a reused id named before (params: id, created_at)
+DROP_REPLACED_STEPS = ("DELETE FROM run_steps WHERE run_id = ?1 AND ?2 != '' AND EXISTS (SELECT 1 FROM runs "
+                       "WHERE id = ?1 AND coalesce(created_at, '') NOT IN ('', ?2))")
 FINISH_RUN = (
     "INSERT INTO runs (id, status, category, summary, web_url, pull_requests, updated_at, first_seen) "
     "VALUES (?, ?, ?, ?, ?, '[]', ?, ?) ON CONFLICT(id) DO UPDATE SET category = excluded.category, "
@@ -51,7 +62,7 @@ MAX_STEPS_PER_RUN = 500  # steps kept per run (the newest), in the database and 
 class RunRecord:
     run_id: int
     status: str
-    category: str  # running | done | failed | unknown | missing
+    category: RunCategory
     prompt: str = ""
     summary: str = ""
     web_url: str = ""
@@ -72,7 +83,7 @@ class StepRecord:
 
 def _run(row: dict[str, Any]) -> RunRecord:
     prs = tuple(PullRequest(**pr) for pr in json.loads(row["pull_requests"] or "[]"))
-    return RunRecord(row["id"], row["status"] or "", row["category"] or "unknown", row["prompt"] or "",
+    return RunRecord(row["id"], row["status"] or "", RunCategory.parse(row["category"]), row["prompt"] or "",
                      row["summary"] or "", row["web_url"] or "", prs, row["created_at"] or "", row["updated_at"] or 0.0,
                      bool(row.get("reported")))
 
@@ -89,8 +100,9 @@ class Runs:
         prs = json.dumps([{"title": p.title[:1000], "url": p.url[:1000], "branch": p.branch[:200]}
                           for p in pull_requests[:20]])
         now = time.time()
-        self.store.enqueue(UPSERT_RUN, [run_id, status, category, prompt, summary, web_url, prs, created_at,
-                                        updated_at or now, now])
+        self.store.enqueue(DROP_REPLACED_STEPS, [run_id, created_at],
+                           then=[(UPSERT_RUN, [run_id, status, category, prompt, summary, web_url, prs, created_at,
+                                               updated_at or now, now])])
 
     def finish(self, run_id: int, category: str, *, summary: str = "", web_url: str = "") -> None:
         now = time.time()
@@ -113,12 +125,12 @@ class Runs:
         """Runs not yet done or failed (the ones the tracker was following), newest first; a run the service
         no longer knows ('missing') is not followed again."""
         return [_run(r) for r in self.store.query(
-            "SELECT * FROM runs WHERE category NOT IN ('done', 'failed', 'missing') ORDER BY updated_at DESC")]
+            f"SELECT * FROM runs WHERE category NOT IN {sql_list(FINAL)} ORDER BY updated_at DESC")]
 
     def unreported(self) -> list[RunRecord]:
         """Runs that ended (done, failed, missing) without the user being told, oldest first."""
         return [_run(r) for r in self.store.query(
-            "SELECT * FROM runs WHERE category IN ('done', 'failed', 'missing') AND reported = 0 "
+            f"SELECT * FROM runs WHERE category IN {sql_list(FINAL)} AND reported = 0 "
             "ORDER BY updated_at")]
 
     def recent(self, limit: int = 20) -> list[RunRecord]:

@@ -13,6 +13,8 @@ from collections.abc import Callable
 
 from sqlite_utils import Database
 
+from desktop.codegen.api import FINAL, sql_list
+
 APPLICATION_ID = 0x47434431  # "GCD1"
 MAX_STORED_TEXT = 65_536  # characters of any one text field written (a turn's side is capped lower, by the engine)
 
@@ -76,7 +78,7 @@ def _v7_runs_reported(db: Database) -> None:
     runs = db.table("runs")
     if "reported" not in runs.columns_dict:
         runs.add_column("reported", int, not_null_default=0)
-        db.execute("UPDATE runs SET reported = 1 WHERE category IN ('done', 'failed', 'missing')")
+        db.execute(f"UPDATE runs SET reported = 1 WHERE category IN {sql_list(FINAL)}")
 
 
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (

@@ -77,11 +77,12 @@ def test_active_runs_and_their_steps_survive(store: Store) -> None:
     _run(store, 3, "done", old)
     _run(store, 4, "failed", old)
     _run(store, 5, "done", time.time())
+    _run(store, 6, "missing", old)  # CodeGen no longer knows it: over, pruned like a finished run
     assert store.flush()
     report = store.prune(rules=PruneRules(max_age_days=30, max_mb=0.001, max_turns=0))
-    assert report.deleted["runs"] == 2
+    assert report.deleted["runs"] == 3
     assert {r.run_id for r in store.runs.active()} == {1, 2}
-    assert [len(store.runs.steps(r)) for r in (1, 2, 3, 4, 5)] == [3, 3, 0, 0, 3]
+    assert [len(store.runs.steps(r)) for r in (1, 2, 3, 4, 5, 6)] == [3, 3, 0, 0, 3, 0]
 
 
 def test_dry_run_reports_without_deleting(store: Store) -> None:

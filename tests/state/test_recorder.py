@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
+from desktop.codegen.api import DONE, RUNNING, UNKNOWN
 from desktop.events import (
     EventBus,
     MetricsSnapshot,
@@ -19,6 +23,7 @@ from desktop.state.recorder import Recorder
 from desktop.state.store import Store
 
 SECRET = "sk-test-SECRET-1234"
+PR = PullRequest("Fix it", "https://github.com/o/r/pull/1", "fix")
 
 
 def test_turns_tool_calls_and_metrics_are_recorded(store: Store) -> None:
@@ -75,20 +80,52 @@ def test_cache_bodies_are_scrubbed(store: Store) -> None:
     assert SECRET.encode() not in body and REDACTED.encode() in body
 
 
-def test_a_run_id_given_out_again_never_overwrites_the_first_run(store: Store) -> None:
+def test_a_run_id_given_out_again_names_the_new_run_with_nothing_of_the_old(store: Store) -> None:
     bus = EventBus()
     first = Recorder(store).attach(bus)
-    bus.emit(RunUpdate(1001, "COMPLETE", "done", "Fix the login test", "Done: fixed", "http://x/1001", (),
+    bus.emit(RunUpdate(1001, "COMPLETE", DONE, "Fix the login test", "Done: fixed", "http://x/1001", (),
                        "2026-01-01T10:00:00+00:00", 100.0))
+    bus.emit(RunStep(1001, 0, "ACTION", "edited login_test.py"))
     assert first.close()
     second = Recorder(store).attach(bus)  # a later session whose service handed out 1001 again
-    bus.emit(RunUpdate(1001, "PENDING", "unknown", "Bump the version", "", "", (), "2026-01-02T09:00:00+00:00",
+    bus.emit(RunUpdate(1001, "PENDING", UNKNOWN, "Bump the version", "", "", (), "2026-01-02T09:00:00+00:00",
                        200.0))
-    bus.emit(RunUpdate(1001, "COMPLETE", "done", "", "Done: fixed twice", "", (), "", 300.0))  # no date: same run
+    bus.emit(RunUpdate(1001, "COMPLETE", DONE, "", "Done: bumped", "", (), "", 300.0))  # no date: the run 1001 is now
     assert second.close()
     [run] = store.runs.recent()
-    assert run.prompt == "Fix the login test" and run.created_at == "2026-01-01T10:00:00+00:00"
-    assert run.summary == "Done: fixed twice"
+    assert (run.prompt, run.summary, run.web_url) == ("Bump the version", "Done: bumped", "")
+    assert run.created_at == "2026-01-02T09:00:00+00:00" and not run.reported
+    assert store.runs.steps(1001) == []  # the old run's steps went with it
+
+
+# (updates in order) -> the record both the run card and the database end with
+MERGES = [
+    [RunUpdate(7, "RUNNING", RUNNING, "p", "", "", (), "t1"), RunUpdate(7, "COMPLETE", DONE, "", "s", "u", (), "")],
+    [RunUpdate(7, "RUNNING", RUNNING, "p", "s", "u", (PR,), "t1"),
+     RunUpdate(7, "QUEUED", UNKNOWN, "q", "", "", (), "t2")],  # reused id: nothing of the first
+    [RunUpdate(7, "RUNNING", RUNNING, "", "", "", (), ""), RunUpdate(7, "RUNNING", RUNNING, "p", "", "", (), "t1"),
+     RunUpdate(7, "COMPLETE", DONE, "", "", "", (PR,), "t1")],
+    [RunUpdate(7, "RUNNING", RUNNING, "p", "s", "", (PR,), "t1"),
+     RunUpdate(7, "RUNNING", RUNNING, "", "", "u", (), "t1")],
+]
+
+
+def test_the_database_and_the_run_cards_merge_updates_by_the_same_rule(store: Store) -> None:
+    for i, updates in enumerate(MERGES):
+        run_id = 100 + i
+        record = None
+        for update in updates:
+            update = replace(update, run_id=run_id)
+            record = update.after(record)  # the run card's rule
+            store.runs.upsert(run_id, update.status, update.category, prompt=update.prompt, summary=update.summary,
+                              web_url=update.web_url, pull_requests=update.pull_requests,
+                              created_at=update.created_at)
+        assert store.flush() and record is not None
+        [row] = store.query("SELECT * FROM runs WHERE id = ?", [run_id])
+        stored = (row["status"], row["category"], row["prompt"], row["summary"], row["web_url"], row["created_at"],
+                  tuple(PullRequest(p["title"], p["url"], p["branch"]) for p in json.loads(row["pull_requests"])))
+        assert stored == (record.status, record.category, record.prompt, record.summary, record.web_url,
+                          record.created_at, record.pull_requests), f"case {i}"
 
 
 def test_every_stored_text_field_is_bounded(store: Store) -> None:

@@ -69,3 +69,17 @@ def test_closing_while_a_run_is_going_asks_when_there_is_no_tray(qtbot, window):
     quit_button = next(b for b in win.quit_box.buttons() if b.text() == "Quit")
     quit_button.click()
     qtbot.waitUntil(lambda: not win.isVisible() and not win.bridge.running, timeout=10_000)
+
+
+def test_a_reused_run_id_gets_a_fresh_card_with_nothing_of_the_old_run(qtbot, window):
+    win, bridge = window, window.bridge
+    bridge.post(RunUpdate(301, "COMPLETE", "done", prompt="Fix the login test", summary="Fixed",
+                          web_url="https://codegen.example/runs/301", created_at="2026-01-01T10:00:00+00:00"))
+    bridge.post(RunStep(301, 0, "ACTION", "edited login_test.py"))
+    qtbot.waitUntil(lambda: 301 in win.runs.cards and "login_test" in win.runs.cards[301].steps.text(), timeout=3000)
+    card = win.runs.cards[301]
+    bridge.post(RunUpdate(301, "RUNNING", "running", prompt="Bump the version",
+                          created_at="2026-01-02T09:00:00+00:00"))
+    qtbot.waitUntil(lambda: card.last is not None and card.last.prompt == "Bump the version", timeout=3000)
+    assert card.chip.text() == "Running" and card.ended is None
+    assert card.last.summary == "" and card.last.web_url == "" and card.steps.text() == ""
