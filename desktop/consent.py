@@ -13,8 +13,8 @@ Three parts:
   the user did not begin, and at most ``MAX_CALLS_PER_TURN`` tool calls of any kind per turn.
 * ``Refused``: a tool call turned down, with what the model needs to stop retrying (``retryable``, ``hint``).
 
-A spoken yes can also be checked against the answer's own audio (``Ledger.hearing``, a local recogniser):
-when it does not hear a yes too, the answer counts as unclear.
+A spoken yes is judged on the transcript's words (no local recogniser checks the audio yet: the one tried,
+pocketsphinx with a yes/no grammar, heard too many non-yes answers as yes on unseen voices to be trusted).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import enum
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -165,22 +165,17 @@ def same_text(a: str, b: str) -> bool:
     return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
 
 
-Hearing = Callable[[int], Awaitable[Verdict | None]]  # turn id -> what the local recogniser heard (None: no audio)
-
-
 @dataclass
 class Ledger:
     """The user's turns and the request waiting for their yes (fed from the bus: ``attach``)."""
 
     bus: EventBus | None = None
-    hearing: Hearing | None = None  # a local check of a spoken yes (desktop.heard_yes)
     turns: dict[int, TurnRecord] = field(default_factory=dict)
     current: TurnRecord | None = None  # the latest turn (None: none yet this session)
     read_back: ReadBack | None = None
     changed_in: int | None = None  # the last turn in which something was started or steered
     calls: dict[int, int] = field(default_factory=dict)  # tool calls per turn
     refused_calls: int = 0
-    last_verdict: tuple[int, Verdict, str] | None = None  # (turn, verdict, why) of the last judged answer
     _asks: int = 0
 
     def attach(self, bus: EventBus) -> Callable[[], None]:
@@ -280,18 +275,11 @@ class Ledger:
         return rec is not None and rec.by_user and rec.id > rb.turn
 
     async def answer(self, rec: TurnRecord) -> Verdict:
-        """The user's answer in ``rec`` (a spoken one waits briefly for the rest of its transcript; a spoken yes
-        must also be heard as a yes locally when a recogniser is set)."""
+        """The user's answer in ``rec`` (a spoken one waits briefly for the rest of its transcript)."""
         if rec.origin == VOICE and not rec.is_complete and rec.heard_all is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(rec.heard_all.wait(), TRANSCRIPT_WAIT_S)
-        verdict, why = judge(rec.text), "words"
-        if verdict is Verdict.YES and rec.origin == VOICE and self.hearing is not None:
-            heard = await self.hearing(rec.id)
-            if heard is not Verdict.YES:
-                verdict, why = Verdict.UNCLEAR, f"heard locally as {heard.value if heard else 'nothing'}"
-        self.last_verdict = (rec.id, verdict, why)
-        return verdict
+        return judge(rec.text)
 
     def _emit(self, ev: Any) -> None:
         if self.bus is not None:

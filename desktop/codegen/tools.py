@@ -82,7 +82,6 @@ DECLARATIONS: tuple[FunctionDeclaration, ...] = (
             "run_id": {**_INT, "description": "run id; omit for the latest"},
             "last": {**_INT, "description": "how many recent steps (1-20, default 5)"}}}),
 )
-STATE_CHANGING = frozenset({"create_agent_run", "resume_run"})
 
 
 def _whole(value: Any) -> int | None:
@@ -292,10 +291,8 @@ class CodegenTools:
                     "speech": "Okay, I have not started it.",
                     "hint": "The user said no: nothing was started. Ask what they want instead."}
         if verdict is not Verdict.YES:
-            why = ledger.last_verdict[2] if ledger.last_verdict else "words"
-            again = ("I did not hear a clear yes, so nothing started. " if why == "words" else
-                     "I could not make sure you said yes, so nothing started. ")
-            return self._ask(rb.kind, rb.prompt, repo=rb.repo, run_id=rb.run_id, again=again)
+            return self._ask(rb.kind, rb.prompt, repo=rb.repo, run_id=rb.run_id,
+                             again="I did not hear a clear yes, so nothing started. ")
         ledger.read_back = None  # used up before anything is sent: a second confirm finds nothing
         try:
             out = await act()
