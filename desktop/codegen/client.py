@@ -82,7 +82,12 @@ class CodegenError(Exception):
 
 
 class Unanswered(CodegenError):
-    """The request was sent (or may have been) and no answer came: a POST's effect on the server is unknown."""
+    """The request was sent (or may have been) and no answer came: a POST's effect on the server is unknown.
+    Never sent again blindly; as a tool's result it says so (``outcome``, ``hint``: Gemini must not retry it)."""
+
+    outcome = "unconfirmed"
+    retryable = False
+    hint = "It may have taken effect: do not send it again on your own; check the run (get_run_logs) first."
 
 
 class RateLimiter:
@@ -219,8 +224,16 @@ class CodegenClient:
         return next((run for run in page.items if run.marker == marker), None)
 
     async def resume_run(self, run_id: int, prompt: str) -> Run:
-        raw = await self._send("POST", f"{self._org()}/agent/run/resume", "standard",
-                               {"agent_run_id": run_id, "prompt": prompt}, what=f"run {run_id}")
+        """Send ``prompt`` to run ``run_id``.  Never repeated after a gateway error or a lost answer (the agent
+        would get the instruction twice): that is an ``Unanswered`` saying to check the run first."""
+        try:
+            raw = await self._send("POST", f"{self._org()}/agent/run/resume", "standard",
+                                   {"agent_run_id": run_id, "prompt": prompt}, what=f"run {run_id}")
+        except Unanswered as exc:
+            why = f"its gateway answered HTTP {exc.status}" if exc.status else "no answer came"
+            raise Unanswered(f"CodeGen did not confirm that run {run_id} got the instruction ({why}). It may have: "
+                             "check the run's latest steps before sending it again.", kind=exc.kind,
+                             status=exc.status) from None
         run = _parse(Run.from_json, raw)
         self._cache.pop(self._run_key(run_id), None)
         return run
@@ -399,7 +412,7 @@ class CodegenClient:
                                                              f"{wait:.0f} s before trying again.", ""))
                 await self.sleep(wait)
                 continue
-            if bucket == "create" and status in (502, 503, 504):  # a gateway's word: the run may have started
+            if method == "POST" and status in (502, 503, 504):  # a gateway's word: the POST may have taken effect
                 raise Unanswered(error_message(status, None, what=what), kind=_kind(status), status=status)
             if status >= 500 and attempt < self.max_retries and (method == "GET" or status in (502, 503, 504)):
                 attempt += 1

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 from desktop.codegen.api import DONE, RUNNING
-from desktop.codegen.client import CodegenClient, CodegenError, Limits
+from desktop.codegen.client import CodegenClient, CodegenError, Limits, Unanswered
 from desktop.events import ErrorEvent
 from tests.standins import client_tls, codegen_emulator
 
@@ -230,3 +230,14 @@ async def test_token_never_reaches_the_logs(emulator, make_client, caplog):
     with pytest.raises(CodegenError):
         await make_client(token=TOKEN + "x").list_runs()
     assert caplog.records and TOKEN not in caplog.text
+
+
+async def test_a_resume_answered_by_a_gateway_error_is_never_sent_again(emulator, make_client):
+    """A 502/503/504 may come after the service acted: sending the instruction again could give it twice."""
+    run = emulator.seed("steer")
+    emulator.inject("5xx", 3)  # answered 503, as many times as the client would retry a GET
+    with pytest.raises(Unanswered) as err:
+        await make_client().resume_run(run.id, "Also add a unit test")
+    assert emulator.stats.by_route["resume"] == 1 and emulator.stats.statuses[503] == 1
+    assert f"did not confirm that run {run.id} got the instruction (its gateway answered HTTP 503)" in str(err.value)
+    assert "check the run" in str(err.value) and err.value.retryable is False
