@@ -63,6 +63,8 @@ def test_a_newer_version_is_shown_as_text_with_a_link_and_can_be_dismissed(qtbot
     qtbot.keyClick(msg.close_button, Qt.Key.Key_Space)
     assert KEY not in win.messages.messages
     assert updates.load_state().dismissed == "9.0.0"
+    again = checked(qtbot, win)  # the same day: the feed is not asked again
+    assert not again.requested and len(server.requests) == 1 and KEY not in win.messages.messages
     win.quit()
 
 
