@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
         self._ready_once = False
         self._had_error = False
         self.updates = UpdateCheck(self.messages, self)
-        self._updates_asked = False  # once per run of the app, when its first session is up
+        self._updates_asked = False  # once per run of the app, when its first live session is up
         self.tray = tray or Tray(self)
         self._wire()
         self._app.installEventFilter(self)
@@ -691,7 +691,7 @@ class MainWindow(QMainWindow):
         else:
             self.messages.clear("offline")
         if not self._updates_asked:  # behind the window, once it works: never in the offline demo
-            self._updates_asked = True
+            self._updates_asked = not offline  # (keys added later: the live session that follows asks)
             self.check_for_updates(offline)
         if self.bridge.store is not None and self.conversation.history_source is None:
             self.conversation.enable_history(StoreHistory(self.bridge))
