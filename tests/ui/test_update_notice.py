@@ -15,7 +15,9 @@ from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 from desktop import updates
 from desktop.config import Settings
 from tests.release_feed import Answer, feed, release, release_feed
+from tests.standins import ca_file
 from tests.ui.conftest import make_window
+from tests.ui.test_errors import emulator_with_key  # noqa: F401 - a fixture: a Live stand-in on loopback
 from ui.update_notice import KEY
 
 NOTES = "<b>Bold</b> claims <img src='file:///dev/zero'>\nSecond line"
@@ -112,6 +114,25 @@ def test_the_offline_demo_asks_nothing(qtbot, themed_app, memory_keyring, server
         win.bridge.start(Settings(update_feed_url=url, offline=True))
     assert win.offline and "offline demo" in blocker.args[0].message
     assert server.requests == [] and KEY not in win.messages.messages
+    win.quit()
+
+
+def test_the_first_live_session_asks_after_a_demo_one_did_not(qtbot, themed_app, memory_keyring, server,
+                                                              emulator_with_key, tmp_path):  # noqa: F811
+    """The real start twice: the demo (no key yet) asks nothing; with the key added, the live session that
+    follows (against a Live stand-in on loopback: not the demo) asks once and shows the notice."""
+    url = server.answer("/releases", feed(release("v9.0.0")))
+    win = make_window(qtbot, Settings(update_feed_url=url), start=False)
+    with qtbot.waitSignal(win.updates.finished, timeout=20_000):
+        win.bridge.start(Settings(update_feed_url=url, offline=True))
+    assert server.requests == []
+    live = Settings(update_feed_url=url, live_url=emulator_with_key.url, gemini_api_key="the-right-key",
+                    ca_file=str(ca_file(tmp_path)))
+    win.settings = live
+    with qtbot.waitSignal(win.updates.finished, timeout=20_000) as blocker:
+        win.bridge.restart(live)
+    assert not win.offline and blocker.args[0].release is not None and len(server.requests) == 1
+    qtbot.waitUntil(lambda: KEY in win.messages.messages)
     win.quit()
 
 
