@@ -8,7 +8,9 @@ on a normal launch.
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
 import subprocess
 import sys
 from dataclasses import asdict, dataclass
@@ -27,6 +29,7 @@ class BuildInfo:
     packaged: bool  # a PyInstaller bundle (False: running from source)
     python: str
     components: tuple[str, ...] = ()  # optional native libraries the bundle was built with
+    repository: str = ""  # GitHub "owner/name" the release was built from (its releases are the update feed)
 
     def line(self) -> str:
         kind = "packaged" if self.packaged else "from source"
@@ -62,14 +65,24 @@ def current() -> BuildInfo:
     if FILE.exists():
         data = json.loads(FILE.read_text(encoding="utf-8"))
         return BuildInfo(data["version"], data["commit"], data["platform"], True, data["python"],
-                         tuple(data.get("components", ())))
+                         tuple(data.get("components", ())), repository_name(data.get("repository")))
     return BuildInfo(__version__, git_commit(Path(__file__).resolve().parent.parent), platform_tag(), False,
                      platform.python_version())
 
 
+REPOSITORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}")
+
+
+def repository_name(value: object) -> str:
+    """``value`` if it is a GitHub "owner/name", else ""."""
+    return value if isinstance(value, str) and REPOSITORY.fullmatch(value) else ""
+
+
 def write(path: Path, commit: str, components: tuple[str, ...]) -> BuildInfo:
-    """The file a bundle carries (called by the PyInstaller spec)."""
-    info = BuildInfo(__version__, commit, platform_tag(), True, platform.python_version(), components)
+    """The file a bundle carries (called by the PyInstaller spec).  A build on GitHub Actions records the
+    repository it ran in (``GITHUB_REPOSITORY``): the packaged app looks for updates among its releases."""
+    info = BuildInfo(__version__, commit, platform_tag(), True, platform.python_version(), components,
+                     repository_name(os.environ.get("GITHUB_REPOSITORY", "")))
     data = info.as_dict()
     del data["packaged"]
     path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from audio import cli as audio_cli
-from desktop import selftest, voice_latency
+from desktop import selftest, updates, voice_latency
 from desktop.codegen import cli as codegen_cli
 from desktop.commands import (
     EXIT_USAGE,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
 
 # Feature modules that add subcommands: each has ``register_cli(sub, common, groups)``.  The developer
 # tools (bench, load test) add theirs when the ``devtools`` package is installed (a source checkout).
-FEATURE_CLIS = (state_cli, audio_cli, selftest, codegen_cli)
+FEATURE_CLIS = (state_cli, audio_cli, selftest, codegen_cli, updates)
 SIGNAL_EXIT_CODES = frozenset(exit_code(s) for s in SIGNALS)
 
 

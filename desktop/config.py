@@ -125,6 +125,11 @@ class Settings:
     prune_max_turns: int = _setting(1_000_000, SESSION)
     global_hotkey: bool = _setting(False, LIVE)  # the window's
     log_level: str = _setting("WARNING", LAUNCH)
+    # a notice when a newer release is out: one GET of the release feed at most once a day (never downloads;
+    # never in the offline demo); off: no request at all.  At once: off hides the notice.
+    check_updates: bool = _setting(True, LIVE)
+    # the release feed (GitHub's releases API shape); none: the releases of the repository the build came from
+    update_feed_url: str | None = _setting(None, LAUNCH)
     # what was wrong in the settings file (each bad value fell back to its default): told once at start
     file_problems: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -193,11 +198,12 @@ RANGES = {
     "prune_max_age_days": Range(1, 36500), "prune_max_mb": Range(1, 1_000_000), "prune_max_turns": Range(1, 10**9),
     "run_update_max_age_s": Range(5, 86_400),
 }
-URL_SCHEMES = {"live_url": ("ws", "wss"), "codegen_url": ("http", "https")}
+URL_SCHEMES = {"live_url": ("ws", "wss"), "codegen_url": ("http", "https"), "update_feed_url": ("http", "https")}
 TEXT_REQUIRED = ("live_url", "api_version", "model", "codegen_url")  # never empty
 
 
-CONFIG_FILES = ("settings.toml", ".settings.toml.*", "settings.tmp", "*-tls")  # what the app keeps there
+CONFIG_FILES = ("settings.toml", ".settings.toml.*", "settings.tmp", "*-tls", "update-check.json",
+                ".update-check.json.*")  # what the app keeps there
 
 
 DEFAULTS = Settings()

@@ -38,3 +38,14 @@ def test_a_bundle_reads_what_its_build_wrote(tmp_path, monkeypatch):
 
 def test_without_git_the_commit_is_unknown(tmp_path):
     assert buildinfo.git_commit(tmp_path) == "unknown"  # not a repository
+
+
+def test_a_build_on_github_records_its_repository_for_the_update_check(tmp_path, monkeypatch):
+    path = tmp_path / "build_info.json"
+    monkeypatch.setattr(buildinfo, "FILE", path)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/gemini-codegen")
+    buildinfo.write(path, "0123456789ab", ())
+    assert buildinfo.current().repository == "acme/gemini-codegen"
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/app/../../x")
+    buildinfo.write(path, "0123456789ab", ())
+    assert buildinfo.current().repository == ""  # not a repository name: no feed

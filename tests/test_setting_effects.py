@@ -18,7 +18,8 @@ def test_every_setting_says_when_it_applies():
     assert applies("speak_run_updates") == LIVE and applies("ptt_key") == LIVE
     for name in ("voice", "input_device", "denoise", "vad_mode", "echo_cancellation", "ptt_mode", "model"):
         assert applies(name) == SESSION, name
-    assert applies("log_level") == LAUNCH
+    assert applies("log_level") == LAUNCH and applies("update_feed_url") == LAUNCH
+    assert applies("check_updates") == LIVE  # turned off: the update notice goes at once
 
 
 def test_changed_settings_names_each_change_with_its_kind():

@@ -106,7 +106,8 @@ class MessageArea(QWidget):
         self.column.setSpacing(8)
         self.messages: dict[str, Message] = {}
 
-    def _add(self, msg: Message) -> Message:
+    def add(self, msg: Message) -> Message:
+        """Show ``msg`` (in the place of the one with its key, if any)."""
         old = self.messages.pop(msg.key, None)
         if old is not None:
             old.hide()
@@ -119,23 +120,23 @@ class MessageArea(QWidget):
         return msg
 
     def show_offline(self) -> Message:
-        return self._add(Message("offline", "info", "Offline demo", OFFLINE_TEXT,
-                                 "Add your Gemini and CodeGen keys to go live.",
-                                 "Add keys", "settings"))
+        return self.add(Message("offline", "info", "Offline demo", OFFLINE_TEXT,
+                                "Add your Gemini and CodeGen keys to go live.",
+                                "Add keys", "settings"))
 
     def show_error(self, ev: ErrorEvent, title: str | None = None) -> Message:
         """``title``: instead of the kind's own (e.g. a connection that never came up was not "lost")."""
         kind_title, button, action_id = ERROR_ACTIONS.get(ev.kind, ("Something went wrong", "", ""))
         title = title or kind_title
-        return self._add(Message(f"error:{ev.kind}", "bad" if ev.fatal else "warn", title, ev.message, ev.action,
-                                 button, action_id))
+        return self.add(Message(f"error:{ev.kind}", "bad" if ev.fatal else "warn", title, ev.message, ev.action,
+                                button, action_id))
 
     def show_advice(self, key: str, title: str, text: str, hint: str, button: str, action_id: str) -> Message:
         """A warning with one thing to do about it."""
-        return self._add(Message(key, "warn", title, text, hint, button, action_id))
+        return self.add(Message(key, "warn", title, text, hint, button, action_id))
 
     def show_notice(self, key: str, text: str, tone: str = "info", title: str = "Note") -> Message:
-        return self._add(Message(f"notice:{key}", tone, title, text))
+        return self.add(Message(f"notice:{key}", tone, title, text))
 
     def clear(self, key: str) -> None:
         msg = self.messages.pop(key, None)

@@ -75,6 +75,7 @@ from ui.screen_fit import fit_dialog, fit_main_window
 from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
+from ui.update_notice import UpdateCheck
 
 if TYPE_CHECKING:
     from ui.earcons import Earcons  # numpy: loaded behind the first frame (ui.app)
@@ -148,6 +149,8 @@ class MainWindow(QMainWindow):
         self._stable_timer.timeout.connect(self._session_held)
         self._ready_once = False
         self._had_error = False
+        self.updates = UpdateCheck(self.messages, self)
+        self._updates_asked = False  # once per run of the app, when its first live session is up
         self.tray = tray or Tray(self)
         self._wire()
         self._app.installEventFilter(self)
@@ -415,6 +418,8 @@ class MainWindow(QMainWindow):
                     self.bridge.apply_quality(settings)  # between turns, the session goes on
             if "confirm_before_create" in changed:
                 self.bridge.apply_consent(settings)  # the running session, at once
+            if "check_updates" in changed and not settings.check_updates:
+                self.updates.hide()
             if LAUNCH in changed.values():
                 self.on_notice(Notice("Saved: " + ", ".join(n.replace("_", " ") for n, w in changed.items()
                                                             if w == LAUNCH) + " takes effect at the next start",
@@ -686,6 +691,9 @@ class MainWindow(QMainWindow):
             self.messages.show_offline()
         else:
             self.messages.clear("offline")
+        if not self._updates_asked:  # behind the window, once it works: never in the offline demo
+            self._updates_asked = not offline  # (keys added later: the live session that follows asks)
+            self.check_for_updates(offline)
         if self.bridge.store is not None and self.conversation.history_source is None:
             self.conversation.enable_history(StoreHistory(self.bridge))
         # the runs of earlier sessions, finished or not (those not finished are being followed again)
@@ -697,6 +705,11 @@ class MainWindow(QMainWindow):
                 prs = tuple(PullRequest(pr.title, pr.url, pr.branch) for pr in r.pull_requests)
                 self.runs.on_update(RunUpdate(r.run_id, r.status, r.category, r.prompt, r.summary, r.web_url, prs,
                                               r.created_at, r.updated_at))
+
+    def check_for_updates(self, offline: bool) -> bool:
+        """Ask the release feed in the background (if allowed and due: ``desktop.updates``); a newer release
+        shows a notice."""
+        return self.updates.start(self.settings, demo=offline)
 
     def on_turn_finished(self, ev: TurnFinished) -> None:
         if not self.listening:
@@ -767,6 +780,8 @@ class MainWindow(QMainWindow):
                 self.messages.show_notice("not-ready", "Not connected yet: try again once Ready.", "warn", "Not ready")
         elif action == "settings":
             self.open_settings("accounts")
+        elif action == "open-update":
+            self.updates.open_page()
         elif action == "audio-settings":
             self.open_settings("audio")
         elif action == "reconnect":

@@ -1,5 +1,6 @@
 """Settings: keys (to the OS keyring), endpoints, model and voice, audio devices with a microphone test,
-noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs, spoken run updates.
+noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs, spoken run updates,
+the check for a new version of the app.
 
 ``SettingsDialog.apply()`` writes secrets through ``desktop.secrets`` and everything else through
 ``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.
@@ -337,6 +338,11 @@ class SettingsDialog(QDialog):
         self.speak_updates.setToolTip("Gemini says it when you are not talking; off: the update is only shown in "
                                       "the conversation")
         form.addRow("Run updates", self.speak_updates)
+        self.check_updates = QCheckBox("Tell me when a new version of the app is out")
+        self.check_updates.setChecked(s.check_updates)
+        self.check_updates.setToolTip("At most once a day the app asks the release feed (one request, nothing "
+                                      "about you or this computer); it never downloads or installs anything")
+        form.addRow("App updates", self.check_updates)
 
     @staticmethod
     def _device(box: QComboBox) -> str | None:
@@ -371,7 +377,8 @@ class SettingsDialog(QDialog):
             vad_mode=int(self.vad_mode.currentData()), echo_cancellation=self.echo_cancellation.isChecked(),
             ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
             global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
-            confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked())
+            confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked(),
+            check_updates=self.check_updates.isChecked())
 
     def apply(self) -> Settings:
         """Store secrets in the keyring and the rest in the settings file; returns the new settings."""
