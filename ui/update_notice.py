@@ -15,7 +15,7 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from desktop import updates
+from desktop import __version__, updates
 from desktop.config import Settings
 from ui.banner import Message, MessageArea
 from ui.links import open_target, target
@@ -72,7 +72,7 @@ class UpdateCheck(QObject):
         link = target(release.url) if release.url else None
         title = f"Version {release.version} is available"
         msg = Message(KEY, "info", title, release.notes or "A newer release is out.",
-                      f"You have {updates.__version__}. Nothing is downloaded or installed by the app.",
+                      f"You have {__version__}. Nothing is downloaded or installed by the app.",
                       "Release page" if link is not None else "", "open-update")
         msg.setAccessibleName(f"Update: version {release.version} is available")
         msg.dismissed.connect(lambda v=release.version: self._dismissed(v))
