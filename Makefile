@@ -41,6 +41,7 @@ test-latest: system-deps
 lint: setup
 	$(VENV)/bin/ruff check desktop audio ui devtools tests packaging
 	$(VENV)/bin/mypy
+	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 bench: setup
 	$(VENV)/bin/gemini-codegen bench

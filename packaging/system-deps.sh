@@ -5,7 +5,8 @@
 # (xdotool), a window manager with a system tray (fluxbox), xprop (x11-utils) and screenshots (imagemagick);
 # for `make package`, binutils (strip, readelf) and a C compiler (the bundle's smaller ICU data library);
 # for the screen-reader test (tests/e2e/test_accessibility.py), a D-Bus session and the AT-SPI bus with the
-# system Python's pyatspi as the reader.
+# system Python's pyatspi as the reader; for `make lint`, shellcheck (actionlint checks the workflows' shell
+# steps with it).
 # Installs them on Debian/Ubuntu when run as root; elsewhere prints the command to run.  Does nothing when
 # all are present.
 set -euo pipefail
@@ -13,7 +14,7 @@ DEB_PACKAGES=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins espea
               libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3
               libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 xvfb
               xdotool x11-xserver-utils x11-utils fluxbox imagemagick binutils gcc
-              dbus at-spi2-core python3-pyatspi)
+              dbus at-spi2-core python3-pyatspi shellcheck)
 case "$(uname -s)" in
   Darwin) command -v espeak-ng >/dev/null || echo "note: for the audio tests run: brew install espeak-ng sox"; exit 0 ;;
   MINGW*|MSYS*|CYGWIN*) exit 0 ;;
