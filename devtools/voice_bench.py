@@ -1,5 +1,5 @@
 """Bench sections for the voice front end: echo removed, VAD accuracy in noise, CPU per input stage, voice
-barge-in through a simulated laptop (desktop.simulated_laptop), and the rows for key release ->
+barge-in through a simulated laptop (devtools.simulated_laptop), and the rows for key release ->
 activityEnd and the headline latency.
 
 Registered in ``devtools.bench.SECTIONS``; every number comes from the same code the app runs.
@@ -92,11 +92,11 @@ def bench_echo(report: Any) -> None:
 def bench_vad(report: Any) -> None:
     from audio.neural_vad import SileroScorer
     from audio.sources import WavSource
-    from audio.speech_set import make_speech_set, score
     from audio.vad import VadOptions, VoiceActivityDetector, segments
     from desktop.config import Settings
     from desktop.input_chain import input_chain
     from devtools.bench_core import Row
+    from devtools.speech_set import make_speech_set, score
 
     with tempfile.TemporaryDirectory() as tmp:
         files = make_speech_set(Path(tmp))
@@ -180,7 +180,7 @@ BARGE_IN_SPEECH = ("status", "create_pr", "list_runs", "resume")
 
 async def _self_interruptions(emu_url: str, tls: ssl.SSLContext, path: Any, replies: int) -> dict[str, int]:
     """``replies`` replies played through ``path`` with nobody talking: turns the echo opened, flushes."""
-    from audio.room import SimulatedRoom
+    from devtools.room import SimulatedRoom
 
     room = SimulatedRoom(path)
     laptop = _laptop(emu_url, tls, room)
@@ -203,9 +203,9 @@ async def _barge_in_once(emu_url: str, tls: ssl.SSLContext, path: Any, name: str
     their first word, on the room's clock) and whether their whole request was heard."""
     import json
 
-    from audio.room import SimulatedRoom
     from audio.sources import WavSource
     from devtools.bench_core import FIXTURES
+    from devtools.room import SimulatedRoom
 
     manifest = json.loads((FIXTURES / "manifest.json").read_text())[f"{name}.wav"]
     speech = WavSource(FIXTURES / f"{name}.wav").frames[round(manifest["speech"][0] * 100) - 5:]
@@ -239,7 +239,7 @@ def _laptop(emu_url: str, tls: ssl.SSLContext, room: Any) -> Any:
     from desktop.input_chain import input_chain
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient, LiveConfig
-    from desktop.simulated_laptop import SimulatedLaptop
+    from devtools.simulated_laptop import SimulatedLaptop
 
     pipeline, _ = input_chain(Settings(ptt_mode="hands-free"), room.reference)  # the app's own chain
     engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu_url), api_key="bench", ssl_context=tls)),

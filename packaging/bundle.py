@@ -47,8 +47,6 @@ EXCLUDED_MODULES: dict[str, str] = {
     "numpy.f2py": "Fortran bindings generator", "numpy.testing": "numpy's test helpers",
     "numpy.random": "the app draws no random numbers with numpy (only the simulations below do)",
     "audio.echo_path": "simulated echo paths: tests, the bench and `audio aec --simulate` from a source checkout",
-    "audio.room": "a simulated room (tests and the bench)", "audio.speech_set": "the noisy test set (tests, bench)",
-    "desktop.simulated_laptop": "a simulated laptop (tests and the bench)",
     "unittest": "tests", "doctest": "tests", "pdb": "the debugger", "pydoc": "help() in a shell",
     "readline": "interactive prompts", "curses": "terminal UIs", "xmlrpc": "XML-RPC is not spoken",
     "lib2to3": "code conversion", "ensurepip": "pip bootstrap", "venv": "virtual environments",

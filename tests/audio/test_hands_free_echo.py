@@ -1,21 +1,21 @@
 """Hands-free through laptop speakers: the replies come back into the microphone through a simulated echo
 path, and the echo canceller (with the double-talk check) keeps the assistant from interrupting itself; a
 person talking over a reply still barges in.  Over a real socket to the local Live emulator, with the input
-chain the settings build; the room is ticked 10 ms at a time (desktop.simulated_laptop)."""
+chain the settings build; the room is ticked 10 ms at a time (devtools.simulated_laptop)."""
 
 from __future__ import annotations
 
 import pytest
 
 from audio.echo_path import EchoPath
-from audio.room import SimulatedRoom
 from audio.sources import WavSource
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.input_chain import input_chain
 from desktop.live.client import LiveClient
 from desktop.live.emulator import LiveEmulator
-from desktop.simulated_laptop import SimulatedLaptop
+from devtools.room import SimulatedRoom
+from devtools.simulated_laptop import SimulatedLaptop
 from tests.standins import live_config, live_emulator
 
 PROMPTS = ["hello", "what now", "hello again", "anything else", "hey", "tell me more", "hi", "and then",

@@ -1,4 +1,4 @@
-"""The VAD in noise, on a set made at test time with espeak-ng and sox (audio.speech_set): several voices in
+"""The VAD in noise, on a set made at test time with espeak-ng and sox (devtools.speech_set): several voices in
 brown, pink and babble noise at +5 and 0 dB SNR, a quiet speaker, and noise alone.  The default settings'
 chain must find every +5 dB utterance within 150 ms of its start and 400 ms of its end, with the right
 number of segments, and no speech in noise alone."""
@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from audio.sources import WavSource
-from audio.speech_set import SetFile, SpeechSetUnavailable, VadScore, make_speech_set, score
 from audio.vad import segments
 from desktop.config import Settings
 from desktop.input_chain import input_chain
+from devtools.speech_set import SetFile, SpeechSetUnavailable, VadScore, make_speech_set, score
 
 
 @pytest.fixture(scope="module")

@@ -14,9 +14,9 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 
-from audio.room import SimulatedRoom
 from desktop.engine import SessionEngine
 from desktop.events import EngineState
+from devtools.room import SimulatedRoom
 
 AHEAD_MS = 20  # reply audio the speaker has queued before a tick plays, while the reply streams in
 WAIT_S = 0.25  # at most this long (wall clock) for more of it; then the stream has paused (a tool call)
