@@ -25,7 +25,7 @@ from typing import Protocol
 
 import numpy as np
 
-from audio.frames import FRAME_BYTES, FRAME_SAMPLES, RATE
+from audio.frames import FRAME_SAMPLES, RATE
 
 log = logging.getLogger(__name__)
 
@@ -157,11 +157,3 @@ def make_denoiser(backend: str = "webrtc", level: int = 2, *, auto_gain_dbfs: in
         return denoiser, note
 
 
-def denoise_all(denoiser: Denoiser, frames: list[bytes]) -> list[bytes]:
-    """Run a whole recording through ``denoiser`` (files, tests, the benchmark)."""
-    out = []
-    for frame in frames:
-        if len(frame) != FRAME_BYTES:
-            raise ValueError(f"expected {FRAME_BYTES}-byte frames, got {len(frame)}")
-        out.append(denoiser.process(frame))
-    return out

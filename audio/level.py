@@ -53,10 +53,6 @@ class LevelMeter:
         self._pending = bytearray()  # the frames since the last report, measured together (cheaper)
         self.last: Level | None = None
 
-    @property
-    def rate_hz(self) -> float:
-        return 1000.0 / (FRAME_MS * self.every)
-
     def push(self, frame: bytes) -> Level | None:
         self._pending += frame
         self._n += 1

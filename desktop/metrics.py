@@ -8,9 +8,6 @@ CPython; ``gemini-codegen bench`` measures it).  Memory is fixed: 1,216 counters
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from desktop.events import Alert, MetricsSnapshot, StageSummary
@@ -129,14 +126,6 @@ class Metrics:
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n
-
-    @contextmanager
-    def timed(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.observe_s(name, time.perf_counter() - t0)
 
     def snapshot(self) -> MetricsSnapshot:
         return MetricsSnapshot(

@@ -81,15 +81,10 @@ def _tcp_info(sock: Any) -> tuple[int, int, int] | None:
     return int(acked), int(received), int(unacked)
 
 
-def tcp_payload_bytes(sock: Any) -> tuple[int, int] | None:
-    """(bytes sent and acknowledged, bytes received) on a TCP socket, as the kernel counts them: everything
-    above TCP, so TLS records and handshakes included.  None where the kernel does not say (not Linux)."""
-    info = _tcp_info(sock)
-    return None if info is None else (info[0], info[1])
-
-
 def settled_tcp_bytes(sock: Any, timeout_s: float = 2.0) -> tuple[int, int] | None:
-    """``tcp_payload_bytes`` once everything sent is acknowledged and two reads 20 ms apart agree."""
+    """(bytes sent and acknowledged, bytes received) on a TCP socket, as the kernel counts them: everything above
+    TCP, so TLS records and handshakes included; read once everything sent is acknowledged and two reads 20 ms
+    apart agree.  None where the kernel does not say (not Linux)."""
     last = _tcp_info(sock)
     deadline = time.monotonic() + timeout_s
     while last is not None and time.monotonic() < deadline:

@@ -75,10 +75,6 @@ def classify(status: str | None) -> RunCategory:
     return UNKNOWN
 
 
-def is_final(status: str | None) -> bool:
-    return classify(status).final
-
-
 def _str(d: Mapping[str, Any], key: str) -> str:
     v = d.get(key)
     return "" if v is None else str(v)

@@ -69,10 +69,6 @@ def voiced_frames(pcm16k: bytes) -> np.ndarray:
     return out
 
 
-def has_speech(pcm16k: bytes) -> bool:
-    return int(voiced_frames(pcm16k).sum()) >= MIN_VOICED
-
-
 @lru_cache(maxsize=1)
 def _mel_bank() -> np.ndarray:
     def mel(f: np.ndarray | float) -> np.ndarray:
