@@ -53,6 +53,7 @@ from desktop.events import (
     RunUpdate,
     TurnFinished,
 )
+from desktop.metrics import advice
 from desktop.state.runs import RunRecord
 from ui import theme
 from ui.announce import Announcer
@@ -750,8 +751,8 @@ class MainWindow(QMainWindow):
     def on_metrics(self, snap) -> None:
         over = self.perf.update_snapshot(snap)
         self.perf_button.setText("Performance ⚠" if over else "Performance")
-        self.perf_button.setToolTip("Slower than its goal: " + "; ".join(stage_words(n) for n in over) if over
-                                    else "Latency of every stage, measured in the app")
+        self.perf_button.setToolTip("Slower than its goal: " + "; ".join(stage_words(n) for n in over) + ". "
+                                    + advice(over) if over else "Latency of every stage, measured in the app")
 
     def on_latency_drift(self, ev: LatencyDrift) -> None:
         self.messages.show_advice("drift", "Replies are slowing down", ev.message, ev.action, "Fresh session",

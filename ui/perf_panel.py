@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.events import LatencyDrift, MetricsSnapshot, StageSummary
-from desktop.metrics import STAGES
+from desktop.metrics import NOT_THE_APPS, STAGES, WARN_MIN_SAMPLES, advice, slow_stages
 from desktop.voice_latency import CLIENT_AFTER, CLIENT_BEFORE, HEADLINE, SERVICE, TURN_END_WAIT, headline
 from ui import theme
 
@@ -172,10 +172,12 @@ class PerfPanel(QDialog):
             self.drift.setStyleSheet(f"color: {theme.current().warn}; font-weight: 600;")
 
     def update_snapshot(self, snap: MetricsSnapshot) -> list[str]:
-        """Show ``snap``; returns the stages over their target."""
+        """Show ``snap``; returns the app's own stages that are slower than their goal (``slow_stages``): only
+        those warn.  A stage over its goal that is not the app's alone (the headline holds the person's own
+        wait and Gemini's time) or has too few samples yet is marked in amber, without a warning."""
         c = theme.current()
         self._show_headline(snap)
-        over: list[str] = []
+        over = slow_stages(snap)
         for name in sorted(snap.stages, key=lambda n: (n not in STAGES, list(STAGES).index(n) if n in STAGES else 0, n)):
             s: StageSummary = snap.stages[name]
             if not s.count:
@@ -185,17 +187,19 @@ class PerfPanel(QDialog):
             p50.setText(fmt_ms(s.p50_ms))
             p95.setText(fmt_ms(s.p95_ms))
             p99.setText(fmt_ms(s.p99_ms))
-            bad = s.over_target
-            _restyle(p99, f"color: {c.bad if bad else c.text}; font-weight: 700;")
+            bad = name in over
+            colour = c.bad if bad else c.warn if s.over_target else c.text
+            _restyle(p99, f"color: {colour}; font-weight: 700;")
             spark.push(s.p99_ms, s.target_ms)
-            target.setText(("⚠ " if bad else "✓ ") + fmt_ms(s.target_ms) if s.target_ms else "—")
-            _restyle(target, f"color: {c.bad if bad else c.ok if s.target_ms else c.text_muted};")
-            if bad:
-                over.append(name)
+            target.setText(("⚠ " if bad else "✓ " if not s.over_target else "") + fmt_ms(s.target_ms)
+                           if s.target_ms else "—")
+            _restyle(target, f"color: {colour if s.over_target else c.ok if s.target_ms else c.text_muted};")
+            target.setToolTip(_target_words(name, s))
         if over:
             self.warning.setText("⚠  Slower than the goal: " + "; ".join(
-                f"{stage_words(name)} took {fmt_ms(snap.stages[name].p99_ms)} (goal "
-                f"{fmt_ms(snap.stages[name].target_ms or 0)})" for name in over))
+                f"{stage_words(name)} took {fmt_ms(snap.stages[name].p95_ms)} at p95 over "
+                f"{snap.stages[name].count} samples (goal {fmt_ms(snap.stages[name].target_ms or 0)})"
+                for name in over) + "\n" + advice(over))
             _restyle(self.warning, f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
                                        f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
         self.warning.setVisible(bool(over))
@@ -215,7 +219,7 @@ class PerfPanel(QDialog):
         split = head["split_p95_ms"]
         target = STAGES[HEADLINE][1] or 0.0
         c = theme.current()
-        colour = c.bad if head["p95_ms"] > target else c.ok
+        colour = c.warn if head["p95_ms"] > target else c.ok  # partly the person's and Gemini's time: no red
         self.headline.setText(
             f"<span style='font-size:15pt; font-weight:700'>End of speech → first sound: "
             f"<span style='color:{colour}'>{fmt_ms(head['p50_ms'])}</span> p50 · {fmt_ms(head['p95_ms'])} p95</span>"
@@ -223,6 +227,19 @@ class PerfPanel(QDialog):
             f"(before the request {fmt_ms(split.get(CLIENT_BEFORE, 0.0))}, after the reply "
             f"{fmt_ms(split.get(CLIENT_AFTER, 0.0))}) · Gemini {fmt_ms(split.get(SERVICE, 0.0))} · key held after "
             f"the last word {fmt_ms(split.get(TURN_END_WAIT, 0.0))} · target {fmt_ms(target)}</span>")
+
+
+def _target_words(name: str, s: StageSummary) -> str:
+    if s.target_ms is None:
+        return "No goal: this stage is shown for information"
+    if not s.over_target:
+        return f"Within its goal ({fmt_ms(s.target_ms)} at p99)"
+    if name in NOT_THE_APPS:
+        return ("Over the goal, but this time is not only the app's (your own wait after the last word, Gemini, "
+                "CodeGen or the network): no warning")
+    if s.count < WARN_MIN_SAMPLES:
+        return f"Over the goal in {s.count} samples: a warning needs {WARN_MIN_SAMPLES} samples"
+    return f"Over the goal at p99 ({fmt_ms(s.p99_ms)}); p95 {fmt_ms(s.p95_ms)}"
 
 
 def _restyle(widget: QWidget, css: str) -> None:
