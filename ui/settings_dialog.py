@@ -182,13 +182,26 @@ class MicTest(QWidget):
                 log.debug("mic test stream close failed", exc_info=True)
 
 
-def _devices(kind: str) -> list[str]:
+def _device_combo(kind: str, current: str | None) -> QComboBox:
+    """The devices of ``kind`` by the names a person knows (``device_label``; the sound server's description of
+    the microphone), each keeping PortAudio's name as its value; first the system default (value None)."""
+    box = QComboBox()
     try:
-        from audio.devices import list_devices
+        from audio.devices import SERVER_DEFAULTS, device_label, list_devices, server_sources
 
-        return [d.name for d in list_devices() if (d.inputs if kind == "input" else d.outputs) > 0]
+        devices = [d for d in list_devices() if (d.inputs if kind == "input" else d.outputs) > 0]
+        sources = server_sources() if kind == "input" else ([], "")  # (the server's sources are microphones)
     except Exception:  # noqa: BLE001 - no audio system: only the default entry
-        return []
+        devices, sources = [], ([], "")
+    default = next((d for d in devices if d.name in SERVER_DEFAULTS), None)
+    box.addItem(device_label(default, sources) if default is not None else DEFAULT_DEVICE, None)
+    for d in devices:
+        if d.name not in SERVER_DEFAULTS or d.name == current:
+            box.addItem(device_label(d, sources), d.name)
+    if current and box.findData(current) < 0:
+        box.addItem(current, current)  # chosen before, not here now: kept, under the name it was saved with
+    box.setCurrentIndex(max(0, box.findData(current)) if current else 0)
+    return box
 
 
 def _choice(labels: tuple[str, ...], current: int) -> QComboBox:
@@ -311,11 +324,11 @@ class SettingsDialog(QDialog):
 
     def _audio(self, s: Settings) -> None:
         form = self._page("audio", "Audio")
-        self.input_device = _combo([DEFAULT_DEVICE, *_devices("input")], s.input_device or DEFAULT_DEVICE)
+        self.input_device = _device_combo("input", s.input_device)
         form.addRow("Microphone", self.input_device)
         self.mic_test = MicTest(lambda: self._device(self.input_device))
         form.addRow("", self.mic_test)
-        self.output_device = _combo([DEFAULT_DEVICE, *_devices("output")], s.output_device or DEFAULT_DEVICE)
+        self.output_device = _device_combo("output", s.output_device)
         form.addRow("Speaker", self.output_device)
         self.denoise = _combo(CHOICES["denoise"], s.denoise)
         form.addRow("Noise suppression", self.denoise)
@@ -399,8 +412,8 @@ class SettingsDialog(QDialog):
 
     @staticmethod
     def _device(box: QComboBox) -> str | None:
-        text = box.currentText()
-        return None if text == DEFAULT_DEVICE else text
+        value = box.currentData()
+        return value if isinstance(value, str) and value else None
 
     # ------------------------------------------------------------------ save
     def collect(self) -> Settings:
