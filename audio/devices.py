@@ -181,7 +181,8 @@ def server_sources(timeout_s: float = 2.0) -> tuple[list[ServerSource], str]:
     for item in raw if isinstance(raw, list) else []:
         if not isinstance(item, dict):
             continue
-        props = item.get("properties") if isinstance(item.get("properties"), dict) else {}
+        found = item.get("properties")
+        props: dict[str, Any] = found if isinstance(found, dict) else {}
         out.append(ServerSource(str(item.get("name", "")), str(item.get("description", "")),
                                 str(props.get("alsa.card", "")), str(props.get("alsa.device", ""))))
     return out, default

@@ -404,10 +404,11 @@ class SettingsDialog(QDialog):
             note = QLabel("↳ " + words)
             note.setProperty("muted", True)
             note.setWordWrap(True)
-            form = widget.parentWidget().layout() if widget.parentWidget() is not None else None
+            page = widget.parentWidget()
+            form = page.layout() if page is not None else None
             if isinstance(form, QFormLayout):
-                row, _role = form.getWidgetPosition(widget)
-                form.insertRow(row + 1, "", note)
+                position: Any = form.getWidgetPosition(widget)  # (row, role)
+                form.insertRow(int(position[0]) + 1, "", note)
             self.env_notes[name] = note
 
     @staticmethod
