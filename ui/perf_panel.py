@@ -24,15 +24,21 @@ class Sparkline(QWidget):
         super().__init__(parent)
         self.values: deque[float] = deque(maxlen=HISTORY)
         self.target: float | None = None
+        self.warned = False  # the stage is slow enough to warn about (red); over its goal only: amber
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(120, 26)
 
-    def push(self, value: float, target: float | None) -> None:
+    def push(self, value: float, target: float | None, warned: bool = False) -> None:
         self.values.append(value)
-        self.target = target
+        self.target, self.warned = target, warned
         self.update()
+
+    def _colour(self, value: float) -> QColor:
+        c = theme.current()
+        over = self.target is not None and value > self.target
+        return QColor(c.bad if over and self.warned else c.warn if over else c.accent)
 
     def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
         if not self.values:
@@ -42,8 +48,7 @@ class Sparkline(QWidget):
             p = QPainter(self)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             p.setPen(Qt.PenStyle.NoPen)
-            over = self.target is not None and self.values[0] > self.target
-            p.setBrush(QColor(c.bad if over else c.accent))
+            p.setBrush(self._colour(self.values[0]))
             p.drawEllipse(QPointF(self.width() - 4, self.height() / 2), 2.5, 2.5)
             p.end()
             return
@@ -63,11 +68,10 @@ class Sparkline(QWidget):
         if self.target and base <= self.target <= base + span:  # the target line, when it is in view
             p.setPen(QPen(QColor(c.warn), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(1, y(self.target)), QPointF(w + 1, y(self.target)))
-        over = self.target is not None and self.values[-1] > self.target
         path = QPainterPath(QPointF(xs[0], ys[0]))
         for px, py in zip(xs[1:], ys[1:], strict=True):
             path.lineTo(px, py)
-        p.setPen(QPen(QColor(c.bad if over else c.accent), 1.6))
+        p.setPen(QPen(self._colour(self.values[-1]), 1.6))
         p.drawPath(path)
         p.end()
 
@@ -190,7 +194,7 @@ class PerfPanel(QDialog):
             bad = name in over
             colour = c.bad if bad else c.warn if s.over_target else c.text
             _restyle(p99, f"color: {colour}; font-weight: 700;")
-            spark.push(s.p99_ms, s.target_ms)
+            spark.push(s.p99_ms, s.target_ms, bad)
             target.setText(("⚠ " if bad else "✓ " if not s.over_target else "") + fmt_ms(s.target_ms)
                            if s.target_ms else "—")
             _restyle(target, f"color: {colour if s.over_target else c.ok if s.target_ms else c.text_muted};")
