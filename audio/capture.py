@@ -36,7 +36,15 @@ from typing import Any
 
 import numpy as np
 
-from audio.devices import AudioUnavailable, Device, DeviceLost, find_device, load_sounddevice
+from audio.devices import (
+    AudioUnavailable,
+    Device,
+    DeviceLost,
+    device_label,
+    find_device,
+    load_sounddevice,
+    plain_reason,
+)
 from audio.frames import FRAME_BYTES, FRAME_MS, RATE
 
 FrameCallback = Callable[[bytes, float], None]  # (10 ms PCM16 frame, perf_counter capture time)
@@ -61,6 +69,7 @@ class MicCapture:
         self.stall_s = stall_s
         self.start_timeout_s = start_timeout_s
         self.device: Device | None = None
+        self.label = "the microphone"  # the device as a person knows it (``device_label``), from its last opening
         self.device_rate = device_rate  # None: 16 kHz when the device can, else its native rate
         # audio per callback: 10 ms frames are still delivered one by one, but a longer block (the saver
         # profile's 30 ms) wakes the process a third as often
@@ -87,6 +96,7 @@ class MicCapture:
             return
         sd = load_sounddevice()
         self.device = find_device(self.device_spec, "input", sd)
+        self.label = device_label(self.device)
         rate = self.device_rate or RATE
         try:
             sd.check_input_settings(device=self.device.index, channels=1, dtype="int16", samplerate=rate)
@@ -131,7 +141,8 @@ class MicCapture:
             stream.start()
         except Exception as exc:  # PortAudioError and friends: the device refused to open
             self._resamplers.pop(gen, None)
-            raise AudioUnavailable(f"cannot open the microphone {self.device.name!r}: {exc}") from None
+            raise AudioUnavailable(f"the microphone “{self.label}” could not be opened: "
+                                   f"{plain_reason(str(exc))}", str(exc)) from None
         self._stream = stream
 
     def close(self) -> None:
@@ -206,7 +217,7 @@ class MicCapture:
             self._fail("the microphone stream stopped (device unplugged or taken by another application)")
 
     def _fail(self, message: str) -> None:
-        name = self.device.name if self.device else "microphone"
+        name = self.label
         self.close()
         if self.on_error is not None:
             self.on_error(DeviceLost(f"{message}: {name}", "reconnect it or pick another input device in Settings"))

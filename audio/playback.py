@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from audio.devices import AudioUnavailable, Device, find_device, load_sounddevice
+from audio.devices import AudioUnavailable, Device, device_label, find_device, load_sounddevice, plain_reason
 from audio.echo import FarEndReference
 from audio.timing import NullTimer, StageTimer
 
@@ -176,7 +176,9 @@ class SpeakerPlayer:
 
             self._resampler = soxr.ResampleStream(OUTPUT_RATE, rate, 1, dtype="int16", quality="HQ")
         self.buffer = JitterBuffer(rate, self.jitter_ms, self.pad_ms)
-        self.reference = reference = FarEndReference(rate)
+        if self.reference is None or self.reference.device_rate != rate:  # (opened again: the echo canceller
+            self.reference = FarEndReference(rate)  # keeps the reference it was given, as long as the rate is)
+        reference = self.reference
         try:
             self._loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -207,7 +209,8 @@ class SpeakerPlayer:
                                               channels=1, dtype="int16", latency=OUTPUT_LATENCY_S, callback=callback)
         except Exception as exc:
             self._stream = None
-            raise AudioUnavailable(f"cannot open the speaker {self.device.name!r}: {exc}") from None
+            raise AudioUnavailable(f"the speaker “{device_label(self.device)}” could not be opened: "
+                                   f"{plain_reason(str(exc))}", str(exc)) from None
         # the device may have taken audio well ahead of playing it: stop only once that has been heard too
         self._idle_s = self.idle_ms / 1000 + min(1.0, float(self._stream.latency or 0.0))
 

@@ -323,13 +323,20 @@ def _shown(value: Any) -> str:
     return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+def env_overrides(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The settings an environment variable sets (field -> the variable's name): they override the settings
+    file and the Settings dialog at every start."""
+    env = os.environ if env is None else env
     out = {}
     for name in FIELD_TYPES:
         var = ENV_NAMES.get(name, ENV_PREFIX + name.upper())
-        if var in env and env[var] != "":
-            out[name] = _coerce(name, env[var], f"${var}")
+        if env.get(var, "") != "":
+            out[name] = var
     return out
+
+
+def _read_env(env: Mapping[str, str]) -> dict[str, Any]:
+    return {name: _coerce(name, env[var], f"${var}") for name, var in env_overrides(env).items()}
 
 
 def load_settings(overrides: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None,

@@ -44,8 +44,34 @@ STAGES: dict[str, tuple[str, float | None]] = {
     "run_update.news_to_speech": ("run news seen -> Gemini's first audio of it (waits while you talk)", None),
     "run_update.prompt_to_speech": ("run update sent to Gemini -> its first audio", None),
 }
+# Stages whose time is not only the app's: the person (holding the key after the last word), Gemini, CodeGen
+# or the network.  Over their goal they are worth showing, never worth a warning: nobody can act on it here.
+NOT_THE_APPS = frozenset({"voice.speech_end_to_first_sound", "live.speech_end_to_first_audio",
+                          "codegen.request_miss", "live.reconnect_gap"})
+# A warning needs this many samples of a stage, with its p95 over the goal: a one-off slow sample (a cold
+# database read at launch, one busy moment) is not a trend
+WARN_MIN_SAMPLES = 20
+# what the person can do about a slow stage of the app's own, by the stage's area
+ADVICE = {"store": "The disk is busy or slow: the history database waits for it. Close programs that use the "
+                   "disk heavily, or free some disk space.",
+          "": "The computer is busy: close programs that use a lot of CPU, or choose \"Battery saver\" quality "
+              "in Settings → Audio to lighten the app's own audio work."}
 COUNTERS = ("reconnects", "rate_limited", "errors", "underruns", "dropped_frames", "frames_sent",
             "frames_captured", "messages_sent", "fresh_sessions", "keepalive_timeouts", "latency_drift_alerts")
+
+
+def slow_stages(snap: MetricsSnapshot) -> list[str]:
+    """The app's own stages that are slower than their goal: p95 over the target over at least
+    ``WARN_MIN_SAMPLES`` samples (the targets are p99 goals, so this is a sustained breach, not one sample)."""
+    return [name for name, s in snap.stages.items()
+            if name not in NOT_THE_APPS and s.target_ms is not None and s.count >= WARN_MIN_SAMPLES
+            and s.p95_ms > s.target_ms]
+
+
+def advice(stages: list[str]) -> str:
+    """What the person can do about ``stages`` being slow (one sentence per area, each once)."""
+    areas = dict.fromkeys("store" if name.startswith("store.") else "" for name in stages)
+    return " ".join(ADVICE[a] for a in areas)
 
 
 def bucket_value(index: int) -> float:

@@ -120,6 +120,7 @@ class EngineBridge(QObject):
         self.session: Session | None = None  # published once the microphone is open
         self.loop: asyncio.AbstractEventLoop | None = None
         self.mic: MicCapture | None = None
+        self._watched: MicCapture | None = None  # the microphone being looked for (missing or lost)
         self.muted = False
         self.use_audio_devices = use_audio_devices  # False: no microphone or speaker (tests, file input)
         self.player: SpeakerPlayer | None = None
@@ -330,48 +331,75 @@ class EngineBridge(QObject):
             engine.feed_frame(bytes(len(frame)) if self.muted else frame, captured_at)
 
         def on_lost(problem: DeviceLost) -> None:
-            bus.emit(ErrorEvent("no_microphone", problem.message, "Plug it back in: listening resumes by itself. "
-                                "Or choose another input device in Settings."))
+            bus.emit(ErrorEvent("no_microphone", _sentence(problem.message), "Plug it back in: listening resumes "
+                                "by itself. Or choose another input device in Settings."))
             self._watch_for_microphone(mic)
 
         mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device, block_ms=FRAME_MS)
         try:
             mic.open()
+            self.mic = mic
         except AudioUnavailable as exc:  # its message is one line for the user (what to connect or install)
-            text = _short(exc)
-            bus.emit(ErrorEvent("no_microphone", text[:1].upper() + text[1:],
-                                "Plug one in or choose another input device in Settings, or type your request."))
-            return
+            if exc.detail:
+                log.warning("the microphone could not be opened: %s", exc.detail)  # the library's words
+            bus.emit(ErrorEvent("no_microphone", _sentence(str(exc)),
+                                "Plug one in or choose another input device in Settings, or type your request. "
+                                "Listening starts by itself once a microphone is there."))
+            self.mic = mic  # not open: looked for until it comes
+            self._watch_for_microphone(mic)
         except Exception:  # noqa: BLE001 - any device failure is the same message for the user
             log.warning("the microphone could not be opened", exc_info=True)  # the library's words: in the log
             bus.emit(ErrorEvent("no_microphone", "The microphone could not be opened.",
                                 "Choose another input device in Settings, or type your request."))
-            return
-        self.mic = mic
+            self.mic = mic
+            self._watch_for_microphone(mic)
 
     def _watch_for_microphone(self, mic: MicCapture) -> None:
-        """On the engine loop: a lost microphone is opened again as soon as it can be (plugged back in, or the
-        sound server's default moved to another one), every ``MIC_RETRY_S``, while its session lasts; unmuting
-        opens it anyway, so nothing is tried while muted."""
+        """On the engine loop: a missing microphone is opened as soon as it can be (plugged in or back in, or
+        the sound server's default moved to another one), tried every ``MIC_RETRY_S`` while it is missing and
+        its session lasts (nothing runs while it is there: idle costs nothing); unmuting opens it anyway, so
+        nothing is tried while muted.  PortAudio lists devices once: when its list has no device to open, it
+        is initialised again first (between replies: that closes the speaker's stream, opened again after)."""
         loop = self.loop
-        if loop is None:
-            return
+        if loop is None or self._watched is mic:
+            return  # (already looking for it)
+        self._watched = mic
 
         def again() -> None:
             if self.mic is not mic or mic.is_open or loop.is_closed():
+                self._watched = None
                 return  # another session, or opened meanwhile (unmute)
             if not self.muted:
+                self._refresh_devices(mic)
                 try:
                     mic.open()
-                except Exception:  # noqa: BLE001 - still not there: try again later
-                    log.debug("microphone still unavailable", exc_info=True)
+                except Exception as exc:  # noqa: BLE001 - still not there: try again later
+                    log.debug("microphone still unavailable: %s", getattr(exc, "detail", "") or exc)
                 else:
-                    name = mic.device.name if mic.device is not None else "the microphone"
-                    self.bus.emit(Notice(f"Microphone back: {name}", kind="microphone_back"))
+                    self._watched = None
+                    self.bus.emit(Notice(f"Microphone ready: {mic.label}", kind="microphone_back"))
                     return
             loop.call_later(MIC_RETRY_S, again)
 
         loop.call_later(MIC_RETRY_S, again)
+
+    def _refresh_devices(self, mic: MicCapture) -> None:
+        """PortAudio initialised again when its device list has nothing for ``mic`` (a device plugged in since
+        it was initialised only shows up then), unless the speaker is playing a reply."""
+        from audio.devices import input_listed, refresh
+
+        player = self.player
+        if input_listed(mic.device_spec) or (player is not None and player.running):
+            return
+        if player is not None:
+            player.close()
+        refresh()
+        if player is not None:
+            try:
+                player.open()
+            except Exception:  # noqa: BLE001 - replies are then shown as text only
+                log.warning("the speaker could not be opened again", exc_info=True)
+                self.player = None
 
     def _stop_microphone(self) -> None:
         mic, self.mic = self.mic, None
@@ -536,8 +564,11 @@ class EngineBridge(QObject):
         try:
             mic.open()
         except Exception as exc:  # noqa: BLE001 - any device failure is the same message for the user
-            self.bus.emit(ErrorEvent("no_microphone", f"The microphone could not be opened again ({_short(exc)}).",
-                                     "Choose another input device in Settings, or type your request."))
+            log.warning("the microphone could not be opened again: %s", getattr(exc, "detail", "") or exc)
+            self.bus.emit(ErrorEvent("no_microphone", "The microphone could not be opened again.",
+                                     "Plug it in or choose another input device in Settings, or type your request. "
+                                     "Listening starts by itself once a microphone is there."))
+            self._watch_for_microphone(mic)
 
 
 class _Started:
@@ -563,6 +594,12 @@ class _Loaded:
 
     def __init__(self, settings: Settings):
         self.settings = settings
+
+
+def _sentence(text: str) -> str:
+    """A message as a sentence: capital first letter, full stop."""
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
 
 
 def _short(exc: BaseException) -> str:

@@ -54,6 +54,7 @@ from desktop.events import (
     RunUpdate,
     TurnFinished,
 )
+from desktop.metrics import advice
 from desktop.state.runs import RunRecord
 from ui import theme
 from ui.announce import Announcer
@@ -76,6 +77,7 @@ from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
 from ui.update_notice import UpdateCheck
+from ui.window_state import WindowState, step
 
 if TYPE_CHECKING:
     from ui.earcons import Earcons  # numpy: loaded behind the first frame (ui.app)
@@ -119,8 +121,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.bridge = bridge or EngineBridge(self)
         self.earcons = earcons
-        self.listening = False
-        self.state = EngineState.CONNECTING
+        self.model = WindowState()  # what the window shows: changed only through ``_step`` (ui.window_state)
         self.offline = False
         self.global_hotkey: GlobalHotkey | None = None
         self.keys = KeyRepeatFilter(self)
@@ -134,7 +135,6 @@ class MainWindow(QMainWindow):
         self._describe()
         self.announcer = Announcer(self)  # state changes said to a screen reader
         self._announced = ""
-        self._session_up = False  # the current session came up (a network error then means it was lost)
         self.reconnects = 0  # sessions started again by the window itself after a network problem
         self._retry_attempt = 0
         self._retry_at = 0.0
@@ -346,10 +346,8 @@ class MainWindow(QMainWindow):
         b.profile_changed.connect(self.on_profile)
         b.latency_drift.connect(self.on_latency_drift)
         b.session_started.connect(self.on_session_started)
-        b.session_stopped.connect(lambda: self.on_state(EngineState.CLOSED, "") if self.state is not EngineState.ERROR
-                                 else None)
+        b.session_stopped.connect(lambda: self._step("session_stopped"))
         b.session_stopped.connect(self.conversation.end_session)  # a new session counts its turns from 1 again
-        b.session_stopped.connect(lambda: setattr(self, "_session_up", False))
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
         self.ptt.pressed.connect(self.press)
         self.ptt.released.connect(self.release)
@@ -543,40 +541,47 @@ class MainWindow(QMainWindow):
     def press(self, at: float) -> None:
         if self.listening:
             return
-        if self.muted:  # nothing would be captured: say so instead of pretending to listen
+        self.model = step(self.model, "microphone", not self._no_microphone())
+        why = self.model.refusal  # nobody would hear it: say why, never "Listening"
+        if why == "muted":
             self.messages.show_notice("muted", "The microphone is muted: click Unmute to talk, or type your "
                                       "request.", "warn", "Muted")
             return
-        if self.state in (EngineState.ERROR, EngineState.CLOSED):  # nobody would hear it: never "Listening"
+        if why == "not-ready":
             self.messages.show_notice("not-ready", NOT_CONNECTED, "warn", "Not connected")
             return
-        if self._no_microphone():
+        if why == "no-microphone":
             self.messages.show_advice("error:no_microphone", "No microphone", "There is no working microphone: "
                                       "nothing you say can be heard.", "Type your request, or choose a microphone.",
                                       "Audio settings", "audio-settings")
             return
-        self.listening = True
         self.indicator.mark_pressed(at)
-        shown_before = (self.state, self.indicator.detail)
-        self._show_state(EngineState.LISTENING)  # local feedback now; the engine confirms through state_changed
-        self.ptt.set_active(True)
+        self._step("press")  # local feedback now; the engine confirms through state_changed
         self._update_hint()
         if self.earcons:
             self.earcons.play("start")
         if not self.bridge.press(at):
             self.messages.show_notice("not-ready", NOT_CONNECTED, "warn", "Not connected")
-            self.release()
-            self._show_state(*shown_before)  # the state it was in, not a "Listening" nobody hears
+            self.release()  # back to the state it was in, not a "Listening" nobody hears
 
     def release(self) -> None:
         if not self.listening:
             return
-        self.listening = False
-        self.ptt.set_active(False)
+        self._step("release")
         self._update_hint()
         if self.earcons:
             self.earcons.play("stop")
         self.bridge.release()
+
+    @property
+    def listening(self) -> bool:
+        """The talk key (or button) is down and the window took it: the person sees "Listening"."""
+        return self.model.key_down
+
+    @property
+    def state(self) -> EngineState:
+        """The state the window shows."""
+        return self.model.shown
 
     @property
     def muted(self) -> bool:
@@ -608,7 +613,7 @@ class MainWindow(QMainWindow):
         self.ptt.muted = muted
         self.ptt.update()
         self.messages.clear("notice:muted")
-        self._show_state(self.state, self.indicator.detail)
+        self._step("mute", muted)
         self._update_hint()
 
     def send_text(self) -> None:
@@ -636,13 +641,16 @@ class MainWindow(QMainWindow):
             self.confirm_card.turn_finished()
 
     # ------------------------------------------------------------------ engine events
-    def _show_state(self, state: EngineState, detail: str = "") -> None:
-        self.state = state
-        muted = self.muted and state in (EngineState.READY, EngineState.LISTENING)
-        self.indicator.set_state(state, detail, muted=muted)
-        self._announce_state(state, detail, muted)
+    def _step(self, event: str, *args: object) -> None:
+        """One transition of the window's state model, then every widget that shows it drawn from it."""
+        self.model = step(self.model, event, *args)
+        m = self.model
+        state, muted = m.shown, m.shown_muted
+        self.indicator.set_state(state, m.detail, muted=muted)
+        self._announce_state(state, m.detail, muted)
         self.tray.set_state(state, muted=muted)
-        self.ptt.enabled_for_input = state not in (EngineState.CONNECTING, EngineState.ERROR, EngineState.CLOSED)
+        self.ptt.set_active(state is EngineState.LISTENING)
+        self.ptt.enabled_for_input = m.accepts_input
         self.ptt.update()
 
     # what is said when the state changes (a reply is heard, not announced over; a first Ready is not news)
@@ -666,11 +674,7 @@ class MainWindow(QMainWindow):
             self.announcer.say(self.SAID[state])
 
     def on_state(self, name: str, detail: str) -> None:
-        state = EngineState(name)
-        if self.listening and state in (EngineState.READY, EngineState.THINKING, EngineState.SPEAKING):
-            return  # the key is still down: the user sees "listening" until they let go
-        self.ptt.set_active(state is EngineState.LISTENING)
-        self._show_state(state, detail)
+        self._step("engine", EngineState(name), detail)
 
     def on_profile(self, ev: ProfileChanged) -> None:
         self.profile.setText(PROFILE_WORDS.get(ev.profile, ev.profile.title()))
@@ -679,7 +683,7 @@ class MainWindow(QMainWindow):
 
     def on_session_started(self, offline: bool) -> None:
         self.offline = offline
-        self._session_up = True
+        self._step("session_started")
         if self._retry_event is not None or self.reconnects:  # back after trying again by itself
             self._cancel_reconnect()
             for kind in RECONNECT_KINDS:
@@ -717,9 +721,8 @@ class MainWindow(QMainWindow):
 
     def on_error(self, ev: ErrorEvent) -> None:
         # a connection that never came up was not lost: say which it was
-        title = "Cannot connect" if ev.kind == "network" and not self._session_up else None
-        self.messages.show_error(ev, title)
-        if ev.kind in RECONNECT_KINDS and (ev.fatal or not self._session_up):  # the session is over, or never began
+        self.messages.show_error(ev, self.model.connection_title(ev.kind))
+        if ev.kind in RECONNECT_KINDS and (ev.fatal or not self.model.session_up):  # the session is over, or never began
             self._schedule_reconnect(ev)
 
     def on_notice(self, ev: Notice) -> None:
@@ -764,8 +767,8 @@ class MainWindow(QMainWindow):
     def on_metrics(self, snap) -> None:
         over = self.perf.update_snapshot(snap)
         self.perf_button.setText("Performance ⚠" if over else "Performance")
-        self.perf_button.setToolTip("Slower than its goal: " + "; ".join(stage_words(n) for n in over) if over
-                                    else "Latency of every stage, measured in the app")
+        self.perf_button.setToolTip("Slower than its goal: " + "; ".join(stage_words(n) for n in over) + ". "
+                                    + advice(over) if over else "Latency of every stage, measured in the app")
 
     def on_latency_drift(self, ev: LatencyDrift) -> None:
         self.messages.show_advice("drift", "Replies are slowing down", ev.message, ev.action, "Fresh session",

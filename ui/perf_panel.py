@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import QDialog, QGridLayout, QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from desktop.events import LatencyDrift, MetricsSnapshot, StageSummary
-from desktop.metrics import STAGES
+from desktop.metrics import NOT_THE_APPS, STAGES, WARN_MIN_SAMPLES, advice, slow_stages
 from desktop.voice_latency import CLIENT_AFTER, CLIENT_BEFORE, HEADLINE, SERVICE, TURN_END_WAIT, headline
 from ui import theme
 
@@ -24,15 +24,21 @@ class Sparkline(QWidget):
         super().__init__(parent)
         self.values: deque[float] = deque(maxlen=HISTORY)
         self.target: float | None = None
+        self.warned = False  # the stage is slow enough to warn about (red); over its goal only: amber
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(120, 26)
 
-    def push(self, value: float, target: float | None) -> None:
+    def push(self, value: float, target: float | None, warned: bool = False) -> None:
         self.values.append(value)
-        self.target = target
+        self.target, self.warned = target, warned
         self.update()
+
+    def _colour(self, value: float) -> QColor:
+        c = theme.current()
+        over = self.target is not None and value > self.target
+        return QColor(c.bad if over and self.warned else c.warn if over else c.accent)
 
     def paintEvent(self, _e: QPaintEvent) -> None:  # noqa: N802 - Qt API
         if not self.values:
@@ -42,8 +48,7 @@ class Sparkline(QWidget):
             p = QPainter(self)
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             p.setPen(Qt.PenStyle.NoPen)
-            over = self.target is not None and self.values[0] > self.target
-            p.setBrush(QColor(c.bad if over else c.accent))
+            p.setBrush(self._colour(self.values[0]))
             p.drawEllipse(QPointF(self.width() - 4, self.height() / 2), 2.5, 2.5)
             p.end()
             return
@@ -63,11 +68,10 @@ class Sparkline(QWidget):
         if self.target and base <= self.target <= base + span:  # the target line, when it is in view
             p.setPen(QPen(QColor(c.warn), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(1, y(self.target)), QPointF(w + 1, y(self.target)))
-        over = self.target is not None and self.values[-1] > self.target
         path = QPainterPath(QPointF(xs[0], ys[0]))
         for px, py in zip(xs[1:], ys[1:], strict=True):
             path.lineTo(px, py)
-        p.setPen(QPen(QColor(c.bad if over else c.accent), 1.6))
+        p.setPen(QPen(self._colour(self.values[-1]), 1.6))
         p.drawPath(path)
         p.end()
 
@@ -172,10 +176,12 @@ class PerfPanel(QDialog):
             self.drift.setStyleSheet(f"color: {theme.current().warn}; font-weight: 600;")
 
     def update_snapshot(self, snap: MetricsSnapshot) -> list[str]:
-        """Show ``snap``; returns the stages over their target."""
+        """Show ``snap``; returns the app's own stages that are slower than their goal (``slow_stages``): only
+        those warn.  A stage over its goal that is not the app's alone (the headline holds the person's own
+        wait and Gemini's time) or has too few samples yet is marked in amber, without a warning."""
         c = theme.current()
         self._show_headline(snap)
-        over: list[str] = []
+        over = slow_stages(snap)
         for name in sorted(snap.stages, key=lambda n: (n not in STAGES, list(STAGES).index(n) if n in STAGES else 0, n)):
             s: StageSummary = snap.stages[name]
             if not s.count:
@@ -185,17 +191,19 @@ class PerfPanel(QDialog):
             p50.setText(fmt_ms(s.p50_ms))
             p95.setText(fmt_ms(s.p95_ms))
             p99.setText(fmt_ms(s.p99_ms))
-            bad = s.over_target
-            _restyle(p99, f"color: {c.bad if bad else c.text}; font-weight: 700;")
-            spark.push(s.p99_ms, s.target_ms)
-            target.setText(("⚠ " if bad else "✓ ") + fmt_ms(s.target_ms) if s.target_ms else "—")
-            _restyle(target, f"color: {c.bad if bad else c.ok if s.target_ms else c.text_muted};")
-            if bad:
-                over.append(name)
+            bad = name in over
+            colour = c.bad if bad else c.warn if s.over_target else c.text
+            _restyle(p99, f"color: {colour}; font-weight: 700;")
+            spark.push(s.p99_ms, s.target_ms, bad)
+            target.setText(("⚠ " if bad else "✓ " if not s.over_target else "") + fmt_ms(s.target_ms)
+                           if s.target_ms else "—")
+            _restyle(target, f"color: {colour if s.over_target else c.ok if s.target_ms else c.text_muted};")
+            target.setToolTip(_target_words(name, s))
         if over:
             self.warning.setText("⚠  Slower than the goal: " + "; ".join(
-                f"{stage_words(name)} took {fmt_ms(snap.stages[name].p99_ms)} (goal "
-                f"{fmt_ms(snap.stages[name].target_ms or 0)})" for name in over))
+                f"{stage_words(name)} took {fmt_ms(snap.stages[name].p95_ms)} at p95 over "
+                f"{snap.stages[name].count} samples (goal {fmt_ms(snap.stages[name].target_ms or 0)})"
+                for name in over) + "\n" + advice(over))
             _restyle(self.warning, f"#PerfWarning {{ color: {c.bad}; border: 1px solid {c.bad};"
                                        f" border-radius: 8px; padding: 8px 12px; font-weight: 600; }}")
         self.warning.setVisible(bool(over))
@@ -215,7 +223,7 @@ class PerfPanel(QDialog):
         split = head["split_p95_ms"]
         target = STAGES[HEADLINE][1] or 0.0
         c = theme.current()
-        colour = c.bad if head["p95_ms"] > target else c.ok
+        colour = c.warn if head["p95_ms"] > target else c.ok  # partly the person's and Gemini's time: no red
         self.headline.setText(
             f"<span style='font-size:15pt; font-weight:700'>End of speech → first sound: "
             f"<span style='color:{colour}'>{fmt_ms(head['p50_ms'])}</span> p50 · {fmt_ms(head['p95_ms'])} p95</span>"
@@ -223,6 +231,19 @@ class PerfPanel(QDialog):
             f"(before the request {fmt_ms(split.get(CLIENT_BEFORE, 0.0))}, after the reply "
             f"{fmt_ms(split.get(CLIENT_AFTER, 0.0))}) · Gemini {fmt_ms(split.get(SERVICE, 0.0))} · key held after "
             f"the last word {fmt_ms(split.get(TURN_END_WAIT, 0.0))} · target {fmt_ms(target)}</span>")
+
+
+def _target_words(name: str, s: StageSummary) -> str:
+    if s.target_ms is None:
+        return "No goal: this stage is shown for information"
+    if not s.over_target:
+        return f"Within its goal ({fmt_ms(s.target_ms)} at p99)"
+    if name in NOT_THE_APPS:
+        return ("Over the goal, but this time is not only the app's (your own wait after the last word, Gemini, "
+                "CodeGen or the network): no warning")
+    if s.count < WARN_MIN_SAMPLES:
+        return f"Over the goal in {s.count} samples: a warning needs {WARN_MIN_SAMPLES} samples"
+    return f"Over the goal at p99 ({fmt_ms(s.p99_ms)}); p95 {fmt_ms(s.p95_ms)}"
 
 
 def _restyle(widget: QWidget, css: str) -> None:

@@ -1,9 +1,12 @@
-"""Settings: keys (to the OS keyring), endpoints, model and voice, audio devices with a microphone test,
-noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs, spoken run updates,
-the check for a new version of the app.
+"""Settings: keys (to the OS keyring, or for this session only), endpoints, model and voice, audio devices with a
+microphone test, noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs,
+spoken run updates, the check for a new version of the app.
 
 ``SettingsDialog.apply()`` writes secrets through ``desktop.secrets`` and everything else through
-``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.
+``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.  Without a
+usable keyring (or when the person ticks it) keys are used for this session only: kept in the returned
+``Settings`` in memory, never written anywhere.  A field set by an environment variable is read-only and
+says which variable overrides it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,15 @@ from PySide6.QtWidgets import (
 )
 
 from desktop import secrets
-from desktop.config import CHOICES, ConfigError, Settings, check_settings, load_settings, save_settings
+from desktop.config import (
+    CHOICES,
+    ConfigError,
+    Settings,
+    check_settings,
+    env_overrides,
+    load_settings,
+    save_settings,
+)
 from ui import hotkey
 from ui.level_meter import LevelMeter
 from ui.plain_text import PlainLabel, tooltip
@@ -172,13 +183,26 @@ class MicTest(QWidget):
                 log.debug("mic test stream close failed", exc_info=True)
 
 
-def _devices(kind: str) -> list[str]:
+def _device_combo(kind: str, current: str | None) -> QComboBox:
+    """The devices of ``kind`` by the names a person knows (``device_label``; the sound server's description of
+    the microphone), each keeping PortAudio's name as its value; first the system default (value None)."""
+    box = QComboBox()
     try:
-        from audio.devices import list_devices
+        from audio.devices import SERVER_DEFAULTS, device_label, list_devices, server_sources
 
-        return [d.name for d in list_devices() if (d.inputs if kind == "input" else d.outputs) > 0]
+        devices = [d for d in list_devices() if (d.inputs if kind == "input" else d.outputs) > 0]
+        sources = server_sources() if kind == "input" else ([], "")  # (the server's sources are microphones)
     except Exception:  # noqa: BLE001 - no audio system: only the default entry
-        return []
+        devices, sources = [], ([], "")
+    default = next((d for d in devices if d.name in SERVER_DEFAULTS), None)
+    box.addItem(device_label(default, sources) if default is not None else DEFAULT_DEVICE, None)
+    for d in devices:
+        if d.name not in SERVER_DEFAULTS or d.name == current:
+            box.addItem(device_label(d, sources), d.name)
+    if current and box.findData(current) < 0:
+        box.addItem(current, current)  # chosen before, not here now: kept, under the name it was saved with
+    box.setCurrentIndex(max(0, box.findData(current)) if current else 0)
+    return box
 
 
 def _choice(labels: tuple[str, ...], current: int) -> QComboBox:
@@ -225,8 +249,10 @@ class SettingsDialog(QDialog):
         self.error.setWordWrap(True)
         self.error.setVisible(False)
         outer.addWidget(self.error)
+        self._mark_env_overrides()
         buttons = QHBoxLayout()
-        where = QLabel("Keys are kept in the system keyring, never in the settings file.")
+        where = QLabel("Keys are kept in the system keyring, never in the settings file." if not self.keyring_problem
+                       else "No keyring here: keys are kept in memory for this session only.")
         where.setProperty("muted", True)
         buttons.addWidget(where, 1)
         self.cancel = QPushButton("Cancel")
@@ -281,14 +307,29 @@ class SettingsDialog(QDialog):
         form.addRow("Organisation id", self.codegen_org)
         self.codegen_url = QLineEdit(s.codegen_url)
         form.addRow("API URL", self.codegen_url)
+        self._section(form, "Keeping the keys")
+        self.keyring_problem = secrets.keyring_problem()
+        self.session_only = QCheckBox("Use for this session only (kept in memory, never saved)")
+        self.session_only.setChecked(self.keyring_problem is not None)
+        self.session_only.setEnabled(self.keyring_problem is None)  # without a keyring it is the only way
+        self.session_only.setAccessibleDescription("The API key and token are used until the app closes and "
+                                                   "are not written to the keyring or any file")
+        form.addRow("Keys", self.session_only)
+        self.keyring_note = PlainLabel(
+            f"Keys cannot be saved here: {self.keyring_problem}. They are used until the app closes; to keep "
+            "them, set GEMINI_API_KEY and CODEGEN_API_TOKEN in the environment." if self.keyring_problem else
+            "Saved keys go to the system keyring. Session-only keys are forgotten when the app closes.")
+        self.keyring_note.setWordWrap(True)
+        self.keyring_note.setProperty("muted", True)
+        form.addRow("", self.keyring_note)
 
     def _audio(self, s: Settings) -> None:
         form = self._page("audio", "Audio")
-        self.input_device = _combo([DEFAULT_DEVICE, *_devices("input")], s.input_device or DEFAULT_DEVICE)
+        self.input_device = _device_combo("input", s.input_device)
         form.addRow("Microphone", self.input_device)
         self.mic_test = MicTest(lambda: self._device(self.input_device))
         form.addRow("", self.mic_test)
-        self.output_device = _combo([DEFAULT_DEVICE, *_devices("output")], s.output_device or DEFAULT_DEVICE)
+        self.output_device = _device_combo("output", s.output_device)
         form.addRow("Speaker", self.output_device)
         self.denoise = _combo(CHOICES["denoise"], s.denoise)
         form.addRow("Noise suppression", self.denoise)
@@ -344,10 +385,42 @@ class SettingsDialog(QDialog):
                                       "about you or this computer); it never downloads or installs anything")
         form.addRow("App updates", self.check_updates)
 
+    def _mark_env_overrides(self) -> None:
+        """A field an environment variable sets is read-only, and says which variable overrides it."""
+        fields: dict[str, QWidget] = {
+            "gemini_api_key": self.gemini_key, "live_url": self.live_url, "model": self.model, "voice": self.voice,
+            "codegen_token": self.codegen_token, "codegen_org_id": self.codegen_org, "codegen_url": self.codegen_url,
+            "input_device": self.input_device, "output_device": self.output_device, "denoise": self.denoise,
+            "denoise_level": self.denoise_level, "vad_mode": self.vad_mode,
+            "echo_cancellation": self.echo_cancellation, "ptt_key": self.ptt_key, "ptt_mode": self.ptt_mode,
+            "global_hotkey": self.global_hotkey, "quality_profile": self.quality, "confirm_before_create": self.confirm,
+            "speak_run_updates": self.speak_updates, "check_updates": self.check_updates}
+        self.env_notes: dict[str, QLabel] = {}
+        for name, var in env_overrides().items():
+            widget = fields.get(name)
+            if widget is None:
+                continue
+            if isinstance(widget, QLineEdit):
+                widget.setReadOnly(True)
+            else:
+                widget.setEnabled(False)
+            words = f"Set by ${var}: the environment overrides this field at every start"
+            widget.setToolTip(words)
+            widget.setAccessibleDescription(words)
+            note = QLabel("↳ " + words)
+            note.setProperty("muted", True)
+            note.setWordWrap(True)
+            page = widget.parentWidget()
+            form = page.layout() if page is not None else None
+            if isinstance(form, QFormLayout):
+                position: Any = form.getWidgetPosition(widget)  # (row, role)
+                form.insertRow(int(position[0]) + 1, "", note)
+            self.env_notes[name] = note
+
     @staticmethod
     def _device(box: QComboBox) -> str | None:
-        text = box.currentText()
-        return None if text == DEFAULT_DEVICE else text
+        value = box.currentData()
+        return value if isinstance(value, str) and value else None
 
     # ------------------------------------------------------------------ save
     def collect(self) -> Settings:
@@ -381,11 +454,13 @@ class SettingsDialog(QDialog):
             check_updates=self.check_updates.isChecked())
 
     def apply(self) -> Settings:
-        """Store secrets in the keyring and the rest in the settings file; returns the new settings."""
+        """Store secrets in the keyring (unless for this session only) and the rest in the settings file; returns
+        the new settings."""
         new = self.collect()
-        for name in ("gemini_api_key", "codegen_token"):
-            if getattr(new, name) != getattr(self.settings, name):
-                secrets.set_secret(name, getattr(new, name))
+        if not self.session_only.isChecked():  # session only: the keys live in ``new``, in memory, and nowhere else
+            for name in ("gemini_api_key", "codegen_token"):
+                if getattr(new, name) != getattr(self.settings, name):
+                    secrets.set_secret(name, getattr(new, name))
         save_settings(self.for_the_file(new))
         self.result_settings = new
         return new

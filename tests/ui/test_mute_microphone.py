@@ -115,7 +115,7 @@ def test_a_microphone_that_goes_away_and_comes_back_is_heard_again(qtbot, themed
         assert "resumes by itself" in win.messages.messages["error:no_microphone"].hint.full_text
         qtbot.waitUntil(lambda: mic.is_open and "error:no_microphone" not in win.messages.messages, timeout=10_000)
         assert opens["refused"] == 2  # it kept looking while the device was away
-        assert "Microphone back" in win.status.full_text
+        assert "Microphone ready" in win.status.full_text
         qtbot.waitUntil(lambda: mic.frames > 0, timeout=10_000)
         qtbot.keyPress(win.root, Qt.Key.Key_Space)
         assert win.listening
