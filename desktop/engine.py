@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from audio.pipeline import InputPipeline
     from audio.vad import VadEvent
     from desktop.quality import QualityProfile
+    from desktop.tracing import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -201,8 +202,10 @@ class EngineOptions:
 class SessionEngine:
     def __init__(self, transport: LiveTransport, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                  tools: ToolHandler | None = None, player: Player | None = None,
-                 options: EngineOptions = EngineOptions(), pipeline: InputPipeline | None = None):
+                 options: EngineOptions = EngineOptions(), pipeline: InputPipeline | None = None,
+                 tracer: Tracer | None = None):
         self.bus = bus or EventBus()
+        self.tracer = tracer  # spans of turns and tool calls (desktop.tracing; None: tracing is off)
         self.metrics = metrics or Metrics()
         self.tools = tools
         self.player: Player = player or NullPlayer()
@@ -516,6 +519,8 @@ class SessionEngine:
         self.turn = turn
         self._turn_done.clear()
         self._turn_news = True
+        if self.tracer is not None:
+            self.tracer.turn_started(turn, origin)
         self.bus.emit(TurnStarted(turn.id, origin))
         self.player.prepare()
         self._wake_connection()
@@ -705,6 +710,8 @@ class SessionEngine:
             return
         turn.error = error
         turn.timings.on_finished(time.perf_counter(), self.metrics)
+        if self.tracer is not None:
+            self.tracer.turn_finished(turn, self._assistant_audible)
         self._idle_since = time.monotonic()
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
@@ -718,10 +725,12 @@ class SessionEngine:
         error: str | None = None
         detail: Mapping[str, Any] = {}
         output: Mapping[str, Any] = {}
+        traced = self.tracer.tool_call(turn_id, call) if self.tracer is not None else contextlib.nullcontext()
         try:
-            if self.tools is None:
-                raise RuntimeError(f"no tool named {call.name} is available")
-            output = await asyncio.wait_for(self.tools.call(call.name, call.args), self.options.tool_timeout_s)
+            with traced:
+                if self.tools is None:
+                    raise RuntimeError(f"no tool named {call.name} is available")
+                output = await asyncio.wait_for(self.tools.call(call.name, call.args), self.options.tool_timeout_s)
         except asyncio.CancelledError:
             self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, {}, 0.0, "cancelled"))
             raise
