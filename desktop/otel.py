@@ -39,11 +39,11 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import requests
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
@@ -121,6 +121,9 @@ def exporter(url: str, route: egress.Route, env: Mapping[str, str] | None = None
     """OTLP/HTTP to ``url`` over the route the egress policy chose (direct on loopback, else its proxy;
     the proxy variables are not read a second time by the HTTP library)."""
     env = os.environ if env is None else env
+    with warnings.catch_warnings():  # packaged, its character-set guesser is left out (never needed here)
+        warnings.filterwarnings("ignore", message="Unable to find acceptable character detection")
+        import requests
     session = requests.Session()
     session.trust_env = False
     if route.proxy:
