@@ -244,12 +244,12 @@ class ConversationTracer:
         attributes.update(_content({"user_text": turn.user_text, "assistant_text": turn.assistant_text}))
         span.set_attributes(attributes)
         if turn.error:
-            span.set_status(Status(StatusCode.ERROR, turn.error[:200]))
+            span.set_status(Status(StatusCode.ERROR, SECRETS.text(turn.error)[:200]))
             span.set_attribute("error.type", "turn_failed")
         if t.first_sound_at is not None:
             open_turn.playback = self.tracer.start_span("playback", context=parent,
                                                         start_time=clock.ns(t.first_sound_at))
-        if open_turn.playback is not None and audible():
+        if open_turn.playback is not None and not turn.interrupted and audible():  # an interrupted reply was flushed
             self._watch_playback(turn.id, audible, time.monotonic() + MAX_PLAYBACK_S)
         else:
             self._end_turn(turn.id)

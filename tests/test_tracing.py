@@ -18,15 +18,23 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanContext, StatusCode
 
 from audio.sources import WavSource
+from desktop import egress, otel, tracing
 from desktop import session as wiring
-from desktop import tracing
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.config import Settings
-from desktop.events import EventBus, Notice, TranscriptDelta
+from desktop.engine import EngineOptions, SessionEngine
+from desktop.events import EngineState, ErrorEvent, EventBus, Notice, TranscriptDelta
+from desktop.live import protocol as p
 from desktop.session import OFFLINE_KEY, open_session
 from desktop.simulated_user import speak_frames
+from tests.test_engine import FRAME, InMemoryTransport, until
 
 ROOT = Path(__file__).resolve().parent.parent
 OTEL_VARS = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SDK_DISABLED",
@@ -38,6 +46,8 @@ class Collector:
 
     def __init__(self) -> None:
         self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+        self.status = 200  # what it answers (503: overloaded)
+        self.posts = 0
         self.bodies: list[bytes] = []
         self.paths: list[str] = []
         collector = self
@@ -45,6 +55,12 @@ class Collector:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (the http.server API)
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                collector.posts += 1
+                if collector.status != 200:
+                    self.send_response(collector.status)
+                    self.send_header("content-length", "0")
+                    self.end_headers()
+                    return
                 collector.paths.append(self.path)
                 request = trace_service_pb2.ExportTraceServiceRequest()
                 request.ParseFromString(body)
@@ -113,6 +129,10 @@ async def _until(condition, timeout: float = 10.0) -> None:
 
 async def test_a_turn_and_a_tool_call_arrive_as_one_span_tree(tmp_path, fixtures_dir, collector, otel_env):
     otel_env.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.url)
+    for proxy in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        otel_env.setenv(proxy, f"http://127.0.0.1:{_closed_port()}")  # a loopback collector is reached directly
+    for no_proxy in ("NO_PROXY", "no_proxy"):
+        otel_env.delenv(no_proxy, raising=False)
     otel_env.setenv("OTEL_SERVICE_NAME", "gcd-under-test")
     otel_env.setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment=test")
     otel_env.setattr(wiring, "OFFLINE_STEP_S", 0.05)
@@ -252,3 +272,84 @@ def test_with_tracing_off_the_sdk_is_never_imported():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+class FailingTools:
+    declarations = (p.FunctionDeclaration("get_run_status", "A run's status", {"type": "OBJECT", "properties": {}}),)
+
+    async def call(self, name, args):
+        raise RuntimeError("run 7 was not found")
+
+
+async def _engine_with_tracer(tools=None):
+    spans = InMemorySpanExporter()
+    tracer = otel.ConversationTracer("http://127.0.0.1:9/v1/traces", egress.Route(), model="m", offline=True,
+                                     span_exporter=spans)
+    transport = InMemoryTransport()
+    engine = SessionEngine(transport, tools=tools, options=EngineOptions(preroll_ms=30, tail_ms=0), tracer=tracer)
+    await engine.start()
+    return engine, transport, tracer, spans
+
+
+async def test_a_barge_in_marks_the_turn_interrupted_and_ends_its_playback(otel_env):
+    engine, transport, tracer, spans = await _engine_with_tracer()
+    await engine.send_text("tell me a story")
+    transport.server(p.server_audio(b"\0\0" * 48000))  # 2 s of reply
+    await until(lambda: engine.state is EngineState.SPEAKING)
+    engine.press()  # barge in
+    engine.feed_frame(FRAME)
+    engine.release()
+    transport.server(p.server_content(turn_complete=True))  # the end of the reply barged in on
+    transport.server(p.server_content(output_text="Yes?", turn_complete=True))
+    await engine.wait_turn(2)
+    await engine.stop()
+    await tracer.close()
+    done = {s.name: s for s in spans.get_finished_spans() if s.name != "turn"}
+    turns = sorted((s for s in spans.get_finished_spans() if s.name == "turn"), key=lambda s: s.start_time)
+    assert [t.attributes["turn.was_interrupted"] for t in turns] == [True, False]
+    assert [t.attributes["turn.type"] for t in turns] == ["typed", "voice"]
+    first_playback = [s for s in spans.get_finished_spans() if s.name == "playback"
+                      and s.parent.span_id == turns[0].context.span_id]
+    assert first_playback and first_playback[0].end_time <= turns[1].start_time + 10**9  # cut at the press
+    assert "user_speaking" in done and done["conversation"].attributes["gcd.turns"] == 2
+
+
+async def test_a_failed_tool_and_a_failed_turn_are_errors_in_the_trace(otel_env):
+    engine, transport, tracer, spans = await _engine_with_tracer(FailingTools())
+    await engine.send_text("how is run 7")
+    transport.server(p.server_tool_call([p.FunctionCall("c1", "get_run_status", {"run_id": 7})]))
+    await until(lambda: "ToolResponse" in transport.kinds())
+    transport.deliver(ErrorEvent("timeout", "Gemini did not answer within 30 s.", "Try again.", turn_failed=True))
+    await engine.wait_turn(2)
+    await engine.stop()
+    await tracer.close()
+    (tool,) = [s for s in spans.get_finished_spans() if s.name == "execute_tool get_run_status"]
+    assert tool.attributes["tool.result_status"] == "error" and tool.attributes["error.type"] == "RuntimeError"
+    assert tool.status.status_code is StatusCode.ERROR
+    assert tool.attributes[f"{tracing.USER_CONTENT}tool_arguments"] == '{"run_id": 7}'
+    (turn,) = [s for s in spans.get_finished_spans() if s.name == "turn"]
+    assert turn.status.status_code is StatusCode.ERROR and turn.attributes["error.type"] == "turn_failed"
+    assert tool.parent.span_id == turn.context.span_id
+
+
+def test_a_collector_that_refuses_is_rested_then_tried_again(collector, caplog):
+    now = [0.0]
+    url = f"{collector.url}/v1/traces"
+    guarded = otel.exporter(url, egress.route(url))
+    guarded.clock = lambda: now[0]
+    span = ReadableSpan(name="x", context=SpanContext(1, 2, False), resource=Resource.get_empty())
+    collector.status = 503  # overloaded: the exporter's own retries stay within its timeout
+    caplog.set_level(logging.WARNING)
+    assert guarded.export([span]) is SpanExportResult.FAILURE
+    tried = collector.posts
+    assert tried >= 1 and guarded.down
+    now[0] += otel.COOLDOWN_S / 2
+    assert guarded.export([span]) is SpanExportResult.FAILURE
+    assert collector.posts == tried  # resting: not even tried
+    collector.status = 200
+    now[0] += otel.COOLDOWN_S
+    assert guarded.export([span]) is SpanExportResult.SUCCESS and not guarded.down
+    assert len(collector.requests) == 1 and guarded.dropped == 2
+    said = [r for r in caplog.records if r.name.startswith(("opentelemetry", "desktop.otel"))]
+    assert len(said) == 1 and "did not take the spans" in said[0].getMessage()
+    guarded.shutdown()
