@@ -24,9 +24,11 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import unquote
 
 from desktop import egress
 from desktop.events import EventBus, Notice
+from desktop.redaction import remember_secrets
 
 if TYPE_CHECKING:
     from desktop.engine import Turn
@@ -76,6 +78,19 @@ def endpoint(env: Mapping[str, str] | None = None) -> str | None:
     return f"{base.rstrip('/')}/{TRACES_PATH}" if base else None
 
 
+def header_values(env: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the headers sent to the collector (``OTEL_EXPORTER_OTLP_[TRACES_]HEADERS``,
+    ``key=value,...``, values URL-encoded): usually a token."""
+    env = os.environ if env is None else env
+    values = []
+    for name in ("OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"):
+        for item in env.get(name, "").split(","):
+            _key, _, value = item.partition("=")
+            if value.strip():
+                values.append(unquote(value.strip()))
+    return values
+
+
 def refusal(url: str) -> str | None:
     """Why traces must not be sent to ``url`` (one sentence for the user), or None when they may."""
     if egress.host_of(url) == "" or not url.lower().startswith(("http://", "https://")):
@@ -104,6 +119,7 @@ async def tracing(bus: EventBus, *, model: str, offline: bool,
         bus.emit(Notice(message, kind="tracing"))
         yield None
         return
+    remember_secrets(header_values(env))  # a collector's token stays out of every log line
     from desktop import otel  # the SDK, only now
 
     tracer = otel.ConversationTracer(url, egress.route(url), model=model, offline=offline)

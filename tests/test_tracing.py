@@ -245,6 +245,12 @@ def test_tracing_is_off_by_default_and_honours_the_standard_switches():
     assert tracing.endpoint({**on, "OTEL_TRACES_EXPORTER": "none"}) is None
 
 
+def test_the_collectors_headers_are_secrets():
+    env = {"OTEL_EXPORTER_OTLP_HEADERS": "authorization=Bearer%20abc.def.123456,x-scope=team",
+           "OTEL_EXPORTER_OTLP_TRACES_HEADERS": "api-key=0123456789abcdef"}
+    assert tracing.header_values(env) == ["Bearer abc.def.123456", "team", "0123456789abcdef"]
+
+
 def test_plain_http_leaves_this_computer_only_never():
     assert tracing.refusal("http://127.0.0.1:4318/v1/traces") is None
     assert tracing.refusal("http://localhost:4318/v1/traces") is None
