@@ -76,9 +76,6 @@ PLAYBACK_POLL_S = 0.02  # how often a playing reply is checked for its end (only
 MAX_PLAYBACK_S = 600.0  # a playback span ends after this long whatever the player says
 SAFE_QUERY = frozenset({"skip", "limit", "reverse"})  # query parameters shown in url.full; others redacted
 
-ConversationEvent = Reconnected  # the bus events the conversation span records
-
-
 class GuardedExporter(SpanExporter):
     """The OTLP exporter, said once per outage and rested between tries, so a down collector costs one log
     line and one short attempt every ``COOLDOWN_S``, never a storm of retries."""

@@ -18,6 +18,7 @@ drops all of it with one rule; secrets the app knows are scrubbed from it first.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -27,10 +28,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote
 
 from desktop import egress
-from desktop.events import EventBus, Notice
+from desktop.events import EventBus, Notice, Reconnected
 from desktop.redaction import remember_secrets
 
 if TYPE_CHECKING:
+    from desktop import otel
     from desktop.engine import Turn
     from desktop.live.protocol import FunctionCall
 
@@ -120,10 +122,14 @@ async def tracing(bus: EventBus, *, model: str, offline: bool,
         yield None
         return
     remember_secrets(header_values(env))  # a collector's token stays out of every log line
-    from desktop import otel  # the SDK, only now
 
-    tracer = otel.ConversationTracer(url, egress.route(url), model=model, offline=offline)
-    unsubscribe = bus.on(otel.ConversationEvent, tracer.on_event)
+    def start() -> otel.ConversationTracer:
+        from desktop import otel  # the SDK, only now (0.3-0.5 s: off the loop)
+
+        return otel.ConversationTracer(url, egress.route(url), model=model, offline=offline)
+
+    tracer = await asyncio.to_thread(start)
+    unsubscribe = bus.on(Reconnected, tracer.on_event)
     try:
         yield tracer
     finally:
