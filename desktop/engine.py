@@ -17,7 +17,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from audio.frames import FRAME_BYTES, Chunker, frames_for_ms
@@ -52,13 +52,14 @@ from desktop.live.session import (
 )
 from desktop.metrics import Metrics
 from desktop.run_updates import Activity
-from desktop.voice_latency import RELEASE_TO_ACTIVITY_END, VoiceLatency
+from desktop.turn import Turn, TurnTimings
 
 if TYPE_CHECKING:
     from audio.echo import FarEndReference
     from audio.pipeline import InputPipeline
     from audio.vad import VadEvent
     from desktop.quality import QualityProfile
+    from desktop.tracing import Tracer
 
 log = logging.getLogger(__name__)
 
@@ -105,83 +106,6 @@ class Player(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass
-class TurnTimings:
-    """The moments of one turn (``perf_counter``) and the latencies derived from them, each recorded into
-    ``Metrics`` once, when it becomes known."""
-
-    pressed_at: float | None = None  # key down
-    first_wire_at: float | None = None  # the first audio of the turn handed to the transport
-    released_at: float | None = None  # key up (hands-free: the VAD's end-of-speech decision)
-    ended_at: float | None = None  # activityEnd (or the typed request) queued
-    activity_end_sent_at: float | None = None  # activityEnd handed to the transport
-    speech_end_at: float | None = None  # the local VAD's end of speech (capture clock), when it saw one
-    first_audio_at: float | None = None  # the first reply audio received
-    first_sound_at: float | None = None  # the reply's first sample handed to the output device
-    ms: dict[str, float] = field(default_factory=dict)
-
-    def on_wire(self, now: float, metrics: Metrics) -> None:
-        if self.first_wire_at is not None or self.pressed_at is None:
-            return
-        self.first_wire_at = now
-        self._record("key_to_wire", "live.key_to_wire", now - self.pressed_at, metrics)
-
-    def on_activity_end_sent(self, now: float, metrics: Metrics) -> None:
-        if self.activity_end_sent_at is not None:
-            return
-        self.activity_end_sent_at = now
-        if self.released_at is not None:
-            self._record("release_to_activity_end", RELEASE_TO_ACTIVITY_END, now - self.released_at, metrics)
-
-    def on_first_sound(self, played_at: float, metrics: Metrics) -> None:
-        """The reply's first sample reached the device: the headline latency (and its split) is complete."""
-        if self.first_audio_at is None or self.first_sound_at is not None:
-            return
-        self.first_sound_at = played_at
-        if self.speech_end_at is None or self.activity_end_sent_at is None:
-            return  # a typed turn, or no local VAD: nothing to count from
-        latency = VoiceLatency(self.speech_end_at, self.activity_end_sent_at, self.first_audio_at, played_at,
-                               self.released_at)
-        self.ms.update(latency.timings_ms())
-        latency.record(metrics)
-
-    def on_first_audio(self, now: float, metrics: Metrics) -> None:
-        self.first_audio_at = now
-        since = self.speech_end_at if self.speech_end_at is not None else self.ended_at
-        if since is not None:
-            self._record("speech_end_to_first_audio", "live.speech_end_to_first_audio", now - since, metrics)
-        if self.ended_at is not None and self.speech_end_at is not None:
-            # the part after the key came up (the rest is the user holding the key after speaking)
-            self._record("activity_end_to_first_audio", "live.activity_end_to_first_audio", now - self.ended_at,
-                         metrics)
-
-    def on_finished(self, now: float, metrics: Metrics) -> None:
-        if self.ended_at is not None:
-            self._record("turn_total", "turn.total", now - self.ended_at, metrics)
-
-    def _record(self, key: str, stage: str, seconds: float, metrics: Metrics) -> None:
-        self.ms[key] = seconds * 1e3
-        metrics.observe_s(stage, seconds)
-
-
-@dataclass
-class Turn:
-    id: int
-    started_at: float = field(default_factory=time.time)  # wall clock
-    timings: TurnTimings = field(default_factory=TurnTimings)
-    user_text: str = ""
-    assistant_text: str = ""
-    tool_ms: float = 0.0
-    interrupted: bool = False
-    replayed: bool = False
-    retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
-    error: str | None = None  # why the turn failed (timeout, connection reset...), when it did
-
-    @property
-    def timings_ms(self) -> dict[str, float]:
-        return self.timings.ms
-
-
 @dataclass(frozen=True)
 class EngineOptions:
     preroll_ms: int = 300
@@ -201,8 +125,10 @@ class EngineOptions:
 class SessionEngine:
     def __init__(self, transport: LiveTransport, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                  tools: ToolHandler | None = None, player: Player | None = None,
-                 options: EngineOptions = EngineOptions(), pipeline: InputPipeline | None = None):
+                 options: EngineOptions = EngineOptions(), pipeline: InputPipeline | None = None,
+                 tracer: Tracer | None = None):
         self.bus = bus or EventBus()
+        self.tracer = tracer  # spans of turns and tool calls (desktop.tracing; None: tracing is off)
         self.metrics = metrics or Metrics()
         self.tools = tools
         self.player: Player = player or NullPlayer()
@@ -516,6 +442,8 @@ class SessionEngine:
         self.turn = turn
         self._turn_done.clear()
         self._turn_news = True
+        if self.tracer is not None:
+            self.tracer.turn_started(turn, origin)
         self.bus.emit(TurnStarted(turn.id, origin))
         self.player.prepare()
         self._wake_connection()
@@ -705,6 +633,8 @@ class SessionEngine:
             return
         turn.error = error
         turn.timings.on_finished(time.perf_counter(), self.metrics)
+        if self.tracer is not None:
+            self.tracer.turn_finished(turn, self._assistant_audible)
         self._idle_since = time.monotonic()
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
@@ -718,10 +648,12 @@ class SessionEngine:
         error: str | None = None
         detail: Mapping[str, Any] = {}
         output: Mapping[str, Any] = {}
+        traced = self.tracer.tool_call(turn_id, call) if self.tracer is not None else contextlib.nullcontext()
         try:
-            if self.tools is None:
-                raise RuntimeError(f"no tool named {call.name} is available")
-            output = await asyncio.wait_for(self.tools.call(call.name, call.args), self.options.tool_timeout_s)
+            with traced:
+                if self.tools is None:
+                    raise RuntimeError(f"no tool named {call.name} is available")
+                output = await asyncio.wait_for(self.tools.call(call.name, call.args), self.options.tool_timeout_s)
         except asyncio.CancelledError:
             self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, {}, 0.0, "cancelled"))
             raise

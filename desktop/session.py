@@ -41,6 +41,7 @@ from desktop.run_reporter import RunReporter, run_reports
 from desktop.state.recorder import Recorder
 from desktop.state.store import NewerDatabase, Store, data_dir_for, open_store
 from desktop.tls import endpoint_context, loopback_identity
+from desktop.tracing import Tracer, tracing
 
 OFFLINE_KEY = "offline-demo"
 
@@ -88,13 +89,13 @@ OFFLINE_CODEGEN_STATE = "codegen-demo.json"  # the demo CodeGen's runs, in the d
 
 @contextlib.asynccontextmanager
 async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
-                        emulator_step_s: float | None = None, store: Store | None = None
-                        ) -> AsyncIterator[CodegenTools]:
+                        emulator_step_s: float | None = None, store: Store | None = None,
+                        tracer: Tracer | None = None) -> AsyncIterator[CodegenTools]:
     """The CodeGen tool table for Gemini with its run tracker on ``bus`` (the local CodeGen emulator over
     https:// when offline, its runs taking ``emulator_step_s`` per step, default ``OFFLINE_STEP_S``, kept in
     the data dir across restarts).  Without credentials the tools answer that CodeGen is not configured.
     With a ``store``, API responses are cached in it and the runs a previous session did not see finish are
-    followed again at once."""
+    followed again at once.  With a ``tracer``, every CodeGen request is a client span."""
     bus = bus or EventBus()
     tls: ssl.SSLContext | None
     async with contextlib.AsyncExitStack() as stack:
@@ -114,7 +115,8 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
         cache = store.api_cache if store is not None else None
         client = await stack.enter_async_context(CodegenClient(url, token, org, bus=bus, metrics=metrics,
                                                                backend=cache, ssl_context=tls,
-                                                               deadline_s=settings.codegen_timeout_s))
+                                                               deadline_s=settings.codegen_timeout_s,
+                                                               tracer=tracer))
         tracker = RunTracker(client, bus)
         if store is not None:
             for run in await asyncio.to_thread(store.runs.active):
@@ -222,9 +224,12 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
+        # spans of the conversation, its turns, tool calls and CodeGen requests (None unless OTEL_* asks)
+        tracer = await stack.enter_async_context(tracing(bus, model=settings.model, offline=endpoints.offline))
         # before the run tracker starts: run news is told through the engine once it runs (desktop.run_reporter)
         reporter = await stack.enter_async_context(run_reports(settings, bus, store, metrics))
-        tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store))
+        tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store,
+                                                              tracer=tracer))
         reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
         pipeline, echo_missing = input_chain(settings, reference)
         if pipeline.fallback is not None:
@@ -238,7 +243,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
                                                      hands_free=settings.ptt_mode == "hands-free",
                                                      half_duplex=half_duplex),
-                               pipeline=pipeline)
+                               pipeline=pipeline, tracer=tracer)
 
         def use_profile(profile: QualityProfile) -> None:
             profile = effective_profile(settings, profile)

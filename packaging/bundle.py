@@ -64,6 +64,19 @@ EXCLUDED_MODULES: dict[str, str] = {
     "brotli": "CodeGen responses are asked for as gzip or deflate only", "_brotli": "likewise",
 }
 
+# Tracing (desktop.otel: OpenTelemetry spans over OTLP/HTTP, on only when OTEL_EXPORTER_OTLP_* is set) sends
+# traces and nothing else.  ``tests/packaging/test_bundle.py`` exports spans with all of these blocked.
+EXCLUDED_MODULES.update({
+    **{name: "OpenTelemetry metrics and logs: the app sends traces only (its metrics are Prometheus)" for name in (
+        "opentelemetry.sdk.metrics", "opentelemetry.sdk._logs", "opentelemetry.exporter.otlp.proto.http.metric_exporter",
+        "opentelemetry.exporter.otlp.proto.http._log_exporter", "opentelemetry.proto.metrics",
+        "opentelemetry.proto.logs", "opentelemetry.proto.profiles", "opentelemetry.proto.collector.metrics",
+        "opentelemetry.proto.collector.logs", "opentelemetry.proto.collector.profiles")},
+    "charset_normalizer": "requests' guessing of a response's character set: the OTLP exporter never reads text",
+    "google._upb": "protobuf's C accelerator (0.33 MiB): the few spans of a turn are encoded in pure Python",
+    "urllib3.contrib.emscripten": "urllib3 in a browser's Python",
+})
+
 # The East Asian legacy codecs (the encodings modules and their C halves): the app runs in Python's UTF-8
 # mode (``PYTHON_OPTIONS``), so a legacy locale never selects one, and no code asks for one by name.
 CJK_CODECS = (

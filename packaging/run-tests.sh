@@ -8,6 +8,8 @@ export GEMINI_CODEGEN_CONFIG_DIR="$(mktemp -d)"
 # screenshots of the window's states go to a scratch dir; `make screenshots` refreshes docs/screenshots
 export GEMINI_CODEGEN_SCREENSHOTS="${GEMINI_CODEGEN_SCREENSHOTS:-$(mktemp -d)}"
 unset GEMINI_API_KEY CODEGEN_API_TOKEN CODEGEN_ORG_ID GEMINI_LIVE_URL CODEGEN_API_URL GEMINI_MODEL
+# tracing stays off unless a test turns it on (a developer's collector must not receive the suite's spans)
+unset OTEL_EXPORTER_OTLP_ENDPOINT OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
 "$PY" -m pytest -q -p no:cacheprovider "${@:2}"
 rc=$?
 if [ $rc -eq 5 ]; then echo "no tests were collected: failing"; exit 1; fi

@@ -28,7 +28,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 
@@ -47,6 +47,9 @@ from desktop.codegen.body import ACCEPT_ENCODING, BodyTooLarge, BodyUndecodable,
 from desktop.events import ErrorEvent, EventBus
 from desktop.metrics import Metrics
 from desktop.tls import certificate_problem
+
+if TYPE_CHECKING:
+    from desktop.tracing import Tracer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -141,8 +144,9 @@ class CodegenClient:
                  clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep, wall: Clock = time.time,
                  active_ttl_s: float = ACTIVE_TTL_S, max_rate_wait_s: float = 25.0,
                  ssl_context: ssl.SSLContext | None = None, deadline_s: float = DEADLINE_S,
-                 max_response_bytes: int = MAX_RESPONSE_BYTES):
+                 max_response_bytes: int = MAX_RESPONSE_BYTES, tracer: Tracer | None = None):
         self.base_url = base_url.rstrip("/")
+        self.tracer = tracer  # a client span per request, its traceparent sent along (None: tracing is off)
         self.org_id = org_id
         self.bus, self.metrics, self.backend = bus, metrics, backend
         self.max_retries, self.backoff_s, self.max_backoff_s = max_retries, backoff_s, max_backoff_s
@@ -426,6 +430,16 @@ class CodegenClient:
 
     async def _exchange(self, method: str, path: str, body: Any,
                         headers: Mapping[str, str] | None) -> tuple[int, httpx.Headers, bytes]:
+        """One request (traced when tracing is on: each attempt is a client span)."""
+        if self.tracer is None:
+            return await self._exchange_once(method, path, body, headers)
+        with self.tracer.http_request(method, self.base_url + path) as span:
+            answer = await self._exchange_once(method, path, body, {**(headers or {}), **span.headers})
+            span.status(answer[0])
+            return answer
+
+    async def _exchange_once(self, method: str, path: str, body: Any,
+                             headers: Mapping[str, str] | None) -> tuple[int, httpx.Headers, bytes]:
         """One request, streamed: the body is read (and inflated) up to ``max_response_bytes`` and the whole
         exchange ends within ``deadline_s``; either limit stops it at once with a ``CodegenError``."""
         limit = self.max_response_bytes

@@ -87,6 +87,7 @@ class Stats:
     by_route: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
     connections: int = 0
+    traceparents: deque[str] = field(default_factory=lambda: deque(maxlen=100))  # W3C trace context received
 
 
 class CodegenEmulator:
@@ -261,6 +262,8 @@ class CodegenEmulator:
         url = urlsplit(target)
         route, params = _route(method, url.path)
         self.stats.by_route[route] += 1
+        if "traceparent" in headers:
+            self.stats.traceparents.append(headers["traceparent"])
         if self.faults.get("slow"):
             await asyncio.sleep(self.faults["slow"])
         if self.faults.get("drop", 0) > 0:

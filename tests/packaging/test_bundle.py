@@ -4,6 +4,10 @@ that trim Qt's plugins and prune libraries keep what is linked."""
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import bundle
@@ -165,3 +169,59 @@ def test_windows_library_names_match_whatever_their_case(monkeypatch):
     binaries = [("PySide6/QtCore.pyd", "QtCore.pyd", "EXTENSION"), ("vcruntime140.dll", "vcruntime140.dll", "BINARY")]
     needed = bundle.reachable(binaries, lambda src: ["VCRUNTIME140.dll"] if src == "QtCore.pyd" else [])
     assert needed == {"vcruntime140.dll"}
+
+
+TRACING_WITHOUT_LEFT_OUT = """
+import importlib.abc, json, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import bundle
+
+class LeftOut(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if any(name == m or name.startswith(m + ".") for m in bundle.EXCLUDED_MODULES):
+            raise ImportError(f"{name} is left out of the bundle")
+
+sys.meta_path.insert(0, LeftOut())
+import asyncio
+from desktop import egress, otel
+from desktop.turn import Turn, TurnTimings
+from google.protobuf.internal import api_implementation
+
+bodies = []
+class Collector(BaseHTTPRequestHandler):
+    def do_POST(self):
+        bodies.append(self.rfile.read(int(self.headers["content-length"])))
+        self.send_response(200); self.send_header("content-length", "0"); self.end_headers()
+    def log_message(self, *args): pass
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+async def main():
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1/traces"
+    tracer = otel.ConversationTracer(url, egress.route(url), model="m", offline=True)
+    turn = Turn(1, timings=TurnTimings(ended_at=0.0))
+    tracer.turn_started(turn, "typed")
+    with tracer.http_request("GET", "https://127.0.0.1:1/v1/organizations/1/agent/runs?limit=5") as span:
+        span.status(200)
+    tracer.turn_finished(turn, lambda: False)
+    await tracer.close()
+
+asyncio.run(main())
+server.shutdown()
+print(json.dumps({"protobuf": api_implementation.Type(), "requests": len(bodies),
+                  "left_out_loaded": sorted(m for m in sys.modules if m.startswith(("charset_normalizer", "google._upb",
+                                                                                     "opentelemetry.sdk.metrics")))}))
+"""
+
+
+def test_tracing_exports_spans_without_what_the_bundle_leaves_out():
+    """The packaged app's tracing stack: pure-Python protobuf, no character-set guesser, no metrics or logs SDK
+    (all blocked here as the bundle leaves them out); spans still reach a loopback OTLP collector."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "packaging")])}
+    out = subprocess.run([sys.executable, "-c", TRACING_WITHOUT_LEFT_OUT], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    result = json.loads(out.stdout)
+    assert result == {"protobuf": "python", "requests": 1, "left_out_loaded": []}
