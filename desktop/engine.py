@@ -69,6 +69,12 @@ class ToolHandler(Protocol):
     @property
     def declarations(self) -> Sequence[p.FunctionDeclaration]: ...
 
+    @property
+    def state_changing(self) -> frozenset[str]:
+        """Tools whose call changes something elsewhere: one Gemini cancels while it is under way is finished
+        (a request already sent cannot be recalled halfway), but its result is not sent."""
+        ...
+
     async def call(self, name: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
         """The function's output; raise an exception whose message is speakable on failure."""
         ...
@@ -219,6 +225,9 @@ class SessionEngine:
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
+        self._tool_names: dict[str, str] = {}  # of the calls in ``_tool_tasks``
+        self._cancelled_calls: set[str] = set()  # cancelled by Gemini, finishing: their results are not sent
+        self.waiting_for_user = False  # Gemini said it waits for the user's answer (waitingForInput)
         self._turn_done = asyncio.Event()
         self._interrupting = False  # barged in on a reply the server has not finished sending yet
         self._closed = False
@@ -241,11 +250,13 @@ class SessionEngine:
             p.OutputTranscript: self._on_output_transcript,
             p.ToolCall: self._on_tool_call,
             p.ToolCallCancellation: self._on_tool_cancellation,
+            p.WaitingForInput: self._on_waiting_for_input,
             p.Interrupted: self._on_interrupted,
             p.TurnComplete: self._on_turn_complete,
             Reconnected: self._on_reconnected,
             ErrorEvent: self._on_error,
-        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage: nothing to do here
+        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage, InterimInputTranscript: nothing
+        # to do here (the window shows the final transcript; the interim one would only repaint it word by word)
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: EngineState, detail: str = "") -> None:
@@ -514,6 +525,7 @@ class SessionEngine:
         """``origin``: who began the turn (voice, typed, or the app's own run news; see ``TurnStarted``)."""
         self.turns = turn.id
         self.turn = turn
+        self.waiting_for_user = False
         self._turn_done.clear()
         self._turn_news = True
         self.bus.emit(TurnStarted(turn.id, origin))
@@ -648,13 +660,25 @@ class SessionEngine:
 
     def _on_tool_call(self, ev: p.ToolCall) -> None:
         for call in ev.calls:
+            self._tool_names[call.id] = call.name
             self._tool_tasks[call.id] = self._spawn(self._run_tool(call, time.perf_counter()), f"tool-{call.name}")
 
     def _on_tool_cancellation(self, ev: p.ToolCallCancellation) -> None:
+        """Gemini cancelled calls (3.8: a BLOCKING call, when the user spoke): their results are never sent.
+        A read is stopped at once; a call that changes something is left to finish (its request may already
+        be with CodeGen: the run it starts is followed and shown), and its result is dropped."""
+        finish = self.tools.state_changing if self.tools is not None else frozenset()
         for cid in ev.ids:
             task = self._tool_tasks.pop(cid, None)
-            if task:
+            if task is None:
+                continue  # answered already, or never ours
+            if self._tool_names.pop(cid, "") in finish:
+                self._cancelled_calls.add(cid)
+            else:
                 task.cancel()
+
+    def _on_waiting_for_input(self, ev: p.WaitingForInput) -> None:
+        self.waiting_for_user = True
 
     def _on_interrupted(self, ev: p.Interrupted) -> None:
         if self._interrupting:
@@ -710,7 +734,7 @@ class SessionEngine:
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
                                    turn.interrupted, turn.started_at, error))
         if self.state is not EngineState.ERROR and self.gate.state is GateState.IDLE:
-            self._set_state(EngineState.READY)
+            self._set_state(EngineState.READY, WAITING_FOR_YOU if self.waiting_for_user else "")
 
     async def _run_tool(self, call: p.FunctionCall, received_at: float) -> None:
         turn_id = self.turn.id if self.turn else 0
@@ -730,7 +754,14 @@ class SessionEngine:
         except Exception as exc:  # the tool's message is what Gemini will say
             error, detail = str(exc) or type(exc).__name__, _detail(exc)
         finally:
-            self._tool_tasks.pop(call.id, None)
+            if self._tool_tasks.get(call.id) is asyncio.current_task():
+                del self._tool_tasks[call.id]
+            self._tool_names.pop(call.id, None)
+        if call.id in self._cancelled_calls:  # Gemini cancelled it: the result is shown, never sent
+            self._cancelled_calls.discard(call.id)
+            self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output),
+                                           (time.perf_counter() - received_at) * 1e3, error or "cancelled"))
+            return
         result = p.FunctionResult(call.id, call.name, output=output if error is None else None,
                                   error={"message": error, **detail} if error else None)
         await self.transport.send(SendToolResponse((result,)))
@@ -753,6 +784,7 @@ def _detail(exc: BaseException) -> dict[str, Any]:
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
 CLOSED_MID_TURN = "The app was closed before the reply came."  # a turn in flight when the session stopped
+WAITING_FOR_YOU = "Gemini is waiting for your answer"  # the READY state's detail after waitingForInput
 MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
 MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here
 

@@ -91,6 +91,7 @@ class InMemoryTransport:
 
 class Tools:
     declarations = (p.FunctionDeclaration("list_runs", "List runs", {"type": "OBJECT", "properties": {}}),)
+    state_changing = frozenset({"create_agent_run"})
 
     def __init__(self) -> None:
         self.calls: list[str] = []

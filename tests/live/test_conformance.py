@@ -22,7 +22,7 @@ RUN_NEWS = Report((RunNews(1001, Outcome.DONE, pull_requests=(
     RunNews(1002, Outcome.FAILED, "The tests kept failing.")), spoken=True)
 
 TOOLS = [p.FunctionDeclaration("get_run_status", "status of a run",
-                               {"type": "OBJECT", "properties": {"run_id": {"type": "INTEGER"}}}, non_blocking=True)]
+                               {"type": "OBJECT", "properties": {"run_id": {"type": "INTEGER"}}}, behavior="NON_BLOCKING")]
 
 
 def _client_messages() -> list[str]:

@@ -16,7 +16,7 @@ def test_audio_message_is_exact_json_without_dumps():
 
 def test_setup_carries_every_field():
     opts = p.SetupOptions(model="gemini-3.8-live", system_instruction="be brief", resumption_handle="h1",
-                          tools=[p.FunctionDeclaration("f", "does f", {"type": "OBJECT", "properties": {}}, True)],
+                          tools=[p.FunctionDeclaration("f", "does f", {"type": "OBJECT", "properties": {}}, "NON_BLOCKING")],
                           start_sensitivity="START_SENSITIVITY_HIGH", silence_duration_ms=100, prefix_padding_ms=20)
     setup = json.loads(p.setup_message(opts))["setup"]
     assert setup["model"] == "models/gemini-3.8-live"
