@@ -133,6 +133,7 @@ class EmulatorStats:
     deflate_offered: int = 0  # connections whose client offered permessage-deflate
     deflate_accepted: int = 0  # ... and that this server accepted it on
     heard_voiced: list[int] = field(default_factory=list)  # voiced 30 ms frames of each audio turn received
+    tool_responses: list[str] = field(default_factory=list)  # the call ids of the function responses received
 
 
 class _Conn:
@@ -228,7 +229,7 @@ class _Conn:
                 return False
             self.memory = SessionMemory(mem.pending_prompt, mem.turns)
             self.emu.stats.resumed += 1
-        self.setup = setup
+        self.setup = self.emu.last_setup = setup
         if "slow_setup" in self.faults:
             await asyncio.sleep(self.emu.stall_s)
         await self.send(p.SERVER_SETUP_COMPLETE)
@@ -286,6 +287,7 @@ class _Conn:
                 await self._barge_in()
                 self._start_reply(text=msg.text)
         elif isinstance(msg, p.ClientToolResponse):
+            self.emu.stats.tool_responses.extend(r.id for r in msg.responses)
             for r in msg.responses:
                 fut = self.pending_calls.pop(r.id, None)
                 if fut and not fut.done():
@@ -515,6 +517,7 @@ class LiveEmulator:
         self.conditions = conditions or Conditions()
         self.deflate = deflate  # accept permessage-deflate when a client offers it (websockets' server defaults)
         self.sessions: dict[str, SessionMemory] = {}
+        self.last_setup: p.ClientSetup | None = None  # the latest setup a client sent (as it came, in ``raw``)
         self.stats = EmulatorStats()
         self._queued_faults: list[set[str]] = []
         self._server: Server | None = None
