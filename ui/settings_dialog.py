@@ -1,5 +1,6 @@
-"""Settings: keys (to the OS keyring), endpoints, model and voice, audio devices with a microphone test,
-noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs, spoken run updates.
+"""Settings: keys (to the OS keyring), endpoints, model and voice, the languages the user speaks, audio devices
+with a microphone test, noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before
+runs, spoken run updates, and the code folders whose names Gemini should hear right.
 
 ``SettingsDialog.apply()`` writes secrets through ``desktop.secrets`` and everything else through
 ``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.
@@ -8,6 +9,7 @@ noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -44,7 +46,8 @@ VOICE_DETECTION = ("lenient: keeps every word", "relaxed", "balanced", "strict: 
 FIELD_LABELS = {"live_url": "Live endpoint", "model": "Model", "voice": "Voice", "codegen_org_id": "Organisation id",
                 "codegen_url": "CodeGen API URL", "input_device": "Microphone", "output_device": "Speaker",
                 "denoise": "Noise suppression", "denoise_level": "Suppression level", "vad_mode": "Voice detection",
-                "ptt_key": "Push-to-talk key", "ptt_mode": "Push-to-talk mode", "quality_profile": "Quality profile"}
+                "ptt_key": "Push-to-talk key", "ptt_mode": "Push-to-talk mode", "quality_profile": "Quality profile",
+                "spoken_languages": "You speak", "code_folders": "Code folders"}
 
 
 class ScrollingPage(QScrollArea):
@@ -270,6 +273,11 @@ class SettingsDialog(QDialog):
         form.addRow("Model", self.model)
         self.voice = _combo(VOICES, s.voice)
         form.addRow("Voice", self.voice)
+        self.spoken_languages = QLineEdit(s.spoken_languages)
+        self.spoken_languages.setPlaceholderText("empty: Gemini detects it")
+        self.spoken_languages.setToolTip("The languages you speak, as codes separated by commas, e.g. en-US, de-DE "
+                                         "(applies from the next session)")
+        form.addRow("You speak", self.spoken_languages)
         self._section(form, "CodeGen")
         self.codegen_token = QLineEdit(s.codegen_token or "")
         self.codegen_token.setEchoMode(QLineEdit.EchoMode.Password)
@@ -337,6 +345,12 @@ class SettingsDialog(QDialog):
         self.speak_updates.setToolTip("Gemini says it when you are not talking; off: the update is only shown in "
                                       "the conversation")
         form.addRow("Run updates", self.speak_updates)
+        self.code_folders = QLineEdit(s.code_folders)
+        self.code_folders.setPlaceholderText(f"e.g. ~/src/api{os.pathsep}~/src/web")
+        self.code_folders.setToolTip(f"Git repositories (separated by {os.pathsep!r}) whose repository and branch "
+                                     "names Gemini should hear right, with your CodeGen repositories (applies from "
+                                     "the next session)")
+        form.addRow("Code folders", self.code_folders)
 
     @staticmethod
     def _device(box: QComboBox) -> str | None:
@@ -371,7 +385,8 @@ class SettingsDialog(QDialog):
             vad_mode=int(self.vad_mode.currentData()), echo_cancellation=self.echo_cancellation.isChecked(),
             ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
             global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
-            confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked())
+            confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked(),
+            spoken_languages=self.spoken_languages.text().strip(), code_folders=self.code_folders.text().strip())
 
     def apply(self) -> Settings:
         """Store secrets in the keyring and the rest in the settings file; returns the new settings."""
