@@ -132,11 +132,13 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
         yield tools
 
 
-async def session_vocabulary(settings: Settings, tools: CodegenTools, bus: EventBus) -> Vocabulary:
+async def session_vocabulary(settings: Settings, tools: CodegenTools, bus: EventBus, *,
+                             keep: bool = True) -> Vocabulary:
     """The names of the user's code for this session (``desktop.vocabulary``): bounded in time, what did not
-    answer comes from last time; each problem (a folder missing, CodeGen slow) is told once."""
+    answer comes from last time (``keep``: saved in the data dir for the next time; a session that records
+    nothing keeps nothing); each problem (a folder missing, CodeGen slow) is told once."""
     vocabulary = await build_vocabulary(tools.client, code_folders(settings.code_folders),
-                                        cache=data_dir_for(settings) / CACHE_FILE)
+                                        cache=data_dir_for(settings) / CACHE_FILE if keep else None)
     for problem in vocabulary.problems:
         bus.emit(Notice(problem, kind="vocabulary"))
     return vocabulary
@@ -249,7 +251,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if half_duplex and not settings.half_duplex:
             bus.emit(Notice(f"No echo cancellation ({echo_missing or 'turned off'}): the microphone is muted while "
                             "the assistant speaks; use headphones to talk over a reply", kind="audio"))
-        vocabulary = await session_vocabulary(settings, tools, bus)
+        vocabulary = await session_vocabulary(settings, tools, bus, keep=record)
         live = LiveClient(live_config(settings, endpoints, tools, vocabulary), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
