@@ -665,8 +665,9 @@ class SessionEngine:
 
     def _on_tool_cancellation(self, ev: p.ToolCallCancellation) -> None:
         """Gemini cancelled calls (3.8: a BLOCKING call, when the user spoke): their results are never sent.
-        A read is stopped at once; a call that changes something is left to finish (its request may already
-        be with CodeGen: the run it starts is followed and shown), and its result is dropped."""
+        A read is stopped at once (shown as cancelled); a call that changes something is left to finish (its
+        request may already be with CodeGen: the run it starts is followed and shown with its real outcome),
+        and its result is dropped."""
         finish = self.tools.state_changing if self.tools is not None else frozenset()
         for cid in ev.ids:
             task = self._tool_tasks.pop(cid, None)
@@ -757,10 +758,12 @@ class SessionEngine:
             if self._tool_tasks.get(call.id) is asyncio.current_task():
                 del self._tool_tasks[call.id]
             self._tool_names.pop(call.id, None)
-        if call.id in self._cancelled_calls:  # Gemini cancelled it: the result is shown, never sent
+        if call.id in self._cancelled_calls:  # Gemini cancelled it: what it did is shown, never sent to Gemini
             self._cancelled_calls.discard(call.id)
+            log.info("Gemini cancelled the %s call after it was sent; it finished and its result was not sent",
+                     call.name)
             self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output),
-                                           (time.perf_counter() - received_at) * 1e3, error or "cancelled"))
+                                           (time.perf_counter() - received_at) * 1e3, error))
             return
         result = p.FunctionResult(call.id, call.name, output=output if error is None else None,
                                   error={"message": error, **detail} if error else None)

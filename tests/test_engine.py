@@ -196,7 +196,7 @@ async def test_a_cancelled_call_that_changes_something_finishes_but_its_result_i
     tools.release.set()  # the request was already with CodeGen: it finishes
     await until(lambda: any(e.call_id == "c3" for e in of(events, ToolCallFinished)))
     (finished,) = [e for e in of(events, ToolCallFinished) if e.call_id == "c3"]
-    assert finished.error == "cancelled" and finished.result == {"runs": []}  # shown, with what it did
+    assert finished.error is None and finished.result == {"runs": []}  # shown with what it did
     assert "ToolResponse" not in transport.kinds()  # ... and never sent to Gemini
     transport.server(p.server_tool_cancellation(["c3", "unknown"]))  # late or foreign ids: nothing happens
     assert not of(events, ErrorEvent)

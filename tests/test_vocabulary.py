@@ -128,7 +128,11 @@ async def test_a_session_sends_the_vocabulary_and_languages_in_its_setup(repo, t
                             power_source="fake:90,true")
         async with open_session(settings, bus=bus, record=False, model_delay_s=0.02):
             setup = live.last_setup
-    assert setup is not None
+        cg.repos.append({**cg.repos[0], "id": 777, "name": "mobile-ios", "full_name": "acme/mobile-ios"})
+        async with open_session(settings, record=False, model_delay_s=0.02):  # the next session: built anew
+            refreshed = live.last_setup
+    assert setup is not None and refreshed is not None and refreshed is not setup
+    assert "mobile-ios" in refreshed.vocabulary and "mobile-ios" not in setup.vocabulary
     raw = dict(setup.raw)
     types.RealtimeInputConfig.model_validate(raw.pop("realtimeInputConfig"))  # (not in LiveClientSetup)
     checked = types.LiveClientSetup.model_validate(raw)  # the frame as sent, against the SDK's own types
