@@ -25,6 +25,7 @@ from audio.gate import GateState, PushToTalkGate
 from audio.level import FLOOR_DBFS
 from audio.null_player import NullPlayer
 from desktop.events import (
+    WAITING_FOR_YOU,
     AudioLevel,
     EngineState,
     ErrorEvent,
@@ -787,7 +788,6 @@ def _detail(exc: BaseException) -> dict[str, Any]:
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
 CLOSED_MID_TURN = "The app was closed before the reply came."  # a turn in flight when the session stopped
-WAITING_FOR_YOU = "Gemini is waiting for your answer"  # the READY state's detail after waitingForInput
 MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
 MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here
 

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from desktop.engine import WAITING_FOR_YOU, EngineOptions, NullPlayer, SessionEngine
+from desktop.engine import EngineOptions, NullPlayer, SessionEngine
 from desktop.events import (
+    WAITING_FOR_YOU,
     EngineState,
     ErrorEvent,
     EventBus,

@@ -13,8 +13,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop.engine import WAITING_FOR_YOU
-from desktop.events import EngineState
+from desktop.events import WAITING_FOR_YOU, EngineState
 from ui import theme
 from ui.plain_text import tooltip
 

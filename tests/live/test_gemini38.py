@@ -15,8 +15,15 @@ from typing import Any
 import pytest
 
 from audio.sources import WavSource
-from desktop.engine import WAITING_FOR_YOU, EngineOptions, SessionEngine
-from desktop.events import ErrorEvent, EventBus, StateChanged, ToolCallFinished, ToolCallStarted
+from desktop.engine import EngineOptions, SessionEngine
+from desktop.events import (
+    WAITING_FOR_YOU,
+    ErrorEvent,
+    EventBus,
+    StateChanged,
+    ToolCallFinished,
+    ToolCallStarted,
+)
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient
 from desktop.metrics import Metrics

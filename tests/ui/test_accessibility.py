@@ -65,7 +65,7 @@ def test_state_changes_are_announced(qtbot, window):
 def test_a_question_from_gemini_shows_and_says_that_it_is_your_turn(qtbot, window):
     """After a question the Live stand-in says it waits for the user (waitingForInput, as 3.8 does): the
     state pill reads "Your turn" instead of "Ready" and a screen reader hears it; the next turn clears it."""
-    from desktop.engine import WAITING_FOR_YOU
+    from desktop.events import WAITING_FOR_YOU
 
     win = window
     said = win.announcer.said
