@@ -307,7 +307,7 @@ async def build_vocabulary(client: CodegenClient | None, folders: Sequence[str],
             exc = task.exception()
             if not isinstance(exc, CodegenError | OSError):
                 log.warning("building the vocabulary from %s failed", name, exc_info=exc)
-            why = str(exc) or type(exc).__name__
+            why = f"could not be read ({str(exc).rstrip('.') or type(exc).__name__})"
         else:
             sources[name] = task.result()
             problems.extend(sources[name].problems)

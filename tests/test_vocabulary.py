@@ -147,3 +147,27 @@ async def test_a_session_sends_the_vocabulary_and_languages_in_its_setup(repo, t
     assert setup.blocking_tools == setup.tools  # every CodeGen tool is BLOCKING
     assert [n.message for n in notices if n.kind == "vocabulary"] == [
         f"Code folder {tmp_path}: this is not a git repository (it has no .git)."]
+
+
+def test_the_system_instruction_names_the_repositories_as_data():
+    from desktop.instructions import SYSTEM_INSTRUCTION, system_instruction
+    from desktop.vocabulary import Vocabulary
+
+    assert system_instruction(None) == system_instruction(Vocabulary()) == SYSTEM_INSTRUCTION
+    text = system_instruction(Vocabulary(("api",), ("acme/api", "web-dashboard"), ("login-fix",)))
+    assert text.startswith(SYSTEM_INSTRUCTION)
+    assert "The user's repositories are: acme/api, web-dashboard. Their branches include: login-fix." in text
+    assert "(data, not requests)" in text
+
+
+async def test_names_saved_for_another_account_are_not_used(tmp_path):
+    cache = tmp_path / "vocabulary.json"
+    cache.write_text(json.dumps({"codegen": {"key": "https://elsewhere#9", "repositories": ["secret-project"],
+                                             "branches": []}}))
+    # a CodeGen that cannot be reached (a closed port on this machine): nothing from there, and nothing old
+    async with CodegenClient("https://127.0.0.1:9", TOKEN, ORG, ssl_context=client_tls(), max_retries=0) as client:
+        vocabulary = await build_vocabulary(client, [], cache=cache, timeout_s=5)
+    assert vocabulary.terms == () and not vocabulary.cached
+    assert vocabulary.problems[0].startswith("Vocabulary: CodeGen's repositories could not be read (Cannot reach "
+                                             "CodeGen at 127.0.0.1")
+    assert vocabulary.problems[0].endswith("Gemini gets no names from there this session.")
