@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -77,7 +78,11 @@ class Settings:
     api_version: str = _setting(DEFAULT_API_VERSION, SESSION)
     model: str = _setting(DEFAULT_MODEL, SESSION)
     voice: str = _setting("Kore", SESSION)
-    language: str = _setting("en-US", SESSION)
+    language: str = _setting("en-US", SESSION)  # the language Gemini speaks its replies in
+    # what the user speaks: BCP-47 codes, comma-separated ("en-US, de-DE"); empty: Gemini detects it
+    spoken_languages: str = _setting("en-US", SESSION)
+    # git repositories whose remotes and branch names Gemini should hear right (separated like PATH)
+    code_folders: str = _setting("", SESSION)
     gemini_api_key: str | None = _setting(None, SESSION, repr=False)
     setup_timeout_s: float = _setting(10.0, SESSION)
     turn_timeout_s: float = _setting(30.0, SESSION)
@@ -199,6 +204,33 @@ RANGES = {
     "run_update_max_age_s": Range(5, 86_400),
 }
 URL_SCHEMES = {"live_url": ("ws", "wss"), "codegen_url": ("http", "https"), "update_feed_url": ("http", "https")}
+MAX_SPOKEN_LANGUAGES = 8
+MAX_CODE_FOLDERS = 20
+# BCP-47 as people write it: a language (2-3 letters), then an optional script (4 letters) and region
+# (2 letters or 3 digits): en, en-US, zh-Hans-CN, es-419
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z]{4})?(-([A-Za-z]{2}|[0-9]{3}))?")
+
+
+def spoken_languages(value: str) -> tuple[str, ...]:
+    """The "spoken languages" setting as a list of codes (comma or space separated)."""
+    return tuple(dict.fromkeys(code for code in re.split(r"[,\s]+", value) if code))
+
+
+def _languages_problem(value: str) -> str | None:
+    codes = spoken_languages(value)
+    bad = [c for c in codes if not _LANGUAGE_TAG.fullmatch(c)]
+    if bad:
+        return f"{bad[0][:20]!r} is not a language code like en-US or de-DE"
+    if len(codes) > MAX_SPOKEN_LANGUAGES:
+        return f"{len(codes)} languages; at most {MAX_SPOKEN_LANGUAGES}"
+    return None
+
+
+def _folders_problem(value: str) -> str | None:
+    folders = [p for p in value.split(os.pathsep) if p.strip()]
+    if len(folders) > MAX_CODE_FOLDERS:
+        return f"{len(folders)} folders; at most {MAX_CODE_FOLDERS}"
+    return None
 TEXT_REQUIRED = ("live_url", "api_version", "model", "codegen_url")  # never empty
 
 
@@ -293,6 +325,10 @@ def _coerce(name: str, value: Any, source: str) -> Any:
         raise bad(problem)
     if name == "ca_file" and not Path(out).expanduser().is_file():
         raise bad(f"no such file: {out}")
+    if name == "spoken_languages" and (problem := _languages_problem(out)):
+        raise bad(problem)
+    if name == "code_folders" and (problem := _folders_problem(out)):
+        raise bad(problem)
     return out
 
 

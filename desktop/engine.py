@@ -25,6 +25,7 @@ from audio.gate import GateState, PushToTalkGate
 from audio.level import FLOOR_DBFS
 from audio.null_player import NullPlayer
 from desktop.events import (
+    WAITING_FOR_YOU,
     AudioLevel,
     EngineState,
     ErrorEvent,
@@ -69,6 +70,12 @@ class ToolHandler(Protocol):
 
     @property
     def declarations(self) -> Sequence[p.FunctionDeclaration]: ...
+
+    @property
+    def state_changing(self) -> frozenset[str]:
+        """Tools whose call changes something elsewhere: one Gemini cancels while it is under way is finished
+        (a request already sent cannot be recalled halfway), but its result is not sent."""
+        ...
 
     async def call(self, name: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
         """The function's output; raise an exception whose message is speakable on failure."""
@@ -145,6 +152,9 @@ class SessionEngine:
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._tool_tasks: dict[str, asyncio.Task[None]] = {}
+        self._tool_names: dict[str, str] = {}  # of the calls in ``_tool_tasks``
+        self._cancelled_calls: set[str] = set()  # cancelled by Gemini, finishing: their results are not sent
+        self.waiting_for_user = False  # Gemini said it waits for the user's answer (waitingForInput)
         self._turn_done = asyncio.Event()
         self._interrupting = False  # barged in on a reply the server has not finished sending yet
         self._closed = False
@@ -167,11 +177,13 @@ class SessionEngine:
             p.OutputTranscript: self._on_output_transcript,
             p.ToolCall: self._on_tool_call,
             p.ToolCallCancellation: self._on_tool_cancellation,
+            p.WaitingForInput: self._on_waiting_for_input,
             p.Interrupted: self._on_interrupted,
             p.TurnComplete: self._on_turn_complete,
             Reconnected: self._on_reconnected,
             ErrorEvent: self._on_error,
-        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage: nothing to do here
+        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage, InterimInputTranscript: nothing
+        # to do here (the window shows the final transcript; the interim one would only repaint it word by word)
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: EngineState, detail: str = "") -> None:
@@ -440,6 +452,7 @@ class SessionEngine:
         """``origin``: who began the turn (voice, typed, or the app's own run news; see ``TurnStarted``)."""
         self.turns = turn.id
         self.turn = turn
+        self.waiting_for_user = False
         self._turn_done.clear()
         self._turn_news = True
         if self.tracer is not None:
@@ -576,13 +589,26 @@ class SessionEngine:
 
     def _on_tool_call(self, ev: p.ToolCall) -> None:
         for call in ev.calls:
+            self._tool_names[call.id] = call.name
             self._tool_tasks[call.id] = self._spawn(self._run_tool(call, time.perf_counter()), f"tool-{call.name}")
 
     def _on_tool_cancellation(self, ev: p.ToolCallCancellation) -> None:
+        """Gemini cancelled calls (3.8: a BLOCKING call, when the user spoke): their results are never sent.
+        A read is stopped at once (shown as cancelled); a call that changes something is left to finish (its
+        request may already be with CodeGen: the run it starts is followed and shown with its real outcome),
+        and its result is dropped."""
+        finish = self.tools.state_changing if self.tools is not None else frozenset()
         for cid in ev.ids:
             task = self._tool_tasks.pop(cid, None)
-            if task:
+            if task is None:
+                continue  # answered already, or never ours
+            if self._tool_names.pop(cid, "") in finish:
+                self._cancelled_calls.add(cid)
+            else:
                 task.cancel()
+
+    def _on_waiting_for_input(self, ev: p.WaitingForInput) -> None:
+        self.waiting_for_user = True
 
     def _on_interrupted(self, ev: p.Interrupted) -> None:
         if self._interrupting:
@@ -640,7 +666,7 @@ class SessionEngine:
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
                                    turn.interrupted, turn.started_at, error))
         if self.state is not EngineState.ERROR and self.gate.state is GateState.IDLE:
-            self._set_state(EngineState.READY)
+            self._set_state(EngineState.READY, WAITING_FOR_YOU if self.waiting_for_user else "")
 
     async def _run_tool(self, call: p.FunctionCall, received_at: float) -> None:
         turn_id = self.turn.id if self.turn else 0
@@ -662,7 +688,16 @@ class SessionEngine:
         except Exception as exc:  # the tool's message is what Gemini will say
             error, detail = str(exc) or type(exc).__name__, _detail(exc)
         finally:
-            self._tool_tasks.pop(call.id, None)
+            if self._tool_tasks.get(call.id) is asyncio.current_task():
+                del self._tool_tasks[call.id]
+            self._tool_names.pop(call.id, None)
+        if call.id in self._cancelled_calls:  # Gemini cancelled it: what it did is shown, never sent to Gemini
+            self._cancelled_calls.discard(call.id)
+            log.info("Gemini cancelled the %s call after it was sent; it finished and its result was not sent",
+                     call.name)
+            self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output),
+                                           (time.perf_counter() - received_at) * 1e3, error))
+            return
         result = p.FunctionResult(call.id, call.name, output=output if error is None else None,
                                   error={"message": error, **detail} if error else None)
         await self.transport.send(SendToolResponse((result,)))

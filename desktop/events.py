@@ -33,6 +33,10 @@ class EngineState(enum.StrEnum):
     CLOSED = "closed"
 
 
+# the READY state's detail when Gemini asked something and waits for the user's answer (waitingForInput)
+WAITING_FOR_YOU = "Gemini is waiting for your answer"
+
+
 @dataclass(frozen=True, slots=True)
 class StateChanged:
     state: EngineState

@@ -23,11 +23,11 @@ from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
-from desktop.config import ConfigError, MissingCredentials, Settings
+from desktop.config import ConfigError, MissingCredentials, Settings, spoken_languages
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
 from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
 from desktop.input_chain import input_chain, needs_half_duplex
-from desktop.instructions import SYSTEM_INSTRUCTION
+from desktop.instructions import system_instruction
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
@@ -42,6 +42,7 @@ from desktop.state.recorder import Recorder
 from desktop.state.store import NewerDatabase, Store, data_dir_for, open_store
 from desktop.tls import endpoint_context, loopback_identity
 from desktop.tracing import Tracer, tracing
+from desktop.vocabulary import CACHE_FILE, Vocabulary, build_vocabulary, code_folders
 
 OFFLINE_KEY = "offline-demo"
 
@@ -71,11 +72,16 @@ async def live_endpoint(settings: Settings, *, model_delay_s: float = 0.4) -> As
                     endpoint_context(settings.ca_file))
 
 
-def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | None = None) -> LiveConfig:
-    # hands-free turns are opened and closed by the local VAD with activity signals, like push-to-talk
+def live_config(settings: Settings, endpoints: Endpoints, tools: ToolHandler | None = None,
+                vocabulary: Vocabulary | None = None) -> LiveConfig:
+    # hands-free turns are opened and closed by the local VAD with activity signals, like push-to-talk.
+    # The spoken languages go as languageCodes (the SDK's languageHints is deprecated in their favour; none:
+    # Gemini detects the language), the names of the user's code as customVocabulary.
     setup = p.SetupOptions(model=settings.model, voice=settings.voice, language=settings.language,
-                           system_instruction=SYSTEM_INSTRUCTION, push_to_talk=True,
-                           tools=tuple(tools.declarations) if tools is not None else ())
+                           system_instruction=system_instruction(vocabulary), push_to_talk=True,
+                           tools=tuple(tools.declarations) if tools is not None else (),
+                           spoken_languages=spoken_languages(settings.spoken_languages),
+                           vocabulary=vocabulary.terms if vocabulary is not None else ())
     return LiveConfig(url=endpoints.live_url, api_key=endpoints.api_key, setup=setup,
                       setup_timeout_s=settings.setup_timeout_s, turn_timeout_s=settings.turn_timeout_s,
                       nudge_after_tool_response=settings.model.startswith("gemini-3"),
@@ -126,6 +132,18 @@ async def codegen_tools(settings: Settings, *, bus: EventBus | None = None, metr
         tools = CodegenTools(client, tracker, settings.confirm_before_create)
         stack.callback(tools.attach(bus))  # the user's turns and their answers to read-backs
         yield tools
+
+
+async def session_vocabulary(settings: Settings, tools: CodegenTools, bus: EventBus, *,
+                             keep: bool = True) -> Vocabulary:
+    """The names of the user's code for this session (``desktop.vocabulary``): bounded in time, what did not
+    answer comes from last time (``keep``: saved in the data dir for the next time; a session that records
+    nothing keeps nothing); each problem (a folder missing, CodeGen slow) is told once."""
+    vocabulary = await build_vocabulary(tools.client, code_folders(settings.code_folders),
+                                        cache=data_dir_for(settings) / CACHE_FILE if keep else None)
+    for problem in vocabulary.problems:
+        bus.emit(Notice(problem, kind="vocabulary"))
+    return vocabulary
 
 
 @contextlib.asynccontextmanager
@@ -238,7 +256,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if half_duplex and not settings.half_duplex:
             bus.emit(Notice(f"No echo cancellation ({echo_missing or 'turned off'}): the microphone is muted while "
                             "the assistant speaks; use headphones to talk over a reply", kind="audio"))
-        live = LiveClient(live_config(settings, endpoints, tools), metrics)
+        vocabulary = await session_vocabulary(settings, tools, bus, keep=record)
+        live = LiveClient(live_config(settings, endpoints, tools, vocabulary), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
                                                      hands_free=settings.ptt_mode == "hands-free",

@@ -13,11 +13,13 @@ import pytest
 
 from desktop.engine import EngineOptions, NullPlayer, SessionEngine
 from desktop.events import (
+    WAITING_FOR_YOU,
     EngineState,
     ErrorEvent,
     EventBus,
     Notice,
     Reconnected,
+    StateChanged,
     ToolCallFinished,
     TranscriptDelta,
     TurnFinished,
@@ -91,6 +93,7 @@ class InMemoryTransport:
 
 class Tools:
     declarations = (p.FunctionDeclaration("list_runs", "List runs", {"type": "OBJECT", "properties": {}}),)
+    state_changing = frozenset({"create_agent_run"})
 
     def __init__(self) -> None:
         self.calls: list[str] = []
@@ -183,6 +186,34 @@ async def test_a_tool_call_is_answered_and_a_cancellation_stops_it(rig):
     await until(lambda: any(e.call_id == "c2" for e in of(events, ToolCallFinished)))
     (cancelled,) = [e for e in of(events, ToolCallFinished) if e.call_id == "c2"]
     assert cancelled.error == "cancelled"
+
+
+async def test_a_cancelled_call_that_changes_something_finishes_but_its_result_is_never_sent(rig):
+    engine, transport, tools, events = rig
+    await engine.send_text("start a run")
+    transport.server(p.server_tool_call([p.FunctionCall("c3", "create_agent_run", {"prompt": "fix it"})]))
+    await until(lambda: tools.calls == ["create_agent_run"])
+    transport.server(p.server_tool_cancellation(["c3"]))  # 3.8: the user spoke during the BLOCKING call
+    tools.release.set()  # the request was already with CodeGen: it finishes
+    await until(lambda: any(e.call_id == "c3" for e in of(events, ToolCallFinished)))
+    (finished,) = [e for e in of(events, ToolCallFinished) if e.call_id == "c3"]
+    assert finished.error is None and finished.result == {"runs": []}  # shown with what it did
+    assert "ToolResponse" not in transport.kinds()  # ... and never sent to Gemini
+    transport.server(p.server_tool_cancellation(["c3", "unknown"]))  # late or foreign ids: nothing happens
+    assert not of(events, ErrorEvent)
+
+
+async def test_waiting_for_input_shows_in_the_ready_state_until_the_next_turn(rig):
+    engine, transport, _, events = rig
+    await engine.send_text("start a run")
+    transport.server(p.server_content(turn_complete=True, turn_complete_reason="NEED_MORE_INPUT",
+                                      waiting_for_input=True, interaction_status="IDLE"))
+    await until(lambda: engine.state is EngineState.READY)
+    assert of(events, StateChanged)[-1] == StateChanged(EngineState.READY, WAITING_FOR_YOU)
+    await engine.send_text("yes")
+    transport.server(p.server_content(turn_complete=True))
+    await until(lambda: len(of(events, TurnFinished)) == 2)
+    assert of(events, StateChanged)[-1] == StateChanged(EngineState.READY, "")
 
 
 async def test_a_timeout_ends_the_turn_and_a_fatal_error_the_session(rig):

@@ -658,11 +658,14 @@ class MainWindow(QMainWindow):
             EngineState.CLOSED: "Disconnected"}
 
     def _announce_state(self, state: EngineState, detail: str, muted: bool) -> None:
-        before, self._announced = self._announced, "muted" if muted else state.value
+        waiting = self.indicator.waiting_for_you  # Gemini asked something and waits for the answer
+        before, self._announced = self._announced, "muted" if muted else "waiting" if waiting else state.value
         if self._announced == before:
             return
         if muted:
             self.announcer.say("Microphone muted")
+        elif waiting:
+            self.announcer.say(detail)
         elif state is EngineState.ERROR:
             self._had_error = True
             self.announcer.say("Error" + (f": {detail}" if detail else ""), assertive=True)

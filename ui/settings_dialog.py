@@ -1,6 +1,7 @@
-"""Settings: keys (to the OS keyring, or for this session only), endpoints, model and voice, audio devices with a
-microphone test, noise suppression, VAD, push-to-talk key and mode, quality profile, confirmation before runs,
-spoken run updates, the check for a new version of the app.
+"""Settings: keys (to the OS keyring, or for this session only), endpoints, model and voice, the languages the
+user speaks, audio devices with a microphone test, noise suppression, VAD, push-to-talk key and mode, quality
+profile, confirmation before runs, spoken run updates, the code folders whose names Gemini should hear right, and
+the check for a new version of the app.
 
 ``SettingsDialog.apply()`` writes secrets through ``desktop.secrets`` and everything else through
 ``desktop.config.save_settings`` (which never writes a secret), and returns the new ``Settings``.  Without a
@@ -12,6 +13,7 @@ says which variable overrides it.
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from PySide6.QtCore import QSize, Qt, QTimer, Signal
@@ -56,7 +58,8 @@ VOICE_DETECTION = ("lenient: keeps every word", "relaxed", "balanced", "strict: 
 FIELD_LABELS = {"live_url": "Live endpoint", "model": "Model", "voice": "Voice", "codegen_org_id": "Organisation id",
                 "codegen_url": "CodeGen API URL", "input_device": "Microphone", "output_device": "Speaker",
                 "denoise": "Noise suppression", "denoise_level": "Suppression level", "vad_mode": "Voice detection",
-                "ptt_key": "Push-to-talk key", "ptt_mode": "Push-to-talk mode", "quality_profile": "Quality profile"}
+                "ptt_key": "Push-to-talk key", "ptt_mode": "Push-to-talk mode", "quality_profile": "Quality profile",
+                "spoken_languages": "You speak", "code_folders": "Code folders"}
 
 
 class ScrollingPage(QScrollArea):
@@ -297,6 +300,11 @@ class SettingsDialog(QDialog):
         form.addRow("Model", self.model)
         self.voice = _combo(VOICES, s.voice)
         form.addRow("Voice", self.voice)
+        self.spoken_languages = QLineEdit(s.spoken_languages)
+        self.spoken_languages.setPlaceholderText("empty: Gemini detects it")
+        self.spoken_languages.setToolTip("The languages you speak, as codes separated by commas, e.g. en-US, de-DE "
+                                         "(applies from the next session)")
+        form.addRow("You speak", self.spoken_languages)
         self._section(form, "CodeGen")
         self.codegen_token = QLineEdit(s.codegen_token or "")
         self.codegen_token.setEchoMode(QLineEdit.EchoMode.Password)
@@ -385,6 +393,13 @@ class SettingsDialog(QDialog):
                                       "about you or this computer); it never downloads or installs anything")
         form.addRow("App updates", self.check_updates)
 
+        self.code_folders = QLineEdit(s.code_folders)
+        self.code_folders.setPlaceholderText(f"e.g. ~/src/api{os.pathsep}~/src/web")
+        self.code_folders.setToolTip(f"Git repositories (separated by {os.pathsep!r}) whose repository and branch "
+                                     "names Gemini should hear right, with your CodeGen repositories (applies from "
+                                     "the next session)")
+        form.addRow("Code folders", self.code_folders)
+
     def _mark_env_overrides(self) -> None:
         """A field an environment variable sets is read-only, and says which variable overrides it."""
         fields: dict[str, QWidget] = {
@@ -451,7 +466,8 @@ class SettingsDialog(QDialog):
             ptt_key=self.ptt_key.key_name, ptt_mode=self.ptt_mode.currentText(),
             global_hotkey=self.global_hotkey.isChecked(), quality_profile=self.quality.currentText(),
             confirm_before_create=self.confirm.isChecked(), speak_run_updates=self.speak_updates.isChecked(),
-            check_updates=self.check_updates.isChecked())
+            check_updates=self.check_updates.isChecked(),
+            spoken_languages=self.spoken_languages.text().strip(), code_folders=self.code_folders.text().strip())
 
     def apply(self) -> Settings:
         """Store secrets in the keyring (unless for this session only) and the rest in the settings file; returns

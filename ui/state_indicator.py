@@ -13,7 +13,7 @@ from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPaintEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-from desktop.events import EngineState
+from desktop.events import WAITING_FOR_YOU, EngineState
 from ui import theme
 from ui.plain_text import tooltip
 
@@ -39,7 +39,16 @@ class StateIndicator(QWidget):
         self.set_state(EngineState.CONNECTING)
 
     def _look(self) -> tuple[str, str, bool]:
-        return theme.STARTING if self.starting else theme.look(self.state, self.muted)
+        if self.starting:
+            return theme.STARTING
+        if self.waiting_for_you:
+            return theme.YOUR_TURN
+        return theme.look(self.state, self.muted)
+
+    @property
+    def waiting_for_you(self) -> bool:
+        """Ready, and Gemini asked something: it waits for the user's answer (waitingForInput)."""
+        return self.state is EngineState.READY and self.detail == WAITING_FOR_YOU and not self.muted
 
     @property
     def label(self) -> str:
@@ -64,7 +73,7 @@ class StateIndicator(QWidget):
 
     def set_state(self, state: EngineState, detail: str = "", muted: bool = False) -> None:
         self.state, self.detail, self.muted, self.starting = state, detail, muted, False
-        animated = theme.look(state, muted)[2]
+        animated = self._look()[2]
         if animated and not self._pulse.isActive():
             self._pulse.start()
         elif not animated:

@@ -25,6 +25,7 @@ STATES: dict[EngineState, tuple[str, str, bool]] = {
 }
 
 MUTED: tuple[str, str, bool] = ("Muted", "warn", False)  # shown instead of Ready while the microphone is muted
+YOUR_TURN: tuple[str, str, bool] = ("Your turn", "ok", False)  # instead of Ready: Gemini waits for the answer
 STARTING: tuple[str, str, bool] = ("Starting…", "warn", True)  # the engine loads behind the first frame
 
 

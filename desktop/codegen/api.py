@@ -145,6 +145,7 @@ class Run:
     prompt: str = ""
     pull_requests: tuple[PullRequestInfo, ...] = ()
     marker: str = ""  # metadata[CREATE_MARKER]: the create request that started it (ours), else ""
+    repo: str = ""  # metadata["repo"]: the repository named when this app started it (a name or an id), else ""
 
     @property
     def category(self) -> RunCategory:
@@ -167,7 +168,7 @@ class Run:
                    created_at=_str(d, "created_at"), web_url=_str(d, "web_url"), result=_str(d, "result"),
                    summary=_str(d, "summary"), source_type=_str(d, "source_type"), prompt=prompt,
                    pull_requests=tuple(PullRequestInfo.from_json(p) for p in prs if isinstance(p, Mapping)),
-                   marker=_str(metadata, CREATE_MARKER))
+                   marker=_str(metadata, CREATE_MARKER), repo=_str(metadata, "repo"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,12 +182,48 @@ class RunPage:
 
     @classmethod
     def from_json(cls, d: Any, limit: int | None = None) -> RunPage:
-        if not isinstance(d, Mapping) or not isinstance(d.get("items"), list):
-            raise ShapeError("a run list without items")
-        raw, dropped = _cut(d["items"], limit)
-        items = tuple(Run.from_json(r) for r in raw)
+        items, dropped = _page_items(d, limit, Run.from_json, "run")
         return cls(items, _int(d, "total", len(items)), _int(d, "page", 1), _int(d, "size", len(items)),
                    _int(d, "pages", 1), dropped)
+
+
+@dataclass(frozen=True, slots=True)
+class Repo:
+    """A repository of the organisation (``GET /v1/organizations/{org_id}/repos``, ``RepoResponse``)."""
+
+    id: int
+    name: str
+    full_name: str = ""  # "owner/name"
+    description: str = ""
+    language: str = ""
+    archived: bool = False
+
+    @classmethod
+    def from_json(cls, d: Any) -> Repo:
+        if not isinstance(d, Mapping) or d.get("id") is None:
+            raise ShapeError("a repository without an id")
+        return cls(valid_id(d.get("id"), "repository id"), _str(d, "name"), _str(d, "full_name"),
+                   _str(d, "description"), _str(d, "language"), d.get("archived") is True)
+
+
+@dataclass(frozen=True, slots=True)
+class RepoPage:
+    items: tuple[Repo, ...]
+    total: int
+    dropped: int = 0  # items past the ``limit`` asked for (a service fault), not read
+
+    @classmethod
+    def from_json(cls, d: Any, limit: int | None = None) -> RepoPage:
+        items, dropped = _page_items(d, limit, Repo.from_json, "repository")
+        return cls(items, _int(d, "total", len(items)), dropped)
+
+
+def _page_items(d: Any, limit: int | None, parse: Any, what: str) -> tuple[tuple[Any, ...], int]:
+    """A page's items (at most ``limit``, each read by ``parse``) and how many more were sent."""
+    if not isinstance(d, Mapping) or not isinstance(d.get("items"), list):
+        raise ShapeError(f"a {what} list without items")
+    raw, dropped = _cut(d["items"], limit)
+    return tuple(parse(r) for r in raw), dropped
 
 
 def _cut(items: list[Any], limit: int | None) -> tuple[list[Any], int]:

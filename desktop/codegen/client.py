@@ -37,6 +37,7 @@ from desktop.codegen.api import (
     CREATE_MARKER,
     ERROR_KINDS,
     LogPage,
+    RepoPage,
     Run,
     RunPage,
     ShapeError,
@@ -254,6 +255,15 @@ class CodegenClient:
         self._check_page(page.dropped, len(page.items))
         for run in page.items:  # every listed run refreshes its own cache entry
             self._remember(run.id, run)
+        return page
+
+    async def list_repos(self, *, skip: int = 0, limit: int = 100) -> RepoPage:
+        """The organisation's repositories (one page; the standard rate limit)."""
+        limit = max(1, min(100, limit))
+        path = f"{self._org()}/repos?skip={skip}&limit={limit}"
+        raw = await self._coalesced(path, lambda: self._send("GET", path, "standard"))
+        page = _parse(RepoPage, raw, limit=limit)
+        self._check_page(page.dropped, len(page.items))
         return page
 
     async def get_logs(self, run_id: int, *, skip: int = 0, limit: int = 100, reverse: bool = False) -> LogPage:
@@ -541,6 +551,7 @@ def _run_json(run: Run) -> dict[str, Any]:
             "created_at": run.created_at, "web_url": run.web_url, "result": run.result, "summary": run.summary,
             "source_type": run.source_type,
             "metadata": {**({"prompt": run.prompt} if run.prompt else {}),
-                         **({CREATE_MARKER: run.marker} if run.marker else {})},
+                         **({CREATE_MARKER: run.marker} if run.marker else {}),
+                         **({"repo": run.repo} if run.repo else {})},
             "github_pull_requests": [{"id": p.id, "title": p.title, "url": p.url, "created_at": p.created_at,
                                       "head_branch_name": p.head_branch_name} for p in run.pull_requests]}

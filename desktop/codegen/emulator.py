@@ -1,6 +1,7 @@
 """A local CodeGen agent API server on loopback (asyncio + h11, HTTP/1.1 keep-alive; https:// with ``tls``).
 
-Real paths and shapes (see the API reference); runs advance through realistic statuses and log steps on a
+Real paths and shapes (see the API reference), the organisation's repositories (``DEMO_REPOS``, or the
+``repos`` given) included; runs advance through realistic statuses and log steps on a
 configurable clock (``step_s`` seconds of ``clock`` per step; 0 = finished at once); the documented rate
 limits are enforced with 429 + ``Retry-After``; ETag / If-None-Match answers 304; gzip when asked.
 Fault injection: ``5xx`` bursts, ``slow`` responses, ``drop`` (close without answering), ``lowercase``
@@ -55,6 +56,18 @@ SCRIPT: tuple[tuple[str, str, str, str], ...] = (
 )
 FAIL_STEP = ("ERROR", "ERROR", "The tests kept failing, so the agent stopped", "")
 DEFAULT_LIMITS = {"create": (10, 60.0), "standard": (60, 30.0), "logs": (60, 60.0)}
+# the demo organisation's repositories (RepoResponse): names of the kinds developers say aloud
+DEMO_REPOS: tuple[dict[str, Any], ...] = tuple(
+    {"id": 501 + i, "name": name, "full_name": f"acme/{name}", "description": description, "github_id": str(9100 + i),
+     "organization_id": 1, "visibility": "PRIVATE", "archived": False, "setup_status": "COMPLETE",
+     "language": language}
+    for i, (name, description, language) in enumerate((
+        ("api", "The public REST API and its login service", "Python"),
+        ("web-dashboard", "The customer dashboard", "TypeScript"),
+        ("payments-service", "Card payments and invoices", "Go"),
+        ("flaky-login-test", "A reproduction of the intermittent login test failure", "Python"),
+        ("infra-terraform", "Cloud infrastructure as code", "HCL"),
+    )))
 
 
 def _now_iso() -> str:
@@ -94,7 +107,8 @@ class CodegenEmulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, token: str | None = None,
                  org_id: int | None = None, step_s: float = 3.0, clock: Clock = time.monotonic,
                  limits: dict[str, tuple[int, float]] | None = None, run_allowance: int | None = None,
-                 state_path: Path | None = None, tls: ssl.SSLContext | None = None):
+                 state_path: Path | None = None, tls: ssl.SSLContext | None = None,
+                 repos: tuple[dict[str, Any], ...] = DEMO_REPOS):
         self.host, self.port = host, port
         self.tls = tls  # a server context: https:// (desktop.tls), else plain http://
         self.token, self.org_id = token, org_id
@@ -102,6 +116,7 @@ class CodegenEmulator:
         self.limits = {**DEFAULT_LIMITS, **(limits or {})}
         self.run_allowance = run_allowance
         self.runs: dict[int, EmuRun] = {}
+        self.repos = [dict(r) for r in repos]  # the organisation's repositories (RepoResponse shapes)
         self.stats = Stats()
         self.faults: dict[str, float] = {}
         self.windows: dict[str, deque[float]] = {name: deque() for name in self.limits}
@@ -299,6 +314,8 @@ class CodegenEmulator:
             return self._resume(org, data)
         if route == "list":
             return self._list(org, query, headers)
+        if route == "repos":
+            return self._repos(org, query, headers)
         run = self.runs.get(int(params["run"]))
         if run is None or run.org_id != org:
             return self._reply(404, {"message": f"Agent run {params['run']} not found", "status_code": 404})
@@ -385,6 +402,18 @@ class CodegenEmulator:
                 "pages": max(1, -(-len(runs) // limit))}
         return self._etagged(page, headers)
 
+    def _repos(self, org: int, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        try:
+            skip, limit = int(query.get("skip", 0)), int(query.get("limit", 100))
+        except ValueError:
+            return self._reply(422, {"detail": [{"msg": "skip and limit must be integers"}]})
+        if not 1 <= limit <= 100 or skip < 0:
+            return self._reply(422, {"detail": [{"msg": "limit must be 1-100 and skip >= 0"}]})
+        repos = [{**r, "organization_id": org} for r in self.repos]
+        page = {"items": repos[skip:skip + limit], "total": len(repos), "page": skip // limit + 1, "size": limit,
+                "pages": max(1, -(-len(repos) // limit))}
+        return self._etagged(page, headers)
+
     def _logs(self, run: EmuRun, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         try:
             skip, limit = int(query.get("skip", 0)), int(query.get("limit", 100))
@@ -442,6 +471,7 @@ _ROUTES = (
     ("POST", re.compile(r"^/v1/organizations/(?P<org>\d+)/agent/run/resume$"), "resume"),
     ("GET", re.compile(r"^/v1/organizations/(?P<org>\d+)/agent/run/(?P<run>\d+)$"), "get"),
     ("GET", re.compile(r"^/v1/organizations/(?P<org>\d+)/agent/runs$"), "list"),
+    ("GET", re.compile(r"^/v1/organizations/(?P<org>\d+)/repos$"), "repos"),
     ("GET", re.compile(r"^/v1/alpha/organizations/(?P<org>\d+)/agent/run/(?P<run>\d+)/logs$"), "logs"),
     ("GET", re.compile(r"^/demo/(?P<kind>runs|pulls)/(?P<run>\d+)$"), "demo"),
 )

@@ -47,6 +47,10 @@ _INT = {"type": "INTEGER"}
 _STR = {"type": "STRING"}
 _CONFIRMED = {"type": "BOOLEAN", "description": "true only in the turn in which the user answered yes to the "
               "read-back; prompt and repo/run_id must be exactly the ones read back"}
+# Every tool is BLOCKING: Gemini waits for its result before it speaks (a read-back must say exactly what
+# the tool returned; a status is the answer).  On 3.8 that also means new user input cancels a call under way
+# (toolCallCancellation): the engine then drops its result (see ``SessionEngine._on_tool_cancellation``).
+BLOCKING = "BLOCKING"
 DECLARATIONS: tuple[FunctionDeclaration, ...] = (
     FunctionDeclaration(
         "create_agent_run",
@@ -56,16 +60,16 @@ DECLARATIONS: tuple[FunctionDeclaration, ...] = (
             "prompt": {**_STR, "description": "what the agent should do, in the user's words"},
             "repo": {**_STR, "description": "repository name or numeric repo id, if the user named one"},
             "confirmed": _CONFIRMED},
-         "required": ["prompt"]}),
+         "required": ["prompt"]}, BLOCKING),
     FunctionDeclaration(
         "get_run_status", "Status of a CodeGen run (default: the latest run).",
-        {"type": "OBJECT", "properties": {"run_id": {**_INT, "description": "run id; omit for the latest"}}}),
+        {"type": "OBJECT", "properties": {"run_id": {**_INT, "description": "run id; omit for the latest"}}}, BLOCKING),
     FunctionDeclaration(
         "list_runs", "Recent CodeGen runs, newest first.",
         {"type": "OBJECT", "properties": {
             "limit": {**_INT, "description": "how many (1-20, default 5)"},
             "state": {**_STR, "enum": ["running", "done", "failed", "all"],
-                      "description": "only runs in this state (default all)"}}}),
+                      "description": "only runs in this state (default all)"}}}, BLOCKING),
     FunctionDeclaration(
         "resume_run",
         "Send a follow-up instruction to a CodeGen run (default: the latest run). Call first without "
@@ -75,13 +79,14 @@ DECLARATIONS: tuple[FunctionDeclaration, ...] = (
             "run_id": {**_INT, "description": "run id; omit for the latest"},
             "prompt": {**_STR, "description": "the follow-up instruction"},
             "confirmed": _CONFIRMED},
-         "required": ["prompt"]}),
+         "required": ["prompt"]}, BLOCKING),
     FunctionDeclaration(
         "get_run_logs", "The last steps a CodeGen run took (default: the latest run).",
         {"type": "OBJECT", "properties": {
             "run_id": {**_INT, "description": "run id; omit for the latest"},
-            "last": {**_INT, "description": "how many recent steps (1-20, default 5)"}}}),
+            "last": {**_INT, "description": "how many recent steps (1-20, default 5)"}}}, BLOCKING),
 )
+STATE_CHANGING = frozenset({"create_agent_run", "resume_run"})  # a call that may already have acted: never abandoned
 
 
 def _whole(value: Any) -> int | None:
@@ -216,6 +221,10 @@ class CodegenTools:
     def declarations(self) -> Sequence[FunctionDeclaration]:
         return DECLARATIONS
 
+    @property
+    def state_changing(self) -> frozenset[str]:
+        return STATE_CHANGING
+
     async def call(self, name: str, args: Mapping[str, Any]) -> Mapping[str, Any]:
         handler = {"create_agent_run": self.create_agent_run, "get_run_status": self.get_run_status,
                    "list_runs": self.list_runs, "resume_run": self.resume_run,
@@ -325,7 +334,8 @@ class CodegenTools:
     async def _create(self, prompt: str, repo: str) -> dict[str, Any]:
         repo_id = int(repo) if repo.isascii() and repo.isdigit() else None
         text = prompt if repo_id is not None or not repo else f"In the {repo} repository: {prompt}"
-        run = await self._client.create_run(text, repo_id=repo_id, metadata={"source": "gemini-codegen-desktop"})
+        run = await self._client.create_run(text, repo_id=repo_id, metadata={
+            "source": "gemini-codegen-desktop", **({"repo": repo} if repo else {})})
         if self.tracker is not None:
             self.tracker.track(run.id, prompt, focus=True)
         return {**run_result(run), "status": "started", "prompt": prompt, "repo": repo,

@@ -5,6 +5,9 @@ It speaks the real protocol (``protocol.py``) over a real WebSocket: path normal
 frames out, push-to-talk (activityStart/End) and automatic-VAD turns, a model delay before the first
 output, 24 kHz speech streamed faster than real time with output transcripts, tool calls from the rules
 in ``scenario.toml``, barge-in (``interrupted`` + ``toolCallCancellation``), session resumption handles,
+the Gemini 3.8 fields (``voiceActivity`` when speech starts and ends, ``interimInputTranscription`` before the
+final transcript, ``interactionStatus``, ``turnCompleteReason`` NEED_MORE_INPUT and ``waitingForInput`` after
+a question; on 3.8 only BLOCKING calls are cancelled by new input, older models cancel every pending call),
 ``goAway``, the Gemini 3.x "wait for input after a tool response" quirk, per-connection fault
 injection, and ``Conditions``: how the service misbehaves over a long session (goAway every few minutes,
 late pongs while generating, expiring resumption handles, resumes refused while the old socket is open,
@@ -57,6 +60,7 @@ _PATH_RE = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)
                       r"(BidiGenerateContent|BidiGenerateContentConstrained)$")
 _WORD_RE = re.compile(r"[a-z']+")
 MAX_CLIENT_MESSAGE = 1 << 20  # a client's largest message: setup with its tools (audio chunks are ~1 KB)
+QUESTIONS = frozenset({"confirm", "sorry", "unheard"})  # canned replies that ask the user something
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,7 @@ class EmulatorStats:
     deflate_offered: int = 0  # connections whose client offered permessage-deflate
     deflate_accepted: int = 0  # ... and that this server accepted it on
     heard_voiced: list[int] = field(default_factory=list)  # voiced 30 ms frames of each audio turn received
+    tool_responses: list[str] = field(default_factory=list)  # the call ids of the function responses received
 
 
 class _Conn:
@@ -142,6 +147,9 @@ class _Conn:
         self.in_activity = False
         self.reply: asyncio.Task[None] | None = None
         self.pending_calls: dict[str, asyncio.Future[p.FunctionResult]] = {}
+        self.blocking_calls: set[str] = set()  # pending calls that new input cancels
+        self.voice_heard = False  # voiceActivity ACTIVITY_START sent for the speech in progress
+        self.audio_ms = 0  # of this activity: voiceActivity's audioOffset
         self.input_after_tool = asyncio.Event()
         self.vad = webrtcvad.Vad(2)
         self.silence_ms = 0
@@ -221,7 +229,7 @@ class _Conn:
                 return False
             self.memory = SessionMemory(mem.pending_prompt, mem.turns)
             self.emu.stats.resumed += 1
-        self.setup = setup
+        self.setup = self.emu.last_setup = setup
         if "slow_setup" in self.faults:
             await asyncio.sleep(self.emu.stall_s)
         await self.send(p.SERVER_SETUP_COMPLETE)
@@ -250,6 +258,7 @@ class _Conn:
             if self.setup.push_to_talk:
                 if self.in_activity:
                     self.audio += msg.data
+                    await self._hear_voice(msg.data)
             else:
                 await self._auto_vad(msg.data)
         elif isinstance(msg, p.ClientActivityStart):
@@ -259,13 +268,15 @@ class _Conn:
             await self._barge_in()
             self.in_activity = True
             self.audio = bytearray()
+            self.audio_ms = 0
         elif isinstance(msg, p.ClientActivityEnd):
             if self.in_activity:
                 self.in_activity = False
+                await self._voice_ended()
                 self._start_reply(audio=bytes(self.audio))
         elif isinstance(msg, p.ClientAudioStreamEnd):
             if not self.setup.push_to_talk and self.heard_speech:
-                self._end_auto_turn()
+                await self._end_auto_turn()
         elif isinstance(msg, p.ClientText):
             self.input_after_tool.set()
             if msg.text.strip():
@@ -276,17 +287,37 @@ class _Conn:
                 await self._barge_in()
                 self._start_reply(text=msg.text)
         elif isinstance(msg, p.ClientToolResponse):
+            self.emu.stats.tool_responses.extend(r.id for r in msg.responses)
             for r in msg.responses:
                 fut = self.pending_calls.pop(r.id, None)
                 if fut and not fut.done():
                     fut.set_result(r)
 
+    async def _hear_voice(self, pcm: bytes) -> None:
+        """Push-to-talk: ``voiceActivity`` ACTIVITY_START at the first speech of the activity."""
+        if self.voice_heard:
+            self.audio_ms += len(pcm) // 32
+            return
+        for i in range(0, len(pcm) - 319, 320):  # 10 ms frames
+            self.audio_ms += 10
+            if not self.voice_heard and self.vad.is_speech(pcm[i:i + 320], 16000):
+                self.voice_heard = True
+                await self.send(p.server_voice_activity(True, self.audio_ms / 1000))
+
+    async def _voice_ended(self) -> None:
+        if self.voice_heard:
+            self.voice_heard = False
+            await self.send(p.server_voice_activity(False, self.audio_ms / 1000))
+
     async def _auto_vad(self, pcm: bytes) -> None:
         for i in range(0, len(pcm) - 319, 320):  # 10 ms frames
+            self.audio_ms += 10
             speech = self.vad.is_speech(pcm[i:i + 320], 16000)
             if speech:
                 if not self.heard_speech:
                     await self._barge_in()
+                    self.voice_heard = True
+                    await self.send(p.server_voice_activity(True, self.audio_ms / 1000))
                 self.heard_speech = True
                 self.silence_ms = 0
             elif self.heard_speech:
@@ -295,9 +326,10 @@ class _Conn:
             self.audio += pcm
             limit = self.setup.silence_duration_ms if self.setup and self.setup.silence_duration_ms else 500
             if self.silence_ms >= limit:
-                self._end_auto_turn()
+                await self._end_auto_turn()
 
-    def _end_auto_turn(self) -> None:
+    async def _end_auto_turn(self) -> None:
+        await self._voice_ended()
         audio = bytes(self.audio)
         self.audio = bytearray()
         self.heard_speech = False
@@ -309,9 +341,14 @@ class _Conn:
             self.reply.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
                 await self.reply
-            if self.pending_calls:
-                await self.send(p.server_tool_cancellation(list(self.pending_calls)))
-                self.pending_calls.clear()
+            # Gemini 3.8 cancels only BLOCKING calls (a NON_BLOCKING one goes on: its late result is taken);
+            # older models cancel every pending call
+            cancel = [cid for cid in self.pending_calls if cid in self.blocking_calls or not self._is_38()]
+            if cancel:
+                await self.send(p.server_tool_cancellation(cancel))
+                for cid in cancel:
+                    self.pending_calls.pop(cid, None)
+                    self.blocking_calls.discard(cid)
             await self.send(p.server_content(interrupted=True))
             await self.send(p.server_content(turn_complete=True))
 
@@ -328,6 +365,7 @@ class _Conn:
             return
         rule: Rule | None = None
         started = asyncio.get_running_loop().time()
+        await self.send(p.server_content(interaction_status="IN_PROGRESS"))
         if audio is not None:
             heard = await asyncio.to_thread(emu.phrasebook.match, audio)
             emu.stats.heard_voiced.append(heard.voiced)
@@ -337,6 +375,11 @@ class _Conn:
             elif text is None:
                 rule = emu.scenario.fallback
             if text and self.setup and self.setup.input_transcription:
+                # this stand-in recognises a turn whole: its interim transcripts (the words so far, each
+                # replacing the last) come just before the final transcript, not while the audio arrives
+                words = text.split()
+                for n in range(1, len(words)):
+                    await self.send(p.server_content(interim_text=" ".join(words[:n])))
                 half = len(text) // 2
                 cut = text.rfind(" ", 0, half) + 1 or half
                 await self.send(p.server_content(input_text=text[:cut]))
@@ -368,10 +411,13 @@ class _Conn:
         call = p.FunctionCall(f"call-{secrets.token_hex(4)}", rule.tool, args)
         fut: asyncio.Future[p.FunctionResult] = asyncio.get_running_loop().create_future()
         self.pending_calls[call.id] = fut
+        if self.setup and rule.tool in self.setup.blocking_tools:
+            self.blocking_calls.add(call.id)
         self.input_after_tool.clear()
         self.emu.stats.tool_calls += 1
         await self.send(p.server_tool_call([call]))
         result = await asyncio.wait_for(fut, self.emu.tool_timeout_s)
+        self.blocking_calls.discard(call.id)
         if self.emu.wait_for_input_after_tool and self.setup and self.setup.model.removeprefix("models/").startswith("gemini-3"):
             # Gemini 3.x quirk: no inference after a toolResponse until new realtime input arrives.
             with contextlib.suppress(TimeoutError):
@@ -409,7 +455,10 @@ class _Conn:
                 await self.ws.close(1011, "Internal error encountered.")
                 raise asyncio.CancelledError
             await asyncio.sleep(pause)
-        await self._finish(len(pcm) // 2 // 960)  # ~25 tokens per second of audio
+        await self._finish(len(pcm) // 2 // 960, question=say in QUESTIONS)  # ~25 tokens per s of audio
+
+    def _is_38(self) -> bool:
+        return self.setup is not None and self.setup.model.removeprefix("models/").startswith("gemini-3.8")
 
     def _extra_delay(self) -> float:
         """Context compression spikes and latency drift, by the session's turn count (resumption keeps it)."""
@@ -422,9 +471,12 @@ class _Conn:
             extra += cond.compress_delay_s
         return extra
 
-    async def _finish(self, response_tokens: int) -> None:
+    async def _finish(self, response_tokens: int, *, question: bool = False) -> None:
         await self.send(p.server_content(generation_complete=True))
-        await self.send(p.server_content(turn_complete=True))
+        # after a question the model waits for the user's answer (3.8): it says so with the turn's end
+        await self.send(p.server_content(turn_complete=True, interaction_status="IDLE",
+                                         turn_complete_reason="NEED_MORE_INPUT" if question else None,
+                                         waiting_for_input=question))
         self.memory.turns += 1
         await self.send(p.server_usage(25 * self.memory.turns, response_tokens))
         if self.setup and self.setup.resumption_requested:
@@ -465,6 +517,7 @@ class LiveEmulator:
         self.conditions = conditions or Conditions()
         self.deflate = deflate  # accept permessage-deflate when a client offers it (websockets' server defaults)
         self.sessions: dict[str, SessionMemory] = {}
+        self.last_setup: p.ClientSetup | None = None  # the latest setup a client sent (as it came, in ``raw``)
         self.stats = EmulatorStats()
         self._queued_faults: list[set[str]] = []
         self._server: Server | None = None

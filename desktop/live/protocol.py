@@ -65,14 +65,16 @@ class FunctionDeclaration:
     name: str
     description: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
-    non_blocking: bool = False
+    # BLOCKING: the model waits for the result (and 3.8 cancels the call when new user input arrives);
+    # NON_BLOCKING: it goes on talking.  None sends no behavior: 3.8 then treats the function as NON_BLOCKING.
+    behavior: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         decl: dict[str, Any] = {"name": self.name, "description": self.description}
         if self.parameters:
             decl["parameters"] = dict(self.parameters)
-        if self.non_blocking:
-            decl["behavior"] = "NON_BLOCKING"
+        if self.behavior:
+            decl["behavior"] = self.behavior
         return decl
 
 
@@ -93,6 +95,10 @@ class SetupOptions:
     activity_handling: str = "START_OF_ACTIVITY_INTERRUPTS"
     turn_coverage: str | None = "TURN_INCLUDES_ONLY_ACTIVITY"
     input_transcription: bool = True
+    # what the user speaks (BCP-47 codes; empty: the service detects it) and the words their speech should be
+    # heard as (repository and branch names): inputAudioTranscription.languageCodes / customVocabulary
+    spoken_languages: Sequence[str] = ()
+    vocabulary: Sequence[str] = ()
     output_transcription: bool = True
     session_resumption: bool = True
     resumption_handle: str | None = None
@@ -128,7 +134,12 @@ def setup_message(opts: SetupOptions) -> str:
         ric["turnCoverage"] = opts.turn_coverage
     setup["realtimeInputConfig"] = ric
     if opts.input_transcription:
-        setup["inputAudioTranscription"] = {}
+        transcription: dict[str, Any] = {}
+        if opts.spoken_languages:
+            transcription["languageCodes"] = list(opts.spoken_languages)
+        if opts.vocabulary:
+            transcription["customVocabulary"] = list(opts.vocabulary)
+        setup["inputAudioTranscription"] = transcription
     if opts.output_transcription:
         setup["outputAudioTranscription"] = {}
     if opts.session_resumption:
@@ -227,6 +238,13 @@ class InputTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class InterimInputTranscript:
+    """What the user is saying so far (replaced by the next one; the final words come as ``InputTranscript``)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class OutputTranscript:
     text: str
     finished: bool = False
@@ -244,7 +262,7 @@ class GenerationComplete:
 
 @dataclass(frozen=True, slots=True)
 class TurnComplete:
-    pass
+    reason: str = ""  # turnCompleteReason (e.g. NEED_MORE_INPUT), when the server gives one
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +305,7 @@ class Usage:
     total_tokens: int = 0
 
 
-ServerEvent = (SetupComplete | AudioChunk | InputTranscript | OutputTranscript | Interrupted
+ServerEvent = (SetupComplete | AudioChunk | InputTranscript | InterimInputTranscript | OutputTranscript | Interrupted
                | GenerationComplete | TurnComplete | WaitingForInput | ToolCall | ToolCallCancellation
                | GoAway | ResumptionUpdate | Usage)
 
@@ -395,6 +413,10 @@ def _server_content(sc: Mapping[str, Any]) -> list[ServerEvent]:
         if tr is not None:
             tr = _mapping(tr, key)
             events.append(cls(_text(_get(tr, "text"), f"{key}.text"), bool(_get(tr, "finished"))))
+    interim = _get(sc, "interimInputTranscription")
+    if interim is not None:
+        interim = _mapping(interim, "interimInputTranscription")
+        events.append(InterimInputTranscript(_text(_get(interim, "text"), "interimInputTranscription.text")))
     if _get(sc, "interrupted"):
         events.append(Interrupted())
     if _get(sc, "generationComplete"):
@@ -402,7 +424,9 @@ def _server_content(sc: Mapping[str, Any]) -> list[ServerEvent]:
     if _get(sc, "waitingForInput"):
         events.append(WaitingForInput())
     if _get(sc, "turnComplete"):
-        events.append(TurnComplete())
+        reason = _get(sc, "turnCompleteReason")
+        events.append(TurnComplete(reason if isinstance(reason, str) else ""))
+    # interactionStatus, groundingMetadata and fields newer than this client: nothing to do, no event
     return events
 
 
@@ -488,6 +512,9 @@ class ClientSetup:
     output_transcription: bool
     silence_duration_ms: int | None
     raw: Mapping[str, Any]
+    blocking_tools: tuple[str, ...] = ()  # declared "behavior": "BLOCKING"
+    spoken_languages: tuple[str, ...] = ()  # inputAudioTranscription.languageCodes
+    vocabulary: tuple[str, ...] = ()  # inputAudioTranscription.customVocabulary
 
 
 @dataclass(frozen=True, slots=True)
@@ -541,6 +568,13 @@ def parse_client_message(data: bytes | str) -> ClientEvent:
         raise ProtocolError(f"malformed client message: {exc}") from exc
 
 
+def _strings(obj: Mapping[str, Any], camel: str) -> tuple[str, ...]:
+    values = _get(obj, camel) or []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise ProtocolError(f"{camel} must be a list of strings")
+    return tuple(values)
+
+
 def _parse_client(data: bytes | str) -> ClientEvent:
     msg = _load(data)
     if len(msg) != 1:
@@ -554,9 +588,14 @@ def _parse_client(data: bytes | str) -> ClientEvent:
         ric = _mapping(_get(body, "realtimeInputConfig"), "realtimeInputConfig")
         aad = _mapping(_get(ric, "automaticActivityDetection"), "automaticActivityDetection")
         names: list[str] = []
+        blocking: list[str] = []
         for tool in _get(body, "tools") or []:
             for decl in _get(_mapping(tool, "tool"), "functionDeclarations") or []:
-                names.append(_text(_get(_mapping(decl, "functionDeclaration"), "name"), "name"))
+                decl = _mapping(decl, "functionDeclaration")
+                names.append(_text(_get(decl, "name"), "name"))
+                if _get(decl, "behavior") == "BLOCKING":
+                    blocking.append(names[-1])
+        transcription = _mapping(_get(body, "inputAudioTranscription"), "inputAudioTranscription")
         sr = _get(body, "sessionResumption")
         handle = _get(_mapping(sr, "sessionResumption"), "handle") if sr is not None else None
         silence = _get(aad, "silenceDurationMs")
@@ -565,7 +604,9 @@ def _parse_client(data: bytes | str) -> ClientEvent:
             resumption_requested=sr is not None, resumption_handle=handle or None,
             input_transcription=_get(body, "inputAudioTranscription") is not None,
             output_transcription=_get(body, "outputAudioTranscription") is not None,
-            silence_duration_ms=int(silence) if silence is not None else None, raw=body)
+            silence_duration_ms=int(silence) if silence is not None else None, raw=body,
+            blocking_tools=tuple(blocking), spoken_languages=_strings(transcription, "languageCodes"),
+            vocabulary=_strings(transcription, "customVocabulary"))
     if key in ("realtimeInput", "realtime_input"):
         fields = [k for k, v in body.items() if v is not None]
         if len(fields) != 1:
@@ -619,13 +660,16 @@ def server_audio(pcm: bytes, rate: int = OUTPUT_RATE) -> str:
             % rate + base64.b64encode(pcm).decode("ascii") + '"}}]}}}')
 
 
-def server_content(*, input_text: str | None = None, input_finished: bool = False,
+def server_content(*, input_text: str | None = None, input_finished: bool = False, interim_text: str | None = None,
                    output_text: str | None = None, interrupted: bool = False,
                    generation_complete: bool = False, turn_complete: bool = False,
-                   waiting_for_input: bool = False) -> str:
+                   turn_complete_reason: str | None = None, waiting_for_input: bool = False,
+                   interaction_status: str | None = None) -> str:
     sc: dict[str, Any] = {}
     if input_text is not None:
         sc["inputTranscription"] = {"text": input_text, **({"finished": True} if input_finished else {})}
+    if interim_text is not None:
+        sc["interimInputTranscription"] = {"text": interim_text}
     if output_text is not None:
         sc["outputTranscription"] = {"text": output_text}
     if interrupted:
@@ -636,7 +680,19 @@ def server_content(*, input_text: str | None = None, input_finished: bool = Fals
         sc["waitingForInput"] = True
     if turn_complete:
         sc["turnComplete"] = True
+    if turn_complete_reason:
+        sc["turnCompleteReason"] = turn_complete_reason
+    if interaction_status:
+        sc["interactionStatus"] = interaction_status
     return _dumps({"serverContent": sc})
+
+
+def server_voice_activity(start: bool, audio_offset_s: float | None = None) -> str:
+    """Top-level ``voiceActivity``: the service heard speech start or end (``audioOffset``: a Duration)."""
+    body: dict[str, Any] = {"voiceActivityType": "ACTIVITY_START" if start else "ACTIVITY_END"}
+    if audio_offset_s is not None:
+        body["audioOffset"] = f"{audio_offset_s:.3f}s"
+    return _dumps({"voiceActivity": body})
 
 
 def server_tool_call(calls: Iterable[FunctionCall]) -> str:

@@ -34,6 +34,19 @@ async def test_every_endpoint(emulator, make_client):
     assert emulator.stats.connections == 2  # keep-alive: one pooled connection per client for 6 requests
 
 
+async def test_repositories_are_listed_and_checked_against_the_limit(emulator, make_client):
+    client = make_client()
+    page = await client.list_repos()
+    assert [r.name for r in page.items] == ["api", "web-dashboard", "payments-service", "flaky-login-test",
+                                            "infra-terraform"]
+    assert page.items[0].full_name == "acme/api" and page.items[0].language == "Python" and page.total == 5
+    assert [r.name for r in (await client.list_repos(skip=3, limit=1)).items] == ["flaky-login-test"]
+    emulator.repos.append({"id": 0, "name": "bad id"})
+    with pytest.raises(CodegenError, match="repository id"):
+        await client.list_repos()
+    assert emulator.stats.by_route["repos"] == 3
+
+
 async def test_bad_token_is_an_auth_error(emulator, make_client):
     with pytest.raises(CodegenError) as err:
         await make_client(token="wrong").list_runs()

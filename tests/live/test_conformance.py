@@ -22,14 +22,17 @@ RUN_NEWS = Report((RunNews(1001, Outcome.DONE, pull_requests=(
     RunNews(1002, Outcome.FAILED, "The tests kept failing.")), spoken=True)
 
 TOOLS = [p.FunctionDeclaration("get_run_status", "status of a run",
-                               {"type": "OBJECT", "properties": {"run_id": {"type": "INTEGER"}}}, non_blocking=True)]
+                               {"type": "OBJECT", "properties": {"run_id": {"type": "INTEGER"}}}, behavior="NON_BLOCKING")]
 
 
 def _client_messages() -> list[str]:
     full = p.SetupOptions(system_instruction="be brief", tools=TOOLS, resumption_handle="h",
                           start_sensitivity="START_SENSITIVITY_HIGH", end_sensitivity="END_SENSITIVITY_LOW",
                           prefix_padding_ms=20, silence_duration_ms=100)
+    vocabulary = p.SetupOptions(spoken_languages=("en-US", "es-419"), vocabulary=("flaky-login-test", "acme", "api"),
+                                tools=[p.FunctionDeclaration("list_runs", "runs", behavior="BLOCKING")])
     return [p.setup_message(full), p.setup_message(p.SetupOptions(push_to_talk=False, voice=None, language=None)),
+            p.setup_message(vocabulary),
             p.audio_message(b"\x00\x01" * 320), p.text_input("hi"), p.ACTIVITY_START, p.ACTIVITY_END,
             p.AUDIO_STREAM_END, p.client_content("hello"),
             p.tool_response([p.FunctionResult("c1", "get_run_status", {"speech": "ok"}, scheduling="WHEN_IDLE",
@@ -108,7 +111,10 @@ async def test_every_server_message_validates_with_sdk_types():
         kinds |= set(body) | set(body.get("serverContent", {}))
     for expected in ("setupComplete", "serverContent", "toolCall", "goAway", "sessionResumptionUpdate",
                      "usageMetadata", "modelTurn", "inputTranscription", "outputTranscription", "interrupted",
-                     "generationComplete", "turnComplete"):
+                     "generationComplete", "turnComplete",
+                     # Gemini 3.8: voice activity, interim transcripts, interaction status, a question's end
+                     "voiceActivity", "interimInputTranscription", "interactionStatus", "turnCompleteReason",
+                     "waitingForInput"):
         assert expected in kinds, expected
 
 

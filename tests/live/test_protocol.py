@@ -1,9 +1,13 @@
 import base64
 import json
+import logging
 
 import pytest
+from google.genai import types
 
+from desktop.events import ErrorEvent
 from desktop.live import protocol as p
+from desktop.live.session import LiveSession
 
 
 def test_audio_message_is_exact_json_without_dumps():
@@ -16,7 +20,7 @@ def test_audio_message_is_exact_json_without_dumps():
 
 def test_setup_carries_every_field():
     opts = p.SetupOptions(model="gemini-3.8-live", system_instruction="be brief", resumption_handle="h1",
-                          tools=[p.FunctionDeclaration("f", "does f", {"type": "OBJECT", "properties": {}}, True)],
+                          tools=[p.FunctionDeclaration("f", "does f", {"type": "OBJECT", "properties": {}}, "NON_BLOCKING")],
                           start_sensitivity="START_SENSITIVITY_HIGH", silence_duration_ms=100, prefix_padding_ms=20)
     setup = json.loads(p.setup_message(opts))["setup"]
     assert setup["model"] == "models/gemini-3.8-live"
@@ -86,3 +90,45 @@ def test_url_building_and_path_normalisation():
     assert p.live_url("wss://x.googleapis.com/") == (
         "wss://x.googleapis.com/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent")
     assert p.normalise_path("//ws//a.b?key=1") == "/ws/a.b"
+
+
+def test_setup_carries_the_spoken_languages_and_the_vocabulary():
+    setup = json.loads(p.setup_message(p.SetupOptions(spoken_languages=("en-US", "de-DE"),
+                                                      vocabulary=("flaky-login-test", "acme"))))["setup"]
+    assert setup["inputAudioTranscription"] == {"languageCodes": ["en-US", "de-DE"],
+                                                "customVocabulary": ["flaky-login-test", "acme"]}
+    config = types.AudioTranscriptionConfig.model_validate(setup["inputAudioTranscription"])
+    assert config.custom_vocabulary == ["flaky-login-test", "acme"] and config.language_codes == ["en-US", "de-DE"]
+    assert json.loads(p.setup_message(p.SetupOptions()))["setup"]["inputAudioTranscription"] == {}
+    parsed = p.parse_client_message(p.setup_message(p.SetupOptions(
+        spoken_languages=("fr-FR",), vocabulary=("api",),
+        tools=[p.FunctionDeclaration("f", "does f", behavior="BLOCKING"), p.FunctionDeclaration("g", "does g")])))
+    assert parsed.spoken_languages == ("fr-FR",) and parsed.vocabulary == ("api",) and parsed.blocking_tools == ("f",)
+
+
+GEMINI_38_FRAMES = [
+    p.server_voice_activity(True, 0.12),
+    '{"voiceActivityDetectionSignal": {"vadSignalType": "VAD_SIGNAL_TYPE_SOS"}}',
+    p.server_content(interaction_status="IN_PROGRESS"),
+    p.server_content(interim_text="what is the"),
+    '{"serverContent": {"outputTranscription": {"text": "hi"}, "someFieldFromTomorrow": {"a": 1}}}',
+    p.server_voice_activity(False, 1.5),
+    p.server_content(turn_complete=True, turn_complete_reason="NEED_MORE_INPUT", waiting_for_input=True,
+                     interaction_status="IDLE"),
+]
+
+
+def test_gemini_38_fields_are_read_or_passed_over_without_a_word(caplog):
+    session = LiveSession(p.SetupOptions())
+    session.connection_made(0.0)
+    with caplog.at_level(logging.DEBUG):
+        for frame in GEMINI_38_FRAMES:
+            if "Tomorrow" not in frame:  # the shapes the SDK knows (the last one: a field newer than it)
+                types.LiveServerMessage.model_validate(json.loads(frame))
+            session.receive_data(frame, 1.0)
+    events = session.events_received()
+    assert [type(e).__name__ for e in events] == ["InterimInputTranscript", "OutputTranscript", "WaitingForInput",
+                                                  "TurnComplete"]
+    assert events[0] == p.InterimInputTranscript("what is the") and events[-1] == p.TurnComplete("NEED_MORE_INPUT")
+    assert not [e for e in events if isinstance(e, ErrorEvent)] and session.guard.malformed == 0
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]

@@ -60,3 +60,20 @@ def test_state_changes_are_announced(qtbot, window):
     count = len(said)
     win.on_state("error", "The service closed the connection")
     assert len(said) == count  # said once, not again for the same state
+
+
+def test_a_question_from_gemini_shows_and_says_that_it_is_your_turn(qtbot, window):
+    """After a question the Live stand-in says it waits for the user (waitingForInput, as 3.8 does): the
+    state pill reads "Your turn" instead of "Ready" and a screen reader hears it; the next turn clears it."""
+    from desktop.events import WAITING_FOR_YOU
+
+    win = window
+    said = win.announcer.said
+    win.text.setText("purple elephant")  # not understood: the stand-in asks the user to say it again
+    qtbot.keyPress(win.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: win.indicator.label == "Your turn", timeout=15_000)
+    assert win.state == "ready" and said[-1] == (WAITING_FOR_YOU, False)
+    turns = len(win.conversation.bubbles)
+    win.text.setText("list my runs")  # a request that is answered, not asked back
+    qtbot.keyPress(win.text, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(win.conversation.bubbles) > turns and win.indicator.label == "Ready", timeout=15_000)

@@ -60,6 +60,29 @@ def test_bad_values_are_one_clear_line_and_nothing_is_saved(qtbot, themed_app, m
     qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
     assert "Live endpoint: 'ftp://example' must start with ws:// or wss://" in dlg.error.text()
     assert not settings_path().exists()
+    dlg.live_url.setText(Settings().live_url)
+    dlg.spoken_languages.setText("en-US, Deutsch")
+    qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
+    assert "You speak: 'Deutsch' is not a language code like en-US or de-DE" in dlg.error.text()
+    assert not settings_path().exists()
+
+
+def test_spoken_languages_and_code_folders_are_saved_for_the_next_session(qtbot, themed_app, memory_keyring, tmp_path):
+    import os
+
+    from desktop.config import applies
+
+    dlg = SettingsDialog(Settings())
+    qtbot.addWidget(dlg)
+    assert dlg.spoken_languages.text() == "en-US"
+    folders = os.pathsep.join([str(tmp_path / "api"), str(tmp_path / "missing-for-now")])
+    dlg.spoken_languages.setText("en-US, de-DE")
+    dlg.code_folders.setText(folders)
+    qtbot.mouseClick(dlg.save, Qt.MouseButton.LeftButton)
+    assert dlg.result() == SettingsDialog.DialogCode.Accepted
+    back = load_settings()
+    assert (back.spoken_languages, back.code_folders) == ("en-US, de-DE", folders)
+    assert applies("spoken_languages") == applies("code_folders") == "session"  # the next Gemini session
 
 
 def test_window_applies_key_change_and_add_keys_opens_settings(qtbot, window):
