@@ -37,6 +37,7 @@ from desktop.events import (
     TranscriptDelta,
     TurnFinished,
     TurnStarted,
+    UsageReported,
 )
 from desktop.live import protocol as p
 from desktop.live.client import LiveTransport
@@ -176,6 +177,7 @@ class Turn:
     replayed: bool = False
     retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
     error: str | None = None  # why the turn failed (timeout, connection reset...), when it did
+    usage: p.Usage = field(default_factory=p.Usage)  # tokens Gemini reported for it so far
 
     @property
     def timings_ms(self) -> dict[str, float]:
@@ -215,6 +217,7 @@ class SessionEngine:
         self.state = EngineState.CLOSED
         self.turn: Turn | None = None
         self.turns = 0
+        self.usage = p.Usage()  # tokens Gemini reported in this session (every turn's, added up)
         self._outbox: deque[tuple[Command, float]] = deque()
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -243,9 +246,10 @@ class SessionEngine:
             p.ToolCallCancellation: self._on_tool_cancellation,
             p.Interrupted: self._on_interrupted,
             p.TurnComplete: self._on_turn_complete,
+            p.Usage: self._on_usage,
             Reconnected: self._on_reconnected,
             ErrorEvent: self._on_error,
-        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage: nothing to do here
+        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway: nothing to do here
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: EngineState, detail: str = "") -> None:
@@ -669,6 +673,14 @@ class SessionEngine:
             return
         self.player.end_of_turn()
         self._finish_turn()
+
+    def _on_usage(self, ev: p.Usage) -> None:
+        """Counted for the turn in progress (the report may come with, or just after, its turnComplete)."""
+        self.usage = self.usage + ev
+        turn = self.turn
+        if turn is not None:
+            turn.usage = turn.usage + ev
+        self.bus.emit(UsageReported(turn.id if turn else 0, ev, turn.usage if turn else ev, self.usage))
 
     def _on_reconnected(self, ev: Reconnected) -> None:  # (the transport counts reconnects)
         self._interrupting = False  # a new connection does not end the old one's reply

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from desktop.live.usage import BadUsage, Usage, parse_usage, usage_message
+
 DEFAULT_MODEL = "gemini-3.8-live"
 DEFAULT_ENDPOINT = "wss://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
@@ -280,13 +282,6 @@ class ResumptionUpdate:
     resumable: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    response_tokens: int = 0
-    total_tokens: int = 0
-
-
 ServerEvent = (SetupComplete | AudioChunk | InputTranscript | OutputTranscript | Interrupted
                | GenerationComplete | TurnComplete | WaitingForInput | ToolCall | ToolCallCancellation
                | GoAway | ResumptionUpdate | Usage)
@@ -348,18 +343,6 @@ def parse_duration(value: Any) -> float:
         if m:
             return float(m.group(1))
     raise ProtocolError(f"bad duration {value!r}")
-
-
-def _int(value: Any, what: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise ProtocolError(f"{what} must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():  # int64 travels as a string in proto-JSON
-        return int(value)
-    raise ProtocolError(f"{what} must be an integer")
 
 
 def _load(data: bytes | bytearray | memoryview | str) -> Mapping[str, Any]:
@@ -459,10 +442,10 @@ def _parse_server(data: bytes | bytearray | memoryview | str) -> list[ServerEven
         events.append(ResumptionUpdate(_text(_get(ru, "newHandle"), "newHandle"), bool(_get(ru, "resumable"))))
     um = _get(msg, "usageMetadata")
     if um is not None:
-        um = _mapping(um, "usageMetadata")
-        events.append(Usage(_int(_get(um, "promptTokenCount"), "promptTokenCount"),
-                            _int(_get(um, "responseTokenCount"), "responseTokenCount"),
-                            _int(_get(um, "totalTokenCount"), "totalTokenCount")))
+        try:
+            events.append(parse_usage(um))
+        except BadUsage:  # one bad report costs that report only: the rest of the message stands
+            pass
     if not events and not (msg.keys() & _KNOWN_EMPTY_OK):
         raise ProtocolError(f"unknown server message with keys {sorted(msg)[:5]}")
     return events
@@ -622,7 +605,7 @@ def server_audio(pcm: bytes, rate: int = OUTPUT_RATE) -> str:
 def server_content(*, input_text: str | None = None, input_finished: bool = False,
                    output_text: str | None = None, interrupted: bool = False,
                    generation_complete: bool = False, turn_complete: bool = False,
-                   waiting_for_input: bool = False) -> str:
+                   waiting_for_input: bool = False, usage: Usage | None = None) -> str:
     sc: dict[str, Any] = {}
     if input_text is not None:
         sc["inputTranscription"] = {"text": input_text, **({"finished": True} if input_finished else {})}
@@ -636,6 +619,8 @@ def server_content(*, input_text: str | None = None, input_finished: bool = Fals
         sc["waitingForInput"] = True
     if turn_complete:
         sc["turnComplete"] = True
+    if usage is not None:
+        return _dumps({"serverContent": sc, "usageMetadata": usage_message(usage)})
     return _dumps({"serverContent": sc})
 
 
@@ -658,7 +643,3 @@ def server_resumption_update(handle: str, resumable: bool) -> str:
         body["newHandle"] = handle
     return _dumps({"sessionResumptionUpdate": body})
 
-
-def server_usage(prompt: int, response: int) -> str:
-    return _dumps({"usageMetadata": {"promptTokenCount": prompt, "responseTokenCount": response,
-                                     "totalTokenCount": prompt + response}})
