@@ -1,0 +1,51 @@
+"""The header's cost line: this session's and today's tokens with their estimated price, in one line.
+
+Plain text (our own numbers, shown the way service text is: ``PlainLabel``), elided when the window is
+narrow, and never the reason the window is wider: the whole line is the accessible name and the tool tip
+says it all (by side, the price table's date and where to change it).  Hidden until the first totals come.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from desktop.cost_meter import cost_details, cost_line
+from desktop.events import CostUpdate
+from desktop.pricing import PriceTable
+from ui.plain_text import PlainLabel, tooltip
+
+
+class CostLine(PlainLabel):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("", parent)
+        self.line = ""
+        self.setProperty("muted", True)
+        self.setStyleSheet("font-size: 9pt;")
+        self.setMinimumWidth(1)  # elided rather than widening the header
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.setAccessibleName("Estimated cost")
+        self.hide()
+
+    def show_update(self, update: CostUpdate, prices: PriceTable | None = None) -> None:
+        self.line = cost_line(update)
+        details = cost_details(update, prices)
+        self.setAccessibleName(self.line)
+        self.setAccessibleDescription(details)
+        self.setToolTip(tooltip(details))
+        self._fit()
+        self.show()
+
+    def sizeHint(self):  # noqa: N802 - Qt API: the whole line, whatever is painted now
+        hint = super().sizeHint()
+        hint.setWidth(self.fontMetrics().horizontalAdvance(self.line) + 4)
+        return hint
+
+    def resizeEvent(self, e) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(e)
+        self._fit()
+
+    def _fit(self) -> None:
+        elided = self.fontMetrics().elidedText(self.line, Qt.TextElideMode.ElideRight, max(1, self.width()))
+        if elided != self.text():
+            self.setText(elided)
