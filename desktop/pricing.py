@@ -94,7 +94,7 @@ def parse_prices(data: Any, source: str) -> tuple[PriceTable, list[str]]:
     for key, value in data.items():
         if key in ("date", "source"):
             if isinstance(value, str) and value.strip() and len(value) <= 200:
-                table = replace(table, **{key: value.strip()})
+                table = replace(table, date=value.strip()) if key == "date" else replace(table, source=value.strip())
             else:
                 problems.append(f"{where}: {key} must be short text, got {value!r}; using the default")
             continue

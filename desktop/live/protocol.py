@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from desktop.live.usage import BadUsage, Usage, parse_usage, usage_message
+from desktop.live.usage import BadUsage, parse_usage, usage_message
+from desktop.live.usage import Usage as Usage  # a server event: part of this module's API
 
 DEFAULT_MODEL = "gemini-3.8-live"
 DEFAULT_ENDPOINT = "wss://generativelanguage.googleapis.com"
