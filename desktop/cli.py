@@ -30,14 +30,17 @@ from desktop.commands import (
     tls_from_args,
     window_flags,
 )
+from desktop.cost_meter import cost_line
 from desktop.events import (
     AudioLevel,
+    CostUpdate,
     EventBus,
     MetricsSnapshot,
     ProfileChanged,
     TurnFinished,
 )
 from desktop.live import conditions
+from desktop.live.usage import Usage
 from desktop.problems import BAD_INPUT, describe, one_line
 from desktop.redaction import SECRETS, install_log_redaction
 from desktop.run_watch import RunWatch
@@ -208,7 +211,8 @@ def _event_record(ev: Any) -> dict[str, Any]:
     if dataclasses.is_dataclass(ev):
         for f in dataclasses.fields(ev):
             value = getattr(ev, f.name)
-            rec[f.name] = dict(value) if hasattr(value, "items") else value
+            rec[f.name] = value.as_dict() if isinstance(value, Usage) else dict(value) if hasattr(value, "items") \
+                else value
     return rec
 
 
@@ -257,9 +261,11 @@ async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace
     t0 = time.perf_counter()
     finished: list[TurnFinished] = []
     profile: list[ProfileChanged] = []
+    costs: list[CostUpdate] = []
     bus.subscribe(lambda ev: _print_event(ev, args.json, t0))
     bus.on(TurnFinished, finished.append)
     bus.on(ProfileChanged, profile.append)
+    bus.on(CostUpdate, costs.append)
     runs = RunWatch(bus)
     wait_s = settings.turn_timeout_s + 30
     async with open_session(settings, bus=bus, metrics=metrics) as session:
@@ -295,7 +301,9 @@ async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace
                "lost_history_items": lost, "error": problem, "voice_latency_ms": voice, "stages": timings,
                "counters": {k: v for k, v in snap.counters.items() if v},
                "profile": profile[-1].profile if profile else None,
-               "profile_reason": profile[-1].reason if profile else None, "network": network}
+               "profile_reason": profile[-1].reason if profile else None, "network": network,
+               "usage": engine.usage.as_dict(), "estimated_cost": _estimated_cost(costs[-1] if costs else None,
+                                                                                 settings)}
     if args.json:
         print(json.dumps(SECRETS(summary)), flush=True)
     else:
@@ -320,10 +328,21 @@ async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace
             if rates:
                 print("  " + ", ".join(f"{human_bytes(rates[k])} {what}" for k, what in named if k in rates)
                       + " (TLS estimate)")
+        if costs:
+            print(cost_line(costs[-1]))
         print("result:", "turn completed" if ok else "failed")
     if problem:
         print_error(problem)
     return 0 if ok else 1
+
+
+def _estimated_cost(cost: CostUpdate | None, settings: Settings) -> dict[str, Any] | None:
+    """The estimated price of this session's and today's tokens, and the price table it came from."""
+    if cost is None:
+        return None
+    return {"session_usd": round(cost.session_usd, 6), "today_usd": round(cost.today_usd, 6),
+            "today_tokens": cost.today.total_tokens, "day": cost.day, "prices_date": cost.prices_date,
+            "prices_source": settings.prices.source}
 
 
 def _frame_at(seconds: float | None) -> int | None:

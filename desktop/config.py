@@ -25,6 +25,7 @@ from desktop import APP_NAME
 from desktop.egress import plain_url_problem
 from desktop.live.protocol import DEFAULT_API_VERSION, DEFAULT_ENDPOINT, DEFAULT_MODEL
 from desktop.live.wire import COMPRESSION_CHOICES
+from desktop.pricing import DEFAULT_PRICES, PriceTable, parse_prices
 from desktop.private_files import secure_folder, write_private
 from desktop.redaction import remember_secrets
 
@@ -135,6 +136,8 @@ class Settings:
     check_updates: bool = _setting(True, LIVE)
     # the release feed (GitHub's releases API shape); none: the releases of the repository the build came from
     update_feed_url: str | None = _setting(None, LAUNCH)
+    # the estimated price of tokens (desktop.pricing): the settings file's [prices] table over the defaults
+    prices: PriceTable = _setting(DEFAULT_PRICES, SESSION, compare=False, repr=False)
     # what was wrong in the settings file (each bad value fell back to its default): told once at start
     file_problems: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
@@ -154,7 +157,9 @@ class Settings:
         return [v for v in (getattr(self, n) for n in SECRET_FIELDS) if v]
 
 
-NOT_SETTINGS = ("file_problems",)  # fields that describe the load, not a setting (never read, never saved)
+# fields that are not one flat setting: the load's problems (never saved) and the price table (a TOML table of
+# its own, read from the file only and saved back as it was)
+NOT_SETTINGS = ("file_problems", "prices")
 FIELD_TYPES = {f.name: f.type for f in fields(Settings) if f.name not in NOT_SETTINGS}
 APPLIES_WHEN = {f.name: f.metadata["applies"] for f in fields(Settings) if f.name not in NOT_SETTINGS}
 
@@ -347,6 +352,10 @@ def _read_file(path: Path) -> tuple[dict[str, Any], list[str]]:
         name = key.replace("-", "_")
         if name in SECRET_FIELDS:
             continue  # never taken from the file, even if someone wrote one there
+        if name == "prices":
+            out["prices"], price_problems = parse_prices(value, str(path))
+            problems += price_problems
+            continue
         if name in FIELD_TYPES:
             try:
                 out[name] = _coerce(name, value, str(path))
@@ -426,4 +435,6 @@ def save_settings(settings: Settings, path: Path | None = None) -> Path:
     data = {name: getattr(settings, name) for name in FIELD_TYPES
             if name not in SECRET_FIELDS and name != "offline"
             and getattr(settings, name) != getattr(DEFAULTS, name) and getattr(settings, name) is not None}
+    if prices := settings.prices.changes():
+        data["prices"] = prices
     return write_private(path, tomli_w.dumps(data))

@@ -38,6 +38,7 @@ from desktop.events import (
     TranscriptDelta,
     TurnFinished,
     TurnStarted,
+    UsageReported,
 )
 from desktop.live import protocol as p
 from desktop.live.client import LiveTransport
@@ -148,6 +149,7 @@ class SessionEngine:
         self.state = EngineState.CLOSED
         self.turn: Turn | None = None
         self.turns = 0
+        self.usage = p.Usage()  # tokens Gemini reported in this session (every turn's, added up)
         self._outbox: deque[tuple[Command, float]] = deque()
         self._outbox_ready = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -180,10 +182,11 @@ class SessionEngine:
             p.WaitingForInput: self._on_waiting_for_input,
             p.Interrupted: self._on_interrupted,
             p.TurnComplete: self._on_turn_complete,
+            p.Usage: self._on_usage,
             Reconnected: self._on_reconnected,
             ErrorEvent: self._on_error,
-        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, Usage, InterimInputTranscript: nothing
-        # to do here (the window shows the final transcript; the interim one would only repaint it word by word)
+        }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, InterimInputTranscript: nothing to do
+        # here (the window shows the final transcript; the interim one would only repaint it word by word)
 
     # ------------------------------------------------------------------ lifecycle
     def _set_state(self, state: EngineState, detail: str = "") -> None:
@@ -623,6 +626,14 @@ class SessionEngine:
             return
         self.player.end_of_turn()
         self._finish_turn()
+
+    def _on_usage(self, ev: p.Usage) -> None:
+        """Counted for the turn in progress (the report may come with, or just after, its turnComplete)."""
+        self.usage = self.usage + ev
+        turn = self.turn
+        if turn is not None:
+            turn.usage = turn.usage + ev
+        self.bus.emit(UsageReported(turn.id if turn else 0, ev, turn.usage if turn else ev, self.usage))
 
     def _on_reconnected(self, ev: Reconnected) -> None:  # (the transport counts reconnects)
         self._interrupting = False  # a new connection does not end the old one's reply

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from desktop.codegen.api import RunCategory
+from desktop.live.usage import Usage
 from desktop.redaction import SECRETS
 
 log = logging.getLogger(__name__)
@@ -88,6 +89,31 @@ class TurnFinished:
     interrupted: bool = False
     started_at: float = 0.0  # wall-clock seconds
     error: str | None = None  # the turn failed (no answer in time, connection lost...): why
+
+
+@dataclass(frozen=True, slots=True)
+class UsageReported:
+    """Gemini reported the tokens of a response (``desktop.live.usage``: per message, added up): ``report`` is
+    this message's, ``turn`` the turn's so far, ``session`` this session's so far.  A report counts for the
+    turn in progress when it arrives (``turn_id`` 0: before the first turn)."""
+
+    turn_id: int
+    report: Usage
+    turn: Usage
+    session: Usage
+
+
+@dataclass(frozen=True, slots=True)
+class CostUpdate:
+    """Tokens and their estimated price (``desktop.pricing``) this session and today (the local date ``day``),
+    today's including earlier sessions' from the history database."""
+
+    session: Usage
+    today: Usage
+    session_usd: float
+    today_usd: float
+    day: str
+    prices_date: str  # when the price table's rates were noted
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,4 +331,5 @@ class ProfileChanged:
 # Everything the engine, the CodeGen tracker, the power monitor and monitoring put on the bus.
 EngineEvent = (StateChanged | TurnStarted | TranscriptDelta | ToolCallStarted | ToolCallFinished | TurnFinished
                | AudioLevel | ErrorEvent | Notice | Reconnected | MetricsSnapshot | Alert | LatencyDrift | RunUpdate
-               | RunStep | RunFinished | RunReport | ConfirmationAsked | ConfirmationClosed | ProfileChanged)
+               | RunStep | RunFinished | RunReport | ConfirmationAsked | ConfirmationClosed | ProfileChanged
+               | UsageReported | CostUpdate)

@@ -24,6 +24,7 @@ from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
 from desktop.codegen.tracker import RunTracker
 from desktop.config import ConfigError, MissingCredentials, Settings, spoken_languages
+from desktop.cost_meter import CostMeter
 from desktop.engine import EngineOptions, Player, SessionEngine, ToolHandler
 from desktop.events import ErrorEvent, EventBus, Notice, ProfileChanged
 from desktop.input_chain import input_chain, needs_half_duplex
@@ -31,6 +32,7 @@ from desktop.instructions import system_instruction
 from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
+from desktop.live.usage import Usage
 from desktop.live.wire import choose_deflate
 from desktop.metrics import Metrics
 from desktop.monitoring import monitoring
@@ -40,6 +42,7 @@ from desktop.redaction import remember_secrets
 from desktop.run_reporter import RunReporter, run_reports
 from desktop.state.recorder import Recorder
 from desktop.state.store import NewerDatabase, Store, data_dir_for, open_store
+from desktop.state.usage import local_day
 from desktop.tls import endpoint_context, loopback_identity
 from desktop.tracing import Tracer, tracing
 from desktop.vocabulary import CACHE_FILE, Vocabulary, build_vocabulary, code_folders
@@ -238,6 +241,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
     async with contextlib.AsyncExitStack() as stack:
         power = await stack.enter_async_context(power_monitor(settings, bus))
         store = await stack.enter_async_context(recording(settings, bus, metrics)) if record else None
+        day = local_day()
+        today = await asyncio.to_thread(store.usage.day, day) if store is not None else Usage()
+        meter = CostMeter(bus, settings.prices, today, day=day)
+        stack.callback(meter.attach())
         endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
@@ -280,6 +287,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
                                                    port=settings.metrics_port))
         await engine.start()
         reporter.speak_through(engine)
+        meter.announce()
         try:
             yield Session(engine, bus, metrics, store, tools, power, endpoints.offline, reporter)
         finally:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from desktop.live.usage import Usage
 from desktop.metrics import Metrics
 from desktop.voice_latency import RELEASE_TO_ACTIVITY_END, VoiceLatency
 
@@ -81,6 +82,7 @@ class Turn:
     replayed: bool = False
     retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
     error: str | None = None  # why the turn failed (timeout, connection reset...), when it did
+    usage: Usage = field(default_factory=Usage)  # tokens Gemini reported for it so far
 
     @property
     def timings_ms(self) -> dict[str, float]:

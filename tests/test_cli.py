@@ -42,6 +42,47 @@ def test_run_offline_json_completes_a_turn_and_reports_timings(fixtures_dir):
     assert 0 < rates["up_per_minute_of_user_speech"] < 3e6 and rates["both_per_minute_of_conversation"] > 0
 
 
+def test_run_json_reports_each_turns_tokens_and_the_estimated_cost_which_today_keeps_across_runs(fixtures_dir):
+    import sqlite3
+    import wave
+
+    from desktop.live.usage import Usage
+    from desktop.pricing import DEFAULT_PRICES
+    from desktop.state.store import DB_NAME
+
+    typed = "what is the status of my runs"
+    args = ("run", "--wav", str(fixtures_dir / "status.wav"), "--offline", "--json", "--fast", "--then", typed)
+    summaries = []
+    for _ in range(2):  # two runs on one data dir: the second's "today" holds the first's tokens
+        out = gemini_codegen(*args)
+        assert out.returncode == 0, out.stderr
+        lines = [json.loads(line) for line in out.stdout.splitlines()]
+        reports = [line for line in lines if line["event"] == "UsageReported"]
+        assert [r["turn_id"] for r in reports] == [1, 2]
+        spoken, written = reports[0]["report"], reports[1]["report"]
+        with wave.open(str(fixtures_dir / "status.wav")) as w:
+            wav_s = w.getnframes() / w.getframerate()
+        # the stand-in counts 25 tokens per second of the turn's audio (at most the WAV and its pre-roll)
+        assert 25 * 0.5 <= spoken["prompt"]["audio"] <= 25 * (wav_s + 0.5) and spoken["response"]["audio"] > 0
+        assert written["prompt"] == {"text": -(-len(typed) // 4)} and written["response"]["audio"] > 0
+        summaries.append(lines[-1])
+        usage = lines[-1]["usage"]
+        assert usage == reports[-1]["session"]
+        assert usage["total_tokens"] == spoken["total_tokens"] + written["total_tokens"]
+        cost = lines[-1]["estimated_cost"]
+        session = Usage(usage["prompt"], usage["response"])
+        assert cost["session_usd"] == pytest.approx(DEFAULT_PRICES.estimate(session), abs=1e-6)
+        assert cost["prices_date"] == DEFAULT_PRICES.date and cost["session_usd"] > 0
+    first, second = summaries
+    assert second["estimated_cost"]["today_tokens"] == (first["usage"]["total_tokens"]
+                                                       + second["usage"]["total_tokens"])
+    assert second["estimated_cost"]["today_usd"] == pytest.approx(
+        first["estimated_cost"]["session_usd"] + second["estimated_cost"]["session_usd"], abs=1e-5)
+    db = sqlite3.connect(os.path.join(os.environ["GEMINI_CODEGEN_DATA_DIR"], DB_NAME))
+    assert db.execute("SELECT sum(tokens) FROM daily_usage").fetchone()[0] == second["estimated_cost"]["today_tokens"]
+    assert db.execute("SELECT count(DISTINCT session_id) FROM session_usage").fetchone()[0] == 2
+
+
 def test_run_text_summary_says_what_went_over_the_network(fixtures_dir):
     out = gemini_codegen("run", "--wav", str(fixtures_dir / "status.wav"), "--offline", "--fast",
                          env={"GEMINI_CODEGEN_LIVE_COMPRESSION": "off"})

@@ -29,6 +29,7 @@ from desktop.events import (
     AudioLevel,
     ConfirmationAsked,
     ConfirmationClosed,
+    CostUpdate,
     ErrorEvent,
     EventBus,
     LatencyDrift,
@@ -107,6 +108,7 @@ class EngineBridge(QObject):
     profile_changed = Signal(object)  # ProfileChanged
     confirmation_asked = Signal(object)  # ConfirmationAsked: a request read back, waiting for the user's yes
     confirmation_closed = Signal(object)  # ConfirmationClosed
+    cost_update = Signal(object)  # CostUpdate: tokens and their estimated price, this session and today
     session_started = Signal(bool)  # offline
     settings_loaded = Signal(object)  # Settings with the keyring's secrets (``start(load_secrets=True)``)
     session_stopped = Signal()
@@ -143,6 +145,7 @@ class EngineBridge(QObject):
             LatencyDrift: self.latency_drift.emit,
             ProfileChanged: self.profile_changed.emit,
             ConfirmationAsked: self.confirmation_asked.emit, ConfirmationClosed: self.confirmation_closed.emit,
+            CostUpdate: self.cost_update.emit,
         }
 
     # ------------------------------------------------------------------ engine thread -> Qt thread

@@ -62,6 +62,7 @@ from ui.banner import MessageArea
 from ui.bridge import EngineBridge, effective_settings
 from ui.confirm_card import CANCEL_TEXT, START_TEXT, ConfirmCard
 from ui.conversation import ConversationView
+from ui.cost_line import CostLine
 from ui.history import LocalHistory, StoreHistory
 from ui.hotkey import GlobalHotkey
 from ui.key_repeat import KeyRepeatFilter
@@ -182,8 +183,10 @@ class MainWindow(QMainWindow):
         self.subtitle = QLabel("")
         self.subtitle.setProperty("muted", True)
         self.subtitle.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)  # never cut
+        self.cost = CostLine()  # this session's and today's tokens, estimated price (hidden until known)
         titles.addWidget(title)
         titles.addWidget(self.subtitle)
+        titles.addWidget(self.cost)
         header.addLayout(titles)
         header.addStretch(1)
         self.status = PlainLabel("")
@@ -332,6 +335,7 @@ class MainWindow(QMainWindow):
         b.turn_finished.connect(self.on_turn_finished)
         b.confirmation_asked.connect(self.confirm_card.show_ask)
         b.confirmation_closed.connect(self.confirm_card.close_ask)
+        b.cost_update.connect(lambda ev: self.cost.show_update(ev, self.settings.prices))
         b.turn_finished.connect(lambda _ev: self.confirm_card.turn_finished())
         self.confirm_card.answered.connect(self.answer_read_back)
         b.level.connect(lambda ev: self.level.set_level(ev.rms_dbfs, ev.peak_dbfs, ev.speech))

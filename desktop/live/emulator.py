@@ -48,6 +48,7 @@ from desktop.assets import asset
 from desktop.live import protocol as p
 from desktop.live.conditions import Conditions
 from desktop.live.hearing import Phrasebook, phrasebook
+from desktop.live.usage import Usage
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,25 @@ _PATH_RE = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)
 _WORD_RE = re.compile(r"[a-z']+")
 MAX_CLIENT_MESSAGE = 1 << 20  # a client's largest message: setup with its tools (audio chunks are ~1 KB)
 QUESTIONS = frozenset({"confirm", "sorry", "unheard"})  # canned replies that ask the user something
+AUDIO_TOKENS_PER_S = 25  # what the service counts for a second of audio, heard or spoken
+CHARS_PER_TEXT_TOKEN = 4
+
+
+def audio_tokens(pcm: bytes, rate: int) -> int:
+    """The tokens ``pcm`` (16-bit mono at ``rate``) is counted as."""
+    return round(len(pcm) / 2 / rate * AUDIO_TOKENS_PER_S)
+
+
+def text_tokens(text: str) -> int:
+    return -(-len(text) // CHARS_PER_TEXT_TOKEN) if text else 0
+
+
+def turn_usage(audio: bytes | None, text: str | None, reply_pcm: bytes) -> Usage:
+    """What the service reports for one reply: the turn's audio or typed text in, the spoken reply out."""
+    heard = audio_tokens(audio, p.INPUT_RATE) if audio is not None else 0
+    typed = text_tokens(text or "") if audio is None else 0
+    return Usage.from_parts([("prompt", "audio", heard), ("prompt", "text", typed),
+                             ("response", "audio", audio_tokens(reply_pcm, p.OUTPUT_RATE))])
 
 
 @dataclass(frozen=True)
@@ -366,6 +386,7 @@ class _Conn:
         rule: Rule | None = None
         started = asyncio.get_running_loop().time()
         await self.send(p.server_content(interaction_status="IN_PROGRESS"))
+        typed = text
         if audio is not None:
             heard = await asyncio.to_thread(emu.phrasebook.match, audio)
             emu.stats.heard_voiced.append(heard.voiced)
@@ -400,7 +421,7 @@ class _Conn:
             say, reply = await self._call_tool(rule, text or "")
         elif rule.tool:
             say, reply = "error", f"Sorry, I have no {rule.tool} tool in this session."
-        await self._speak(say, reply)
+        await self._speak(say, reply, audio, typed)
 
     async def _call_tool(self, rule: Rule, text: str) -> tuple[str, str]:
         assert rule.tool
@@ -438,7 +459,7 @@ class _Conn:
                    "get_run_logs": "logs"}.get(rule.tool, "status")
         return say, speech
 
-    async def _speak(self, say: str, reply: str) -> None:
+    async def _speak(self, say: str, reply: str, audio: bytes | None, typed: str | None) -> None:
         pcm = phrase_pcm(say)
         chunk = int(p.OUTPUT_RATE * 2 * self.emu.chunk_ms / 1000)
         chunks = [pcm[i:i + chunk] for i in range(0, len(pcm), chunk)]
@@ -455,7 +476,7 @@ class _Conn:
                 await self.ws.close(1011, "Internal error encountered.")
                 raise asyncio.CancelledError
             await asyncio.sleep(pause)
-        await self._finish(len(pcm) // 2 // 960, question=say in QUESTIONS)  # ~25 tokens per s of audio
+        await self._finish(turn_usage(audio, typed, pcm), question=say in QUESTIONS)
 
     def _is_38(self) -> bool:
         return self.setup is not None and self.setup.model.removeprefix("models/").startswith("gemini-3.8")
@@ -471,14 +492,14 @@ class _Conn:
             extra += cond.compress_delay_s
         return extra
 
-    async def _finish(self, response_tokens: int, *, question: bool = False) -> None:
+    async def _finish(self, usage: Usage, *, question: bool = False) -> None:
         await self.send(p.server_content(generation_complete=True))
-        # after a question the model waits for the user's answer (3.8): it says so with the turn's end
+        # after a question the model waits for the user's answer (3.8): it says so with the turn's end; the usage
+        # comes in the same message, as the service sends it
         await self.send(p.server_content(turn_complete=True, interaction_status="IDLE",
                                          turn_complete_reason="NEED_MORE_INPUT" if question else None,
-                                         waiting_for_input=question))
+                                         waiting_for_input=question, usage=usage))
         self.memory.turns += 1
-        await self.send(p.server_usage(25 * self.memory.turns, response_tokens))
         if self.setup and self.setup.resumption_requested:
             handle = secrets.token_urlsafe(12)
             self.emu.sessions[handle] = SessionMemory(self.memory.pending_prompt, self.memory.turns,

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from desktop.live.usage import BadUsage, parse_usage, usage_message
+from desktop.live.usage import Usage as Usage  # a server event: part of this module's API
+
 DEFAULT_MODEL = "gemini-3.8-live"
 DEFAULT_ENDPOINT = "wss://generativelanguage.googleapis.com"
 DEFAULT_API_VERSION = "v1beta"
@@ -298,13 +301,6 @@ class ResumptionUpdate:
     resumable: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
-    prompt_tokens: int = 0
-    response_tokens: int = 0
-    total_tokens: int = 0
-
-
 ServerEvent = (SetupComplete | AudioChunk | InputTranscript | InterimInputTranscript | OutputTranscript | Interrupted
                | GenerationComplete | TurnComplete | WaitingForInput | ToolCall | ToolCallCancellation
                | GoAway | ResumptionUpdate | Usage)
@@ -366,18 +362,6 @@ def parse_duration(value: Any) -> float:
         if m:
             return float(m.group(1))
     raise ProtocolError(f"bad duration {value!r}")
-
-
-def _int(value: Any, what: str) -> int:
-    if value is None:
-        return 0
-    if isinstance(value, bool):
-        raise ProtocolError(f"{what} must be an integer")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():  # int64 travels as a string in proto-JSON
-        return int(value)
-    raise ProtocolError(f"{what} must be an integer")
 
 
 def _load(data: bytes | bytearray | memoryview | str) -> Mapping[str, Any]:
@@ -483,10 +467,10 @@ def _parse_server(data: bytes | bytearray | memoryview | str) -> list[ServerEven
         events.append(ResumptionUpdate(_text(_get(ru, "newHandle"), "newHandle"), bool(_get(ru, "resumable"))))
     um = _get(msg, "usageMetadata")
     if um is not None:
-        um = _mapping(um, "usageMetadata")
-        events.append(Usage(_int(_get(um, "promptTokenCount"), "promptTokenCount"),
-                            _int(_get(um, "responseTokenCount"), "responseTokenCount"),
-                            _int(_get(um, "totalTokenCount"), "totalTokenCount")))
+        try:
+            events.append(parse_usage(um))
+        except BadUsage:  # one bad report costs that report only: the rest of the message stands
+            pass
     if not events and not (msg.keys() & _KNOWN_EMPTY_OK):
         raise ProtocolError(f"unknown server message with keys {sorted(msg)[:5]}")
     return events
@@ -664,7 +648,7 @@ def server_content(*, input_text: str | None = None, input_finished: bool = Fals
                    output_text: str | None = None, interrupted: bool = False,
                    generation_complete: bool = False, turn_complete: bool = False,
                    turn_complete_reason: str | None = None, waiting_for_input: bool = False,
-                   interaction_status: str | None = None) -> str:
+                   interaction_status: str | None = None, usage: Usage | None = None) -> str:
     sc: dict[str, Any] = {}
     if input_text is not None:
         sc["inputTranscription"] = {"text": input_text, **({"finished": True} if input_finished else {})}
@@ -684,6 +668,8 @@ def server_content(*, input_text: str | None = None, input_finished: bool = Fals
         sc["turnCompleteReason"] = turn_complete_reason
     if interaction_status:
         sc["interactionStatus"] = interaction_status
+    if usage is not None:
+        return _dumps({"serverContent": sc, "usageMetadata": usage_message(usage)})
     return _dumps({"serverContent": sc})
 
 
@@ -714,7 +700,3 @@ def server_resumption_update(handle: str, resumable: bool) -> str:
         body["newHandle"] = handle
     return _dumps({"sessionResumptionUpdate": body})
 
-
-def server_usage(prompt: int, response: int) -> str:
-    return _dumps({"usageMetadata": {"promptTokenCount": prompt, "responseTokenCount": response,
-                                     "totalTokenCount": prompt + response}})

@@ -2,8 +2,9 @@
 
 Each chunk is one short write transaction (``BEGIN IMMEDIATE`` .. ``COMMIT``) deleting at most
 ``chunk_rows`` rows; the chunk size adapts so a chunk holds the write lock for about 2 ms (well inside the
-10 ms goal).  Runs still in progress (not ``RunCategory.final``) and their steps are never pruned; a run CodeGen no longer
-knows (``missing``) is over and is pruned like a finished one.
+10 ms goal).  Runs still in progress (not ``RunCategory.final``) and their steps are never pruned (a run CodeGen
+no longer knows, ``missing``, is over and is pruned like a finished one), nor is the daily token usage
+(``daily_usage``, a few rows a day): a day's total stays whole when its turns go.
 The ``Pruner`` is a generator of chunks, so the store's writer thread can interleave them with new writes.
 """
 
@@ -132,9 +133,11 @@ class Pruner:
                         [bound, age]).fetchone()
         tool_cutoff = max(age, row[0]) if row and row[0] is not None and bound else age
         tasks.append(("tool_calls", "created_at < ?", [tool_cutoff]))
+        tasks.append(("turn_usage", "updated_at < ?", [tool_cutoff]))
         idle_sessions = ("session_id IN (SELECT id FROM sessions s WHERE ended_at IS NOT NULL AND ended_at < ? "
                          "AND NOT EXISTS (SELECT 1 FROM turns t WHERE t.session_id = s.id))")
         tasks.append(("metric_summaries", idle_sessions, [age]))
+        tasks.append(("session_usage", idle_sessions, [age]))
         tasks.append(("sessions", idle_sessions.replace("session_id IN", "id IN"), [age]))
         old_runs = f"SELECT id FROM runs WHERE {FINISHED_RUNS} AND updated_at < ?"
         tasks.append(("run_steps", f"run_id IN ({old_runs})", [age]))

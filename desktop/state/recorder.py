@@ -1,5 +1,5 @@
-"""Records the engine's event stream into the store: turns, tool calls, CodeGen runs, run news shown and
-metric summaries.
+"""Records the engine's event stream into the store: turns, tool calls, token usage, CodeGen runs, run news
+shown and metric summaries.
 
 Subscribed to the ``EventBus``, it runs on the engine's loop thread, so it only hands each event to the
 repository of its tables (``store.turns``, ``store.runs``), which queue the rows; the store's writer thread
@@ -25,6 +25,7 @@ from desktop.events import (
     RunUpdate,
     ToolCallFinished,
     TurnFinished,
+    UsageReported,
 )
 from desktop.state.store import Store
 
@@ -81,6 +82,9 @@ class Recorder:
                              interrupted=ev.interrupted, error=ev.error)
         self.store.flush_soon()
 
+    def _usage(self, ev: UsageReported) -> None:
+        self.store.usage.add(self.session_id, ev.turn_id, ev.report)
+
     def _tool_call(self, ev: ToolCallFinished) -> None:
         self.store.turns.add_tool_call(self.session_id, ev.turn_id, ev.call_id, ev.name, ev.args, ev.result,
                                        ev.duration_ms, ev.error)
@@ -114,6 +118,7 @@ class Recorder:
         RunStep: _run_step,
         RunReport: _run_report,
         MetricsSnapshot: _metrics,
+        UsageReported: _usage,
     }
 
     def close(self, timeout: float = 10.0) -> bool:

@@ -81,6 +81,18 @@ def _v7_runs_reported(db: Database) -> None:
         db.execute(f"UPDATE runs SET reported = 1 WHERE category IN {sql_list(FINAL)}")
 
 
+def _v8_token_usage(db: Database) -> None:
+    """Tokens Gemini reported, by side (prompt | response) and modality: per turn (pruned with the turns), and
+    added up per session and per local day (kept when turns are pruned, so the totals stay whole)."""
+    part = {"side": str, "modality": str, "tokens": int}
+    db.table("turn_usage").create({"session_id": str, "turn_no": int, **part, "updated_at": float},
+                                  pk=("session_id", "turn_no", "side", "modality"), if_not_exists=True)
+    db.table("turn_usage").create_index(["updated_at"], if_not_exists=True)
+    db.table("session_usage").create({"session_id": str, **part}, pk=("session_id", "side", "modality"),
+                                     if_not_exists=True)
+    db.table("daily_usage").create({"day": str, **part}, pk=("day", "side", "modality"), if_not_exists=True)
+
+
 MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v1_sessions_turns_tools_cache,
     _v2_runs,
@@ -89,6 +101,7 @@ MIGRATIONS: tuple[Callable[[Database], None], ...] = (
     _v5_search_index_merges_when_idle,
     _v6_turn_errors,
     _v7_runs_reported,
+    _v8_token_usage,
 )
 LATEST = len(MIGRATIONS)
 

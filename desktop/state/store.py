@@ -18,7 +18,8 @@ under a savepoint: the bad one is skipped, logged and counted (``lost``), the re
 never leaves a transaction open after an error.
 
 What is read and written lives with its tables: ``store.turns`` (``desktop.state.turns``), ``store.runs``
-(``desktop.state.runs``) and ``store.api_cache`` (``desktop.state.api_cache``).  The store itself keeps the
+(``desktop.state.runs``), ``store.api_cache`` (``desktop.state.api_cache``) and ``store.usage``
+(``desktop.state.usage``).  The store itself keeps the
 file healthy: pruning, statistics, recovery.
 """
 
@@ -49,6 +50,7 @@ from desktop.state.health import inspect
 from desktop.state.pruning import Pruner, PruneReport, PruneRules, merge_search_index
 from desktop.state.runs import Runs
 from desktop.state.turns import Turns
+from desktop.state.usage import TokenUsage
 
 if TYPE_CHECKING:
     from desktop.config import Settings
@@ -211,6 +213,7 @@ class Store:
         self.turns = Turns(self)
         self.runs = Runs(self)
         self.api_cache = ApiCache(self)
+        self.usage = TokenUsage(self)
         if start:
             self._thread.start()
 
@@ -610,7 +613,8 @@ class Store:
         return report
 
     def stats(self) -> dict[str, Any]:
-        tables = ("sessions", "turns", "tool_calls", "runs", "run_steps", "api_cache", "metric_summaries")
+        tables = ("sessions", "turns", "tool_calls", "runs", "run_steps", "api_cache", "metric_summaries",
+                  "turn_usage", "session_usage", "daily_usage")
         rows = {t: self.query(f"SELECT count(*) AS n FROM {t}")[0]["n"] for t in tables}
         oldest_sql = {"turns": "SELECT min(finished_at) AS t FROM turns",
                       "tool_calls": "SELECT min(created_at) AS t FROM tool_calls",

@@ -49,7 +49,7 @@ def test_parser_handles_bundled_server_content_in_binary_and_text_frames():
         assert [type(e).__name__ for e in events] == ["AudioChunk", "OutputTranscript", "GenerationComplete",
                                                       "TurnComplete", "Usage"]
         assert events[0].data == b"\x00\x01" * 10 and events[0].rate == 24000
-        assert events[-1] == p.Usage(5, 4, 9)
+        assert events[-1] == p.Usage({"unspecified": 5}, {"unspecified": 4})
 
 
 def test_parser_reads_every_server_message_kind():

@@ -56,7 +56,8 @@ def test_server_messages_are_filed_by_what_they_carry():
     assert kind(p.server_content(input_text="status", input_finished=True)) == "transcripts"
     assert kind(p.server_tool_call([p.FunctionCall("c1", "list_runs", {})])) == "tools"
     assert kind(p.server_tool_cancellation(["c1"])) == "tools"
-    for text in (p.SERVER_SETUP_COMPLETE, p.server_content(turn_complete=True), p.server_usage(25, 50),
+    for text in (p.SERVER_SETUP_COMPLETE, p.server_content(turn_complete=True),
+                 p.server_content(turn_complete=True, usage=p.Usage({"audio": 25}, {"audio": 50})),
                  p.server_resumption_update("h", True), p.server_go_away(5)):
         assert kind(text) == "session"
     # the server's pretty-printed JSON is filed the same way
