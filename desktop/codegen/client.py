@@ -262,7 +262,7 @@ class CodegenClient:
         limit = max(1, min(100, limit))
         path = f"{self._org()}/repos?skip={skip}&limit={limit}"
         raw = await self._coalesced(path, lambda: self._send("GET", path, "standard"))
-        page = _parse(RepoPage, raw, limit=limit)
+        page = _parse(RepoPage.from_json, raw, limit=limit)
         self._check_page(page.dropped, len(page.items))
         return page
 
