@@ -159,7 +159,7 @@ def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: fl
 
         def sample() -> tuple[float, float, int, dict[str, int], dict[str, int], int]:
             return (time.perf_counter(), cpu_seconds(), wakeups(), thread_ticks(), dict(pipeline.runs),
-                    engine.metrics.counters["frames_captured"])
+                    bridge.mic.frames if bridge.mic is not None else 0)
 
         def delta(a: tuple[Any, ...], b: tuple[Any, ...]) -> dict[str, Any]:
             wall = b[0] - a[0]

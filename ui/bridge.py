@@ -355,6 +355,7 @@ class EngineBridge(QObject):
                                 "Choose another input device in Settings, or type your request."))
             return
         self.mic = mic
+        engine.capture = mic  # between push-to-talk turns it keeps the pre-roll itself and wakes nobody
 
     def _watch_for_microphone(self, mic: MicCapture) -> None:
         """On the engine loop: a lost microphone is opened again as soon as it can be (plugged back in, or the
