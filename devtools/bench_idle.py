@@ -93,8 +93,10 @@ def rss_mb() -> float:
 def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: float,
            presses: int = 3) -> dict[str, Any]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.app import application
+
+    app = application([sys.argv[0]])  # first, as a launch does: what is imported after it pays PySide's hook
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
 
     import desktop.session
     from desktop.config import Settings
@@ -113,7 +115,6 @@ def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: fl
                                  **kwargs)
 
         desktop.session.SessionEngine = AlwaysOn  # type: ignore[misc]
-    app = QApplication([sys.argv[0]])
     theme.apply(app)
     data = tempfile.TemporaryDirectory(prefix="gcd-idle-")
     settings = Settings(offline=True, ptt_mode=MODES[mode], quality_profile=profile, data_dir=data.name)
