@@ -79,11 +79,18 @@ async def test_hands_free_keeps_the_whole_chain_listening():
     async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
         engine = _engine(emu, EngineOptions(hands_free=True))
         await engine.start()
+        assert engine.pipeline is not None and engine.pipeline.vad.scorer is not None
+        scorer = engine.pipeline.vad.scorer
         try:
+            await _idle_runs(engine, 1.0)  # past the first stage's warm-up
+            windows = scorer.windows
             runs = await _idle_runs(engine, 3.0)
         finally:
             await engine.stop()
     assert runs == dict.fromkeys(STAGES, 100.0)  # the echo canceller and its checks guard every start
+    # the neural stage runs only around what the first stage flags (a noise peak now and then here), not on
+    # every 32 ms window (31 a second)
+    assert scorer.windows - windows < 0.5 * 3.0 * 16000 / 512
     assert engine.turns == 0  # a quiet room opens no turn
 
 
