@@ -359,6 +359,15 @@ def idle_markdown(section: dict[str, Any]) -> str:
                          f"{v['capture_block_ms']} ms | {v['reply']['cpu_percent']:.1f} | "
                          f"{v['reply']['wakeups_per_s']:.0f} | {_median_text(v.get('key_to_wire_ms'))} | "
                          f"{v['rss_mb']:.0f} |")
+    if section.get("measured"):
+        lines[0] += f" Measured {section['measured']}."
+    threads = section["table"].get("push-to-talk/performance", {}).get("resting", {}).get("cpu_percent_by_thread")
+    if threads:
+        lines += ["", "Where the resting push-to-talk window's idle CPU goes, by thread (% of one core): "
+                  + ", ".join(f"{k} {v:g}" for k, v in sorted(threads.items(), key=lambda kv: -kv[1])) + ". "
+                  "`python` is PortAudio's callback thread and `threaded-ml` the sound server's client thread: "
+                  "the microphone's 10 ms blocks (one stream for the session) wake both about 100 times a second "
+                  "even though the held microphone hands no frame to the engine."]
     memory = section["table"].get("push-to-talk/performance", {}).get("resting", {}).get("rss_by_mapping_mb")
     if memory:
         lines += ["", "Resident memory by mapping (push-to-talk, performance, resting): "
