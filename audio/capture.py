@@ -4,8 +4,9 @@
 block size of 10 ms.  At 16 kHz each block is one pipeline frame; a device that cannot run at 16 kHz is
 opened at its native rate and the blocks are resampled with soxr and re-cut into 160-sample frames on the
 loop.  The PortAudio callback only copies the bytes and calls
-``loop.call_soon_threadsafe(on_frame, frame, time.perf_counter())`` (the frame's capture time); it never
-blocks, logs or allocates more than the copy.
+``loop.call_soon_threadsafe(on_frame, frame, time.perf_counter())`` (the frame's capture time), or keeps
+the block while held (below); it never blocks (beyond a lock held for a few list operations), logs or
+allocates more than the copy.
 
 Errors become one ``audio.devices.DeviceLost`` handed to ``on_error`` on the loop:
 the stream stopping by itself (device unplugged), or no audio for ``stall_s`` while open (``start_timeout_s`` before the first frame: some backends,
@@ -21,6 +22,13 @@ For the window::
     ...
     cap.close()
 
+Between turns nobody needs each frame: ``hold(keep_ms)`` makes the callback keep the newest blocks (about
+``keep_ms``: the pre-roll) in a small ring under a lock and wake nobody (no ``call_soon_threadsafe``, so the
+engine loop sleeps); ``wake()`` returns the kept audio as 10 ms frames with their capture times, oldest first,
+and delivers to ``on_frame`` again.  The stream itself is never touched, so no audio is lost at the hand-over.
+A hold is refused while delivered blocks are still queued on the loop (the frames would come out of order);
+the caller asks again on a later frame.
+
 The block size is fixed while a stream runs (PortAudio fixes it when the stream opens).  Switching sizes by
 opening a second stream beside the running one was tried for idle wake-ups and dropped: the two streams'
 latencies differ (tens of ms through a sound server), so the hand-over lost or repeated that much audio right
@@ -30,7 +38,9 @@ after a key press.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -75,7 +85,7 @@ class MicCapture:
         # profile's 30 ms) wakes the process a third as often
         self.block_ms = _checked_block(block_ms)
         self.rate = RATE
-        self.frames = 0
+        self.delivered = 0  # frames handed to ``on_frame``
         self.overflows = 0
         self._stream: Any = None
         self._last_frame_at = 0.0
@@ -84,6 +94,21 @@ class MicCapture:
         self._generation = 0  # frames and notices queued by a stream that has since been closed are dropped
         # the live stream's resampler with its pending samples (device rate != 16 kHz), by generation
         self._resamplers: dict[int, tuple[Any, bytearray]] = {}
+        # held between turns: the newest (block, captured_at) kept by the callback, None while delivering
+        self._lock = threading.Lock()
+        self._kept: deque[tuple[bytes, float]] | None = None
+        self._kept_frames = 0  # frames captured while held (counted by the callback)
+        self._posted = 0  # blocks handed to the loop by the callback (under the lock)
+        self._taken = 0  # of which the loop has taken (the rest are still queued)
+
+    @property
+    def frames(self) -> int:
+        """Frames captured since the stream opened (delivered, or kept while held)."""
+        return self.delivered + self._kept_frames
+
+    @property
+    def held(self) -> bool:
+        return self._kept is not None
 
     @property
     def is_open(self) -> bool:
@@ -106,7 +131,8 @@ class MicCapture:
         self._resamplers.clear()
         self._start_stream(sd)
         self._closing = False
-        self.frames = 0
+        self.delivered = 0
+        self._kept_frames = 0
         self._last_frame_at = time.perf_counter()
         self._arm_watchdog()
 
@@ -120,16 +146,26 @@ class MicCapture:
             import soxr
 
             self._resamplers[gen] = (soxr.ResampleStream(rate, RATE, 1, dtype="int16", quality="HQ"), bytearray())
-            deliver: Callable[[int, bytes, float], None] = self._deliver_resampled
-        else:
-            deliver = self._deliver_block
+        deliver = self._deliver_block
         call_soon = self.loop.call_soon_threadsafe
         perf = time.perf_counter
+        lock = self._lock
+        frames_per_block = self.block_ms // FRAME_MS
 
         def callback(indata: Any, frames: int, _time: Any, status: Any) -> None:
             if status.input_overflow:
                 self.overflows += 1
-            call_soon(deliver, gen, bytes(indata), perf())
+            block, now = bytes(indata), perf()
+            with lock:
+                kept = self._kept
+                if kept is not None:  # held: keep it for the pre-roll, wake nobody
+                    if gen == self._generation:
+                        kept.append((block, now))
+                        self._kept_frames += frames_per_block
+                        self._last_frame_at = now
+                    return
+                self._posted += 1
+            call_soon(deliver, gen, block, now)
 
         def finished() -> None:
             call_soon(self._stream_finished, gen)
@@ -147,7 +183,9 @@ class MicCapture:
 
     def close(self) -> None:
         self._closing = True
-        self._generation += 1
+        with self._lock:
+            self._kept = None
+            self._generation += 1
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
@@ -171,33 +209,50 @@ class MicCapture:
         self.open()
 
     # ------------------------------------------------------------------ on the loop
-    def _deliver_resampled(self, gen: int, block: bytes, captured_at: float) -> None:
+    def hold(self, keep_ms: int) -> bool:
+        """Keep about the newest ``keep_ms`` in the callback and stop delivering (between turns).  False: not
+        held, because the stream is closed or delivered blocks are still queued on the loop (ask again)."""
+        if self._stream is None:
+            return False
+        with self._lock:
+            if self._kept is None:
+                if self._posted != self._taken:
+                    return False
+                self._kept = deque(maxlen=-(-keep_ms // self.block_ms) + 1)
+        return True
+
+    def wake(self) -> list[tuple[bytes, float]]:
+        """Deliver to ``on_frame`` again; the frames kept while held (10 ms each, with their capture times)."""
+        with self._lock:
+            kept, self._kept = self._kept, None
+        frames: list[tuple[bytes, float]] = []
+        for block, captured_at in kept or ():
+            frames += self._cut(self._generation, block, captured_at)
+        return frames
+
+    def _cut(self, gen: int, block: bytes, captured_at: float) -> list[tuple[bytes, float]]:
+        """A block as 10 ms frames at 16 kHz with their capture times (the last captured at ``captured_at``)."""
         state = self._resamplers.get(gen)
         if state is None:
-            return
-        resampler, pending = state
-        pending += resampler.resample_chunk(np.frombuffer(block, dtype="<i2")).astype("<i2").tobytes()
-        n = len(pending) // FRAME_BYTES
-        frames = [bytes(pending[i * FRAME_BYTES:(i + 1) * FRAME_BYTES]) for i in range(n)]
-        del pending[:n * FRAME_BYTES]
-        self._accept(gen, frames, captured_at)
+            frames = [block[i:i + FRAME_BYTES] for i in range(0, len(block) - FRAME_BYTES + 1, FRAME_BYTES)]
+        else:
+            resampler, pending = state
+            pending += resampler.resample_chunk(np.frombuffer(block, dtype="<i2")).astype("<i2").tobytes()
+            n = len(pending) // FRAME_BYTES
+            frames = [bytes(pending[i * FRAME_BYTES:(i + 1) * FRAME_BYTES]) for i in range(n)]
+            del pending[:n * FRAME_BYTES]
+        n = len(frames)
+        return [(frame, captured_at - (n - 1 - i) * FRAME_MS / 1000) for i, frame in enumerate(frames)]
 
     def _deliver_block(self, gen: int, block: bytes, captured_at: float) -> None:
-        self._accept(gen, [block[i:i + FRAME_BYTES] for i in range(0, len(block) - FRAME_BYTES + 1, FRAME_BYTES)],
-                     captured_at)
-
-    def _accept(self, gen: int, frames: list[bytes], captured_at: float) -> None:
-        """A block's frames (the last captured at ``captured_at``); a closed stream's queued block is dropped."""
+        """A block posted by the callback; a closed stream's queued block is dropped."""
+        self._taken += 1
         if gen != self._generation:
             return
-        n = len(frames)
-        for i, frame in enumerate(frames):
-            self._deliver(frame, captured_at - (n - 1 - i) * FRAME_MS / 1000)
-
-    def _deliver(self, frame: bytes, captured_at: float) -> None:
-        self.frames += 1
-        self._last_frame_at = captured_at
-        self.on_frame(frame, captured_at)
+        for frame, at in self._cut(gen, block, captured_at):
+            self.delivered += 1
+            self._last_frame_at = at
+            self.on_frame(frame, at)
 
     def _arm_watchdog(self) -> None:
         self._watchdog = self.loop.call_later(self.stall_s / 2, self._check_stall)

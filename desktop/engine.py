@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from audio.frames import FRAME_BYTES, Chunker, frames_for_ms
+from audio.frames import FRAME_BYTES, FRAME_MS, Chunker, frames_for_ms
 from audio.gate import GateState, PushToTalkGate
 from audio.level import FLOOR_DBFS
 from audio.null_player import NullPlayer
@@ -114,6 +114,21 @@ class Player(Protocol):
     def close(self) -> None: ...
 
 
+class HeldCapture(Protocol):
+    """A microphone that keeps the pre-roll itself between turns, waking nobody (``audio.capture.MicCapture``)."""
+
+    @property
+    def held(self) -> bool: ...
+
+    def hold(self, keep_ms: int) -> bool:
+        """Keep the newest ``keep_ms`` and stop delivering frames; False: not now (ask again on a later frame)."""
+        ...
+
+    def wake(self) -> list[tuple[bytes, float]]:
+        """Deliver frames again; returns those kept meanwhile (oldest first, with their capture times)."""
+        ...
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     preroll_ms: int = 300
@@ -172,6 +187,9 @@ class SessionEngine:
         self._backlog: deque[tuple[bytes, float, bool, float]] = deque()  # frame, captured, heard, sent as of
         self._catching_up = False
         self._turn_news = True  # a turn began since the last frame (or nothing was checked yet)
+        # the microphone, when it can keep the pre-roll itself: push-to-talk, resting, it delivers no frames at
+        # all (the loop sleeps); a new turn (the key, a typed request) wakes it and takes what it kept
+        self.capture: HeldCapture | None = None
         self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.AudioChunk: self._on_audio,
@@ -323,6 +341,16 @@ class SessionEngine:
             ev = self.pipeline.listen(frame, at)
             if ev is not None:
                 self._on_vad(ev)
+        elif self.capture is not None:
+            self.capture.hold((self._raw.maxlen or 0) * FRAME_MS)
+
+    def _wake_capture(self) -> None:
+        """A turn begins: the microphone delivers again, and what it kept while resting is the newest pre-roll."""
+        capture = self.capture
+        if capture is not None and capture.held:
+            kept = capture.wake()
+            self.metrics.counters["frames_captured"] += len(kept)
+            self._raw.extend((frame, at, False) for frame, at in kept)
 
     def _start_chain(self, pressed_at: float | None) -> None:
         """Run the kept raw frames through the chain (warming it), a chunk now and the rest a chunk per loop
@@ -458,6 +486,7 @@ class SessionEngine:
         self.waiting_for_user = False
         self._turn_done.clear()
         self._turn_news = True
+        self._wake_capture()
         if self.tracer is not None:
             self.tracer.turn_started(turn, origin)
         self.bus.emit(TurnStarted(turn.id, origin))

@@ -339,6 +339,7 @@ class EngineBridge(QObject):
             self._watch_for_microphone(mic)
 
         mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device, block_ms=FRAME_MS)
+        engine.capture = mic  # between push-to-talk turns it keeps the pre-roll itself and wakes nobody
         try:
             mic.open()
             self.mic = mic

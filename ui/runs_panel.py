@@ -243,10 +243,9 @@ class RunsPanel(QFrame):
         scroll.setWidget(inner)
         outer.addWidget(scroll, 1)
         self.scroller = scroll
-        self._clock = QTimer(self)
+        self._clock = QTimer(self)  # the elapsed times of runs still going; stopped when none is
         self._clock.setInterval(1000)
         self._clock.timeout.connect(self._tick)
-        self._clock.start()
 
     def on_update(self, run: RunUpdate) -> RunCard:
         card = self.cards.get(run.run_id)
@@ -260,6 +259,7 @@ class RunsPanel(QFrame):
                 self.focus(run.run_id, announce=False)
         else:
             card.update_run(run)
+        self._run_clock()
         return card
 
     def set_local_links(self, local: bool) -> None:
@@ -280,6 +280,7 @@ class RunsPanel(QFrame):
             assert last is not None
             card.update_run(replace(last, status=ev.category, category=ev.category, summary=ev.summary,
                                     web_url=ev.web_url, updated_at=time.time()))
+        self._run_clock()
 
     @property
     def active(self) -> list[int]:
@@ -303,6 +304,15 @@ class RunsPanel(QFrame):
         for card in self.cards.values():
             if card.ended is None:
                 card.tick()
+
+    def _run_clock(self) -> None:
+        """The clock ticks while a run is going, and not at all otherwise (idle costs nothing)."""
+        going = any(card.ended is None for card in self.cards.values())
+        if going != self._clock.isActive():
+            if going:
+                self._clock.start()
+            else:
+                self._clock.stop()
 
     def restyle(self) -> None:
         for card in self.cards.values():

@@ -96,6 +96,62 @@ async def test_native_rate_device_is_resampled_to_16k_frames(pulse, tmp_path):
     assert abs(freq - 440) < 20  # the pitch survived the 48 kHz -> 16 kHz resampling
 
 
+def _counter_wav(path, seconds: float, step: int = 3):
+    """Every sample ``step`` above the one before (wrapping): a lost or repeated sample shows in the differences."""
+    n = int(seconds * 16000)
+    x = (np.arange(n, dtype=np.int64) * step) % 60000 - 30000
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(x.astype("<i2").tobytes())
+    return path
+
+
+async def test_held_capture_wakes_nobody_and_hands_over_without_losing_a_sample(pulse, tmp_path):
+    """Between turns the callback keeps the pre-roll itself: no frame reaches the loop while held, and the kept
+    frames and the ones delivered after ``wake()`` join sample-exact (the stream is never touched)."""
+    loop = asyncio.get_running_loop()
+    posted = 0
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counting(*args):  # the capture path's loop wake-ups
+        nonlocal posted
+        posted += 1
+        return call_soon_threadsafe(*args)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]
+    frames: list[tuple[bytes, float]] = []
+    cap = MicCapture(loop, lambda f, t: frames.append((f, t)))
+    player = pulse.play(_counter_wav(tmp_path / "counter.wav", 6.0))
+    try:
+        cap.open()
+        assert await _wait_for(lambda: len(frames) >= 30 and np.frombuffer(frames[-1][0], "<i2").any(), 8.0)
+        for _ in range(50):  # refused while delivered blocks are still queued on the loop
+            if cap.hold(300):
+                break
+            await asyncio.sleep(0)
+        assert cap.held
+        delivered, wakes, captured = len(frames), posted, cap.frames
+        await asyncio.sleep(1.0)
+        assert len(frames) == delivered and posted == wakes, "a held capture woke the loop"
+        assert cap.frames >= captured + 50  # it kept capturing all along
+        kept = cap.wake()
+        assert not cap.held
+        assert await _wait_for(lambda: len(frames) >= delivered + 30, 5.0), "no delivery after wake()"
+    finally:
+        cap.close()
+        loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+        player.terminate()
+        player.wait(5)
+    assert 30 <= len(kept) <= 40  # the newest 300 ms, in whole 10 ms blocks (one more than asked, at most)
+    times = [t for _, t in kept + frames[delivered:]]
+    assert times == sorted(times)
+    joined = np.frombuffer(b"".join(f for f, _ in kept + frames[delivered:delivered + 30]), "<i2").astype(np.int64)
+    steps = set(np.diff(joined).tolist())
+    assert steps <= {3, 3 - 60000}, f"samples lost or repeated at the hand-over: {sorted(steps)[:5]}"
+
+
 async def test_device_lost_mid_stream_is_an_error_event_and_capture_reopens(pulse, monkeypatch):
     started = start_pulse()
     if isinstance(started, str):

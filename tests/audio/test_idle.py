@@ -2,17 +2,20 @@
 listening, the echo canceller guarding every start), and the pre-roll kept meanwhile still reaches the wire after a key press.
 
 Work is counted (``InputPipeline.runs``: echo canceller, VAD, noise suppression, level meter invocations per
-idle second), not timed, so the checks hold on a busy machine.  A real engine over a real socket to the local
+idle second; and the capture path's ``call_soon_threadsafe`` wake-ups of the engine loop), not timed, so the
+checks hold on a busy machine.  A real engine over a real socket to the local
 Live emulator, with the app's own chain (AEC3, webrtcvad + Silero, webrtc NS), fed by a frame source.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import numpy as np
 
+from audio.capture import MicCapture
 from audio.echo import FarEndReference
 from audio.frames import FRAME_BYTES
 from audio.level import frame_level
@@ -76,11 +79,18 @@ async def test_hands_free_keeps_the_whole_chain_listening():
     async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
         engine = _engine(emu, EngineOptions(hands_free=True))
         await engine.start()
+        assert engine.pipeline is not None and engine.pipeline.vad.scorer is not None
+        scorer = engine.pipeline.vad.scorer
         try:
+            await _idle_runs(engine, 1.0)  # past the first stage's warm-up
+            windows = scorer.windows
             runs = await _idle_runs(engine, 3.0)
         finally:
             await engine.stop()
     assert runs == dict.fromkeys(STAGES, 100.0)  # the echo canceller and its checks guard every start
+    # the neural stage runs only around what the first stage flags (a noise peak now and then here), not on
+    # every 32 ms window (31 a second)
+    assert scorer.windows - windows < 0.5 * 3.0 * 16000 / 512
     assert engine.turns == 0  # a quiet room opens no turn
 
 
@@ -130,3 +140,71 @@ async def test_the_pre_roll_reaches_the_wire_after_an_idle_period(fixtures_dir, 
     assert max(frame_level(f)[0] for f in first_word) > -40, "the first syllable (before the press) was not sent"
     assert max(frame_level(f)[0] for f in before_word) < max(frame_level(f)[0] for f in first_word) - 15
     assert turn.timings.first_wire_at is not None and turn.timings.pressed_at is not None
+
+
+async def test_push_to_talk_idle_wakes_the_loop_for_no_frame(pulse):
+    """The real microphone (PortAudio on the virtual one) between push-to-talk turns: it keeps the pre-roll itself,
+    so the engine loop is woken for no frame and no stage of the chain runs; the key wakes it, and the kept
+    frames are the turn's pre-roll at once."""
+    loop = asyncio.get_running_loop()
+    posted = 0
+    call_soon_threadsafe = loop.call_soon_threadsafe
+
+    def counting(*args):
+        nonlocal posted
+        posted += 1
+        return call_soon_threadsafe(*args)
+
+    loop.call_soon_threadsafe = counting  # type: ignore[method-assign]  # bound by the capture when it opens
+    player = pulse.play(_room_wav(pulse, 8.0))
+    async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
+        engine = _engine(emu, EngineOptions(preroll_ms=300))
+        await engine.start()
+        mic = MicCapture(loop, engine.feed_frame)
+        engine.capture = mic
+        try:
+            mic.open()
+            assert await _until(lambda: mic.held, 8.0), "the resting engine did not hand the pre-roll to the capture"
+            assert engine.pipeline is not None
+            runs, wakes, captured, t0 = Counter(engine.pipeline.runs), posted, mic.frames, time.monotonic()
+            assert await _until(lambda: mic.frames >= captured + 150, 8.0)  # 1.5 s of audio captured meanwhile
+            seconds = time.monotonic() - t0
+            assert (posted - wakes) / seconds == 0.0  # capture -> loop wake-ups per idle second
+            assert {k: (engine.pipeline.runs[k] - runs[k]) / seconds for k in STAGES} == dict.fromkeys(STAGES, 0.0)
+            before = engine.metrics.counters["frames_captured"]
+            engine.press()
+            assert not mic.held
+            assert engine.metrics.counters["frames_captured"] - before >= 30  # the 300 ms it kept: the pre-roll
+            assert await _until(lambda: engine.metrics.counters["frames_sent"] >= 60, 5.0)  # then live frames
+            engine.release()
+            turn = await engine.wait_turn(10)
+            assert turn is not None and turn.error is None
+            assert await _until(lambda: mic.held, 10.0), "the capture was not held again after the turn"
+        finally:
+            mic.close()
+            loop.call_soon_threadsafe = call_soon_threadsafe  # type: ignore[method-assign]
+            await engine.stop()
+            player.terminate()
+            player.wait(5)
+
+
+async def _until(cond, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
+
+
+def _room_wav(pulse, seconds: float):
+    """The quiet room as a file for the virtual microphone (next to the server's own files)."""
+    import wave
+
+    path = pulse.runtime / "idle-room.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"".join(_room(seconds)))
+    return path

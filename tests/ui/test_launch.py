@@ -3,6 +3,7 @@ without keys, and the PySide6 6.12 / Python 3.11 reference-count guard."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,3 +85,25 @@ def test_global_hotkey_is_refused_with_a_note_on_wayland(monkeypatch):
     assert reason is not None and "Wayland" in reason
     assert hotkey.GlobalHotkey("Space").start() == reason
     assert hotkey.pynput_key_name("Space") == "space" and hotkey.pynput_key_name("F8") == "f8"
+
+
+def test_modules_imported_after_qt_leave_no_source_in_memory(tmp_path):
+    """PySide6's import hook asks of every later import whether it names PySide6; answered from the file's
+    bytes, the sources are no longer kept in linecache (about 15 MB of the window's heap), and the answer is
+    the same as PySide's own."""
+    (tmp_path / "plain_mod.py").write_text("X = 1\n")
+    (tmp_path / "qt_mod.py").write_text("from PySide6 import QtCore\n")
+    code = f"""
+import json, linecache, sys
+sys.path.insert(0, {str(tmp_path)!r})
+from ui.app import application
+application()
+import plain_mod, qt_mod
+from shibokensupport import feature
+print(json.dumps({{"kept": [m.__file__ for m in (plain_mod, qt_mod) if m.__file__ in linecache.cache],
+                   "uses": [feature.pyside_feature_dict.get(n) for n in ("plain_mod", "qt_mod")]}}))
+"""
+    r = _run(code, {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 0, r.stderr[-800:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out == {"kept": [], "uses": [-1, 0]}  # nothing kept; only the module naming PySide6 is PySide's

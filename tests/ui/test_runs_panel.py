@@ -14,11 +14,13 @@ from ui.runs_panel import format_elapsed, parse_created
 def test_run_card_lifecycle(qtbot, window):
     win, bridge = window, window.bridge
     created = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(time.time() - 75))
+    assert not win.runs._clock.isActive()  # no run going: the elapsed-time clock does not tick
     bridge.post(RunUpdate(101, "RUNNING", "running", prompt="Fix the flaky login test in api",
                           web_url="https://codegen.example/runs/101", created_at=created))
     qtbot.waitUntil(lambda: 101 in win.runs.cards, timeout=3000)
     card = win.runs.cards[101]
     assert card.chip.text() == "Running" and card.elapsed.text().startswith("1m")
+    assert win.runs._clock.isActive()
     assert win.runs.focused == 101  # the first run is focused
     for i, text in enumerate(["Cloning repository", "Running tests", "Found flaky wait in login_test.py"]):
         bridge.post(RunStep(101, i, "ACTION", text))
@@ -45,6 +47,10 @@ def test_run_card_lifecycle(qtbot, window):
     frozen = card.elapsed.text()
     card.tick()
     assert card.elapsed.text() == frozen  # a finished run's time stops
+    assert win.runs._clock.isActive()  # 102 is still going
+    bridge.post(RunFinished(102, "failed", "Tests failed"))
+    qtbot.waitUntil(lambda: other.category == "failed", timeout=3000)
+    assert not win.runs._clock.isActive()  # nothing going: the clock stops
 
 
 def test_elapsed_and_created_parsing():
