@@ -10,7 +10,7 @@ import json
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QMessageBox, QWidget
 
 from desktop import updates
 from desktop.config import Settings
@@ -43,8 +43,22 @@ def checked(qtbot, win, offline: bool = False) -> updates.Outcome:
     return blocker.args[0]
 
 
+_OPEN_BEFORE: set[QWidget] = set()
+
+
+def _popups() -> set[QWidget]:
+    return {w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog | QMessageBox) and w.isVisible()}
+
+
+@pytest.fixture(autouse=True)
+def _popups_open_before():
+    """Dialogs an earlier test of the suite left open are not this test's popups."""
+    _OPEN_BEFORE.clear()
+    _OPEN_BEFORE.update(_popups())
+
+
 def no_popup() -> bool:
-    return not [w for w in QApplication.topLevelWidgets() if isinstance(w, QDialog | QMessageBox) and w.isVisible()]
+    return not (_popups() - _OPEN_BEFORE)
 
 
 def test_a_newer_version_is_shown_as_text_with_a_link_and_can_be_dismissed(qtbot, themed_app, server, opened):
