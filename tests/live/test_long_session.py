@@ -100,7 +100,9 @@ async def test_a_link_that_dies_silently_is_noticed_between_turns_and_renewed(tl
 
 
 async def test_an_expired_handle_opens_a_fresh_session_that_remembers_the_last_turns(tls):
-    conditions = Conditions(handle_ttl_s=0.2, goaway_every_s=0.6, goaway_time_left_s=0.3)
+    # the goAway comes after the first answer (1.5 s; the turn takes well under that even on a busy machine), with
+    # time to renew before the deadline; the handle it would renew with has expired (0.2 s) by then
+    conditions = Conditions(handle_ttl_s=0.2, goaway_every_s=1.5, goaway_time_left_s=1.0)
     async with session(tls, conditions) as (engine, emu, events):
         assert (await ask(engine, "list my running agent tasks")).strip()
         await until(lambda: any(isinstance(e, Reconnected) for e in events), timeout=5)
