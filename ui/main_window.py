@@ -138,6 +138,7 @@ class MainWindow(QMainWindow):
         self._retry_at = 0.0
         self._retry_event: ErrorEvent | None = None
         self._retry_title = ""
+        self._send_with = ""  # how the turn being listened to is sent, when not with the push-to-talk key
         self._retry_timer = QTimer(self)
         self._retry_timer.setInterval(250)
         self._retry_timer.timeout.connect(self._retry_tick)
@@ -347,7 +348,7 @@ class MainWindow(QMainWindow):
         b.session_stopped.connect(self.conversation.end_session)  # a new session counts its turns from 1 again
         b.session_stopped.connect(lambda: setattr(self, "_session_up", False))
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
-        self.ptt.pressed.connect(self.press)
+        self.ptt.pressed.connect(lambda at: self.press(at, f"release {self.ptt.held_with}"))
         self.ptt.released.connect(self.release)
         self.keys.pressed.connect(self._key_pressed)
         self.keys.released.connect(self._key_released)
@@ -359,7 +360,8 @@ class MainWindow(QMainWindow):
         self.perf_button.clicked.connect(self.perf.show)
         self.messages.action.connect(self.on_action)
         self.runs.focus_requested.connect(self.bridge.focus_run)
-        self.tray.talk.connect(lambda on: self.press(time.perf_counter()) if on else self.release())
+        self.tray.talk.connect(lambda on: self.press(time.perf_counter(), "choose Push to talk in the tray again")
+                               if on else self.release())
         self.tray.mute_changed.connect(self.set_muted)
         self.mute.toggled.connect(self.set_muted)
         self.tray.show_window.connect(self._raise)
@@ -424,8 +426,8 @@ class MainWindow(QMainWindow):
         key, mode = self.settings.ptt_key, self.settings.ptt_mode
         if mode == "hands-free":
             return "Hands-free: just speak"
-        if listening:
-            return f"Listening… release {key} to send" if mode == "hold" else f"Listening… press {key} to send"
+        if listening:  # what ends this turn: it depends on how it was started
+            return f"Listening… {self._send_with or (('release ' if mode == 'hold' else 'press ') + key)} to send"
         return f"Hold {key} to talk" if mode == "hold" else f"Press {key} to talk, again to send"
 
     def _typing(self) -> bool:
@@ -534,9 +536,12 @@ class MainWindow(QMainWindow):
         if self.settings.ptt_mode == "hold":
             self.release()
 
-    def press(self, at: float) -> None:
+    def press(self, at: float, send_with: str = "") -> None:
+        """Start a turn; ``send_with``: what the user does to send it, when not the push-to-talk key (the
+        microphone button's "release the mouse button", the tray's "choose Push to talk in the tray again")."""
         if self.listening:
             return
+        self._send_with = send_with
         if self.muted:  # nothing would be captured: say so instead of pretending to listen
             self.messages.show_notice("muted", "The microphone is muted: click Unmute to talk, or type your "
                                       "request.", "warn", "Muted")
