@@ -70,7 +70,7 @@ from ui.perf_panel import PerfPanel, stage_words
 from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
 from ui.runs_panel import RunCard, RunsPanel
-from ui.screen_fit import fit_dialog, fit_main_window
+from ui.screen_fit import COMPACT_HEIGHT, Spacing, compact_panel, fit_dialog, fit_main_window
 from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
@@ -88,6 +88,9 @@ SPACE_CONTROLS = (QAbstractButton, QTabBar, RunCard)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
 NARROW = 960  # below this width the runs panel goes under the conversation
+OUTER_SPACING = Spacing((20, 16, 20, 20, 14), (10, 6, 10, 6, 4))
+BAR_SPACING = Spacing((16, 10, 18, 10, 16), (10, 3, 12, 3, 10))
+PTT_DIAMETER = {False: 72, True: 36}  # normal, compact
 NOT_CONNECTED = "Not connected yet: talk or type once the state says Ready."
 # a session that ended on one of these is started again by itself, after each wait in turn (the last repeats)
 RECONNECT_KINDS = ("network", "timeout", "protocol")
@@ -138,6 +141,7 @@ class MainWindow(QMainWindow):
         self._retry_at = 0.0
         self._retry_event: ErrorEvent | None = None
         self._retry_title = ""
+        self.compact = False  # the short window's layout (ui.screen_fit.COMPACT_HEIGHT)
         self._send_with = ""  # how the turn being listened to is sent, when not with the push-to-talk key
         self._retry_timer = QTimer(self)
         self._retry_timer.setInterval(250)
@@ -164,8 +168,8 @@ class MainWindow(QMainWindow):
         self.root = root
         self.setCentralWidget(root)
         outer = QVBoxLayout(root)
-        outer.setContentsMargins(20, 16, 20, 20)
-        outer.setSpacing(14)
+        self._outer = outer
+        OUTER_SPACING.apply(outer, False)
 
         header = QHBoxLayout()
         header.setSpacing(12)
@@ -227,9 +231,9 @@ class MainWindow(QMainWindow):
         bar = QFrame()
         bar.setObjectName("Card")
         row = QHBoxLayout(bar)
-        row.setContentsMargins(16, 10, 18, 10)
-        row.setSpacing(16)
-        self.ptt = PushToTalkButton(diameter=72)
+        self._bar_row = row
+        BAR_SPACING.apply(row, False)
+        self.ptt = PushToTalkButton(diameter=PTT_DIAMETER[False])
         row.addWidget(self.ptt)
         self.mute = QPushButton("Mute")
         self.mute.setCheckable(True)
@@ -239,6 +243,7 @@ class MainWindow(QMainWindow):
         self.mute.setAccessibleName("Mute microphone")
         row.addWidget(self.mute)
         col = QVBoxLayout()
+        self._bar_col = col
         col.setSpacing(8)
         self.hint = QLabel("")
         self.hint.setObjectName("Hint")
@@ -838,6 +843,7 @@ class MainWindow(QMainWindow):
             # some window managers let a window be resized below its minimum: grow back, never clip
             QTimer.singleShot(0, lambda: self.resize(self.size().expandedTo(small)))
         narrow = self.width() < NARROW
+        self._set_compact(self.height() < COMPACT_HEIGHT)
         # narrow: the runs go under the conversation, unless the window is also short (200 % on a laptop), where
         # side by side is what fits
         short = self.height() < MINIMUM_SIZE[1]
@@ -847,6 +853,19 @@ class MainWindow(QMainWindow):
             total = self.split.height() if want is Qt.Orientation.Vertical else self.split.width()
             self.split.setSizes([total * 3 // 5, total - total * 3 // 5])  # the conversation gets 3/5
         self.profile.setVisible(not narrow and bool(self.profile.text()))  # room for the title when narrow
+
+    def _set_compact(self, compact: bool) -> None:
+        """The compact layout for a short window (1366x768 at 200 %): the talk bar stays on screen."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        OUTER_SPACING.apply(self._outer, compact)
+        BAR_SPACING.apply(self._bar_row, compact)
+        self._bar_col.setSpacing(2 if compact else 8)
+        self.ptt.set_diameter(PTT_DIAMETER[compact])
+        compact_panel(self.conversation, self.conversation.search, self.conversation.empty, compact)
+        compact_panel(self.runs, self.runs.title, self.runs.empty, compact)
+        self.confirm_card.set_compact(compact)
 
     def showEvent(self, e) -> None:  # noqa: N802 - Qt API
         super().showEvent(e)

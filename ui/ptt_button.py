@@ -60,6 +60,11 @@ class PushToTalkButton(QWidget):
         self.accessible: QAccessibleWidget | None = getattr(self, "accessible", None)
         self.setToolTip("Hold to talk")
 
+    def set_diameter(self, diameter: int) -> None:
+        self.diameter = diameter
+        self.updateGeometry()
+        self.update()
+
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(self.diameter + 24, self.diameter + 24)
 

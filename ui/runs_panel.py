@@ -16,10 +16,9 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QScrollArea, QVBoxLay
 from desktop.events import RunFinished, RunStep, RunUpdate
 from ui import links, theme
 from ui.plain_text import PlainLabel, escape, shown
+from ui.screen_fit import EMPTY_HEIGHT, HEADER_HEIGHT, PANEL_SPACING
 
 MAX_STEPS = 6
-HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
-EMPTY_HEIGHT = 120
 CHIP = {"running": ("Running", "accent"), "done": ("Done", "ok"), "failed": ("Failed", "bad"),
         "unknown": ("Queued", "text_muted"), "missing": ("Not found", "warn")}
 FINAL = ("done", "failed", "missing")
@@ -221,11 +220,11 @@ class RunsPanel(QFrame):
         self.focused: int | None = None
         self.local_links = False  # the offline demo: the stand-ins' pages on this machine may be opened
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(16, 14, 16, 16)
-        outer.setSpacing(10)
+        PANEL_SPACING.apply(outer, False)
         title = QLabel("CODEGEN RUNS")
         title.setObjectName("PanelTitle")
-        title.setMinimumHeight(HEADER_HEIGHT)
+        title.setFixedHeight(HEADER_HEIGHT[False])  # the same as the conversation's header with its search field
+        self.title = title
         outer.addWidget(title)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -238,7 +237,7 @@ class RunsPanel(QFrame):
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setMinimumHeight(EMPTY_HEIGHT)
+        self.empty.setMinimumHeight(EMPTY_HEIGHT[False])
         self.column.addWidget(self.empty, 10)
         self.column.addStretch(1)
         scroll.setWidget(inner)

@@ -18,6 +18,7 @@ def main() -> None:
 
     app = QApplication(sys.argv[:1])
     from desktop.config import Settings
+    from desktop.events import ConfirmationAsked, ConfirmationClosed
     from ui import theme
     from ui.bridge import EngineBridge
     from ui.main_window import MainWindow
@@ -33,9 +34,28 @@ def main() -> None:
                                      win.centralWidget().minimumSizeHint().height()]}
     bar = win.ptt.parentWidget()
     assert isinstance(bar, QWidget)
-    bottom = bar.mapTo(win, bar.rect().bottomRight())
-    out["talk_bar_bottom"] = [bottom.x(), bottom.y()]
+
+    def bottom_of(w: QWidget) -> list[int]:
+        corner = w.mapTo(win, w.rect().bottomRight())
+        return [corner.x(), corner.y()]
+
+    out["talk_bar_bottom"] = bottom_of(bar)
     out["window_inner"] = [win.width(), win.height()]
+    out["compact"] = win.compact
+    # a request read back (the confirmation card over the talk bar): everything still fits, the bar included
+    win.confirm_card.show_ask(ConfirmationAsked(1, "create", "Create a pull request that fixes the flaky login "
+                                                "test in the api repository, and add a test that shows it " * 3,
+                                                repo="acme/api"))
+    app.processEvents()
+    out["with_card"] = {"content_minimum": [win.centralWidget().minimumSizeHint().width(),
+                                            win.centralWidget().minimumSizeHint().height()],
+                        "card_bottom": bottom_of(win.confirm_card), "start_bottom": bottom_of(win.confirm_card.start),
+                        "talk_bar_bottom": bottom_of(bar), "window_inner": [win.width(), win.height()]}
+    if os.environ.get("HIGH_DPI_SHOTS") and os.environ.get("GEMINI_CODEGEN_SCREENSHOTS"):
+        win.grab().save(str(Path(os.environ["GEMINI_CODEGEN_SCREENSHOTS"])
+                            / f"window-read-back-{os.environ['HIGH_DPI_SHOTS']}.png"))
+    win.confirm_card.close_ask(ConfirmationClosed(1, "started"))
+    app.processEvents()
     dialogs = {"settings": win.open_settings, "performance": lambda: (win.perf.show(), win.perf)[1],
                "keyboard": win.show_keyboard_help, "quit": lambda: win._ask_to_quit([1001])}
     out["dialogs"] = {}
