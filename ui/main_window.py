@@ -128,6 +128,7 @@ class MainWindow(QMainWindow):
         self.force_quit = False  # close even while runs are active (quit confirmed, tray Quit, tests)
         self.quit_box: QMessageBox | None = None
         self._closed = False
+        self.compact = False  # the short window's layout (ui.screen_fit.COMPACT_HEIGHT)
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
         fit_main_window(self, DEFAULT_SIZE, MINIMUM_SIZE)  # as far as the screen allows (high DPI, small screens)
@@ -141,7 +142,6 @@ class MainWindow(QMainWindow):
         self._retry_at = 0.0
         self._retry_event: ErrorEvent | None = None
         self._retry_title = ""
-        self.compact = False  # the short window's layout (ui.screen_fit.COMPACT_HEIGHT)
         self._send_with = ""  # how the turn being listened to is sent, when not with the push-to-talk key
         self._retry_timer = QTimer(self)
         self._retry_timer.setInterval(250)
