@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QLayout, QScrollArea, QWidget
 
@@ -56,6 +56,8 @@ def compact_panel(panel: QWidget, header: QWidget, empty: QWidget, compact: bool
 
 def scrolling(page: QWidget) -> QScrollArea:
     """``page`` in a frameless vertical scroll area: a tall page scrolls where the screen is short."""
+    from PySide6.QtCore import Qt  # not at import: the launch frame imports this module before Qt's namespace
+
     area = QScrollArea()
     area.setWidgetResizable(True)
     area.setFrameShape(QFrame.Shape.NoFrame)
