@@ -92,7 +92,11 @@ def create_private(path: Path) -> None:
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[None]:
     """Held by one process at a time: an advisory lock on ``path`` (a 0600 file, made if absent), for a
-    read-modify-write of a file that several processes share.  Blocks until the lock is free."""
+    read-modify-write of a file that several processes share.  Blocks until the lock is free.  Its folder is
+    made (private) if absent."""
+    path = Path(path)
+    if not path.parent.exists():
+        private_dir(path.parent)
     create_private(path)
     with open(path, "r+b") as f:
         if sys.platform == "win32":

@@ -104,3 +104,10 @@ def test_two_processes_sharing_the_demo_never_give_out_the_same_run_id(tmp_path)
 async def _seed_one(state):
     emu = CodegenEmulator(step_s=3600, state_path=state)
     assert emu.seed("an earlier run").id == 1001
+
+
+async def test_the_state_folder_is_made_private_when_absent(tmp_path):
+    state = tmp_path / "data" / "codegen-demo.json"
+    async with CodegenEmulator(step_s=0, state_path=state) as emu:
+        emu.seed("Fix the flaky login test")
+    assert state.exists() and (state.parent.stat().st_mode & 0o777) == 0o700
