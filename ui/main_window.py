@@ -43,6 +43,7 @@ from PySide6.QtWidgets import (
 from desktop.assets import asset
 from desktop.config import LAUNCH, SESSION, Settings, changed_settings
 from desktop.events import (
+    ConfirmationAsked,
     EngineState,
     ErrorEvent,
     LatencyDrift,
@@ -70,7 +71,15 @@ from ui.perf_panel import PerfPanel, stage_words
 from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
 from ui.runs_panel import RunCard, RunsPanel
-from ui.screen_fit import COMPACT_HEIGHT, Spacing, compact_panel, fit_dialog, fit_main_window
+from ui.screen_fit import (
+    COMPACT_HEIGHT,
+    ShrinkingColumn,
+    Spacing,
+    compact_panel,
+    fit_dialog,
+    fit_main_window,
+    scrolling,
+)
 from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
@@ -210,8 +219,17 @@ class MainWindow(QMainWindow):
             header.addWidget(b)
         outer.addLayout(header)
 
+        # between the header and the talk bar: the banners, the panels and the request read back; where they do
+        # not fit (1366x768 at 200 % with a banner and a read-back) they scroll, and the talk bar stays on screen
+        body = QWidget()
+        column = ShrinkingColumn(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        self._body_column = column
+        self.body = scrolling(body)
+        self.body.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop: Tab goes to the controls in it
+        outer.addWidget(self.body, 1)
         self.messages = MessageArea()
-        outer.addWidget(self.messages)
+        column.addWidget(self.messages)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.split = split
@@ -224,9 +242,10 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([640, 420])
-        outer.addWidget(split, 1)
+        column.addWidget(split, 1)
         self.confirm_card = ConfirmCard()  # the request read back, whole, with Start / Cancel (hidden until one)
-        outer.addWidget(self.confirm_card)
+        column.addWidget(self.confirm_card)
+        column.setSpacing(OUTER_SPACING.normal[4])
 
         bar = QFrame()
         bar.setObjectName("Card")
@@ -332,7 +351,7 @@ class MainWindow(QMainWindow):
         b.tool_started.connect(self.conversation.add_tool_started)
         b.tool_finished.connect(self.conversation.add_tool_finished)
         b.turn_finished.connect(self.on_turn_finished)
-        b.confirmation_asked.connect(self.confirm_card.show_ask)
+        b.confirmation_asked.connect(self.show_read_back)
         b.confirmation_closed.connect(self.confirm_card.close_ask)
         b.turn_finished.connect(lambda _ev: self.confirm_card.turn_finished())
         self.confirm_card.answered.connect(self.answer_read_back)
@@ -632,6 +651,11 @@ class MainWindow(QMainWindow):
         self.text.clear()
         self.root.setFocus()  # back to talking: the key is push-to-talk again, and the hint says so
 
+    def show_read_back(self, ev: ConfirmationAsked) -> None:
+        """A request read back: the card with all of it, scrolled into view with its Start / Cancel buttons."""
+        self.confirm_card.show_ask(ev)
+        QTimer.singleShot(0, lambda: self.body.ensureWidgetVisible(self.confirm_card, 0, 0))
+
     def answer_read_back(self, yes: bool) -> None:
         """The confirmation card's Start / Cancel: the user's own answer, sent like a typed one."""
         if self.bridge.send_text(START_TEXT if yes else CANCEL_TEXT) is None:
@@ -860,6 +884,7 @@ class MainWindow(QMainWindow):
             return
         self.compact = compact
         OUTER_SPACING.apply(self._outer, compact)
+        self._body_column.setSpacing(self._outer.spacing())
         BAR_SPACING.apply(self._bar_row, compact)
         self._bar_col.setSpacing(2 if compact else 8)
         self.ptt.set_diameter(PTT_DIAMETER[compact])

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from PySide6.QtCore import QRect, QSize
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QLayout, QScrollArea, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QFrame, QLayout, QScrollArea, QVBoxLayout, QWidget
 
 # room for the window manager's frame (title bar and borders), in physical pixels
 FRAME_ALLOWANCE = QSize(12, 44)
@@ -52,6 +52,14 @@ def compact_panel(panel: QWidget, header: QWidget, empty: QWidget, compact: bool
     empty.setMinimumHeight(EMPTY_HEIGHT[compact])
     for area in panel.findChildren(QAbstractScrollArea):
         area.setMinimumHeight(COMPACT_LIST_HEIGHT if compact else 0)
+
+
+class ShrinkingColumn(QVBoxLayout):
+    """A column for a resizable scroll area that is as short as its minimum when the area is short: with the
+    height-for-width of its word-wrapped labels Qt would give it its preferred height and scroll more."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 - Qt API
+        return False
 
 
 def scrolling(page: QWidget) -> QScrollArea:

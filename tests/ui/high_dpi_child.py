@@ -42,14 +42,18 @@ def main() -> None:
     out["talk_bar_bottom"] = bottom_of(bar)
     out["window_inner"] = [win.width(), win.height()]
     out["compact"] = win.compact
-    # a request read back (the confirmation card over the talk bar): everything still fits, the bar included
-    win.confirm_card.show_ask(ConfirmationAsked(1, "create", "Create a pull request that fixes the flaky login "
-                                                "test in the api repository, and add a test that shows it " * 3,
-                                                repo="acme/api"))
-    app.processEvents()
-    out["with_card"] = {"content_minimum": [win.centralWidget().minimumSizeHint().width(),
-                                            win.centralWidget().minimumSizeHint().height()],
-                        "card_bottom": bottom_of(win.confirm_card), "start_bottom": bottom_of(win.confirm_card.start),
+    # a banner and a request read back (the confirmation card over the talk bar): the card's buttons are in view
+    # (what does not fit scrolls between the header and the talk bar) and the talk bar is on screen
+    win.messages.show_notice("not-ready", "Not connected yet: wait for Ready, or type.", "warn", "Not connected")
+    win.show_read_back(ConfirmationAsked(1, "create", "Create a pull request that fixes the flaky login test in "
+                                         "the api repository, and add a test that shows it " * 3, repo="acme/api"))
+    for _ in range(3):
+        app.processEvents()
+    view = win.body.viewport()
+    start = win.confirm_card.start
+    corners = (start.mapTo(view, start.rect().topLeft()), start.mapTo(view, start.rect().bottomRight()))
+    out["with_card"] = {"start_in_view": all(view.rect().contains(c) for c in corners) and start.isVisible(),
+                        "scrolls": win.body.verticalScrollBar().maximum() > 0,
                         "talk_bar_bottom": bottom_of(bar), "window_inner": [win.width(), win.height()]}
     if os.environ.get("HIGH_DPI_SHOTS") and os.environ.get("GEMINI_CODEGEN_SCREENSHOTS"):
         win.grab().save(str(Path(os.environ["GEMINI_CODEGEN_SCREENSHOTS"])
