@@ -72,6 +72,9 @@ def install_hint() -> str:
 
 
 def load_sounddevice() -> ModuleType:
+    from audio.alsa_messages import route_away_from_terminal
+
+    route_away_from_terminal()  # before PortAudio initialises: its probing and underruns print nothing
     try:
         import sounddevice
     except OSError as exc:

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +49,11 @@ log = logging.getLogger(__name__)
 # machine, and the plugin's recovery can swallow what follows; 40 ms holds, and the jitter buffer before it
 # is what sets when a reply starts (the first sample is timed when the callback takes it).
 OUTPUT_LATENCY_S = 0.04
+# Python runs the device's callback only once it holds the GIL: with the default 5 ms switch interval, two busy
+# Python threads (the engine loop, the window) kept it waiting past the device's 40 ms and ALSA printed
+# "underrun occurred" lines in the terminal (4-7 per three replies here with two busy threads; none at 1 ms).
+# Opening the speaker sets the process's interval to this when it is longer.
+AUDIO_SWITCH_INTERVAL_S = 0.001
 MAX_BUFFERED_S = 300  # replies arrive faster than real time; audio further ahead of playback than this is dropped
 
 
@@ -148,6 +154,7 @@ class SpeakerPlayer:
         self._playing = False  # started and not yet stopped by its callback
         self._reply_due_until = 0.0  # monotonic time until which a prepared stream waits for its reply
         self.starts = 0  # times the stream was started (one per reply, not per chunk)
+        self.device_underruns = 0  # blocks the device ran dry before the callback filled them (PortAudio says)
         self.rate = OUTPUT_RATE
         self.device: Device | None = None
         self.buffer = JitterBuffer(OUTPUT_RATE, jitter_ms, pad_ms)
@@ -187,7 +194,9 @@ class SpeakerPlayer:
         loop = self._loop
         self._last_sound = time.monotonic()
 
-        def callback(outdata: Any, frames: int, _time: Any, _status: Any) -> None:
+        def callback(outdata: Any, frames: int, _time: Any, status: Any) -> None:
+            if status.output_underflow:
+                self.device_underruns += 1
             had_sound = buffer.buffered_ms > 0
             data = buffer.read(frames * 2)
             outdata[:] = data
@@ -213,6 +222,8 @@ class SpeakerPlayer:
                                    f"{plain_reason(str(exc))}", str(exc)) from None
         # the device may have taken audio well ahead of playing it: stop only once that has been heard too
         self._idle_s = self.idle_ms / 1000 + min(1.0, float(self._stream.latency or 0.0))
+        if sys.getswitchinterval() > AUDIO_SWITCH_INTERVAL_S:  # the callback gets the GIL in time
+            sys.setswitchinterval(AUDIO_SWITCH_INTERVAL_S)
 
     def close(self) -> None:
         stream, self._stream = self._stream, None

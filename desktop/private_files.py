@@ -1,7 +1,7 @@
 """The user's local files are theirs alone: every folder the app makes is 0700, every file it writes 0600.
 
 The one place that makes a private folder (``private_dir``), writes a private file (``write_private``,
-atomically), opens one for appending (``open_private``) or creates one for another library to fill
+atomically), locks one that several processes share (``exclusive``), opens one for appending (``open_private``) or creates one for another library to fill
 (``create_private``: SQLite gives its ``-wal`` and ``-shm`` files the main file's mode).  Whatever the
 umask, nothing the app writes is readable by another account.  ``secure_folder`` fixes an install made
 before this rule (a 0755 folder, 0644 files): it chmods the folder and only the files the app itself keeps
@@ -17,7 +17,8 @@ import contextlib
 import logging
 import os
 import stat
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -86,6 +87,35 @@ def create_private(path: Path) -> None:
         return
     os.close(fd)
     private_file(path)
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Held by one process at a time: an advisory lock on ``path`` (a 0600 file, made if absent), for a
+    read-modify-write of a file that several processes share.  Blocks until the lock is free.  Its folder is
+    made (private) if absent."""
+    path = Path(path)
+    if not path.parent.exists():
+        private_dir(path.parent)
+    create_private(path)
+    with open(path, "r+b") as f:
+        if sys.platform == "win32":
+            import msvcrt
+
+            msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)  # the first byte, even of an empty file
+            try:
+                yield
+            finally:
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def open_private(path: Path, mode: str = "a", *, encoding: str = "utf-8") -> IO[str]:

@@ -32,6 +32,7 @@ from desktop.words import shorten
 
 MAX_AGE_S = 600.0  # news older than this is shown, not spoken (the `run_update_max_age_s` setting)
 SETTLE_S = 1.0  # the conversation must have been quiet this long (not right at the end of a reply)
+HOLD_S = 20.0  # a pull request opened while its run goes on waits this long for the run's outcome: one sentence
 SUMMARY_CHARS = 90
 TITLE_CHARS = 70
 MARKER = "[Run update"  # how the client turn starts (the system instruction and the stand-in know it)
@@ -64,7 +65,7 @@ class RunNews:
     run_id: int
     outcome: Outcome
     summary: str = ""
-    pull_requests: tuple[PullRequest, ...] = ()  # a finished run's; or the ones just opened
+    pull_requests: tuple[PullRequest, ...] = ()  # the ones just opened; with an outcome, the ones not told yet
     seen_at: float = 0.0  # the caller's clock
     earlier: bool = False  # from before this session (ended while the app was closed, or never told): spoken
     #                        once the user has talked in this session, or shown
@@ -96,6 +97,7 @@ class Policy:
     speak: bool = True  # the `speak_run_updates` setting: off = shown only
     max_age_s: float = MAX_AGE_S
     settle_s: float = SETTLE_S
+    hold_s: float = HOLD_S
 
 
 _PR_NUMBER = re.compile(r"/pull/(\d+)(?:[/?#]|$)")
@@ -139,12 +141,15 @@ def merge(news: Iterable[RunNews]) -> tuple[RunNews, ...]:
         if have is None:
             by_run[n.run_id] = n
         elif n.final and not have.final:
-            by_run[n.run_id] = replace(n, pull_requests=n.pull_requests or have.pull_requests,
+            by_run[n.run_id] = replace(n, pull_requests=_union(have.pull_requests, n.pull_requests),
                                        seen_at=min(n.seen_at, have.seen_at))
         elif not n.final and not have.final:
-            prs = have.pull_requests + tuple(p for p in n.pull_requests if p not in have.pull_requests)
-            by_run[n.run_id] = replace(have, pull_requests=prs)
+            by_run[n.run_id] = replace(have, pull_requests=_union(have.pull_requests, n.pull_requests))
     return tuple(by_run[k] for k in sorted(by_run))
+
+
+def _union(first: Sequence[PullRequest], then: Sequence[PullRequest]) -> tuple[PullRequest, ...]:
+    return (*first, *(p for p in then if p not in first))
 
 
 def sentence(news: Sequence[RunNews]) -> str:
@@ -246,11 +251,12 @@ class RunUpdates:
             if not new or first_sight:  # pull requests a run had when first seen here are not news
                 return None
             news = RunNews(run_id, Outcome.PULL_REQUEST, pull_requests=tuple(new), seen_at=now)
-        else:
+        else:  # the outcome names the pull requests the user does not know of yet (none told twice)
+            new = [p for p in update.pull_requests if p.url not in known]
             known.update(urls)
             earlier = restored
             seen = last_seen if earlier and last_seen is not None else now
-            news = RunNews(run_id, outcome, update.summary, update.pull_requests, seen, earlier)
+            news = RunNews(run_id, outcome, update.summary, tuple(new), seen, earlier)
         return news if self.add(news) else None
 
     def add(self, news: RunNews) -> bool:
@@ -265,17 +271,22 @@ class RunUpdates:
     # ------------------------------------------------------------------ reports out
     def take(self, activity: Activity, now: float) -> Report | None:
         """What to tell now, if anything: shown-only news first (speaking off, or too old), else everything
-        that may be spoken, once the conversation has been quiet for ``settle_s``."""
+        that may be spoken, once the conversation has been quiet for ``settle_s``.  A pull request opened while
+        its run goes on waits up to ``hold_s`` for the run's outcome, so a run that ends soon after is told in
+        one sentence, not two."""
         if not activity.quiet:
             self._busy_at = now
-        if not self.pending:
+        ended = {n.run_id for n in self.pending if n.final}
+        waiting = [n for n in self.pending
+                   if n.final or n.run_id in ended or now - n.seen_at >= self.policy.hold_s]
+        if not waiting:
             return None
         if not self.policy.speak:
-            return self._report(self.pending, spoken=False, why="off")
-        stale = [n for n in self.pending if now - n.seen_at > self.policy.max_age_s]
+            return self._report(waiting, spoken=False, why="off")
+        stale = [n for n in waiting if now - n.seen_at > self.policy.max_age_s]
         if stale:
             return self._report(stale, spoken=False, why="expired")
-        ready = [n for n in self.pending if self._user_talked or not n.earlier]
+        ready = [n for n in waiting if self._user_talked or not n.earlier]
         if ready and activity.quiet and now - self._busy_at >= self.policy.settle_s:
             return self._report(ready, spoken=True)
         return None

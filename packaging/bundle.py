@@ -113,6 +113,11 @@ KEPT_QT_PLUGINS: dict[str, frozenset[str]] = {
 # the colour scheme themselves), other image formats (the app shows only SVG), tls/networkinformation
 # (QtNetwork is not used).
 
+# Linux: screen readers reach the app over AT-SPI, a bridge built into QtGui that speaks D-Bus through QtDBus
+# (Qt 6 has no accessibility plugin to keep).  QtGui links QtDBus, so pruning keeps it; the build stops if that
+# ever changes, and packaging/test_built_app.py reads the built app's controls over AT-SPI.
+SCREEN_READER_LIBRARIES = ("libQt6DBus.so.6",) if LINUX else ()
+
 # Libraries loaded with dlopen() rather than linked (the bootloader loads Python; sounddevice loads PortAudio
 # with ctypes): pruning must keep them.
 DLOPENED = ("libpython*", "python3*.dll", "Python", "libportaudio*")
@@ -246,6 +251,9 @@ def trim(analysis, workdir: Path, log: Callable[[str], None] = print) -> None:
     needed = reachable(binaries, linked_names)
     kept = [b for b in binaries if not prunable(b[0], b[2]) or library_name(b[0]) in needed]
     dropped = sorted({b[0] for b in analysis.binaries} - {b[0] for b in kept})
+    lost = sorted(set(SCREEN_READER_LIBRARIES) - {library_name(b[0]) for b in kept})
+    if lost:
+        raise SystemExit(f"bundle: {', '.join(lost)} would be left out: screen readers could not read the app")
     # PyInstaller's links to libraries elsewhere in the bundle (``libQt6Core.so.6`` -> ``PySide6/Qt/lib/...``)
     # go when their target goes
     gone = set(dropped)

@@ -2,7 +2,8 @@
 # Runs the built app like a user would, from its folder in a clean environment with no source tree on the
 # path, then measures it against the packaging goals (issue: size and first paint):
 #   --version, selftest --json (the whole pipeline, TLS, every native library: must pass), the window
-#   offscreen, the window on a real X server and the microphone through PulseAudio (packaging/test_built_app.py,
+#   offscreen, the window on a real X server, the microphone through PulseAudio and a screen reader over
+#   AT-SPI finding every control by name (packaging/test_built_app.py,
 #   where Xvfb and PulseAudio are installed), the bundle's size by component (<= 150 MiB on Linux) and
 #   launch -> first frame against a bare PySide6 window built with the same spec options (medians of 11
 #   launches each, taken in turns, best of 3 attempts: <= 1.3x and <= 0.6 s).
@@ -33,7 +34,7 @@ print(f"selftest {'passed' if result['ok'] else 'FAILED'} in {result['seconds']}
 sys.exit(0 if result["ok"] else 1)
 PYCHECK
 echo "== window (offscreen)"; run_clean --offline --exit-after-ms 1500
-echo "== window on X11 and the microphone through PulseAudio"
+echo "== window on X11, the microphone through PulseAudio, a screen reader over AT-SPI"
 GEMINI_CODEGEN_APP="$APP" "$PY" -m pytest -q -p no:cacheprovider -rs packaging/test_built_app.py
 echo "== size"
 "$PY" packaging/bundle_check.py size dist/gemini-codegen --max-mib 150

@@ -1,4 +1,5 @@
-"""The built app on a real X server and with a real (virtual) PulseAudio microphone.
+"""The built app on a real X server, with a real (virtual) PulseAudio microphone, and read by a screen reader
+over AT-SPI (a bundle that drops QtDBus starts fine but is silent to screen readers).
 
 Run by packaging/smoke-test.sh after `make package`, with GEMINI_CODEGEN_APP pointing at the built executable
 (``make test`` does not collect this file: it lives outside tests/).  The app runs from its folder in a clean
@@ -15,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from desktop import APP_NAME
 from tests.audio.conftest import running_pulse
 from tests.e2e.conftest import FIXTURES, XServer, wait_for, x_server
+from tests.e2e.screen_reader import assert_every_control_is_named, read_tree, skip_without_reader
 
 APP = os.environ.get("GEMINI_CODEGEN_APP", "")
 pytestmark = pytest.mark.skipif(not APP, reason="GEMINI_CODEGEN_APP names the built app (packaging/smoke-test.sh)")
@@ -73,3 +76,12 @@ def test_the_microphone_records_speech_through_the_built_app():
     assert check.returncode == 0, err
     report = json.loads(out)
     assert report["speech_dbfs"] > -45, report
+
+
+def test_a_screen_reader_finds_every_control_of_the_built_app(tmp_path):
+    skip_without_reader()
+    with x_server() as x:
+        env = clean_env(DISPLAY=x.display, GEMINI_CODEGEN_CONFIG_DIR=str(tmp_path / "config"),
+                        GEMINI_CODEGEN_DATA_DIR=str(tmp_path / "data"))
+        tree = read_tree([APP, "--offline"], APP_NAME, env, tmp_path / "tree.json", Path(env["HOME"]))
+    assert_every_control_is_named(tree)

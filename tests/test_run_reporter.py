@@ -89,6 +89,21 @@ async def test_a_run_finishing_while_idle_is_spoken_and_shown_as_geminis_turn():
         assert len(r.updates_sent()) == 1  # once
 
 
+async def test_a_pull_request_and_the_run_ending_soon_after_are_one_update():
+    async with Rig(Policy(settle_s=0.05, hold_s=5.0)) as r:
+        r.reporter.updates.seed(1002)  # started in this session, without pull requests
+        r.bus.emit(RunUpdate(1002, "EVALUATION", "running", pull_requests=(PR,)))
+        await r.settle()
+        assert r.updates_sent() == []  # quiet, settled: the pull request waits for the run's outcome
+        r.bus.emit(done(1002, PR))
+        await until(lambda: r.updates_sent())
+        (prompt,) = r.updates_sent()
+        assert prompt.endswith("Run 1002 is done and opened pull request #42, “Fix the flaky login test”.")
+        r.gemini_says("Run 1002 is done; it opened pull request 42.")
+        await r.settle()
+        assert len(r.updates_sent()) == 1 and len(r.reports()) == 1
+
+
 async def test_news_while_the_key_is_held_is_spoken_right_after_the_reply_once():
     async with Rig() as r:
         r.engine.press()

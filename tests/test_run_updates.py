@@ -72,6 +72,29 @@ def test_a_pull_request_is_news_once_and_the_outcome_absorbs_it():
     assert report.prompt.startswith("[Run update: done]")
 
 
+def test_a_run_that_ends_soon_after_its_pull_request_is_one_sentence():
+    u = RunUpdates(Policy(settle_s=1.0, hold_s=20.0))
+    u.seed(5)
+    u.observe(update(5, "EVALUATION", "running", PR), now=0.0)
+    assert u.take(QUIET, now=2.0) is None  # quiet, settled: the pull request waits for the run's outcome
+    u.observe(update(5, "COMPLETE", "done", PR), now=3.0)
+    report = u.take(QUIET, now=3.0)
+    assert report is not None and report.text == "Run 5 is done and opened pull request #42, “Fix the flaky login test”."
+    assert u.take(QUIET, now=60.0) is None  # and nothing more about run 5
+
+
+def test_a_pull_request_told_while_the_run_went_on_is_not_told_again_with_its_outcome():
+    u = RunUpdates(Policy(settle_s=1.0, hold_s=20.0))
+    u.seed(6)
+    u.observe(update(6, "EVALUATION", "running", PR), now=0.0)
+    assert u.take(QUIET, now=19.0) is None
+    told = u.take(QUIET, now=20.0)
+    assert told is not None and told.text == "Run 6 opened pull request #42, “Fix the flaky login test”."
+    u.observe(update(6, "COMPLETE", "done", PR, summary="Fixed the test."), now=300.0)
+    report = u.take(QUIET, now=301.0)
+    assert report is not None and report.text == "Run 6 is done: Fixed the test."
+
+
 def test_pull_requests_a_run_had_when_first_seen_are_not_news():
     u = RunUpdates()
     assert u.observe(update(9, "RUNNING", "running", PR), now=0.0) is None

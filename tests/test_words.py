@@ -18,3 +18,10 @@ def test_a_cut_that_lands_between_words_keeps_every_word_before_it():
 
 def test_a_single_long_word_is_cut_where_the_room_ends():
     assert shorten("x" * 30, 10) == "x" * 9 + "…"
+
+
+def test_a_cut_never_ends_on_words_that_lead_into_the_rest():
+    title = "Create a pull request that fixes the flaky login test in the api repository"
+    assert shorten(title, 60) == "Create a pull request that fixes the flaky login test…"
+    assert shorten("Fix the bug in the parser of the config", 30) == "Fix the bug in the parser…"
+    assert shorten("the " * 20, 12) == "the…"  # nothing else to keep: the first word stays

@@ -16,9 +16,11 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QPlainTextEdit, QPushButton, 
 from desktop.events import ConfirmationAsked, ConfirmationClosed
 from ui import theme
 from ui.plain_text import PlainLabel, clean
+from ui.screen_fit import Spacing
 
 START_TEXT, CANCEL_TEXT = "Yes", "No"  # what Start and Cancel say as the user's answer
-MAX_VISIBLE_LINES = 6  # a longer request scrolls inside the card
+MAX_VISIBLE_LINES = {False: 6, True: 2}  # a longer request scrolls inside the card (normal, compact window)
+CARD_SPACING = Spacing((14, 10, 14, 10, 6), (10, 4, 10, 4, 3))
 
 
 def title_for(ev: ConfirmationAsked) -> str:
@@ -36,10 +38,11 @@ class ConfirmCard(QFrame):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # Tab or a click reaches it: then Enter / Esc answer
         self.setAccessibleName("Request waiting for your yes")
         self.ask: ConfirmationAsked | None = None
+        self.compact = False
         col = QVBoxLayout(self)
-        col.setContentsMargins(14, 10, 14, 10)
-        col.setSpacing(6)
+        CARD_SPACING.apply(col, False)
         head = QHBoxLayout()
+        self._head = head
         self.title = PlainLabel("")
         self.title.setObjectName("ConfirmTitle")
         self.title.setWordWrap(True)
@@ -60,6 +63,7 @@ class ConfirmCard(QFrame):
         self.prompt.setAccessibleName("The whole request")
         col.addWidget(self.prompt)
         row = QHBoxLayout()
+        self._row = row
         row.addStretch(1)
         self.cancel = QPushButton("Cancel")
         self.start = QPushButton("Start")
@@ -90,12 +94,28 @@ class ConfirmCard(QFrame):
 
     def _fit_prompt(self) -> None:
         """As tall as the request's wrapped lines, up to ``MAX_VISIBLE_LINES`` (then it scrolls)."""
+        most = MAX_VISIBLE_LINES[self.compact]
         metrics = self.prompt.fontMetrics()
         width = max(200, (self.prompt.viewport().width() if self.isVisible() else self.width()) - 12)
         lines = sum(max(1, -(-metrics.horizontalAdvance(paragraph[:4_000]) // width))
-                    for paragraph in self.prompt_text.split("\n")[:MAX_VISIBLE_LINES + 1])
+                    for paragraph in self.prompt_text.split("\n")[:most + 1])
         chrome = int(2 * self.prompt.document().documentMargin()) + 2 * self.prompt.frameWidth() + 6
-        self.prompt.setFixedHeight(metrics.lineSpacing() * max(1, min(MAX_VISIBLE_LINES, lines)) + chrome)
+        self.prompt.setFixedHeight(metrics.lineSpacing() * max(1, min(most, lines)) + chrome)
+
+    def set_compact(self, compact: bool) -> None:
+        """The short window's layout: tighter, the buttons beside the title (the note goes), and the request
+        scrolls after two lines."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        layout = self.layout()
+        if layout is not None:
+            CARD_SPACING.apply(layout, compact)
+        self.note.setVisible(not compact)
+        for b in (self.cancel, self.start):  # moved from one row to the other
+            (self._head if compact else self._row).addWidget(b)
+        if self.ask is not None:
+            self._fit_prompt()
 
     def resizeEvent(self, e: QResizeEvent) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(e)

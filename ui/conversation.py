@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from desktop.events import RunReport, ToolCallFinished, ToolCallStarted, TranscriptDelta
 from ui import theme
 from ui.plain_text import PlainLabel, escape, highlighted, shown
+from ui.screen_fit import EMPTY_HEIGHT, HEADER_HEIGHT, PANEL_SPACING
 
 PAGE_SIZE = 30
 FIRST_TURN_AT = 3  # layout index of the oldest turn shown: after the stretch, the history note and the hint
@@ -233,8 +234,7 @@ class ConversationView(QFrame):
         self._anchor: int | None = None  # after a history page: keep this distance from the bottom
 
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(16, 14, 16, 16)
-        outer.setSpacing(10)
+        PANEL_SPACING.apply(outer, False)
         head = QHBoxLayout()
         title = QLabel("CONVERSATION")
         title.setObjectName("PanelTitle")
@@ -246,7 +246,7 @@ class ConversationView(QFrame):
         self.search.setAccessibleName("Search past sessions")
         self.search.setClearButtonEnabled(True)
         self.search.setFixedWidth(220)
-        self.search.setFixedHeight(32)
+        self.search.setFixedHeight(HEADER_HEIGHT[False])
         self.search.setEnabled(False)
         self.search.setToolTip("Search needs the history store")
         head.addWidget(self.search)
@@ -273,7 +273,7 @@ class ConversationView(QFrame):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
-        self.empty.setMinimumHeight(120)
+        self.empty.setMinimumHeight(EMPTY_HEIGHT[False])
         self.column.addWidget(self.empty, 10)  # while there is no turn, the hint takes the panel's middle
         self.scroller.setWidget(inner)
         self.stack.addWidget(self.scroller)

@@ -11,6 +11,7 @@ from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.plain_text import PlainLabel
+from ui.screen_fit import scrolling
 
 # id -> (key sequences, what it does); the first sequence is the one shown first
 SHORTCUTS: dict[str, tuple[tuple[str, ...], str]] = {
@@ -50,7 +51,9 @@ class KeyboardHelp(QDialog):
         title = QLabel("Keyboard")
         title.setObjectName("AppTitle")
         outer.addWidget(title)
-        grid = QGridLayout()
+        page = QWidget()  # the list scrolls where the screen is short (1366x768 at 200 %)
+        grid = QGridLayout(page)
+        grid.setContentsMargins(8, 4, 10, 4)  # clear of the focus ring (Tab reaches the list: arrows scroll it)
         grid.setHorizontalSpacing(18)
         grid.setVerticalSpacing(8)
         talk = ("Hold to talk, release to send" if ptt_mode == "hold" else
@@ -68,7 +71,7 @@ class KeyboardHelp(QDialog):
             grid.addWidget(key, i, 0, Qt.AlignmentFlag.AlignTop)
             grid.addWidget(desc, i, 1)
         grid.setColumnStretch(1, 1)
-        outer.addLayout(grid)
+        outer.addWidget(scrolling(page), 1)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         outer.addWidget(buttons)

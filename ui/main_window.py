@@ -44,6 +44,7 @@ from desktop.assets import asset
 from desktop.codegen.api import RunCategory
 from desktop.config import LAUNCH, SESSION, Settings, changed_settings
 from desktop.events import (
+    ConfirmationAsked,
     EngineState,
     ErrorEvent,
     LatencyDrift,
@@ -73,7 +74,15 @@ from ui.plain_text import PlainLabel, shown, tooltip
 from ui.ptt_button import PushToTalkButton
 from ui.qt_app import DEFAULT_SIZE
 from ui.runs_panel import RunCard, RunsPanel
-from ui.screen_fit import fit_dialog, fit_main_window
+from ui.screen_fit import (
+    COMPACT_HEIGHT,
+    ShrinkingColumn,
+    Spacing,
+    compact_panel,
+    fit_dialog,
+    fit_main_window,
+    scrolling,
+)
 from ui.settings_dialog import SettingsDialog
 from ui.state_indicator import StateIndicator
 from ui.tray import Tray
@@ -93,6 +102,9 @@ SPACE_CONTROLS = (QAbstractButton, QTabBar, RunCard)
 RESTORED_RUNS = 20  # runs of earlier sessions shown at start
 MINIMUM_SIZE = (700, 620)  # everything fits without clipping down to here (checked by tests/e2e)
 NARROW = 960  # below this width the runs panel goes under the conversation
+OUTER_SPACING = Spacing((20, 16, 20, 20, 14), (10, 6, 10, 6, 4))
+BAR_SPACING = Spacing((16, 10, 18, 10, 16), (10, 3, 12, 3, 10))
+PTT_DIAMETER = {False: 72, True: 36}  # normal, compact
 NOT_CONNECTED = "Not connected yet: talk or type once the state says Ready."
 # a session that ended on one of these is started again by itself, after each wait in turn (the last repeats)
 RECONNECT_KINDS = ("network", "timeout", "protocol")
@@ -129,6 +141,7 @@ class MainWindow(QMainWindow):
         self.force_quit = False  # close even while runs are active (quit confirmed, tray Quit, tests)
         self.quit_box: QMessageBox | None = None
         self._closed = False
+        self.compact = False  # the short window's layout (ui.screen_fit.COMPACT_HEIGHT)
         self.setWindowTitle("Gemini CodeGen")
         self.setWindowIcon(QIcon(str(asset("icons", "gemini-codegen.svg"))))
         fit_main_window(self, DEFAULT_SIZE, MINIMUM_SIZE)  # as far as the screen allows (high DPI, small screens)
@@ -141,6 +154,7 @@ class MainWindow(QMainWindow):
         self._retry_at = 0.0
         self._retry_event: ErrorEvent | None = None
         self._retry_title = ""
+        self._send_with = ""  # how the turn being listened to is sent, when not with the push-to-talk key
         self._retry_timer = QTimer(self)
         self._retry_timer.setInterval(250)
         self._retry_timer.timeout.connect(self._retry_tick)
@@ -168,8 +182,8 @@ class MainWindow(QMainWindow):
         self.root = root
         self.setCentralWidget(root)
         outer = QVBoxLayout(root)
-        outer.setContentsMargins(20, 16, 20, 20)
-        outer.setSpacing(14)
+        self._outer = outer
+        OUTER_SPACING.apply(outer, False)
 
         header = QHBoxLayout()
         header.setSpacing(12)
@@ -212,8 +226,17 @@ class MainWindow(QMainWindow):
             header.addWidget(b)
         outer.addLayout(header)
 
+        # between the header and the talk bar: the banners, the panels and the request read back; where they do
+        # not fit (1366x768 at 200 % with a banner and a read-back) they scroll, and the talk bar stays on screen
+        body = QWidget()
+        column = ShrinkingColumn(body)
+        column.setContentsMargins(0, 0, 0, 0)
+        self._body_column = column
+        self.body = scrolling(body)
+        self.body.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # not a Tab stop: Tab goes to the controls in it
+        outer.addWidget(self.body, 1)
         self.messages = MessageArea()
-        outer.addWidget(self.messages)
+        column.addWidget(self.messages)
 
         split = QSplitter(Qt.Orientation.Horizontal)
         self.split = split
@@ -226,16 +249,17 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
         split.setSizes([640, 420])
-        outer.addWidget(split, 1)
+        column.addWidget(split, 1)
         self.confirm_card = ConfirmCard()  # the request read back, whole, with Start / Cancel (hidden until one)
-        outer.addWidget(self.confirm_card)
+        column.addWidget(self.confirm_card)
+        column.setSpacing(OUTER_SPACING.normal[4])
 
         bar = QFrame()
         bar.setObjectName("Card")
         row = QHBoxLayout(bar)
-        row.setContentsMargins(16, 10, 18, 10)
-        row.setSpacing(16)
-        self.ptt = PushToTalkButton(diameter=72)
+        self._bar_row = row
+        BAR_SPACING.apply(row, False)
+        self.ptt = PushToTalkButton(diameter=PTT_DIAMETER[False])
         row.addWidget(self.ptt)
         self.mute = QPushButton("Mute")
         self.mute.setCheckable(True)
@@ -245,6 +269,7 @@ class MainWindow(QMainWindow):
         self.mute.setAccessibleName("Mute microphone")
         row.addWidget(self.mute)
         col = QVBoxLayout()
+        self._bar_col = col
         col.setSpacing(8)
         self.hint = QLabel("")
         self.hint.setObjectName("Hint")
@@ -333,7 +358,7 @@ class MainWindow(QMainWindow):
         b.tool_started.connect(self.conversation.add_tool_started)
         b.tool_finished.connect(self.conversation.add_tool_finished)
         b.turn_finished.connect(self.on_turn_finished)
-        b.confirmation_asked.connect(self.confirm_card.show_ask)
+        b.confirmation_asked.connect(self.show_read_back)
         b.confirmation_closed.connect(self.confirm_card.close_ask)
         b.cost_update.connect(lambda ev: self.cost.show_update(ev, self.settings.prices))
         b.turn_finished.connect(lambda _ev: self.confirm_card.turn_finished())
@@ -353,7 +378,7 @@ class MainWindow(QMainWindow):
         b.session_stopped.connect(lambda: self._step("session_stopped"))
         b.session_stopped.connect(self.conversation.end_session)  # a new session counts its turns from 1 again
         self.indicator.painted.connect(lambda _s, secs: self.bridge.record_metric("ui.key_to_paint", secs))
-        self.ptt.pressed.connect(self.press)
+        self.ptt.pressed.connect(lambda at: self.press(at, f"release {self.ptt.held_with}"))
         self.ptt.released.connect(self.release)
         self.keys.pressed.connect(self._key_pressed)
         self.keys.released.connect(self._key_released)
@@ -365,7 +390,8 @@ class MainWindow(QMainWindow):
         self.perf_button.clicked.connect(self.perf.show)
         self.messages.action.connect(self.on_action)
         self.runs.focus_requested.connect(self.bridge.focus_run)
-        self.tray.talk.connect(lambda on: self.press(time.perf_counter()) if on else self.release())
+        self.tray.talk.connect(lambda on: self.press(time.perf_counter(), "choose Push to talk in the tray again")
+                               if on else self.release())
         self.tray.mute_changed.connect(self.set_muted)
         self.mute.toggled.connect(self.set_muted)
         self.tray.show_window.connect(self._raise)
@@ -432,8 +458,8 @@ class MainWindow(QMainWindow):
         key, mode = self.settings.ptt_key, self.settings.ptt_mode
         if mode == "hands-free":
             return "Hands-free: just speak"
-        if listening:
-            return f"Listening… release {key} to send" if mode == "hold" else f"Listening… press {key} to send"
+        if listening:  # what ends this turn: it depends on how it was started
+            return f"Listening… {self._send_with or (('release ' if mode == 'hold' else 'press ') + key)} to send"
         return f"Hold {key} to talk" if mode == "hold" else f"Press {key} to talk, again to send"
 
     def _typing(self) -> bool:
@@ -542,9 +568,12 @@ class MainWindow(QMainWindow):
         if self.settings.ptt_mode == "hold":
             self.release()
 
-    def press(self, at: float) -> None:
+    def press(self, at: float, send_with: str = "") -> None:
+        """Start a turn; ``send_with``: what the user does to send it, when not the push-to-talk key (the
+        microphone button's "release the mouse button", the tray's "choose Push to talk in the tray again")."""
         if self.listening:
             return
+        self._send_with = send_with
         self.model = step(self.model, "microphone", not self._no_microphone())
         why = self.model.refusal  # nobody would hear it: say why, never "Listening"
         if why == "muted":
@@ -636,6 +665,11 @@ class MainWindow(QMainWindow):
             return
         self.text.clear()
         self.root.setFocus()  # back to talking: the key is push-to-talk again, and the hint says so
+
+    def show_read_back(self, ev: ConfirmationAsked) -> None:
+        """A request read back: the card with all of it, scrolled into view with its Start / Cancel buttons."""
+        self.confirm_card.show_ask(ev)
+        QTimer.singleShot(0, lambda: self.body.ensureWidgetVisible(self.confirm_card, 0, 0))
 
     def answer_read_back(self, yes: bool) -> None:
         """The confirmation card's Start / Cancel: the user's own answer, sent like a typed one."""
@@ -859,6 +893,7 @@ class MainWindow(QMainWindow):
             # some window managers let a window be resized below its minimum: grow back, never clip
             QTimer.singleShot(0, lambda: self.resize(self.size().expandedTo(small)))
         narrow = self.width() < NARROW
+        self._set_compact(self.height() < COMPACT_HEIGHT)
         # narrow: the runs go under the conversation, unless the window is also short (200 % on a laptop), where
         # side by side is what fits
         short = self.height() < MINIMUM_SIZE[1]
@@ -868,6 +903,20 @@ class MainWindow(QMainWindow):
             total = self.split.height() if want is Qt.Orientation.Vertical else self.split.width()
             self.split.setSizes([total * 3 // 5, total - total * 3 // 5])  # the conversation gets 3/5
         self.profile.setVisible(not narrow and bool(self.profile.text()))  # room for the title when narrow
+
+    def _set_compact(self, compact: bool) -> None:
+        """The compact layout for a short window (1366x768 at 200 %): the talk bar stays on screen."""
+        if compact == self.compact:
+            return
+        self.compact = compact
+        OUTER_SPACING.apply(self._outer, compact)
+        self._body_column.setSpacing(self._outer.spacing())
+        BAR_SPACING.apply(self._bar_row, compact)
+        self._bar_col.setSpacing(2 if compact else 8)
+        self.ptt.set_diameter(PTT_DIAMETER[compact])
+        compact_panel(self.conversation, self.conversation.search, self.conversation.empty, compact)
+        compact_panel(self.runs, self.runs.title, self.runs.empty, compact)
+        self.confirm_card.set_compact(compact)
 
     def showEvent(self, e) -> None:  # noqa: N802 - Qt API
         super().showEvent(e)

@@ -41,6 +41,7 @@ def _accessible(_key: str, obj: QObject) -> QAccessibleWidget | None:
 class PushToTalkButton(QWidget):
     pressed = Signal(float)  # perf_counter of the press
     released = Signal()
+    held_with = "the mouse button"  # what the last press holds: its release sends ("Enter" from the keyboard)
 
     def __init__(self, parent: QWidget | None = None, diameter: int = 96):
         super().__init__(parent)
@@ -58,6 +59,11 @@ class PushToTalkButton(QWidget):
         self.setAccessibleName("Push to talk")
         self.accessible: QAccessibleWidget | None = getattr(self, "accessible", None)
         self.setToolTip("Hold to talk")
+
+    def set_diameter(self, diameter: int) -> None:
+        self.diameter = diameter
+        self.updateGeometry()
+        self.update()
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt API
         return QSize(self.diameter + 24, self.diameter + 24)
@@ -79,6 +85,7 @@ class PushToTalkButton(QWidget):
 
     def mousePressEvent(self, e: QMouseEvent) -> None:  # noqa: N802 - Qt API
         if e.button() == Qt.MouseButton.LeftButton and self.enabled_for_input:
+            self.held_with = "the mouse button"
             self.pressed.emit(time.perf_counter())
 
     def mouseReleaseEvent(self, e: QMouseEvent) -> None:  # noqa: N802 - Qt API
@@ -93,6 +100,7 @@ class PushToTalkButton(QWidget):
             super().keyPressEvent(e)
             return
         if not e.isAutoRepeat() and self.enabled_for_input:
+            self.held_with = "Enter"
             self.pressed.emit(time.perf_counter())
 
     def keyReleaseEvent(self, e: QKeyEvent) -> None:  # noqa: N802 - Qt API

@@ -17,10 +17,9 @@ from desktop.codegen.api import RunCategory
 from desktop.events import RunFinished, RunStep, RunUpdate
 from ui import links, theme
 from ui.plain_text import PlainLabel, escape, shown
+from ui.screen_fit import EMPTY_HEIGHT, HEADER_HEIGHT, PANEL_SPACING
 
 MAX_STEPS = 6
-HEADER_HEIGHT = 32  # the same as the conversation's header with its search field
-EMPTY_HEIGHT = 120
 CHIP = {RunCategory.RUNNING: ("Running", "accent"), RunCategory.DONE: ("Done", "ok"),
         RunCategory.FAILED: ("Failed", "bad"), RunCategory.UNKNOWN: ("Queued", "text_muted"),
         RunCategory.MISSING: ("Not found", "warn")}
@@ -220,11 +219,11 @@ class RunsPanel(QFrame):
         self.focused: int | None = None
         self.local_links = False  # the offline demo: the stand-ins' pages on this machine may be opened
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(16, 14, 16, 16)
-        outer.setSpacing(10)
+        PANEL_SPACING.apply(outer, False)
         title = QLabel("CODEGEN RUNS")
         title.setObjectName("PanelTitle")
-        title.setMinimumHeight(HEADER_HEIGHT)
+        title.setFixedHeight(HEADER_HEIGHT[False])  # the same as the conversation's header with its search field
+        self.title = title
         outer.addWidget(title)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -237,7 +236,7 @@ class RunsPanel(QFrame):
         self.empty.setProperty("muted", True)
         self.empty.setWordWrap(True)
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty.setMinimumHeight(EMPTY_HEIGHT)
+        self.empty.setMinimumHeight(EMPTY_HEIGHT[False])
         self.column.addWidget(self.empty, 10)
         self.column.addStretch(1)
         scroll.setWidget(inner)

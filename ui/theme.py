@@ -47,6 +47,11 @@ def color(role: str) -> QColor:
     return QColor(getattr(_current, role))
 
 
+# Qt's own tray balloon (where the desktop has no notification service) is always light yellow (#ffffe1),
+# whatever the theme: its words are dark on it, never the dark theme's light text
+BALLOON_TEXT = LIGHT.text
+
+
 def style_sheet(c: Palette) -> str:
     chevron = asset("icons", "chevron-down.svg").as_posix()
     return f"""
@@ -83,6 +88,7 @@ def style_sheet(c: Palette) -> str:
     QHeaderView::section {{ background: transparent; color: {c.text_muted}; border: none;
         border-bottom: 1px solid {c.border}; padding: 6px; font-weight: 600; }}
     QToolTip {{ background: {c.surface_alt}; color: {c.text}; border: 1px solid {c.border}; }}
+    QBalloonTip QLabel {{ color: {BALLOON_TEXT}; }}
     /* the keyboard's focus, always visible (last: over the rules above) */
     QPushButton:focus {{ border: 2px solid {c.accent}; padding: 5px 13px; }}
     QPushButton[flat="true"]:focus {{ border: 2px solid {c.accent}; border-radius: 6px; padding: 2px 6px; }}

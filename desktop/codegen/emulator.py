@@ -23,7 +23,6 @@ import contextlib
 import gzip
 import hashlib
 import html
-import itertools
 import json
 import logging
 import math
@@ -31,7 +30,7 @@ import re
 import ssl
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,11 +39,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 
-from desktop.private_files import private_file, write_private
+from desktop.private_files import exclusive, private_file, write_private
+from desktop.words import shorten
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 FIRST_ID = 1001
+PR_TITLE_CHARS = 72  # a pull request's title, from the request: whole words and phrases, "…" when cut
 
 # (status once this step is reached, message_type, thought, tool_name)
 SCRIPT: tuple[tuple[str, str, str, str], ...] = (
@@ -121,7 +122,8 @@ class CodegenEmulator:
         self.faults: dict[str, float] = {}
         self.windows: dict[str, deque[float]] = {name: deque() for name in self.limits}
         self.state_path = state_path
-        self._ids = itertools.count(FIRST_ID)
+        self._next_id = FIRST_ID
+        self._stable_port: int | None = None  # the port this demo's links use, kept in the state file
         if state_path is not None:
             self._load()
         self._server: asyncio.Server | None = None
@@ -137,8 +139,17 @@ class CodegenEmulator:
     async def start(self) -> CodegenEmulator:
         if self.tls is not None:
             self.tls.set_alpn_protocols(["http/1.1"])  # h11 only: clients fall back from HTTP/2
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
+        if self.port == 0 and self._stable_port:  # the demo's links from earlier sessions keep working
+            try:
+                self._server = await asyncio.start_server(self._serve, self.host, self._stable_port, ssl=self.tls)
+            except OSError as exc:  # taken (another process sharing the demo): any port, for this session only
+                log.info("the demo CodeGen's port %d is taken (%s); using another one", self._stable_port, exc)
+        if self._server is None:
+            self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
+        if self.state_path is not None and not self._stable_port:
+            self._stable_port = self.port
+            self._save()
         return self
 
     async def stop(self) -> None:
@@ -168,39 +179,69 @@ class CodegenEmulator:
 
     def seed(self, prompt: str, *, org_id: int | None = None) -> EmuRun:
         """A run created directly (no request, no rate limit): for tests and demos."""
-        run = EmuRun(next(self._ids), org_id if org_id is not None else (self.org_id or 1), prompt, self.clock(),
-                     _now_iso(), {"prompt": prompt}, fails="fail" in prompt.lower())
-        self.runs[run.id] = run
-        self._save()
+        with self._shared() as next_id:  # an id no process sharing the state file has given out
+            run = EmuRun(next_id, org_id if org_id is not None else (self.org_id or 1), prompt, self.clock(),
+                         _now_iso(), {"prompt": prompt}, fails="fail" in prompt.lower())
+            self._next_id = run.id + 1
+            self.runs[run.id] = run
         return run
 
-    # ------------------------------------------------------------------ state across restarts
-    def _save(self) -> None:
+    # ------------------------------------------------------------------ state across restarts and processes
+    # The state file (JSON) holds the runs, the next id and the stable port.  Several app processes may share
+    # one demo (the same data dir): each change is a read-modify-write under a lock file beside it, so ids are
+    # unique across them and no process drops another's runs.
+    def _read(self) -> tuple[dict[int, dict[str, Any]], int, int | None]:
+        """The saved runs (as saved), the next id and the stable port; raises OSError/ValueError/KeyError/TypeError."""
+        assert self.state_path is not None
+        data = json.loads(self.state_path.read_text(encoding="utf-8"))
+        runs = {int(r["id"]): r for r in data["runs"]}
+        port = data.get("port")
+        return runs, max([int(data["next_id"]), *[i + 1 for i in runs]]), port if isinstance(port, int) else None
+
+    @contextlib.contextmanager
+    def _shared(self) -> Iterator[int]:
+        """Under the state file's lock: yields the next free id; on exit this process's runs are written over
+        the file's (the others' kept).  Without a state file: this process's counter."""
         if self.state_path is None:
+            yield self._next_id
             return
-        now, wall = self.clock(), time.time()
-        runs = [{**asdict(r), "started": wall - (now - r.started)} for r in self.runs.values()]
-        next_id = max([FIRST_ID - 1, *self.runs]) + 1
-        try:  # 0600 in a 0700 folder: the demo's prompts are the user's
-            write_private(self.state_path, json.dumps({"next_id": next_id, "runs": runs}))
-        except OSError as exc:
-            log.warning("the demo's runs could not be saved to %s: %s", self.state_path, exc)
+        with exclusive(self.state_path.with_name(f".{self.state_path.name}.lock")):
+            try:
+                saved, next_id, port = self._read()
+            except FileNotFoundError:
+                saved, next_id, port = {}, FIRST_ID, None
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                log.warning("the demo's saved runs in %s could not be read (%s); they are replaced", self.state_path,
+                            exc)
+                saved, next_id, port = {}, FIRST_ID, None
+            yield max(next_id, self._next_id)
+            now, wall = self.clock(), time.time()
+            saved.update({r.id: {**asdict(r), "started": wall - (now - r.started)} for r in self.runs.values()})
+            state = {"next_id": max([next_id, self._next_id, *[i + 1 for i in saved]]), "port": port or self._stable_port,
+                     "runs": list(saved.values())}
+            try:  # 0600 in a 0700 folder: the demo's prompts are the user's
+                write_private(self.state_path, json.dumps(state))
+            except OSError as exc:
+                log.warning("the demo's runs could not be saved to %s: %s", self.state_path, exc)
+
+    def _save(self) -> None:
+        with self._shared():
+            pass
 
     def _load(self) -> None:
         assert self.state_path is not None
         private_file(self.state_path)  # saved by an older version with the umask's mode
         try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
+            saved, next_id, port = self._read()
             now, wall = self.clock(), time.time()
-            runs = [EmuRun(**{**r, "started": now - (wall - float(r["started"]))}) for r in data["runs"]]
-            next_id = int(data["next_id"])
+            runs = [EmuRun(**{**r, "started": now - (wall - float(r["started"]))}) for r in saved.values()]
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("the demo's saved runs in %s could not be read (%s); starting with none", self.state_path, exc)
             return
         self.runs = {r.id: r for r in runs}
-        self._ids = itertools.count(max([next_id, *[r.id + 1 for r in runs]]))
+        self._next_id, self._stable_port = next_id, port
 
     def status_of(self, run: EmuRun) -> str:
         n = run.steps(self.clock(), self.step_s)
@@ -444,7 +485,7 @@ class CodegenEmulator:
         status = self.status_of(run)
         n = run.steps(self.clock(), self.step_s)
         if n >= 4 and not run.fails and not run.prs:
-            run.prs.append({"id": run.id * 10, "title": run.prompt[:60], "created_at": _now_iso(),
+            run.prs.append({"id": run.id * 10, "title": shorten(run.prompt, PR_TITLE_CHARS), "created_at": _now_iso(),
                             "head_branch_name": f"codegen-bot/run-{run.id}"})
             self._save()
         summary = ""

@@ -149,3 +149,23 @@ async def test_the_speaker_stream_runs_only_while_a_reply_plays(pulse):
         assert player.starts == 2
     finally:
         player.close()
+
+
+
+def test_opening_the_speaker_lets_its_callback_take_the_gil_in_time(pulse):
+    """The callback needs the GIL before the device runs dry: with the default 5 ms switch interval two busy
+    Python threads made it late (3-6 "underrun occurred" lines per four replies here; 0-4 at 1 ms on a machine
+    with a load of 8 on 2 cores, where the rest is the OS scheduler's)."""
+    import sys
+
+    from audio.playback import AUDIO_SWITCH_INTERVAL_S
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(0.005)
+    player = SpeakerPlayer(jitter_ms=60)
+    try:
+        player.open()
+        assert sys.getswitchinterval() == AUDIO_SWITCH_INTERVAL_S
+    finally:
+        player.close()
+        sys.setswitchinterval(before)

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Inside a private D-Bus session (dbus-run-session): the AT-SPI bus, the app with its accessibility bridge on
-# (as with a screen reader running), and the reader.  Usage: atspi_session.sh PYTHON APP_NAME OUT_JSON
+# (as with a screen reader running), and the reader.  Usage: atspi_session.sh APP_NAME OUT_JSON APP_COMMAND...
+# (the app from source: PYTHON -m desktop --offline; the built app: its executable --offline).
 # The app and the bus launcher are stopped by their own pids.
 set -u
-PY=$1 APP_NAME=$2 OUT=$3
+APP_NAME=$1 OUT=$2
+shift 2
 HERE=$(cd "$(dirname "$0")" && pwd)
 /usr/libexec/at-spi-bus-launcher --launch-immediately &
 launcher=$!
-QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1 QT_QPA_PLATFORM=xcb "$PY" -m desktop --offline &
+QT_LINUX_ACCESSIBILITY_ALWAYS_ON=1 QT_QPA_PLATFORM=xcb "$@" &
 app=$!
 /usr/bin/python3 "$HERE/atspi_reader.py" "$APP_NAME" 40 > "$OUT"
 rc=$?

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -144,6 +145,19 @@ def test_pruning_keeps_what_is_linked_from_what_the_app_loads():
     prunable = {dest for dest, _src, kind in binaries if bundle.prunable(dest, kind)}
     assert prunable == {"PySide6/Qt/lib/libQt6Core.so.6", "PySide6/Qt/lib/libQt6Network.so.6", "libglib-2.0.so.0",
                         "libkrb5.so.3"}
+
+
+@pytest.mark.skipif(not bundle.LINUX or shutil.which("readelf") is None, reason="ELF libraries, read with readelf")
+def test_pruning_keeps_qtdbus_for_screen_readers():
+    """The AT-SPI bridge is inside QtGui and talks D-Bus through QtDBus: with the installed PySide6's own
+    libraries, what the app's Qt modules link keeps it."""
+    import PySide6
+
+    pyside = Path(PySide6.__file__).parent
+    binaries = [(f"PySide6/{m}.abi3.so", str(pyside / f"{m}.abi3.so"), "EXTENSION") for m in bundle.QT_MODULES]
+    binaries += [(f"PySide6/Qt/lib/{p.name}", str(p), "BINARY") for p in sorted((pyside / "Qt" / "lib").glob("libQt6*"))]
+    needed = bundle.reachable(binaries, bundle.linked_names)
+    assert set(bundle.SCREEN_READER_LIBRARIES) == {"libQt6DBus.so.6"} <= needed, sorted(needed)
 
 
 def test_the_desktops_own_libraries_are_not_bundled_on_linux(monkeypatch):

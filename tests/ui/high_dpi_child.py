@@ -18,6 +18,7 @@ def main() -> None:
 
     app = QApplication(sys.argv[:1])
     from desktop.config import Settings
+    from desktop.events import ConfirmationAsked, ConfirmationClosed
     from ui import theme
     from ui.bridge import EngineBridge
     from ui.main_window import MainWindow
@@ -33,9 +34,32 @@ def main() -> None:
                                      win.centralWidget().minimumSizeHint().height()]}
     bar = win.ptt.parentWidget()
     assert isinstance(bar, QWidget)
-    bottom = bar.mapTo(win, bar.rect().bottomRight())
-    out["talk_bar_bottom"] = [bottom.x(), bottom.y()]
+
+    def bottom_of(w: QWidget) -> list[int]:
+        corner = w.mapTo(win, w.rect().bottomRight())
+        return [corner.x(), corner.y()]
+
+    out["talk_bar_bottom"] = bottom_of(bar)
     out["window_inner"] = [win.width(), win.height()]
+    out["compact"] = win.compact
+    # a banner and a request read back (the confirmation card over the talk bar): the card's buttons are in view
+    # (what does not fit scrolls between the header and the talk bar) and the talk bar is on screen
+    win.messages.show_notice("not-ready", "Not connected yet: wait for Ready, or type.", "warn", "Not connected")
+    win.show_read_back(ConfirmationAsked(1, "create", "Create a pull request that fixes the flaky login test in "
+                                         "the api repository, and add a test that shows it " * 3, repo="acme/api"))
+    for _ in range(3):
+        app.processEvents()
+    view = win.body.viewport()
+    start = win.confirm_card.start
+    corners = (start.mapTo(view, start.rect().topLeft()), start.mapTo(view, start.rect().bottomRight()))
+    out["with_card"] = {"start_in_view": all(view.rect().contains(c) for c in corners) and start.isVisible(),
+                        "scrolls": win.body.verticalScrollBar().maximum() > 0,
+                        "talk_bar_bottom": bottom_of(bar), "window_inner": [win.width(), win.height()]}
+    if os.environ.get("HIGH_DPI_SHOTS") and os.environ.get("GEMINI_CODEGEN_SCREENSHOTS"):
+        win.grab().save(str(Path(os.environ["GEMINI_CODEGEN_SCREENSHOTS"])
+                            / f"window-read-back-{os.environ['HIGH_DPI_SHOTS']}.png"))
+    win.confirm_card.close_ask(ConfirmationClosed(1, "started"))
+    app.processEvents()
     dialogs = {"settings": win.open_settings, "performance": lambda: (win.perf.show(), win.perf)[1],
                "keyboard": win.show_keyboard_help, "quit": lambda: win._ask_to_quit([1001])}
     out["dialogs"] = {}

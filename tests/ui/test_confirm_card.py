@@ -99,7 +99,7 @@ def test_the_longest_request_paints_at_once_and_the_card_grows_to_show_it(qtbot,
     assert time.perf_counter() - t0 < 1.0  # (laid out as one word, a 1 MB one took 52 s)
     assert card.prompt_text == word and card.prompt.height() > one_line
     # at most MAX_VISIBLE_LINES lines tall (the one-line box plus five lines): the rest scrolls inside the card
-    assert card.prompt.height() - one_line <= card.prompt.fontMetrics().lineSpacing() * (MAX_VISIBLE_LINES - 1)
+    assert card.prompt.height() - one_line <= card.prompt.fontMetrics().lineSpacing() * (MAX_VISIBLE_LINES[False] - 1)
 
 
 def test_the_ask_me_setting_reaches_the_running_session_at_once(qtbot, window):

@@ -106,6 +106,27 @@ def test_space_talks_unless_a_focused_button_takes_it(qtbot, win):
     qtbot.waitUntil(lambda: not win.listening, timeout=2000)
 
 
+def test_the_hint_says_how_to_send_the_way_the_turn_was_started(qtbot, win):
+    qtbot.keyPress(win.root, Qt.Key.Key_Space)
+    assert win.hint.text() == "Listening… release Space to send"
+    qtbot.keyRelease(win.root, Qt.Key.Key_Space)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    win.tray.talk_action.setChecked(True)  # the tray's Push to talk: a toggle, no key held
+    assert win.listening and win.hint.text() == "Listening… choose Push to talk in the tray again to send"
+    win.tray.talk_action.setChecked(False)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    qtbot.mousePress(win.ptt, Qt.MouseButton.LeftButton)
+    assert win.listening and win.hint.text() == "Listening… release the mouse button to send"
+    qtbot.mouseRelease(win.ptt, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    give_focus(qtbot, win, win.ptt)
+    qtbot.keyPress(win.ptt, Qt.Key.Key_Return)
+    assert win.listening and win.hint.text() == "Listening… release Enter to send"
+    qtbot.keyRelease(win.ptt, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: not win.listening, timeout=2000)
+    assert win.hint.text() == "Hold Space to talk"  # Space talks on the microphone button too
+
+
 def test_shortcuts_for_settings_mute_typing_and_search(qtbot, win):
     ctrl = Qt.KeyboardModifier.ControlModifier
     qtbot.keyClick(win.root, Qt.Key.Key_M, ctrl)
