@@ -21,7 +21,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from audio.devices import AudioUnavailable, DeviceLost
+from audio.devices import AudioUnavailable, Device, DeviceLost
 
 
 def register_cli(sub: Any, common: argparse.ArgumentParser, groups: dict[str, Any]) -> None:
@@ -85,16 +85,21 @@ def cmd_devices(args: argparse.Namespace) -> int:
         print(json.dumps([asdict(d) for d in devices]))
         return 0
     for title in ("input", "output"):
-        print(f"{title} devices:")
-        rows = [(d, d.inputs if title == "input" else d.outputs) for d in devices]
-        rows = [(d, channels) for d, channels in rows if channels]
-        for d, channels in rows:
-            default = d.default_input if title == "input" else d.default_output
-            mark = "*" if default else " "
-            print(f" {mark} {d.index:>3}  {d.name}  ({d.hostapi}, {channels} ch, {d.default_rate:g} Hz)")
-        if not rows:
-            print("     (none)")
+        _print_devices(devices, title)
     return 0
+
+
+def _print_devices(devices: list[Device], title: str) -> None:
+    """The ``title`` ("input" or "output") devices, the default one marked with a star."""
+    print(f"{title} devices:")
+    rows = [(d, d.inputs if title == "input" else d.outputs) for d in devices]
+    rows = [(d, channels) for d, channels in rows if channels]
+    for d, channels in rows:
+        default = d.default_input if title == "input" else d.default_output
+        mark = "*" if default else " "
+        print(f" {mark} {d.index:>3}  {d.name}  ({d.hostapi}, {channels} ch, {d.default_rate:g} Hz)")
+    if not rows:
+        print("     (none)")
 
 
 def cmd_vad(args: argparse.Namespace) -> int:
@@ -250,15 +255,19 @@ def cmd_aec(args: argparse.Namespace) -> int:
               "delay_ms_estimated": round(estimate_delay(mic, ref), 1), "results": results}
     if args.json:
         print(json.dumps(report))
-        return 0
-    print(f"{seconds:.1f} s, playback -> microphone delay {report['delay_ms_estimated']:.0f} ms (estimated)")
+    else:
+        _print_aec(seconds, report["delay_ms_estimated"], results)
+    return 0
+
+
+def _print_aec(seconds: float, delay_ms: float, results: list[dict[str, Any]]) -> None:
+    print(f"{seconds:.1f} s, playback -> microphone delay {delay_ms:.0f} ms (estimated)")
     for r in results:
         if "unavailable" in r:
             print(f"  {r['backend']:<8} not measured: {r['unavailable']}")
         else:
             print(f"  {r['backend']:<8} echo removed {r['erle_db']:5.1f} dB over {r['echo_only_frames']} echo-only "
                   f"frames, CPU {r['cpu_percent_of_core']:.2f} % of one core")
-    return 0
 
 
 def _write_wav(path: str, pcm: bytes) -> None:

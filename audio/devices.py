@@ -116,24 +116,37 @@ def list_devices(sd: Any = None) -> list[Device]:
 
 def find_device(spec: str | int | None, kind: str, sd: Any = None) -> Device:
     """The input (``kind="input"``) or output device for ``spec``: None = the default, an index, or a name."""
-    devices = list_devices(sd)
+    usable = _usable(list_devices(sd), kind)
+    if spec is None or spec == "":
+        return next((d for d in usable if _is_default(d, kind)), usable[0])
+    text = str(spec)
+    match = _matching(usable, text)
+    if not match:
+        names = ", ".join(f"{d.index}: {d.name}" for d in usable)
+        raise AudioUnavailable(f"no {kind} device matches {text!r}; available: {names}")
+    return match[0]
+
+
+def _usable(devices: list[Device], kind: str) -> list[Device]:
+    """The devices with channels of ``kind``; none is an error that says what to connect."""
     usable = [d for d in devices if (d.inputs if kind == "input" else d.outputs) > 0]
     if not usable:
         hint = "connect a microphone" if kind == "input" else "connect speakers or headphones"
         raise AudioUnavailable(f"no audio {kind} device found: {hint} (on Linux, check that PulseAudio or "
                                "PipeWire is running; PortAudio itself comes from: sudo apt-get install libportaudio2)")
-    if spec is None or spec == "":
-        chosen = next((d for d in usable if (d.default_input if kind == "input" else d.default_output)), None)
-        return chosen or usable[0]
-    text = str(spec)
+    return usable
+
+
+def _is_default(device: Device, kind: str) -> bool:
+    return device.default_input if kind == "input" else device.default_output
+
+
+def _matching(devices: list[Device], text: str) -> list[Device]:
+    """The devices ``text`` names: by index when it is a number, else by the exact name, else by part of the
+    name (any case)."""
     if text.isdigit():
-        match = [d for d in usable if d.index == int(text)]
-    else:
-        match = [d for d in usable if d.name == text] or [d for d in usable if text.lower() in d.name.lower()]
-    if not match:
-        names = ", ".join(f"{d.index}: {d.name}" for d in usable)
-        raise AudioUnavailable(f"no {kind} device matches {text!r}; available: {names}")
-    return match[0]
+        return [d for d in devices if d.index == int(text)]
+    return [d for d in devices if d.name == text] or [d for d in devices if text.lower() in d.name.lower()]
 
 
 def refresh(sd: Any = None) -> None:
@@ -196,12 +209,23 @@ def device_label(device: Device, sources: tuple[list[ServerSource], str] | None 
     "(hw:0,0)"; the server's default device says which microphone it is now."""
     listed, default = server_sources() if sources is None else sources
     if device.name in SERVER_DEFAULTS:
-        now = next((s.description for s in listed if s.name == default and s.description), "")
-        return f"System default ({now})" if now else "System default"
+        return _default_label(listed, default)
     hw = _HW.search(device.name)
-    if hw is not None:
-        card, dev = hw.groups()
-        known = next((s.description for s in listed if s.alsa_card == card and s.alsa_device == dev
-                      and not s.name.endswith(".monitor")), "")
-        return known or device.name[:hw.start()].strip() or device.name
-    return device.name
+    if hw is None:
+        return device.name
+    return _alsa_label(device.name, hw, listed)
+
+
+def _default_label(listed: list[ServerSource], default: str) -> str:
+    """The sound server's default device, with the microphone it is now."""
+    now = next((s.description for s in listed if s.name == default and s.description), "")
+    return f"System default ({now})" if now else "System default"
+
+
+def _alsa_label(name: str, hw: re.Match[str], listed: list[ServerSource]) -> str:
+    """An ALSA device ``name`` ending in "(hw:card,device)": the server's description of that card and
+    device (not its monitor), else the name without the "(hw:...)"."""
+    card, dev = hw.groups()
+    known = next((s.description for s in listed if s.alsa_card == card and s.alsa_device == dev
+                  and not s.name.endswith(".monitor")), "")
+    return known or name[:hw.start()].strip() or name

@@ -128,6 +128,35 @@ FLOOR_DOWN = 0.3  # the floor follows a quieter frame quickly ...
 FLOOR_UP_DB_PER_FRAME = 0.02  # ... and a louder room slowly (2 dB a second)
 
 
+@dataclass(frozen=True, slots=True)
+class _Heard:
+    """What the first stage made of one analysis frame."""
+
+    webrtc: bool  # webrtcvad called it speech
+    loud: bool  # over ``min_dbfs`` and ``floor_margin_db`` over the noise floor
+    hit: bool  # webrtcvad's speech over ``min_dbfs``, or a frame over the floor: worth the second stage
+
+
+def _frame_power(frame: bytes) -> tuple[float, float]:
+    """Mean square power of a PCM16 frame (sample units squared) and the same in dB."""
+    x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
+    power = float(np.dot(x, x)) / x.size
+    return power, 10 * math.log10(power + 1e-9)
+
+
+def next_floor(floor: float | None, db: float, *, frozen: bool, up_db: float) -> float:
+    """The room's noise floor after a frame of ``db``: the first frame sets it, a quieter frame pulls it
+    down at once (by ``FLOOR_DOWN`` of the gap), a louder one raises it by at most ``up_db`` and never past
+    the frame, and not at all while ``frozen`` (speech is open)."""
+    if floor is None:
+        return db
+    if db < floor:
+        return floor + FLOOR_DOWN * (db - floor)
+    if frozen:
+        return floor
+    return min(db, floor + up_db)
+
+
 class VoiceActivityDetector:
     def __init__(self, options: VadOptions | None = None, *, mode: int | None = None,
                  scorer: SpeechScorer | None = None):
@@ -228,47 +257,70 @@ class VoiceActivityDetector:
     def _is_voiced(self, frame: bytes, echo: bool = False, near: bool = False) -> bool:
         """Whether the frame is voice.  ``echo``: the speaker played over the echo tail; ``near``: the frame
         held more than its echo (see ``process``)."""
-        x = np.frombuffer(frame, dtype="<i2").astype(np.float32)
-        power = float(np.dot(x, x)) / x.size
-        db = 10 * math.log10(power + 1e-9)
-        floor = self.floor_db
-        if floor is None or db < floor:
-            floor = db if floor is None else floor + FLOOR_DOWN * (db - floor)
-        elif not self.speaking:
-            floor = min(db, floor + FLOOR_UP_DB_PER_FRAME * self.options.frame_ms / FRAME_MS)
-        self.floor_db = floor
-        loud = power >= self._min_power and db >= floor + self.options.floor_margin_db
-        webrtc = self._vad.is_speech(frame, RATE)
-        hit = webrtc and power >= self._min_power or db >= floor + self.options.floor_margin_db
-        # the person's voice shows through the speaker's echo now and then (where the echo is quiet), not on
-        # every frame of a word: a frame the first stage heard that held more than the echo keeps the
-        # next ``near_hold_ms`` open to the VAD (a quiet frame the echo check doubts proves nothing)
-        self._near_recent.append(near and hit)
-        # nothing but the speaker's echo lately, and no segment under way: this frame cannot start one
-        echo_only = echo and not any(self._near_recent) and self.state is VadState.QUIET
+        heard = self._first_stage(frame)
+        echo_only = self._echo_only(echo, near and heard.hit)
         if self.scorer is not None and not self._scoring:
-            self._recent.append(frame)
-        if self._warmup_left > 0:
-            self._warmup_left -= 1
+            self._recent.append(frame)  # the scorer's context for when it starts again
+        if self._warming_up():
             return False
         if self.scorer is None:
-            return webrtc and loud and not echo_only
+            return heard.webrtc and heard.loud and not echo_only
         if echo_only:  # the model is not run on the speaker's own voice (most of a reply)
             self._scoring = False
             return False
-        self._since_hit = 0 if hit else self._since_hit + 1
+        return self._second_stage(self.scorer, frame, heard, echo)
+
+    def _first_stage(self, frame: bytes) -> _Heard:
+        """The cheap stage, on every frame: the frame's power against ``min_dbfs`` and the noise floor (which
+        it moves), and webrtcvad's verdict (webrtcvad adapts on every frame, so it always runs)."""
+        power, db = _frame_power(frame)
+        floor = self.floor_db = next_floor(self.floor_db, db, frozen=self.speaking,
+                                           up_db=FLOOR_UP_DB_PER_FRAME * self.options.frame_ms / FRAME_MS)
+        audible = power >= self._min_power
+        above_floor = db >= floor + self.options.floor_margin_db
+        webrtc = self._vad.is_speech(frame, RATE)
+        return _Heard(webrtc=webrtc, loud=audible and above_floor, hit=webrtc and audible or above_floor)
+
+    def _echo_only(self, echo: bool, near_hit: bool) -> bool:
+        """True when nothing but the speaker's echo was heard lately and no segment is under way: the frame
+        cannot start one.  ``near_hit``: the first stage heard this frame and it held more than the echo.
+        The person's voice shows through the echo now and then (where the echo is quiet), not on every frame
+        of a word: such a frame keeps the next ``near_hold_ms`` open to the VAD (a quiet frame the echo
+        check doubts proves nothing)."""
+        self._near_recent.append(near_hit)
+        return echo and not any(self._near_recent) and self.state is VadState.QUIET
+
+    def _warming_up(self) -> bool:
+        """True for webrtcvad's first ``warmup_ms`` (it calls them speech while it adapts); counts one frame."""
+        if self._warmup_left <= 0:
+            return False
+        self._warmup_left -= 1
+        return True
+
+    def _second_stage(self, scorer: SpeechScorer, frame: bytes, heard: _Heard, echo: bool) -> bool:
+        """The scorer's verdict, run only while the first stage heard something within
+        ``neural_hangover_ms`` or a segment is open (a quiet room costs nothing)."""
+        self._since_hit = 0 if heard.hit else self._since_hit + 1
         if self._since_hit > self._hangover_n and not self.speaking:
             self._scoring = False
             return False  # nothing the first stage would call speech: the model is not run
-        if not self._scoring:  # start the model again, primed with the audio just before (it needs context)
-            self.scorer.reset()
-            for earlier in self._recent:
-                self.scorer.push(earlier)
-            self._scoring = True
-        prob = self.scorer.push(frame)
+        if not self._scoring:
+            self._restart_scorer(scorer)
+        return self._neural_verdict(heard, scorer.push(frame), echo)
+
+    def _restart_scorer(self, scorer: SpeechScorer) -> None:
+        """Start the model again, primed with the audio just before (it needs context)."""
+        scorer.reset()
+        for earlier in self._recent:
+            scorer.push(earlier)
+        self._scoring = True
+
+    def _neural_verdict(self, heard: _Heard, prob: float, echo: bool) -> bool:
+        """Whether the scorer's speech probability ``prob`` makes the frame voiced: ``neural_release`` while a
+        segment is open, else ``neural_threshold`` (``neural_barge_in`` while the speaker plays)."""
         if self.speaking:  # the floor is frozen while speech is open: the room alone is not "loud"
-            return loud and prob >= self.options.neural_release
-        return hit and prob >= (self.options.neural_barge_in if echo else self.options.neural_threshold)
+            return heard.loud and prob >= self.options.neural_release
+        return heard.hit and prob >= (self.options.neural_barge_in if echo else self.options.neural_threshold)
 
     def _step(self, voiced: bool, t: float, echo: bool = False, near: bool = False) -> VadEvent | None:
         state = self.state

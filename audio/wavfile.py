@@ -15,6 +15,7 @@ from typing import BinaryIO
 import numpy as np
 
 PCM, IEEE_FLOAT, EXTENSIBLE = 0x0001, 0x0003, 0xFFFE
+SAMPLE_BITS = {PCM: (8, 16, 24, 32), IEEE_FLOAT: (32, 64)}  # the sample sizes read, per format
 FORMAT_NAMES = {0x0002: "Microsoft ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x0011: "IMA ADPCM",
                 0x0031: "GSM 6.10", 0x0055: "MP3"}
 MAX_SECONDS = 15 * 60  # one push-to-talk turn; a longer file is refused before it is read
@@ -57,11 +58,7 @@ def read_wav_file(path: str | Path) -> WavAudio:
 
 
 def _read(f: BinaryIO, path: Path) -> WavAudio:
-    head = f.read(12)
-    if not head:
-        raise WavError(f"{path} is empty (0 bytes), not a WAV file")
-    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
-        raise WavError(f"{path} is not a WAV file (it does not start with a RIFF/WAVE header); {CONVERT_HINT}")
+    _check_header(f.read(12), path)
     fmt: _Format | None = None
     while True:
         chunk = f.read(8)
@@ -80,18 +77,25 @@ def _read(f: BinaryIO, path: Path) -> WavAudio:
             f.seek(1, 1)  # chunks are padded to an even length
 
 
+def _check_header(head: bytes, path: Path) -> None:
+    if not head:
+        raise WavError(f"{path} is empty (0 bytes), not a WAV file")
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        raise WavError(f"{path} is not a WAV file (it does not start with a RIFF/WAVE header); {CONVERT_HINT}")
+
+
 def _format(body: bytes, path: Path) -> _Format:
     if len(body) < 16:
         raise WavError(f"{path} is damaged: its format description is {len(body)} bytes long")
     tag, channels, rate, _, _, bits = struct.unpack("<HHIIHH", body[:16])
     if tag == EXTENSIBLE and len(body) >= 26:
         tag = struct.unpack("<H", body[24:26])[0]  # the sub-format GUID starts with the plain format tag
-    if tag not in (PCM, IEEE_FLOAT):
+    if tag not in SAMPLE_BITS:
         name = FORMAT_NAMES.get(tag, f"format {tag}")
         raise WavError(f"{path} holds {name} audio, not PCM: {CONVERT_HINT}")
     if channels < 1 or rate < 1:
         raise WavError(f"{path} is damaged: it says {channels} channels at {rate} Hz")
-    if (tag == PCM and bits not in (8, 16, 24, 32)) or (tag == IEEE_FLOAT and bits not in (32, 64)):
+    if bits not in SAMPLE_BITS[tag]:
         kind = "integer" if tag == PCM else "float"
         raise WavError(f"{path} has {bits}-bit {kind} samples, which are not supported: {CONVERT_HINT}")
     return _Format(tag, channels, rate, bits)

@@ -15,6 +15,7 @@ from audio.vad import (
     VadOptions,
     VadState,
     VoiceActivityDetector,
+    next_floor,
     segments,
 )
 
@@ -118,3 +119,11 @@ def test_bad_options_and_frames_are_clear_errors():
         VadOptions(frame_ms=15)
     with pytest.raises(ValueError, match="320 bytes"):
         VoiceActivityDetector().process(b"\0" * 100, 0.0)
+
+
+def test_noise_floor_falls_at_once_rises_slowly_and_holds_while_speech_is_open():
+    assert next_floor(None, 40.0, frozen=True, up_db=0.02) == 40.0  # the first frame sets it
+    assert next_floor(40.0, 30.0, frozen=True, up_db=0.02) == pytest.approx(37.0)  # quieter: 0.3 of the gap
+    assert next_floor(40.0, 60.0, frozen=False, up_db=0.02) == pytest.approx(40.02)  # louder: a step at most
+    assert next_floor(40.0, 40.01, frozen=False, up_db=0.02) == 40.01  # ... never past the frame
+    assert next_floor(40.0, 60.0, frozen=True, up_db=0.02) == 40.0  # speech open: it does not rise
