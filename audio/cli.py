@@ -271,12 +271,6 @@ def _print_aec(seconds: float, delay_ms: float, results: list[dict[str, Any]]) -
 
 
 def _write_wav(path: str, pcm: bytes) -> None:
-    import wave
+    from audio.wavfile import write_wav
 
-    from audio.frames import RATE
-
-    with wave.open(path, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(pcm)
+    write_wav(path, pcm)

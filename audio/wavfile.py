@@ -8,6 +8,7 @@ The header is read first, so a file too long for a turn is refused before its au
 from __future__ import annotations
 
 import struct
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -133,3 +134,13 @@ def _to_int16(raw: bytes, fmt: _Format) -> np.ndarray:
         top: np.ndarray = (b[:, 1].astype(np.uint16) | (b[:, 2].astype(np.uint16) << 8)).view(np.int16)
         return top
     return (np.frombuffer(raw, dtype="<i4") >> 16).astype(np.int16)
+
+
+def write_wav(path: str | Path, pcm: bytes, rate: int = 16000) -> Path:
+    """Mono 16-bit PCM (``pcm``, little-endian) to a WAV file at ``path``; returns the path."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return Path(path)

@@ -22,12 +22,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from audio.wavfile import write_wav
 
 MODES = {"push-to-talk": "hold", "hands-free": "hands-free"}
 PROFILES = ("performance", "saver")
@@ -220,12 +221,7 @@ def _child(mode: str, profile: str, baseline: bool, seconds: float, settle_s: fl
 # ------------------------------------------------------------------------------------------ parent
 def _noise_wav(path: Path, seconds: float) -> Path:
     x = np.random.default_rng(0).standard_normal(int(seconds * 16000)) * NOISE_RMS
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(x.astype("<i2").tobytes())
-    return path
+    return write_wav(path, x.astype("<i2").tobytes())
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from audio.frames import FRAME_SAMPLES, RATE
+from audio.wavfile import write_wav
 
 VOICES = ("en-us+m3", "en-gb+f2", "en-us+m7")
 SENTENCES = ("Open a pull request that fixes the flaky login test.",
@@ -68,11 +69,7 @@ def _read(path: Path) -> np.ndarray:
 
 
 def _write(path: Path, x: np.ndarray) -> None:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(RATE)
-        w.writeframes(np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes())
+    write_wav(path, np.clip(np.round(x), -32768, 32767).astype("<i2").tobytes(), RATE)
 
 
 def _colored_noise(color: str, seconds: float, seed: int) -> np.ndarray:

@@ -430,30 +430,25 @@ class CodegenEmulator:
         self._save()
         return self._reply(200, self._run_json(run))
 
-    def _list(self, org: int, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+    def _paged(self, items: list[Any], query: dict[str, str],
+               headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """``items`` as the API pages a list (``skip``, ``limit`` 1-100), or its 422 for bad paging."""
         try:
             skip, limit = int(query.get("skip", 0)), int(query.get("limit", 100))
         except ValueError:
             return self._reply(422, {"detail": [{"msg": "skip and limit must be integers"}]})
         if not 1 <= limit <= 100 or skip < 0:
             return self._reply(422, {"detail": [{"msg": "limit must be 1-100 and skip >= 0"}]})
-        runs = sorted((r for r in self.runs.values() if r.org_id == org), key=lambda r: -r.id)
-        items = [self._run_json(r) for r in runs[skip:skip + limit]]
-        page = {"items": items, "total": len(runs), "page": skip // limit + 1, "size": limit,
-                "pages": max(1, -(-len(runs) // limit))}
+        page = {"items": items[skip:skip + limit], "total": len(items), "page": skip // limit + 1, "size": limit,
+                "pages": max(1, -(-len(items) // limit))}
         return self._etagged(page, headers)
 
+    def _list(self, org: int, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        runs = sorted((r for r in self.runs.values() if r.org_id == org), key=lambda r: -r.id)
+        return self._paged([self._run_json(r) for r in runs], query, headers)
+
     def _repos(self, org: int, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        try:
-            skip, limit = int(query.get("skip", 0)), int(query.get("limit", 100))
-        except ValueError:
-            return self._reply(422, {"detail": [{"msg": "skip and limit must be integers"}]})
-        if not 1 <= limit <= 100 or skip < 0:
-            return self._reply(422, {"detail": [{"msg": "limit must be 1-100 and skip >= 0"}]})
-        repos = [{**r, "organization_id": org} for r in self.repos]
-        page = {"items": repos[skip:skip + limit], "total": len(repos), "page": skip // limit + 1, "size": limit,
-                "pages": max(1, -(-len(repos) // limit))}
-        return self._etagged(page, headers)
+        return self._paged([{**r, "organization_id": org} for r in self.repos], query, headers)
 
     def _logs(self, run: EmuRun, query: dict[str, str], headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         try:

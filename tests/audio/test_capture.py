@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import wave
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from audio.frames import FRAME_BYTES
 from audio.level import frame_level
 from audio.pipeline import InputPipeline
 from audio.vad import segments
+from audio.wavfile import write_wav
 
 from .conftest import start_pulse
 
@@ -66,11 +66,7 @@ async def test_capture_delivers_10ms_frames_with_the_speech(pulse, fixtures_dir,
 async def test_native_rate_device_is_resampled_to_16k_frames(pulse, tmp_path):
     t = np.arange(44100) / 44100
     wav = tmp_path / "tone.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(44100)
-        w.writeframes((8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes())
+    write_wav(wav, (8000 * np.sin(2 * np.pi * 440 * t)).astype("<i2").tobytes(), 44100)
     loop = asyncio.get_running_loop()
     frames: list[tuple[bytes, float]] = []
     cap = MicCapture(loop, lambda f, t: frames.append((f, t)), device_rate=48000)
@@ -100,12 +96,7 @@ def _counter_wav(path, seconds: float, step: int = 3):
     """Every sample ``step`` above the one before (wrapping): a lost or repeated sample shows in the differences."""
     n = int(seconds * 16000)
     x = (np.arange(n, dtype=np.int64) * step) % 60000 - 30000
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(x.astype("<i2").tobytes())
-    return path
+    return write_wav(path, x.astype("<i2").tobytes())
 
 
 async def test_held_capture_wakes_nobody_and_hands_over_without_losing_a_sample(pulse, tmp_path):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +14,7 @@ from audio.echo import FarEndReference, build_canceller, cancel_all, erle_db, es
 from audio.echo_path import EchoPath, mix
 from audio.frames import FRAME_BYTES, FRAME_SAMPLES
 from audio.sources import read_wav
+from audio.wavfile import write_wav
 from desktop.assets import asset
 
 REPLIES = ("hello", "confirm", "started", "status", "sorry", "logs")
@@ -112,11 +112,7 @@ def test_cli_reports_echo_removed(tmp_path, capsys):
     from desktop.cli import main
 
     ref = tmp_path / "ref.wav"
-    with wave.open(str(ref), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(_session([read_wav(asset("speech", "hello.wav")), read_wav(asset("speech", "sorry.wav"))]))
+    write_wav(ref, _session([read_wav(asset("speech", "hello.wav")), read_wav(asset("speech", "sorry.wav"))]))
     mic, out = tmp_path / "mic.wav", tmp_path / "out.wav"
     assert main(["audio", "aec", "--simulate", "--mic", str(mic), "--ref", str(ref), "--out", str(out), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

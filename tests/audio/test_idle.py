@@ -20,6 +20,7 @@ from audio.echo import FarEndReference
 from audio.frames import FRAME_BYTES
 from audio.level import frame_level
 from audio.sources import WavSource, paced, split_frames
+from audio.wavfile import write_wav
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.input_chain import input_chain
@@ -199,12 +200,4 @@ async def _until(cond, timeout: float) -> bool:
 
 def _room_wav(pulse, seconds: float):
     """The quiet room as a file for the virtual microphone (next to the server's own files)."""
-    import wave
-
-    path = pulse.runtime / "idle-room.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(16000)
-        w.writeframes(b"".join(_room(seconds)))
-    return path
+    return write_wav(pulse.runtime / "idle-room.wav", b"".join(_room(seconds)))
