@@ -1,15 +1,14 @@
 """`gemini-codegen loadtest`: many headless sessions in one client process against emulators on loopback.
 
-Every session is a real ``SessionEngine`` (the code the window uses) talking to the Live emulator, which
-runs in a child process so its CPU is not charged to the client.  Each session does push-to-talk turns
+Every session is opened by ``open_session`` (the composition root the window uses, with the stand-ins
+injected) and talks to the Live emulator, which runs in a child process so its CPU is not charged to the client.  Each session does push-to-talk turns
 from the fixture WAVs at real-time pace (``speak_frames``) with a think time between turns.  The WAV
 frames are read once and shared by all sessions, so the load generator itself costs little.
 
 Every session runs the local VAD (alone: noise suppression and the neural stage cost the same per session
 and are measured by the bench), so each turn also measures the headline: end of speech -> first reply
 sample handed to the (headless, clock-driven) output device, with its split (``desktop.voice_latency``).
-Every session is opened by ``open_session`` (the composition root the window uses) with the stand-ins
-injected.  Turn latency is the engine's ``live.activity_end_to_first_audio`` (activityEnd sent -> first
+Turn latency is the engine's ``live.activity_end_to_first_audio`` (activityEnd sent -> first
 response audio received).  The **client-added latency** of a turn is that end-to-end time minus the server's
 share the stand-in measured for that reply (activityEnd received -> first audio sent, less its wait for the
 tool response; ``EmulatorStats.replies``, read once per session) minus the tool call's own time (call
