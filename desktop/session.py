@@ -300,8 +300,14 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         power.announce()
         await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))
-        stack.push_async_callback(engine.stop)  # also when it does not start
-        await engine.start()
+        try:
+            await engine.start()
+        except BaseException:  # failed, or cancelled by a caller's deadline: nothing half-open stays behind
+            await live.close()
+            raise
         reporter.speak_through(engine)
         meter.announce()
-        yield Session(engine, bus, metrics, store, table, power, endpoints.offline, reporter)
+        try:
+            yield Session(engine, bus, metrics, store, table, power, endpoints.offline, reporter)
+        finally:
+            await engine.stop()
