@@ -16,7 +16,7 @@ import dataclasses
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from audio.frames import FRAME_BYTES
 from desktop.codegen.client import CodegenClient
@@ -230,9 +230,17 @@ def network_summary(engine: SessionEngine) -> dict[str, Any] | None:
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                        player: Player | None = None, chunk_ms: int | None = None,
-                       model_delay_s: float = 0.4, record: bool = True) -> AsyncIterator[Session]:
+                       model_delay_s: float = 0.4, record: bool = True, endpoints: Endpoints | None = None,
+                       tools: CodegenTools | Literal["off"] | None = None,
+                       profile: QualityProfile | None = None) -> AsyncIterator[Session]:
     """``record=False`` keeps the session out of the local history database (e.g. the load test);
-    ``chunk_ms`` pins the audio per Live message (default: the quality profile's)."""
+    ``chunk_ms`` pins the audio per Live message (default: the quality profile's).
+
+    The bench and the load test inject what they run themselves: ``endpoints``, an already-running Live
+    endpoint (e.g. the stand-in in a child process; ``live_endpoint`` is skipped); ``tools``, a CodeGen tool
+    table they opened (e.g. one per load-test user against one shared stand-in), or "off" for a session that
+    offers Gemini no tools; ``profile``, a quality profile pinned for the whole session (the power monitor's
+    choice and its changes are not applied)."""
     bus = bus or EventBus()
     metrics = metrics or Metrics()
     remember_secrets(settings.secrets())  # the bus scrubs them from every event, the log filter from every line
@@ -245,7 +253,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         today = await asyncio.to_thread(store.usage.day, day) if store is not None else Usage()
         meter = CostMeter(bus, settings.prices, today, day=day)
         stack.callback(meter.attach())
-        endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
+        if endpoints is None:
+            endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
         if endpoints.offline:
             bus.emit(Notice("Offline demo: local stand-ins for Gemini and CodeGen, nothing leaves this machine",
                             kind="offline"))
@@ -253,8 +262,13 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         tracer = await stack.enter_async_context(tracing(bus, model=settings.model, offline=endpoints.offline))
         # before the run tracker starts: run news is told through the engine once it runs (desktop.run_reporter)
         reporter = await stack.enter_async_context(run_reports(settings, bus, store, metrics))
-        tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store,
-                                                              tracer=tracer))
+        offered: CodegenTools | None
+        if tools is None:
+            offered = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store,
+                                                                    tracer=tracer))
+        else:
+            offered = None if tools == "off" else tools
+        table = offered or CodegenTools(None, None, settings.confirm_before_create)
         reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
         pipeline, echo_missing = input_chain(settings, reference)
         if pipeline.fallback is not None:
@@ -263,32 +277,37 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         if half_duplex and not settings.half_duplex:
             bus.emit(Notice(f"No echo cancellation ({echo_missing or 'turned off'}): the microphone is muted while "
                             "the assistant speaks; use headphones to talk over a reply", kind="audio"))
-        vocabulary = await session_vocabulary(settings, tools, bus, keep=record)
-        live = LiveClient(live_config(settings, endpoints, tools, vocabulary), metrics)
-        engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
+        vocabulary = await session_vocabulary(settings, table, bus, keep=record)
+        live = LiveClient(live_config(settings, endpoints, offered, vocabulary), metrics)
+        engine = SessionEngine(live, bus=bus, metrics=metrics, tools=offered, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
                                                      hands_free=settings.ptt_mode == "hands-free",
                                                      half_duplex=half_duplex),
                                pipeline=pipeline, tracer=tracer)
 
-        def use_profile(profile: QualityProfile) -> None:
-            profile = effective_profile(settings, profile)
+        def use_profile(chosen: QualityProfile) -> None:
+            chosen = effective_profile(settings, chosen)
             if chunk_ms is not None:
-                profile = dataclasses.replace(profile, chunk_ms=chunk_ms)
-            engine.apply_profile(profile)
-            live.deflate = choose_deflate(settings.live_compression, profile.compression)  # from the next connection
-            if tools.tracker is not None:
-                tools.tracker.multiplier = profile.tracker_multiplier
+                chosen = dataclasses.replace(chosen, chunk_ms=chunk_ms)
+            engine.apply_profile(chosen)
+            live.deflate = choose_deflate(settings.live_compression, chosen.compression)  # from the next connection
+            if table.tracker is not None:
+                table.tracker.multiplier = chosen.tracker_multiplier
 
-        use_profile(power.profile)
-        bus.on(ProfileChanged, lambda ev: use_profile(profile_named(ev.profile)))
+        use_profile(profile or power.profile)
+        if profile is None:
+            bus.on(ProfileChanged, lambda ev: use_profile(profile_named(ev.profile)))
         power.announce()
         await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))
-        await engine.start()
+        try:
+            await engine.start()
+        except BaseException:  # failed, or cancelled by a caller's deadline: nothing half-open stays behind
+            await live.close()
+            raise
         reporter.speak_through(engine)
         meter.announce()
         try:
-            yield Session(engine, bus, metrics, store, tools, power, endpoints.offline, reporter)
+            yield Session(engine, bus, metrics, store, table, power, endpoints.offline, reporter)
         finally:
             await engine.stop()

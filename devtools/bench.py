@@ -118,46 +118,41 @@ def bench_send_path(report: Report) -> None:
 
 
 # ------------------------------------------------------------------------------ end-to-end turns
-async def _e2e_turns(url: str, tls: ssl.SSLContext, turns: int, chunk_ms: int, realtime: bool,
-                     model_delay_s: float) -> dict[str, Any]:
+async def _e2e_turns(url: str, tls: ssl.SSLContext, turns: int, chunk_ms: int, realtime: bool) -> dict[str, Any]:
     from desktop.config import Settings
-    from desktop.engine import EngineOptions, SessionEngine
-    from desktop.input_chain import input_chain
-    from desktop.live import protocol as p
-    from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
-    from desktop.session import Endpoints, live_config
+    from desktop.session import open_session
     from desktop.simulated_user import speak_frames
+    from devtools.bench_core import bench_endpoints, chain_profile, client_added_ms, server_replies
 
     fixtures = fixture_turns()
     metrics = Metrics()
     settings = Settings(offline=True)
-    live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics)
-    engine = SessionEngine(live, metrics=metrics,
-                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, chunk_ms),
-                           pipeline=input_chain(settings, None)[0])  # the app's chain: its VAD dates the end of speech
-    await engine.start()
-    client_added: list[float] = []
-    cpu0, wall0 = time.process_time(), time.perf_counter()
-    audio_s = 0.0
-    done = 0
-    for i in range(turns):
-        f, release_at = fixtures[i % len(fixtures)]
-        audio_s += len(f) / 100
-        await speak_frames(engine, f, realtime=realtime, release_at=release_at)
-        turn = await engine.wait_turn(30)
-        if turn is None:
-            continue
-        done += 1
-        after_key = turn.timings_ms.get("activity_end_to_first_audio", turn.timings_ms.get("speech_end_to_first_audio"))
-        if after_key is not None:
-            # from activityEnd: the emulator's model delay is the server's share (1.5x with a tool call, plus
-            # the tool's own time); the user's release and the gate's tail come before activityEnd
-            server_ms = model_delay_s * 1e3 * (1.5 if turn.tool_ms else 1.0) + turn.tool_ms
-            client_added.append(max(0.0, after_key - server_ms))
-    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    key = f"bench-e2e-{os.getpid()}-{time.monotonic_ns()}"  # this run's replies in the stand-in's timings
+    windows: list[tuple[Any, float, float]] = []  # each turn and when it ran (time.monotonic())
+    async with open_session(settings, metrics=metrics, record=False, endpoints=bench_endpoints(url, tls, key),
+                            tools="off", profile=chain_profile(settings.denoise_level, chunk_ms)) as session:
+        engine = session.engine  # the app's chain: its VAD dates the end of speech
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        audio_s = 0.0
+        done = 0
+        for i in range(turns):
+            f, release_at = fixtures[i % len(fixtures)]
+            audio_s += len(f) / 100
+            began = time.monotonic()
+            await speak_frames(engine, f, realtime=realtime, release_at=release_at)
+            turn = await engine.wait_turn(30)
+            if turn is None:
+                continue
+            done += 1
+            windows.append((turn, began, time.monotonic()))
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     msgs = metrics.counters.get("messages_sent", 0)
-    await engine.stop()
+    # from activityEnd to the first reply audio, less the stand-in's measured share of that reply (and the
+    # tool calls' own time); the user's release and the gate's tail come before activityEnd
+    replies = await server_replies(url, tls, key)
+    client_added = [ms for turn, began, ended in windows
+                    if (ms := client_added_ms(turn, replies, began, ended)) is not None]
     from desktop.metrics import Histogram
 
     h = Histogram()
@@ -177,8 +172,7 @@ def bench_e2e(report: Report) -> None:
     delay = 0.4
     turns = 6 if report.quick else 24
     with emulator_process("live", "--port", "0", "--model-delay", str(delay)) as (url, tls):
-        report.sections["e2e"] = asyncio.run(_e2e_turns(url, tls, turns, 20, realtime=not report.quick,
-                                                        model_delay_s=delay))
+        report.sections["e2e"] = asyncio.run(_e2e_turns(url, tls, turns, 20, realtime=not report.quick))
         report.sections["e2e"]["model_delay_ms"] = delay * 1e3
         report.sections["e2e"]["realtime"] = not report.quick
         from devtools.voice_bench import release_baseline
@@ -186,7 +180,7 @@ def bench_e2e(report: Report) -> None:
         report.sections["release_baseline"] = asyncio.run(release_baseline(url, tls, 2 if report.quick else 8))
         chunk_rows = {}
         for chunk_ms in (20, 40, 100):
-            chunk_rows[chunk_ms] = asyncio.run(_e2e_turns(url, tls, 4, chunk_ms, realtime=False, model_delay_s=delay))
+            chunk_rows[chunk_ms] = asyncio.run(_e2e_turns(url, tls, 4, chunk_ms, realtime=False))
     report.sections["chunk_sizes"] = {str(k): {"cpu_per_audio_second_ms": v["cpu_per_audio_second_ms"],
                                                "messages_per_audio_second": v["messages_per_audio_second"]}
                                       for k, v in chunk_rows.items()}
@@ -389,37 +383,32 @@ async def _profile_run(url: str, tls: ssl.SSLContext, profile: Any, seconds: flo
     import psutil
 
     from desktop.config import Settings
-    from desktop.engine import SessionEngine
-    from desktop.live import protocol as p
-    from desktop.live.client import LiveClient
-    from desktop.live.wire import choose_deflate
     from desktop.metrics import Metrics
-    from desktop.session import Endpoints, live_config
+    from desktop.session import open_session
     from desktop.simulated_user import speak_frames
+    from devtools.bench_core import bench_endpoints
 
     fixtures = fixture_turns()
     metrics = Metrics()
-    live = LiveClient(live_config(Settings(), Endpoints(p.live_url(url), "bench", True, tls)), metrics)
-    live.deflate = choose_deflate("auto", profile.compression)  # the profile's offer, as the app makes it
-    engine = SessionEngine(live, metrics=metrics,
-                           pipeline=profile.input_pipeline())
-    await engine.start()
-    engine.apply_profile(profile)
-    proc = psutil.Process()
-    ctx0, cpu0, msgs0 = sum(proc.num_ctx_switches()), time.process_time(), metrics.counters["messages_sent"]
-    wall0 = time.perf_counter()
-    audio_s, i = 0.0, 0
-    while audio_s < seconds:
-        f, release_at = fixtures[i % len(fixtures)]
-        await speak_frames(engine, f, realtime=realtime, release_at=release_at)
-        await engine.wait_turn(30)
-        audio_s += len(f) / 100
-        i += 1
-    cpu = time.process_time() - cpu0
-    wall = time.perf_counter() - wall0
-    ctx = sum(proc.num_ctx_switches()) - ctx0
-    msgs = metrics.counters["messages_sent"] - msgs0
-    await engine.stop()
+    # the profile pinned: its chain (no neural VAD stage, as the profiles have always been compared), its
+    # chunk size and its compression offer, as the app applies them
+    async with open_session(Settings(offline=True, vad_neural=False), metrics=metrics, record=False,
+                            endpoints=bench_endpoints(url, tls), tools="off", profile=profile) as session:
+        engine = session.engine
+        proc = psutil.Process()
+        ctx0, cpu0, msgs0 = sum(proc.num_ctx_switches()), time.process_time(), metrics.counters["messages_sent"]
+        wall0 = time.perf_counter()
+        audio_s, i = 0.0, 0
+        while audio_s < seconds:
+            f, release_at = fixtures[i % len(fixtures)]
+            await speak_frames(engine, f, realtime=realtime, release_at=release_at)
+            await engine.wait_turn(30)
+            audio_s += len(f) / 100
+            i += 1
+        cpu = time.process_time() - cpu0
+        wall = time.perf_counter() - wall0
+        ctx = sum(proc.num_ctx_switches()) - ctx0
+        msgs = metrics.counters["messages_sent"] - msgs0
     return {"audio_seconds": round(audio_s, 1), "cpu_s_per_min": round(cpu / audio_s * 60, 3),
             "live_messages_per_s": round(msgs / audio_s, 1), "wakeups_per_s": round(ctx / wall, 1),
             "chunk_ms": profile.chunk_ms, "denoise": f"{profile.denoise}/{profile.denoise_level}"

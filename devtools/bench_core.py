@@ -110,3 +110,46 @@ def fixture_turns() -> tuple[tuple[list[bytes], int], ...]:
 
     names = ("create_pr", "status", "list_runs", "resume")
     return tuple(load_utterances([FIXTURES / f"{n}.wav" for n in names], Settings().tail_ms))
+
+
+def bench_endpoints(url: str, tls: Any, key: str = "bench") -> Any:
+    """The Live stand-in at ``url`` (trusted through ``tls``) as ``open_session``'s running endpoint; ``key``
+    names the caller's connections in the stand-in's per-reply timings (``server_replies``)."""
+    from desktop.live import protocol as p
+    from desktop.session import Endpoints
+
+    return Endpoints(p.live_url(url), key, True, tls)
+
+
+async def server_replies(url: str, tls: Any, key: str) -> list[tuple[float, float]]:
+    """The Live stand-in's own share of each reply to ``key``'s connections: (first audio sent at,
+    ``time.monotonic()``; server ms), from ``desktop.live.emulator.REPLIES_PATH``."""
+    import httpx
+
+    from desktop.live.emulator import REPLIES_PATH
+
+    base = url.replace("wss://", "https://", 1).replace("ws://", "http://", 1)
+    async with httpx.AsyncClient(verify=tls if tls is not None else True, trust_env=False, timeout=10) as http:
+        response = await http.get(base + REPLIES_PATH, params={"key": key})
+        response.raise_for_status()
+        return [(float(at), float(ms)) for at, ms in response.json()]
+
+
+def client_added_ms(turn: Any, replies: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """What the client added to ``turn`` (activityEnd -> first reply audio): the whole minus the stand-in's
+    measured share of the reply it sent between ``start`` and ``end`` (``time.monotonic()``) and minus the tool
+    calls' own time; None when either is unknown."""
+    whole = turn.timings_ms.get("activity_end_to_first_audio", turn.timings_ms.get("speech_end_to_first_audio"))
+    server = [ms for at, ms in replies if start <= at <= end]
+    if whole is None or not server:
+        return None
+    return max(0.0, whole - server[-1] - turn.tool_ms)
+
+
+def chain_profile(denoise_level: int, chunk_ms: int) -> Any:
+    """A quality profile pinned to the chain ``desktop.input_chain`` builds from the default settings (webrtc
+    noise suppression at ``denoise_level`` with AGC, 10 ms VAD frames, the meter at 30 Hz), ``chunk_ms`` of
+    audio per Live message and no compression: what the end-to-end turns have always measured."""
+    from desktop.quality import QualityProfile
+
+    return QualityProfile("bench", "webrtc", denoise_level, True, chunk_ms, 10, 10, 30, 1, 60, True)

@@ -134,21 +134,26 @@ async def converse(url: str, tls: ssl.SSLContext, codegen_url: str, codegen_tls:
                    utterances: Sequence[Any], deflate: Deflate | None, audio: str) -> Conversation:
     """The fixture turns through the real engine and client with ``profile``, recording every message."""
     from desktop.config import Settings
-    from desktop.engine import EngineOptions, SessionEngine
     from desktop.events import EventBus
     from desktop.live import protocol as p
     from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
-    from desktop.session import Endpoints, live_config, network_summary
+    from desktop.session import network_summary, open_session
     from desktop.simulated_user import speak_frames
+    from devtools.bench_core import bench_endpoints
     from devtools.loadtest import session_tools
 
-    settings = Settings(offline=True)
+    # the session as the app opens it with ``profile`` pinned (its chain without the neural VAD stage, its chunk
+    # size) offering ``deflate``; run news is not spoken (the fixture turns are the conversation measured)
+    settings = Settings(offline=True, vad_neural=False, speak_run_updates=False)
+    pinned = dataclasses.replace(profile, compression=deflate.name if deflate is not None else "off")
     bus, metrics = EventBus(), Metrics()
-    async with session_tools(codegen_url, bus, metrics, codegen_tls) as tools:
-        config = dataclasses.replace(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls), tools),
-                                     deflate=deflate)
-        live = LiveClient(config, metrics)
+    async with (session_tools(codegen_url, bus, metrics, codegen_tls) as tools,
+                open_session(settings, bus=bus, metrics=metrics, record=False, endpoints=bench_endpoints(url, tls),
+                             tools=tools, profile=pinned) as opened):
+        engine = opened.engine
+        live = engine.transport
+        assert isinstance(live, LiveClient)
         uplink: list[bytes] = []
         downlink: list[bytes] = []
         session = live.session
@@ -165,10 +170,6 @@ async def converse(url: str, tls: ssl.SSLContext, codegen_url: str, codegen_tls:
 
         session.data_to_send = recorded_drain  # type: ignore[method-assign]
         session.receive_data = recorded_feed  # type: ignore[method-assign]
-        engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, pipeline=profile.input_pipeline(),
-                               options=EngineOptions(settings.preroll_ms, settings.tail_ms, profile.chunk_ms))
-        engine.apply_profile(profile)
-        await engine.start()
         uplink.insert(0, session.setup_message().encode())  # connect wrote it (and read the reply) itself
         downlink.insert(0, p.SERVER_SETUP_COMPLETE.encode())
         turns = 0
@@ -179,7 +180,6 @@ async def converse(url: str, tls: ssl.SSLContext, codegen_url: str, codegen_tls:
         cpu = time.process_time() - cpu0
         tcp = await asyncio.to_thread(settled_tcp_bytes, live.wire.socket)
         summary = network_summary(engine)
-        await engine.stop()
     assert summary is not None
     return Conversation(profile.name, audio, deflate.name if deflate else "off", summary, uplink, downlink, cpu,
                         tcp, turns)

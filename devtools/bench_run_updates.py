@@ -114,26 +114,20 @@ async def news_to_speech(url: str, tls: ssl.SSLContext | None, n: int) -> list[f
     """Seconds from the tracker's news to Gemini's first audio of the update, the user idle: the session engine,
     the run reporter and the Live stand-in at ``url`` (trusted through ``tls``), as the app wires them."""
     from desktop.config import Settings
-    from desktop.engine import SessionEngine
     from desktop.events import StateChanged
-    from desktop.live import protocol as p
-    from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
-    from desktop.run_reporter import RunReporter
     from desktop.run_updates import Policy
-    from desktop.session import Endpoints, live_config
+    from desktop.session import open_session
+    from devtools.bench_core import bench_endpoints, chain_profile
 
     settings = Settings(offline=True)
     metrics, bus = Metrics(), EventBus()
-    engine = SessionEngine(LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics),
-                           bus=bus, metrics=metrics)
-    reporter = RunReporter(bus, Policy(), metrics=metrics)
     speaking = asyncio.Event()
     bus.on(StateChanged, lambda ev: speaking.set() if ev.state == "speaking" else None)
-    await engine.start()
-    reporter.speak_through(engine)
     samples: list[float] = []
-    try:
+    async with open_session(settings, bus=bus, metrics=metrics, record=False, endpoints=bench_endpoints(url, tls),
+                            tools="off", profile=chain_profile(settings.denoise_level, 20)) as session:
+        engine = session.engine  # the session's run reporter tells the news through it
         for i in range(n):
             await asyncio.sleep(Policy().settle_s + 0.1)  # idle: nothing said for a while
             speaking.clear()
@@ -146,9 +140,6 @@ async def news_to_speech(url: str, tls: ssl.SSLContext | None, n: int) -> list[f
                 if not engine.activity().assistant_audible:
                     break
                 await asyncio.sleep(0.01)
-    finally:
-        await reporter.stop()
-        await engine.stop()
     return samples
 
 

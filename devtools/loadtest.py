@@ -1,20 +1,19 @@
 """`gemini-codegen loadtest`: many headless sessions in one client process against emulators on loopback.
 
-Every session is a real ``SessionEngine`` (the code the window uses) talking to the Live emulator, which
-runs in a child process so its CPU is not charged to the client.  Each session does push-to-talk turns
+Every session is opened by ``open_session`` (the composition root the window uses, with the stand-ins
+injected) and talks to the Live emulator, which runs in a child process so its CPU is not charged to the client.  Each session does push-to-talk turns
 from the fixture WAVs at real-time pace (``speak_frames``) with a think time between turns.  The WAV
 frames are read once and shared by all sessions, so the load generator itself costs little.
 
 Every session runs the local VAD (alone: noise suppression and the neural stage cost the same per session
 and are measured by the bench), so each turn also measures the headline: end of speech -> first reply
 sample handed to the (headless, clock-driven) output device, with its split (``desktop.voice_latency``).
-Turn latency is the engine's ``live.activity_end_to_first_audio`` (activityEnd sent -> first response
-audio received).  The **client-added latency** of a turn is that end-to-end time minus what the server is
-configured to spend:
-the emulator's model delay (1.5x of it when the turn made a tool call: 1x before the call, 0.5x after)
-plus the tool call's own time (call received -> response sent, measured by the engine).  What remains is
-the client's send and receive paths, its event-loop queueing, loopback, and the emulator process's own
-scheduling delay: an upper bound on what the client adds.  The event-loop lag of the client (how late a
+Turn latency is the engine's ``live.activity_end_to_first_audio`` (activityEnd sent -> first
+response audio received).  The **client-added latency** of a turn is that end-to-end time minus the server's
+share the stand-in measured for that reply (activityEnd received -> first audio sent, less its wait for the
+tool response; ``EmulatorStats.replies``, read once per session) minus the tool call's own time (call
+received -> response sent, measured by the engine).  What remains is the client's send and receive paths,
+its event-loop queueing and loopback: what the client adds.  The event-loop lag of the client (how late a
 timer fires) is reported next to it as the client's own share.
 
 Scenarios (default sessions / seconds): normal 50 / 300, peak 100 / 300, stress 200 / 300, spike
@@ -34,6 +33,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import os
 import random
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
+SESSION_KEYS = itertools.count()  # every session's own API key, its replies in the stand-in's timings
 FIXTURE_WAVS = ("create_pr.wav", "list_runs.wav", "status.wav", "resume.wav")
 
 
@@ -275,7 +276,7 @@ async def seed_runs(codegen_url: str, tls: ssl.SSLContext | None = None) -> None
 
 
 async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally, *, stop_at: float,
-                      model_delay_s: float, probe: bool = False, codegen_url: str | None = None,
+                      probe: bool = False, codegen_url: str | None = None,
                       think_s: float = THINK_S, tls: ssl.SSLContext | None = None) -> None:
     """One user: connect, then push-to-talk turns with think time until ``stop_at`` (perf_counter)."""
     from desktop.events import EventBus
@@ -283,28 +284,34 @@ async def run_session(idx: int, url: str, frames: list[Utterance], tally: Tally,
 
     bus, metrics = EventBus(), Metrics()
     async with session_tools(codegen_url, bus, metrics, tls) as tools:
-        await _session_turns(idx, url, frames, tally, bus, metrics, tools, stop_at=stop_at,
-                             model_delay_s=model_delay_s, probe=probe, think_s=think_s, tls=tls)
+        await _session_turns(idx, url, frames, tally, bus, metrics, tools, stop_at=stop_at, probe=probe,
+                             think_s=think_s, tls=tls)
         if tools is not None and tools.client is not None:
             tally.codegen_requests += tools.client.requests
 
 
-async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tally, bus: Any, metrics: Any,
-                         tools: Any, *, stop_at: float, model_delay_s: float, probe: bool, think_s: float,
-                         tls: ssl.SSLContext | None = None) -> None:
-    from audio.pipeline import InputPipeline
-    from audio.vad import VadOptions
-    from desktop.config import Settings
-    from desktop.engine import EngineOptions, SessionEngine
-    from desktop.events import EngineState, ErrorEvent, LatencyDrift, ToolCallFinished
-    from desktop.live import protocol as p
-    from desktop.live.client import LiveClient
-    from desktop.live.errors import LiveError
-    from desktop.monitoring import DriftWatch
-    from desktop.session import Endpoints, live_config
-    from desktop.simulated_user import speak_frames
+def light_profile() -> Any:
+    """Every session's input chain: the local VAD alone (noise suppression and the neural stage cost the same per
+    session and are measured by the bench), the level meter at 1 Hz, 20 ms per Live message, no compression."""
+    from desktop.quality import QualityProfile
 
-    settings = Settings(offline=True)
+    return QualityProfile("loadtest", "off", 0, False, 20, 10, 10, 1, 1, 60, True)
+
+
+async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tally, bus: Any, metrics: Any,
+                         tools: Any, *, stop_at: float, probe: bool, think_s: float,
+                         tls: ssl.SSLContext | None = None) -> None:
+    from desktop.config import Settings
+    from desktop.events import EngineState, ErrorEvent, LatencyDrift, ToolCallFinished
+    from desktop.live.errors import LiveError
+    from desktop.session import open_session
+    from desktop.simulated_user import speak_frames
+    from devtools.bench_core import bench_endpoints
+
+    # the session as the app opens it, on the stand-ins: not recorded, run news not spoken (the user's turns
+    # are the load), the light chain (the VAD dates the end of speech and ends the turn when the person is done)
+    settings = Settings(offline=True, vad_neural=False, speak_run_updates=False)
+    key = f"loadtest-{os.getpid()}-{next(SESSION_KEYS)}"  # this session's replies in the stand-in's timings
     turn_tool_errors: list[str] = []
 
     def on_event(ev: Any) -> None:
@@ -321,57 +328,70 @@ async def _session_turns(idx: int, url: str, frames: list[Utterance], tally: Tal
                 tally.tool_errors[ev.error[:80]] += 1
 
     bus.subscribe(on_event)
-    stop_watch = DriftWatch(bus).attach()
-    live = live_config(settings, Endpoints(p.live_url(url), "loadtest", True, tls), tools)
-    engine = SessionEngine(LiveClient(live, metrics), bus=bus, metrics=metrics, tools=tools,
-                           options=EngineOptions(settings.preroll_ms, settings.tail_ms, 20),
-                           # the VAD dates the end of speech (and ends the turn when the person is done)
-                           pipeline=InputPipeline(vad=VadOptions(mode=settings.vad_mode), level_hz=1.0))
     rng = random.Random(idx)
-    try:
-        await asyncio.wait_for(engine.start(), settings.setup_timeout_s + 5)
-    except (LiveError, TimeoutError) as exc:
-        tally.connect_failures += 1
-        kind = exc.kind if isinstance(exc, LiveError) else "timeout"
-        tally.error_kinds[f"connect:{kind}"] += 1
-        tally.error_examples.setdefault(f"connect:{kind}", str(exc) or "setup did not finish in time")
-        await engine.stop()
+    answered: list[tuple[TurnRecord, Any, float, float]] = []  # each answered turn and when it ran (monotonic)
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            session = await asyncio.wait_for(stack.enter_async_context(open_session(
+                settings, bus=bus, metrics=metrics, record=False, endpoints=bench_endpoints(url, tls, key),
+                tools=tools or "off", profile=light_profile())), settings.setup_timeout_s + 5)
+        except (LiveError, TimeoutError) as exc:
+            tally.connect_failures += 1
+            kind = exc.kind if isinstance(exc, LiveError) else "timeout"
+            tally.error_kinds[f"connect:{kind}"] += 1
+            tally.error_examples.setdefault(f"connect:{kind}", str(exc) or "setup did not finish in time")
+            return
+        engine = session.engine
+        tally.connected += 1
+        tally.active += 1
+        tally.max_active = max(tally.max_active, tally.active)
+        tally.engines.add(engine)
+        tally.metrics.append(metrics)
+        try:
+            await asyncio.sleep(rng.uniform(0, 1.5 * think_s))  # spread the first turns
+            for n in range(MAX_TURNS_PER_SESSION):
+                if time.perf_counter() >= stop_at or engine.state in (EngineState.ERROR, EngineState.CLOSED):
+                    break
+                turn_tool_errors.clear()
+                live_errors = metrics.counters["errors"]
+                tally.attempted += 1
+                utterance, release_at = frames[(idx + n) % len(frames)]
+                began = time.monotonic()
+                await speak_frames(engine, utterance, release_at=release_at)
+                turn = await engine.wait_turn(settings.turn_timeout_s + 5)
+                # failed: no reply, cut off, a Live error event, or a tool call that came back with an error
+                ok = (turn is not None and not turn.interrupted and metrics.counters["errors"] == live_errors
+                      and not turn_tool_errors)
+                e2e = turn.timings_ms.get("activity_end_to_first_audio") if turn else None
+                ok = ok and e2e is not None
+                tally.failed += 0 if ok else 1
+                rec = TurnRecord(time.perf_counter() - tally.t0, e2e, None, ok)
+                (tally.probe_turns if probe else tally.turns).append(rec)
+                if e2e is not None:
+                    answered.append((rec, turn, began, time.monotonic()))
+                await asyncio.sleep(max(0.0, min(rng.uniform(0.5 * think_s, 1.5 * think_s), stop_at - time.perf_counter())))
+        finally:
+            tally.engines.discard(engine)
+            tally.active -= 1
+    await _client_added(url, tls, key, answered, metrics)
+
+
+async def _client_added(url: str, tls: ssl.SSLContext | None, key: str,
+                        answered: list[tuple[TurnRecord, Any, float, float]], metrics: Any) -> None:
+    """Each answered turn's client-added latency: activityEnd -> first reply audio, less the stand-in's own
+    share of that reply (measured there, per turn) and the tool call's own time."""
+    from devtools.bench_core import client_added_ms, server_replies
+
+    if not answered:
         return
-    tally.connected += 1
-    tally.active += 1
-    tally.max_active = max(tally.max_active, tally.active)
-    tally.engines.add(engine)
-    tally.metrics.append(metrics)
     try:
-        await asyncio.sleep(rng.uniform(0, 1.5 * think_s))  # spread the first turns
-        for n in range(MAX_TURNS_PER_SESSION):
-            if time.perf_counter() >= stop_at or engine.state in (EngineState.ERROR, EngineState.CLOSED):
-                break
-            turn_tool_errors.clear()
-            live_errors = metrics.counters["errors"]
-            tally.attempted += 1
-            utterance, release_at = frames[(idx + n) % len(frames)]
-            await speak_frames(engine, utterance, release_at=release_at)
-            turn = await engine.wait_turn(settings.turn_timeout_s + 5)
-            # failed: no reply, cut off, a Live error event, or a tool call that came back with an error
-            ok = (turn is not None and not turn.interrupted and metrics.counters["errors"] == live_errors
-                  and not turn_tool_errors)
-            e2e = turn.timings_ms.get("activity_end_to_first_audio") if turn else None
-            added = None
-            if e2e is not None and turn is not None:
-                server_ms = model_delay_s * 1e3 * (1.5 if turn.tool_ms else 1.0) + turn.tool_ms
-                added = max(0.0, e2e - server_ms)
-                metrics.observe_s("live.client_added", added / 1e3)
-            ok = ok and e2e is not None
-            tally.failed += 0 if ok else 1
-            rec = TurnRecord(time.perf_counter() - tally.t0, e2e, added, ok)
-            (tally.probe_turns if probe else tally.turns).append(rec)
-            await asyncio.sleep(max(0.0, min(rng.uniform(0.5 * think_s, 1.5 * think_s), stop_at - time.perf_counter())))
-    finally:
-        tally.engines.discard(engine)
-        tally.active -= 1
-        stop_watch()
-        await engine.stop()
+        replies = await server_replies(url, tls, key)
+    except Exception:  # the stand-in is gone (a fault scenario's end): these turns have no split
+        return
+    for rec, turn, began, ended in answered:
+        rec.client_added_ms = client_added_ms(turn, replies, began, ended)
+        if rec.client_added_ms is not None:
+            metrics.observe_s("live.client_added", rec.client_added_ms / 1e3)
 
 
 # ------------------------------------------------------------------------------------- the sampler
@@ -428,7 +448,7 @@ def plan_for(scenario: Scenario, sessions: int, duration_s: float) -> Plan:
     return Plan([(sessions, 0.0, ramp, duration_s, False)])
 
 
-async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: str, model_delay_s: float,
+async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: str,
                    codegen_url: str | None = None, think_s: float = THINK_S, tls: ssl.SSLContext | None = None
                    ) -> tuple[Tally, list[Sample], list[float], dict[str, Any]]:
     import desktop.engine  # noqa: F401  (imported before the clock starts, not inside the first session)
@@ -455,8 +475,7 @@ async def run_load(scenario: Scenario, sessions: int, duration_s: float, url: st
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(run_session(
-                i + (0 if probe else 1), url, frames, tally, stop_at=tally.t0 + stop_off,
-                model_delay_s=model_delay_s, probe=probe, codegen_url=codegen_url, think_s=think_s, tls=tls)))
+                i + (0 if probe else 1), url, frames, tally, stop_at=tally.t0 + stop_off, probe=probe, codegen_url=codegen_url, think_s=think_s, tls=tls)))
         await asyncio.gather(*tasks, return_exceptions=True)
         if not probe and plan.spike_window is not None:
             extra["spike_group_closed_s"] = round(time.perf_counter() - tally.t0, 2)
@@ -507,7 +526,7 @@ def run_scenario(name: str, sessions: int | None = None, duration_s: float | Non
         emu_cpu0 = {k: s.cpu_seconds() for k, s in servers.items()}
         wall0 = time.perf_counter()
         tally, samples, lags, extra = asyncio.run(
-            run_load(scenario, n, duration, live.url, model_delay_s, cg.url if cg else None, think_s, tls))
+            run_load(scenario, n, duration, live.url, cg.url if cg else None, think_s, tls))
         wall = time.perf_counter() - wall0
         cpu = sum(proc.cpu_times()[:2]) - cpu0
         emu_cpu = {k: s.cpu_seconds() - emu_cpu0[k] for k, s in servers.items()}
@@ -728,9 +747,9 @@ Generated by `gemini-codegen loadtest --write-docs docs/loadtest.md`: each run r
 numbers are measured is described in `devtools/loadtest.py` and in docs/scalability.md: the headline is
 end of speech (the session's VAD) -> first reply sample handed to the output device, and the client's share
 of it is the time before activityEnd plus the time after the first audio; turn latency is
-activityEnd sent -> first response audio received; client-added latency is that minus the emulator's
-configured model delay and the tool time (an upper bound on the client's share: it includes loopback and
-the emulator processes' own scheduling delay).  Each session talks every {THINK_S:g} s on average (much more
+activityEnd sent -> first response audio received; client-added latency is that minus the share of each
+reply the emulator measured itself (activityEnd received -> first audio sent, less its wait for the tool
+response) and the tool time: the client's send and receive paths, its loop queueing and loopback.  Each session talks every {THINK_S:g} s on average (much more
 than a person does) unless the command says `--think`.  Scenario durations by default: normal, peak and
 stress 5 min, spike 3 min, soak 1 h; a section's command line shows the duration it really ran.  The load
 average printed with each run is the machine's (other work may have shared the two cores).

@@ -8,10 +8,12 @@ Registered in ``devtools.bench.SECTIONS``; every number comes from the same code
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import statistics
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -183,17 +185,13 @@ async def _self_interruptions(emu_url: str, tls: ssl.SSLContext, path: Any, repl
     from devtools.room import SimulatedRoom
 
     room = SimulatedRoom(path)
-    laptop = _laptop(emu_url, tls, room)
-    engine = laptop.engine
-    await engine.start()
-    try:
+    async with _laptop(emu_url, tls, room) as laptop:
+        engine = laptop.engine
         for _ in range(50):  # the canceller starts cold, as in the app
             await laptop.tick()
         for i in range(replies):
             await engine.send_text("hello" if i % 2 else "what now")
             await laptop.play_out()
-    finally:
-        await engine.stop()
     return {"turns_opened_by_echo": engine.turns - replies, "flushes": room.flushes}
 
 
@@ -210,10 +208,8 @@ async def _barge_in_once(emu_url: str, tls: ssl.SSLContext, path: Any, name: str
     manifest = json.loads((FIXTURES / "manifest.json").read_text())[f"{name}.wav"]
     speech = WavSource(FIXTURES / f"{name}.wav").frames[round(manifest["speech"][0] * 100) - 5:]
     room = SimulatedRoom(path)
-    laptop = _laptop(emu_url, tls, room)
-    engine = laptop.engine
-    await engine.start()
-    try:
+    async with _laptop(emu_url, tls, room) as laptop:
+        engine = laptop.engine
         if warm:  # the assistant has spoken once in this session: the room is known
             await engine.send_text("what now")
             await laptop.play_out()
@@ -225,27 +221,25 @@ async def _barge_in_once(emu_url: str, tls: ssl.SSLContext, path: Any, name: str
         await laptop.talk(speech, until=lambda: engine.turns > turns and engine.turn is not None
                           and engine.turn.timings.ended_at is not None)
         turn = await engine.wait_turn(10)
-    finally:
-        await engine.stop()
     flushed = room.flush_times[flushes:]
     return {"speech": name, "into_reply_s": into_s,
             "flush_ms": round((flushed[0] - talk_starts) * 1e3) if flushed else None,
             "heard_whole_request": turn is not None and turn.user_text == manifest["text"]}
 
 
-def _laptop(emu_url: str, tls: ssl.SSLContext, room: Any) -> Any:
+@contextlib.asynccontextmanager
+async def _laptop(emu_url: str, tls: ssl.SSLContext, room: Any) -> AsyncIterator[Any]:
+    """A hands-free session as the app opens it, its speaker the ``room`` (the app's own chain, its echo
+    canceller fed what the room plays), on the stand-in at ``emu_url``."""
     from desktop.config import Settings
-    from desktop.engine import EngineOptions, SessionEngine
-    from desktop.input_chain import input_chain
-    from desktop.live import protocol as p
-    from desktop.live.client import LiveClient, LiveConfig
+    from desktop.session import open_session
+    from devtools.bench_core import bench_endpoints, chain_profile
     from devtools.simulated_laptop import SimulatedLaptop
 
-    pipeline, _ = input_chain(Settings(ptt_mode="hands-free"), room.reference)  # the app's own chain
-    engine = SessionEngine(LiveClient(LiveConfig(url=p.live_url(emu_url), api_key="bench", ssl_context=tls)),
-                           player=room,
-                           options=EngineOptions(hands_free=True), pipeline=pipeline)
-    return SimulatedLaptop(engine, room)
+    settings = Settings(offline=True, ptt_mode="hands-free")
+    async with open_session(settings, player=room, record=False, endpoints=bench_endpoints(emu_url, tls),
+                            tools="off", profile=chain_profile(settings.denoise_level, 20)) as session:
+        yield SimulatedLaptop(session.engine, room)
 
 
 def _spread(values: list[float]) -> dict[str, float | None]:
@@ -307,24 +301,21 @@ def voice_rows(report: Any) -> None:
 async def release_baseline(url: str, tls: ssl.SSLContext, turns: int) -> dict[str, Any]:
     """The same turns with no VAD in the chain: the gate waits its whole fixed tail after the release."""
     from desktop.config import Settings
-    from desktop.engine import EngineOptions, SessionEngine
-    from desktop.live import protocol as p
-    from desktop.live.client import LiveClient
     from desktop.metrics import Metrics
-    from desktop.session import Endpoints, live_config
+    from desktop.session import open_session
     from desktop.simulated_user import speak_frames
-    from devtools.bench_core import fixture_turns
+    from devtools.bench_core import bench_endpoints, chain_profile, fixture_turns
 
     metrics, settings = Metrics(), Settings(offline=True)
-    live = LiveClient(live_config(settings, Endpoints(p.live_url(url), "bench", True, tls)), metrics)
-    engine = SessionEngine(live, metrics=metrics, options=EngineOptions(settings.preroll_ms, settings.tail_ms))
-    await engine.start()
-    fixtures = fixture_turns()
-    for i in range(turns):
-        frames, release_at = fixtures[i % len(fixtures)]
-        await speak_frames(engine, frames, realtime=True, release_at=release_at)
-        await engine.wait_turn(30)
-    await engine.stop()
+    async with open_session(settings, metrics=metrics, record=False, endpoints=bench_endpoints(url, tls),
+                            tools="off", profile=chain_profile(settings.denoise_level, 20)) as session:
+        engine = session.engine
+        engine.pipeline = None  # the baseline: no chain, so no VAD to end the turn before the fixed tail
+        fixtures = fixture_turns()
+        for i in range(turns):
+            frames, release_at = fixtures[i % len(fixtures)]
+            await speak_frames(engine, frames, realtime=True, release_at=release_at)
+            await engine.wait_turn(30)
     s = metrics.snapshot().stages.get(RELEASE_TO_ACTIVITY_END)
     return {RELEASE_TO_ACTIVITY_END: {"p50_ms": round(s.p50_ms, 2), "p95_ms": round(s.p95_ms, 2), "count": s.count}
             } if s else {}

@@ -96,3 +96,23 @@ def test_key_to_paint_presses_the_key_like_a_person_and_each_press_is_its_own_tu
 
     summary = key_to_paint(presses=3, timeout_s=30)
     assert summary.count == 3 and 0 < summary.p50_ms < 1000
+
+
+async def test_client_added_latency_subtracts_the_share_the_stand_in_measured_for_each_reply():
+    from desktop.live.emulator import LiveEmulator
+    from desktop.tls import TlsIdentity
+    from devtools.bench import _e2e_turns
+    from devtools.bench_core import server_replies
+
+    identity = TlsIdentity.self_signed()
+    tls = identity.client_context()
+    async with LiveEmulator(model_delay_s=0.3, tls=identity.server_context()) as emu:
+        result = await _e2e_turns(emu.url, tls, 2, 20, realtime=False)
+        assert await server_replies(emu.url, tls, "nobody") == []
+        (key, replies), = emu.stats.replies.items()  # the bench's session, under its own key
+    assert key.startswith("bench-e2e-") and len(replies) == 2
+    assert all(own_ms >= 300 for _, own_ms in replies)  # the stand-in waited its model delay before answering
+    whole = result["stages"]["live.activity_end_to_first_audio"]
+    added = result["client_added_ms"]["samples"]
+    assert result["turns"] == 2 and len(added) == 2
+    assert all(0 <= ms < whole["max_ms"] - 290 for ms in added)  # the server's measured share is not the client's

@@ -153,3 +153,21 @@ def test_the_checker_sees_lazy_imports(tmp_path):
     src = tmp_path / "m.py"
     src.write_text("import os\n\ndef f():\n    from desktop.events import ErrorEvent\n")
     assert ("f", "desktop.events.ErrorEvent") in imports(src)
+
+
+def hand_built_engines(root: Path = ROOT) -> list[str]:
+    """Lines of the developer tools that build a ``SessionEngine`` themselves instead of opening the session
+    through the composition root (``desktop.session.open_session``)."""
+    return [f"{path.relative_to(root)}:{n}" for path in sorted((root / "devtools").rglob("*.py"))
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "SessionEngine(" in line]
+
+
+def test_the_bench_and_the_load_test_open_sessions_through_the_composition_root():
+    # a change to open_session reaches the figures in docs/ only if the bench and the load test run it
+    assert hand_built_engines() == []
+
+
+def test_the_composition_root_check_finds_a_hand_built_engine(tmp_path):
+    (tmp_path / "devtools").mkdir()
+    (tmp_path / "devtools" / "bench.py").write_text("x = 1\nengine = SessionEngine(live)\n")
+    assert hand_built_engines(tmp_path) == ["devtools/bench.py:2"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import random
 import re
@@ -60,6 +61,7 @@ FAULTS = ("close_1011_mid_turn", "stall", "malformed", "goaway", "slow_setup", "
 _PATH_RE = re.compile(r"^/ws/google\.ai\.generativelanguage\.(v1|v1beta|v1alpha)\.GenerativeService\."
                       r"(BidiGenerateContent|BidiGenerateContentConstrained)$")
 _WORD_RE = re.compile(r"[a-z']+")
+REPLIES_PATH = "/emulator/replies"  # ?key=API_KEY: EmulatorStats.replies of that key, as JSON
 MAX_CLIENT_MESSAGE = 1 << 20  # a client's largest message: setup with its tools (audio chunks are ~1 KB)
 QUESTIONS = frozenset({"confirm", "sorry", "unheard"})  # canned replies that ask the user something
 AUDIO_TOKENS_PER_S = 25  # what the service counts for a second of audio, heard or spoken
@@ -154,13 +156,19 @@ class EmulatorStats:
     deflate_accepted: int = 0  # ... and that this server accepted it on
     heard_voiced: list[int] = field(default_factory=list)  # voiced 30 ms frames of each audio turn received
     tool_responses: list[str] = field(default_factory=list)  # the call ids of the function responses received
+    # per API key, each reply's first audio: when it was sent (time.monotonic(), one clock for every process on
+    # the machine) and this server's own share of the turn in ms (turn received -> first audio sent, less the
+    # time spent waiting for the client's tool responses): what a bench subtracts to get the client's share
+    replies: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
 
 class _Conn:
     """One client connection: turn handling and fault behaviour."""
 
-    def __init__(self, emu: LiveEmulator, ws: ServerConnection, faults: set[str]):
-        self.emu, self.ws, self.faults = emu, ws, faults
+    def __init__(self, emu: LiveEmulator, ws: ServerConnection, faults: set[str], key: str = ""):
+        self.emu, self.ws, self.faults, self.key = emu, ws, faults, key
+        self.turn_received = 0.0  # time.monotonic() when the turn in reply arrived
+        self.client_wait_s = 0.0  # ... and how long it has waited for the client since (tool responses)
         self.setup: p.ClientSetup | None = None
         self.memory = SessionMemory()
         self.audio = bytearray()
@@ -378,6 +386,7 @@ class _Conn:
     async def _reply(self, audio: bytes | None, text: str | None) -> None:
         emu = self.emu
         emu.stats.turns += 1
+        self.turn_received, self.client_wait_s = time.monotonic(), 0.0
         if self.setup and self.setup.resumption_requested:
             await self.send(p.server_resumption_update("", False))
         if "stall" in self.faults:
@@ -437,12 +446,14 @@ class _Conn:
         self.input_after_tool.clear()
         self.emu.stats.tool_calls += 1
         await self.send(p.server_tool_call([call]))
+        waiting = time.monotonic()
         result = await asyncio.wait_for(fut, self.emu.tool_timeout_s)
         self.blocking_calls.discard(call.id)
         if self.emu.wait_for_input_after_tool and self.setup and self.setup.model.removeprefix("models/").startswith("gemini-3"):
             # Gemini 3.x quirk: no inference after a toolResponse until new realtime input arrives.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.input_after_tool.wait(), self.emu.tool_timeout_s)
+        self.client_wait_s += time.monotonic() - waiting
         await asyncio.sleep(self.emu.model_delay_s / 2)
         out = dict(result.output or {})
         if result.error is not None:
@@ -468,6 +479,10 @@ class _Conn:
         pause = self.emu.chunk_ms / 1000 / self.emu.speedup
         for n, data in enumerate(chunks):
             await self.send(p.server_audio(data))
+            if n == 0:
+                sent = time.monotonic()
+                own_ms = (sent - self.turn_received - self.client_wait_s) * 1e3
+                self.emu.stats.replies.setdefault(self.key, []).append((sent, own_ms))
             piece = words[n * per:(n + 1) * per]
             if piece and self.setup and self.setup.output_transcription:
                 await self.send(p.server_content(output_text=(" " if n else "") + " ".join(piece)))
@@ -582,6 +597,9 @@ class LiveEmulator:
 
     def _check_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path = p.normalise_path(request.path)
+        if path == REPLIES_PATH:  # a bench's view of this server's share of each turn (plain HTTP GET)
+            replies = self.stats.replies.get(_query(request.path, "key") or "", [])
+            return _http(200, json.dumps(replies), "application/json")
         if not _PATH_RE.match(path):
             self.stats.rejected += 1
             return _http(404, f"Not found: {path}")
@@ -604,7 +622,7 @@ class LiveEmulator:
             return
         faults = self._queued_faults.pop(0) if self._queued_faults else set()
         faults |= {f for f in (_query(request.path, "fault") or "").split(",") if f in FAULTS}
-        conn = _Conn(self, ws, faults)
+        conn = _Conn(self, ws, faults, key)
         self._conns.add(conn)
         try:
             await conn.run()
@@ -617,7 +635,8 @@ def _query(path: str, name: str) -> str | None:
     return values[0] if values else None
 
 
-def _http(status: int, body: str) -> Response:
-    reason = {401: "Unauthorized", 404: "Not Found"}.get(status, "Error")
+def _http(status: int, body: str, content_type: str = "text/plain") -> Response:
+    reason = {200: "OK", 401: "Unauthorized", 404: "Not Found"}.get(status, "Error")
     data = body.encode()
-    return Response(status, reason, Headers([("Content-Type", "text/plain"), ("Content-Length", str(len(data)))]), data)
+    return Response(status, reason, Headers([("Content-Type", content_type), ("Content-Length", str(len(data)))]),
+                    data)
