@@ -148,8 +148,8 @@ class CodegenEmulator:
             self._server = await asyncio.start_server(self._serve, self.host, self.port, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         if self.state_path is not None and not self._stable_port:
-            self._stable_port = self.port
-            self._save()
+            self._stable_port = self.port  # saved with the first run (links exist only for runs): a session
+            #                                that starts none writes nothing
         return self
 
     async def stop(self) -> None:
