@@ -518,8 +518,7 @@ class SessionEngine:
         self.profile = profile
         self.chunker = Chunker(profile.chunk_ms)  # only called with the gate closed: the old one is empty
         if self.pipeline is not None:
-            old = self.pipeline  # the echo canceller and the VAD's neural stage carry over (they adapt)
-            self.pipeline = profile.input_pipeline(old.vad.options.mode, echo=old.echo, scorer=old.vad.scorer)
+            profile.configure(self.pipeline)  # the echo canceller and the VAD's neural stage carry over
             if self.pipeline.fallback is not None:  # the profile's choice, not the user's: a log line
                 log.info("%s", self.pipeline.fallback.message)
         self.player.set_jitter_ms(profile.jitter_ms)
