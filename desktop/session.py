@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from audio.frames import FRAME_BYTES
+from desktop.audio_front import AudioFrontEnd, open_speaker
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
@@ -208,6 +209,7 @@ class Session:
     tools: CodegenTools
     power: PowerMonitor
     offline: bool  # the far ends are the local stand-ins (offline demo)
+    audio: AudioFrontEnd  # where microphone frames come in (the device, mute, half-duplex)
     reporter: RunReporter | None = None  # tells the user about their runs (desktop.run_reporter)
 
     @property
@@ -229,10 +231,11 @@ def network_summary(engine: SessionEngine) -> dict[str, Any] | None:
 
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
-                       player: Player | None = None, chunk_ms: int | None = None,
+                       player: Player | None = None, devices: bool = False, chunk_ms: int | None = None,
                        model_delay_s: float = 0.4, record: bool = True) -> AsyncIterator[Session]:
     """``record=False`` keeps the session out of the local history database (e.g. the load test);
-    ``chunk_ms`` pins the audio per Live message (default: the quality profile's)."""
+    ``chunk_ms`` pins the audio per Live message (default: the quality profile's).  ``devices``: open the
+    speaker (the ``player``) and the microphone (the window; headless sessions feed ``Session.audio``)."""
     bus = bus or EventBus()
     metrics = metrics or Metrics()
     remember_secrets(settings.secrets())  # the bus scrubs them from every event, the log filter from every line
@@ -255,6 +258,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         reporter = await stack.enter_async_context(run_reports(settings, bus, store, metrics))
         tools = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store,
                                                               tracer=tracer))
+        speaker = open_speaker(settings, bus, metrics) if devices else None
+        if speaker is not None:
+            stack.callback(speaker.close)
+            player = speaker
         reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
         pipeline, echo_missing = input_chain(settings, reference)
         if pipeline.fallback is not None:
@@ -267,9 +274,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         live = LiveClient(live_config(settings, endpoints, tools, vocabulary), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=tools, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
-                                                     hands_free=settings.ptt_mode == "hands-free",
-                                                     half_duplex=half_duplex),
+                                                     hands_free=settings.ptt_mode == "hands-free"),
                                pipeline=pipeline, tracer=tracer)
+        audio = AudioFrontEnd(engine, bus, asyncio.get_running_loop(), half_duplex=half_duplex,
+                              device=settings.input_device, speaker=speaker)
 
         def use_profile(profile: QualityProfile) -> None:
             profile = effective_profile(settings, profile)
@@ -288,7 +296,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         await engine.start()
         reporter.speak_through(engine)
         meter.announce()
+        if devices:
+            audio.open_microphone()
         try:
-            yield Session(engine, bus, metrics, store, tools, power, endpoints.offline, reporter)
+            yield Session(engine, bus, metrics, store, tools, power, endpoints.offline, audio, reporter)
         finally:
+            audio.close()
             await engine.stop()
