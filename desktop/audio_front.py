@@ -5,9 +5,10 @@ it opens it (``open_microphone``; headless sessions never do and call ``feed`` t
 closes the stream, after an open turn's silent tail), and looks for it again when it is missing or lost
 (re-plug).  Every frame passes ``feed``: muted, or the assistant audible while ``half_duplex`` is on (a
 speaker without echo cancellation), the microphone is replaced by silence, so a turn still closes on time.
-``open_speaker`` opens the speaker replies play on (or says why there is none).  The engine then runs the input chain and the push-to-talk gate (``SessionEngine.feed_frame``); between
-push-to-talk turns the microphone keeps the pre-roll itself (``SessionEngine.capture``).  No Qt here: the
-window's bridge only forwards the user's intents (mute, press, release).
+The engine then runs the input chain and the push-to-talk gate (``SessionEngine.feed_frame``); between
+push-to-talk turns the microphone keeps the pre-roll itself (``SessionEngine.capture``).  ``open_speaker``
+opens the speaker replies play on (or says why there is none).  No Qt here: the window's bridge only
+forwards the user's intents (mute, press, release).
 """
 
 from __future__ import annotations
