@@ -26,7 +26,7 @@ Typical use (the engine does this in ``feed_frame``)::
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audio.denoise import DEFAULT_AUTO_GAIN_DBFS, Denoiser, Fallback, PassThrough, make_denoiser
 from audio.echo import EchoStage
@@ -59,10 +59,20 @@ class InputPipeline:
               scorer: SpeechScorer | None = None) -> InputPipeline:
         """The chain for a denoise backend (falling back when it is missing, see ``fallback``), the VAD (with
         its neural ``scorer``, if any) and the echo canceller (``echo``, if any)."""
-        denoiser, note = make_denoiser(denoise, denoise_level,
-                                       auto_gain_dbfs=DEFAULT_AUTO_GAIN_DBFS if auto_gain else 0)
-        return cls(denoiser, vad=VadOptions(mode=vad_mode, frame_ms=vad_frame_ms), level_hz=level_hz,
-                   fallback=note, echo=echo, scorer=scorer)
+        pipeline = cls(vad=VadOptions(mode=vad_mode), echo=echo, scorer=scorer)
+        pipeline.configure(denoise, denoise_level, auto_gain=auto_gain, vad_frame_ms=vad_frame_ms,
+                           level_hz=level_hz)
+        return pipeline
+
+    def configure(self, denoise: str, denoise_level: int, *, auto_gain: bool = True, vad_frame_ms: int = 10,
+                  level_hz: float = 30.0) -> None:
+        """Swap the stages a quality profile chooses: the denoiser (falling back when its backend is missing,
+        see ``fallback``), the VAD's frame and the meter's rate.  Between turns only (the new stages start
+        empty).  The echo canceller, the VAD's mode and its neural stage carry over (they adapt)."""
+        self.denoiser, self.fallback = make_denoiser(denoise, denoise_level,
+                                                     auto_gain_dbfs=DEFAULT_AUTO_GAIN_DBFS if auto_gain else 0)
+        self.vad = VoiceActivityDetector(replace(self.vad.options, frame_ms=vad_frame_ms), scorer=self.vad.scorer)
+        self.meter = LevelMeter(level_hz)
 
     def process(self, frame: bytes, t: float, *, vad: bool = True) -> Processed:
         """The whole chain on one frame (``vad=False``: a frame ``listen`` already showed the VAD)."""

@@ -271,7 +271,7 @@ async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace
     async with open_session(settings, bus=bus, metrics=metrics) as session:
         engine = session.engine
         await speak_frames(engine, frames, realtime=not args.fast, press_at=_frame_at(args.press_at),
-                           release_at=_frame_at(args.release_at))
+                           release_at=_frame_at(args.release_at), feed=session.audio.feed)
         turn = await engine.wait_turn(wait_s)
         for text in args.then:
             if turn is None or engine.failure is not None:

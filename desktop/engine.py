@@ -1,7 +1,7 @@
 """The session engine: one conversation with Gemini Live, on one asyncio loop.
 
-Frames come in through ``feed_frame`` (from the capture callback via ``call_soon_threadsafe``, or from a
-file source), pass the push-to-talk gate and the chunker, and leave as typed commands (``SendAudio``,
+Frames come in through ``feed_frame`` (from the audio front end, ``desktop.audio_front``: the microphone
+with mute and half-duplex; or from a file source), pass the push-to-talk gate and the chunker, and leave as typed commands (``SendAudio``,
 ``ActivityStart``...) through one sender task to the Live transport, which encodes them.  Server events
 come back from the transport; each kind has its own small handler, and they become engine events on the
 bus; tool calls go to the tool handler and their results back to Gemini.  A turn's moments and the
@@ -20,7 +20,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from audio.frames import FRAME_BYTES, FRAME_MS, Chunker, frames_for_ms
+from audio.frames import FRAME_MS, Chunker, frames_for_ms
 from audio.gate import GateState, PushToTalkGate
 from audio.level import FLOOR_DBFS
 from audio.null_player import NullPlayer
@@ -138,8 +138,6 @@ class EngineOptions:
     # turns opened and closed by the local VAD (needs a pipeline; the setup keeps push-to-talk activity
     # signals): speech start = key down (the pre-roll covers the VAD's start delay), speech end = key up
     hands_free: bool = False
-    # mute the microphone while the assistant speaks (laptop speakers without echo cancellation)
-    half_duplex: bool = False
     # run the input chain on every frame, between turns too (the behaviour before the chain rested between
     # turns: the bench's baseline for the idle cost)
     chain_between_turns: bool = False
@@ -293,8 +291,6 @@ class SessionEngine:
         only kept for the pre-roll (hands-free: and heard by the VAD alone)."""
         self.metrics.counters["frames_captured"] += 1
         at = time.perf_counter() if captured_at is None else captured_at
-        if self.options.half_duplex and self._assistant_audible():
-            frame = _SILENT_FRAME
         if self.pipeline is not None:
             # resting, only a new turn can need the chain (a key press starts it itself): no check per frame
             wanted = self._chain_wanted() if self._chain_on or self._turn_news else False
@@ -321,6 +317,11 @@ class SessionEngine:
         if out.vad is not None:
             self._on_vad(out.vad)
         return out.frame
+
+    @property
+    def assistant_audible(self) -> bool:
+        """The assistant is speaking, or its reply is still queued for the device."""
+        return self._assistant_audible()
 
     def _chain_wanted(self) -> bool:
         """A turn is open, a reply is coming or playing, or the speaker is still running (its echo); and always
@@ -518,8 +519,7 @@ class SessionEngine:
         self.profile = profile
         self.chunker = Chunker(profile.chunk_ms)  # only called with the gate closed: the old one is empty
         if self.pipeline is not None:
-            old = self.pipeline  # the echo canceller and the VAD's neural stage carry over (they adapt)
-            self.pipeline = profile.input_pipeline(old.vad.options.mode, echo=old.echo, scorer=old.vad.scorer)
+            profile.configure(self.pipeline)  # the echo canceller and the VAD's neural stage carry over
             if self.pipeline.fallback is not None:  # the profile's choice, not the user's: a log line
                 log.info("%s", self.pipeline.fallback.message)
         self.player.set_jitter_ms(profile.jitter_ms)
@@ -758,7 +758,6 @@ def _detail(exc: BaseException) -> dict[str, Any]:
             "hint": getattr(exc, "hint", "") or "Tell the user what went wrong; do not call it again on your own."}
 
 
-_SILENT_FRAME = bytes(FRAME_BYTES)
 CLOSED_MID_TURN = "The app was closed before the reply came."  # a turn in flight when the session stopped
 MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
 MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here

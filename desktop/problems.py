@@ -39,3 +39,9 @@ def _describe(exc: BaseException) -> ErrorEvent | None:
 def one_line(event: ErrorEvent) -> str:
     """The message and what to do, as one line for a terminal."""
     return f"{event.message} {event.action}".strip()
+
+
+def short_reason(exc: BaseException) -> str:
+    """An exception's first line (its type's name when it says nothing), at most 160 characters."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:160]

@@ -41,6 +41,12 @@ class QualityProfile:
         return InputPipeline.build(self.denoise, self.denoise_level, auto_gain=self.auto_gain, vad_mode=vad_mode,
                                    vad_frame_ms=self.vad_frame_ms, level_hz=self.meter_hz, echo=echo, scorer=scorer)
 
+    def configure(self, pipeline: InputPipeline) -> None:
+        """Swap the chain's stages to this profile's (denoise backend/level/AGC, VAD frame, meter rate); the
+        session's echo canceller and VAD second stage carry over."""
+        pipeline.configure(self.denoise, self.denoise_level, auto_gain=self.auto_gain,
+                           vad_frame_ms=self.vad_frame_ms, level_hz=self.meter_hz)
+
 
 # compression: measured by `gemini-codegen bench --only network` (docs/optimization-guide.md, "Compression")
 PERFORMANCE = QualityProfile("performance", "rnnoise", 3, True, 20, 10, 10, 30, 1, 60, True, compression="deflate")

@@ -50,7 +50,7 @@ async def _selftest() -> list[Check]:
             engine = session.engine
             checks.append(Check("session", True, f"connected to the local Live emulator in "
                                                  f"{(time.perf_counter() - t0) * 1e3:.0f} ms"))
-            await speak_frames(engine, frames, realtime=False)
+            await speak_frames(engine, frames, realtime=False, feed=session.audio.feed)
             first = await engine.wait_turn(20)
             checks.append(Check("spoken turn", first is not None and "pull request" in (first.user_text or "").lower(),
                                 f"heard: {first.user_text!r}" if first else "no reply within 20 s"))

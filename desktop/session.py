@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from audio.frames import FRAME_BYTES
+from desktop.audio_front import AudioFrontEnd, open_speaker
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
 from desktop.codegen.tools import NOT_CONFIGURED, CodegenTools
@@ -208,6 +209,7 @@ class Session:
     tools: CodegenTools
     power: PowerMonitor
     offline: bool  # the far ends are the local stand-ins (offline demo)
+    audio: AudioFrontEnd  # where microphone frames come in (the device, mute, half-duplex)
     reporter: RunReporter | None = None  # tells the user about their runs (desktop.run_reporter)
 
     @property
@@ -229,12 +231,13 @@ def network_summary(engine: SessionEngine) -> dict[str, Any] | None:
 
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
-                       player: Player | None = None, chunk_ms: int | None = None,
+                       player: Player | None = None, devices: bool = False, chunk_ms: int | None = None,
                        model_delay_s: float = 0.4, record: bool = True, endpoints: Endpoints | None = None,
                        tools: CodegenTools | Literal["off"] | None = None,
                        profile: QualityProfile | None = None) -> AsyncIterator[Session]:
     """``record=False`` keeps the session out of the local history database (e.g. the load test);
-    ``chunk_ms`` pins the audio per Live message (default: the quality profile's).
+    ``chunk_ms`` pins the audio per Live message (default: the quality profile's).  ``devices``: open the
+    speaker (the ``player``) and the microphone (the window; headless sessions feed ``Session.audio``).
 
     The bench and the load test inject what they run themselves: ``endpoints``, an already-running Live
     endpoint (e.g. the stand-in in a child process; ``live_endpoint`` is skipped); ``tools``, a CodeGen tool
@@ -269,6 +272,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         else:
             offered = None if tools == "off" else tools
         table = offered or CodegenTools(None, None, settings.confirm_before_create)
+        speaker = open_speaker(settings, bus, metrics) if devices else None
+        if speaker is not None:
+            stack.callback(speaker.close)
+            player = speaker
         reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
         pipeline, echo_missing = input_chain(settings, reference)
         if pipeline.fallback is not None:
@@ -281,9 +288,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         live = LiveClient(live_config(settings, endpoints, offered, vocabulary), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=offered, player=player,
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
-                                                     hands_free=settings.ptt_mode == "hands-free",
-                                                     half_duplex=half_duplex),
+                                                     hands_free=settings.ptt_mode == "hands-free"),
                                pipeline=pipeline, tracer=tracer)
+        audio = AudioFrontEnd(engine, bus, asyncio.get_running_loop(), half_duplex=half_duplex,
+                              device=settings.input_device, speaker=speaker)
 
         def use_profile(chosen: QualityProfile) -> None:
             chosen = effective_profile(settings, chosen)
@@ -307,7 +315,10 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
             raise
         reporter.speak_through(engine)
         meter.announce()
+        if devices:
+            audio.open_microphone()
         try:
-            yield Session(engine, bus, metrics, store, table, power, endpoints.offline, reporter)
+            yield Session(engine, bus, metrics, store, table, power, endpoints.offline, audio, reporter)
         finally:
+            audio.close()
             await engine.stop()

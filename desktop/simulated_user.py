@@ -7,7 +7,7 @@ unless the caller says when (``run --press-at/--release-at``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from audio.frames import frames_for_ms
@@ -46,12 +46,14 @@ def load_utterances(paths: Sequence[Path], tail_ms: int) -> list[Utterance]:
 
 
 async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: bool = True,
-                       release_at: int | None = None, press_at: int | None = None) -> None:
+                       release_at: int | None = None, press_at: int | None = None,
+                       feed: Callable[[bytes, float], None] | None = None) -> None:
     """One push-to-talk turn from ``frames`` the way a person does it: the key goes down after the pre-roll
     (or at frame ``press_at``), comes up shortly after the last word (``release_index``, pass it in to skip
     the VAD pass; or at frame ``release_at``), and the gate ends the turn as soon as the person is done.
     The audio after the release keeps flowing, as a live microphone does.  Stops early when the session
-    fails."""
+    fails.  ``feed``: where the frames go (a session's ``audio.feed``: its mute and half-duplex; default:
+    straight to ``engine.feed_frame``)."""
     opts = engine.options
     if press_at is None:
         press_at = frames_for_ms(opts.preroll_ms)
@@ -59,6 +61,7 @@ async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: 
     if release_at is None:
         release_at = release_index(frames, opts.tail_ms)
     release_at = max(press_at, release_at)
+    feed = engine.feed_frame if feed is None else feed
     i = 0
     block = engine.profile.capture_block_ms // 10 if engine.profile else 1
     async for frame, captured in paced(frames, realtime, block=block):
@@ -68,7 +71,7 @@ async def speak_frames(engine: SessionEngine, frames: list[bytes], *, realtime: 
             engine.press()
         if i == release_at:
             engine.release()
-        engine.feed_frame(frame, captured)
+        feed(frame, captured)
         i += 1
     if release_at >= len(frames):
         engine.release()

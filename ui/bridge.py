@@ -57,7 +57,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MIC_RETRY_S = 2.0  # a lost microphone is looked for again this often
 MAX_DRAIN = 20_000  # events handled per wake; the rest wait for the next pass so input stays responsive
 
 
@@ -121,11 +120,8 @@ class EngineBridge(QObject):
         self.settings: Settings | None = None
         self.session: Session | None = None  # published once the microphone is open
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.mic: MicCapture | None = None
-        self._watched: MicCapture | None = None  # the microphone being looked for (missing or lost)
-        self.muted = False
+        self.muted = False  # the user's choice, kept across sessions (the session's audio front end applies it)
         self.use_audio_devices = use_audio_devices  # False: no microphone or speaker (tests, file input)
-        self.player: SpeakerPlayer | None = None
         self.events_in = 0  # engine events received (engine thread)
         self.drains = 0  # wakes handled (Qt thread)
         self._queue: deque[Any] = deque()
@@ -191,6 +187,18 @@ class EngineBridge(QObject):
     def engine(self) -> SessionEngine | None:
         session = self.session
         return session.engine if session is not None else None
+
+    @property
+    def mic(self) -> MicCapture | None:
+        """The session's microphone (None: no session, or it has no capture device)."""
+        session = self.session
+        return session.audio.mic if session is not None else None
+
+    @property
+    def player(self) -> SpeakerPlayer | None:
+        """The session's speaker (None: no session, or replies are shown as text only)."""
+        session = self.session
+        return session.audio.speaker if session is not None else None
 
     @property
     def store(self) -> Store | None:
@@ -276,140 +284,17 @@ class EngineBridge(QObject):
         self._stop = asyncio.Event()
         if stop_requested.is_set():  # asked to stop before the event existed (see _request_stop)
             return
-        player = self._open_speaker(settings) if self.use_audio_devices else None
-        async with contextlib.AsyncExitStack() as stack:
-            if player is not None:
-                stack.callback(player.close)
-            session = await stack.enter_async_context(
-                open_session(settings, bus=self.bus, metrics=self.metrics, player=player))
+        async with open_session(settings, bus=self.bus, metrics=self.metrics,
+                                devices=self.use_audio_devices) as session:
             session.tools.shows_whole_request = True  # the confirmation card shows every read-back whole
-            if self.use_audio_devices:  # before the session is published: "has an engine" means "can hear you"
-                self._start_microphone(settings, session.engine)
-                if self.muted:  # muted before this session: its microphone stays closed until unmuted
-                    self._apply_mute()
-            self.session = session
+            if self.muted:  # muted before this session: its microphone stays closed until unmuted
+                session.audio.set_muted(True)
+            self.session = session  # "has an engine" means "can hear you": the microphone is open by now
             self._on_engine_event(_Started(settings.offline))
             try:
                 await self._stop.wait()
             finally:
-                self._stop_microphone()
                 self.session = None
-
-    # ------------------------------------------------------------------ audio devices
-    def _open_speaker(self, settings: Settings) -> SpeakerPlayer | None:
-        """The speaker for replies, or None (replies are then shown as text only) with a notice saying so."""
-        try:
-            from audio.devices import AudioUnavailable
-            from audio.playback import SpeakerPlayer
-        except ImportError:
-            return None
-        player = SpeakerPlayer(metrics=self.metrics, device=settings.output_device, jitter_ms=settings.jitter_ms)
-        try:
-            player.open()
-        except AudioUnavailable as exc:
-            self.bus.emit(Notice(f"No speaker: replies are shown as text only ({_short(exc)})", kind="audio"))
-            return None
-        except Exception as exc:  # noqa: BLE001 - a device failure is a notice, never a crash
-            self.bus.emit(Notice(f"The speaker could not be opened ({_short(exc)}): replies are shown as text only",
-                                 kind="audio"))
-            return None
-        self.player = player
-        return player
-
-    def _start_microphone(self, settings: Settings, engine: SessionEngine) -> None:
-        """Open the microphone on the engine loop; its frames go to the engine (which meters them)."""
-        try:
-            from audio.capture import MicCapture  # absent in a build without audio capture
-            from audio.devices import AudioUnavailable, DeviceLost
-            from audio.frames import FRAME_MS
-        except ImportError:
-            self.bus.emit(Notice("Microphone capture is not available in this build: type your request instead",
-                                 kind="no_microphone"))
-            return
-        loop, bus = self.loop, self.bus
-        assert loop is not None
-
-        def on_frame(frame: bytes, captured_at: float) -> None:  # on the engine loop; the engine meters it
-            # muted: silence instead of the microphone, so a turn that was open still closes on time
-            engine.feed_frame(bytes(len(frame)) if self.muted else frame, captured_at)
-
-        def on_lost(problem: DeviceLost) -> None:
-            bus.emit(ErrorEvent("no_microphone", _sentence(problem.message), "Plug it back in: listening resumes "
-                                "by itself. Or choose another input device in Settings."))
-            self._watch_for_microphone(mic)
-
-        mic = MicCapture(loop, on_frame, on_lost, device=settings.input_device, block_ms=FRAME_MS)
-        engine.capture = mic  # between push-to-talk turns it keeps the pre-roll itself and wakes nobody
-        try:
-            mic.open()
-            self.mic = mic
-        except AudioUnavailable as exc:  # its message is one line for the user (what to connect or install)
-            if exc.detail:
-                log.warning("the microphone could not be opened: %s", exc.detail)  # the library's words
-            bus.emit(ErrorEvent("no_microphone", _sentence(str(exc)),
-                                "Plug one in or choose another input device in Settings, or type your request. "
-                                "Listening starts by itself once a microphone is there."))
-            self.mic = mic  # not open: looked for until it comes
-            self._watch_for_microphone(mic)
-        except Exception:  # noqa: BLE001 - any device failure is the same message for the user
-            log.warning("the microphone could not be opened", exc_info=True)  # the library's words: in the log
-            bus.emit(ErrorEvent("no_microphone", "The microphone could not be opened.",
-                                "Choose another input device in Settings, or type your request."))
-            self.mic = mic
-            self._watch_for_microphone(mic)
-
-    def _watch_for_microphone(self, mic: MicCapture) -> None:
-        """On the engine loop: a missing microphone is opened as soon as it can be (plugged in or back in, or
-        the sound server's default moved to another one), tried every ``MIC_RETRY_S`` while it is missing and
-        its session lasts (nothing runs while it is there: idle costs nothing); unmuting opens it anyway, so
-        nothing is tried while muted.  PortAudio lists devices once: when its list has no device to open, it
-        is initialised again first (between replies: that closes the speaker's stream, opened again after)."""
-        loop = self.loop
-        if loop is None or self._watched is mic:
-            return  # (already looking for it)
-        self._watched = mic
-
-        def again() -> None:
-            if self.mic is not mic or mic.is_open or loop.is_closed():
-                self._watched = None
-                return  # another session, or opened meanwhile (unmute)
-            if not self.muted:
-                self._refresh_devices(mic)
-                try:
-                    mic.open()
-                except Exception as exc:  # noqa: BLE001 - still not there: try again later
-                    log.debug("microphone still unavailable: %s", getattr(exc, "detail", "") or exc)
-                else:
-                    self._watched = None
-                    self.bus.emit(Notice(f"Microphone ready: {mic.label}", kind="microphone_back"))
-                    return
-            loop.call_later(MIC_RETRY_S, again)
-
-        loop.call_later(MIC_RETRY_S, again)
-
-    def _refresh_devices(self, mic: MicCapture) -> None:
-        """PortAudio initialised again when its device list has nothing for ``mic`` (a device plugged in since
-        it was initialised only shows up then), unless the speaker is playing a reply."""
-        from audio.devices import input_listed, refresh
-
-        player = self.player
-        if input_listed(mic.device_spec) or (player is not None and player.running):
-            return
-        if player is not None:
-            player.close()
-        refresh()
-        if player is not None:
-            try:
-                player.open()
-            except Exception:  # noqa: BLE001 - replies are then shown as text only
-                log.warning("the speaker could not be opened again", exc_info=True)
-                self.player = None
-
-    def _stop_microphone(self) -> None:
-        mic, self.mic = self.mic, None
-        if mic is not None:
-            with contextlib.suppress(Exception):
-                mic.close()
 
     # ------------------------------------------------------------------ commands (Qt thread -> engine thread)
     def _call(self, fn: Callable[..., Any], *args: Any) -> bool:
@@ -468,13 +353,13 @@ class EngineBridge(QObject):
         from audio.sources import WavSource
         from desktop.simulated_user import speak_frames
 
-        engine = self.engine
-        if engine is None:
+        session = self.session
+        if session is None:
             return None
         frames = WavSource(path).frames
         frames = frames[int(start_s * 100): None if end_s is None else int(end_s * 100)]  # 10 ms frames
         if hold_key:
-            return self.submit(speak_frames(engine, frames, realtime=realtime))
+            return self.submit(speak_frames(session.engine, frames, realtime=realtime, feed=session.audio.feed))
         return self.submit(self._stream(frames, realtime))
 
     def feed_silence(self, ms: int) -> concurrent.futures.Future[Any] | None:
@@ -486,12 +371,12 @@ class EngineBridge(QObject):
     async def _stream(self, frames: list[bytes], realtime: bool) -> int:
         from audio.sources import paced
 
-        engine = self.engine
+        session = self.session
         n = 0
         async for frame, captured in paced(frames, realtime):
-            if engine is None:
+            if session is None:
                 break
-            engine.feed_frame(bytes(len(frame)) if self.muted else frame, captured)  # as the microphone does
+            session.audio.feed(frame, captured)  # as the microphone does (muted: silence)
             n += 1
         return n
 
@@ -545,34 +430,10 @@ class EngineBridge(QObject):
             loop.call_soon_threadsafe(self._apply_mute)
 
     def _apply_mute(self) -> None:
-        """On the engine loop: the microphone's stream as ``muted`` says (the last call wins)."""
-        mic, engine = self.mic, self.engine
-        if mic is None:
-            return
-        if self.muted:
-            if not mic.is_open:
-                return
-            if engine is not None:
-                from audio.frames import FRAME_BYTES, FRAME_MS
-                from audio.gate import GateState
-
-                silence = bytes(FRAME_BYTES)
-                frames = (engine.options.tail_ms + 100) // FRAME_MS
-                while engine.gate.state is not GateState.IDLE and frames > 0:  # the open turn's tail
-                    engine.feed_frame(silence, time.perf_counter())
-                    frames -= 1
-            mic.close()
-            return
-        if mic.is_open:
-            return
-        try:
-            mic.open()
-        except Exception as exc:  # noqa: BLE001 - any device failure is the same message for the user
-            log.warning("the microphone could not be opened again: %s", getattr(exc, "detail", "") or exc)
-            self.bus.emit(ErrorEvent("no_microphone", "The microphone could not be opened again.",
-                                     "Plug it in or choose another input device in Settings, or type your request. "
-                                     "Listening starts by itself once a microphone is there."))
-            self._watch_for_microphone(mic)
+        """On the engine loop: the session's microphone as ``muted`` says (the last call wins)."""
+        session = self.session
+        if session is not None:
+            session.audio.set_muted(self.muted)
 
 
 class _Started:
@@ -600,24 +461,13 @@ class _Loaded:
         self.settings = settings
 
 
-def _sentence(text: str) -> str:
-    """A message as a sentence: capital first letter, full stop."""
-    text = text.strip()
-    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
-
-
 def _as_error(exc: BaseException) -> ErrorEvent:
-    from desktop.problems import describe
+    from desktop.problems import describe, short_reason
 
     known = describe(exc)
     if known is not None:
         return known
     if isinstance(exc, OSError):
-        return ErrorEvent("network", f"Could not reach the service ({_short(exc)}).",
+        return ErrorEvent("network", f"Could not reach the service ({short_reason(exc)}).",
                           "Check your connection, then reconnect.")
-    return ErrorEvent("protocol", f"The session stopped unexpectedly ({_short(exc)}).", "Reconnect to try again.")
+    return ErrorEvent("protocol", f"The session stopped unexpectedly ({short_reason(exc)}).", "Reconnect to try again.")

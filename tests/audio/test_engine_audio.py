@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from audio.denoise import build_backend
 from audio.pipeline import InputPipeline
 from audio.sources import WavSource, paced
+from desktop.audio_front import AudioFrontEnd
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import AudioLevel, EventBus, Notice
@@ -114,12 +117,13 @@ async def test_half_duplex_mutes_the_microphone_while_the_assistant_speaks(fixtu
     bus.subscribe(lambda e: levels.append(e) if isinstance(e, AudioLevel) else None)
     async with live_emulator(model_delay_s=0.05, speedup=40) as emu:
         engine = SessionEngine(LiveClient(live_config(emu)), bus=bus, player=_BusyPlayer(),
-                               options=EngineOptions(hands_free=True, half_duplex=True),
+                               options=EngineOptions(hands_free=True),
                                pipeline=InputPipeline(build_backend("off")))
+        audio = AudioFrontEnd(engine, bus, asyncio.get_running_loop(), half_duplex=True)
         await engine.start()
         try:
             async for frame, captured_at in paced(frames, realtime=False):  # the speaker's echo
-                engine.feed_frame(frame, captured_at)
+                audio.feed(frame, captured_at)
         finally:
             await engine.stop()
     assert engine.turns == 0 and engine.player.flushes == 0  # no barge-in on its own voice

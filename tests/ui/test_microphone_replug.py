@@ -13,10 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from desktop import audio_front
 from tests.audio.conftest import PulseServer, running_pulse
 from tests.ui.conftest import open_audio_window
 from tests.ui.test_honest_states import press_space
-from ui import bridge as bridge_module
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RAW_WORDS = ("PaErrorCode", "ALSA error", "Errno", "RawInputStream", "hw:")
@@ -51,7 +51,7 @@ def heard_speech(qtbot, win, server: PulseServer) -> None:
 
 
 def test_unplugged_then_plugged_back_is_heard_again(qtbot, themed_app, memory_keyring, monkeypatch):
-    monkeypatch.setattr(bridge_module, "MIC_RETRY_S", 0.3)
+    monkeypatch.setattr(audio_front, "MIC_RETRY_S", 0.3)
     with running_pulse() as server:
         win = open_audio_window(qtbot)
         bridge = win.bridge
@@ -85,7 +85,7 @@ def test_a_microphone_that_comes_after_the_start_is_found(qtbot, themed_app, mem
                                                           tmp_path):
     """PortAudio is initialised while no sound server answers (it lists no device at all); the server then
     starts: the window initialises PortAudio again and opens the microphone, with no restart."""
-    monkeypatch.setattr(bridge_module, "MIC_RETRY_S", 0.3)
+    monkeypatch.setattr(audio_front, "MIC_RETRY_S", 0.3)
     monkeypatch.setenv("PULSE_SERVER", f"unix:{tmp_path / 'nobody-here'}")
     win = open_audio_window(qtbot)  # (initialises PortAudio with nothing to list)
     bridge = win.bridge

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
+from desktop import audio_front
 from tests.audio.conftest import pulse  # noqa: F401 - the private PulseAudio server fixture
 from tests.ui.conftest import audio_ready, open_audio_window
 
@@ -89,9 +90,8 @@ def test_a_microphone_that_goes_away_and_comes_back_is_heard_again(qtbot, themed
     not there for two tries; then it is, and it is heard again without a restart."""
     from audio import capture
     from audio.devices import AudioUnavailable
-    from ui import bridge as bridge_module
 
-    monkeypatch.setattr(bridge_module, "MIC_RETRY_S", 0.3)
+    monkeypatch.setattr(audio_front, "MIC_RETRY_S", 0.3)
     win = open_audio_window(qtbot)
     bridge = win.bridge
     try:
