@@ -15,6 +15,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -89,6 +90,15 @@ def start_pulse(speaker: bool = False) -> tuple[subprocess.Popen, PulseServer] |
     return "pulseaudio did not come up within 10 s"
 
 
+def _portaudio_sees_the_server() -> None:
+    """PortAudio lists devices once, when it starts: if an earlier test (or an import at collection) started it
+    before this server was set (or while another one was), it is started again to list this one's."""
+    if "sounddevice" in sys.modules:
+        from audio.devices import refresh
+
+        refresh()
+
+
 @contextlib.contextmanager
 def running_pulse(speaker: bool = False) -> Iterator[PulseServer]:
     """The private server for as long as the block runs, with this process pointed at it."""
@@ -99,6 +109,7 @@ def running_pulse(speaker: bool = False) -> Iterator[PulseServer]:
     saved = {k: os.environ.get(k) for k in ("PULSE_SERVER", "PULSE_RUNTIME_PATH")}
     os.environ["PULSE_SERVER"] = server.env["PULSE_SERVER"]
     os.environ["PULSE_RUNTIME_PATH"] = server.env["PULSE_RUNTIME_PATH"]
+    _portaudio_sees_the_server()
     try:
         yield server
     finally:
@@ -107,6 +118,7 @@ def running_pulse(speaker: bool = False) -> Iterator[PulseServer]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+        _portaudio_sees_the_server()
         stop_process(proc)
         if proc.stderr:
             proc.stderr.close()
