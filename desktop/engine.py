@@ -51,6 +51,7 @@ from desktop.live.session import (
     SendText,
     SendToolResponse,
     TurnPhase,
+    bounded_append,
 )
 from desktop.metrics import Metrics
 from desktop.run_updates import Activity
@@ -446,7 +447,7 @@ class SessionEngine:
         if self.reply_pending or self._assistant_audible():
             self._barge_in()
         turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()),
-                    user_text=_bounded_append("", text)[0])
+                    user_text=bounded_append("", text)[0])
         self._new_turn(turn, "typed")
         self.bus.emit(TranscriptDelta(turn.id, "user", text, finished=True))
         await self.transport.send(SendText(text))
@@ -608,14 +609,14 @@ class SessionEngine:
         if turn.retranscribing:  # keep one copy of the replayed turn's transcript
             turn.user_text = ""
             turn.retranscribing = False
-        turn.user_text, text = _bounded_append(turn.user_text, ev.text)
+        turn.user_text, text = bounded_append(turn.user_text, ev.text)
         if text or ev.finished:
             self.bus.emit(TranscriptDelta(turn.id, "user", text, ev.finished))
 
     def _on_output_transcript(self, ev: p.OutputTranscript) -> None:
         turn = self.turn
         if turn is not None and not self._interrupting:
-            turn.assistant_text, text = _bounded_append(turn.assistant_text, ev.text)
+            turn.assistant_text, text = bounded_append(turn.assistant_text, ev.text)
             if text or ev.finished:
                 self.bus.emit(TranscriptDelta(turn.id, "assistant", text, ev.finished))
 
@@ -760,7 +761,6 @@ def _detail(exc: BaseException) -> dict[str, Any]:
 
 _SILENT_FRAME = bytes(FRAME_BYTES)
 CLOSED_MID_TURN = "The app was closed before the reply came."  # a turn in flight when the session stopped
-MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
 MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here
 
 
@@ -770,14 +770,3 @@ def typed_too_long(text: str) -> str | None:
         return None
     return (f"The typed request is {len(text):,} characters long; the limit is {MAX_TYPED_CHARS:,}, so it was "
             f"not sent.")
-TRUNCATED = " [...]"
-
-
-def _bounded_append(text: str, delta: str) -> tuple[str, str]:
-    """``text`` with ``delta`` added, never past ``MAX_TURN_TEXT``; and the part of ``delta`` that was kept."""
-    room = MAX_TURN_TEXT - len(text)
-    if room <= 0 or not delta:
-        return text, ""
-    if len(delta) > room:
-        delta = delta[:room] + TRUNCATED
-    return text + delta, delta

@@ -40,6 +40,8 @@ from desktop.live.inbound import InboundGuard, oversized_frame
 MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
 SEED_TURNS = 6  # the last turns a fresh session is told about
 SEED_CHARS_PER_TEXT = 300
+MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
+TRUNCATED = " [...]"
 # Keepalive: Gemini answers pings late (8-30 s seen in the field) while it generates, promptly when idle.
 # So pings are only judged while the session is idle, where a missing pong within this many seconds means
 # the connection is dead; during a turn the watchdog judges by the server's own activity instead.
@@ -47,26 +49,14 @@ IDLE_PONG_TIMEOUT_S = 10.0
 FLAP_S = 10.0  # a connection closed sooner than this after opening counts as a drop even between turns
 
 
-class _SeedText:
-    """One side of a turn as a fresh session's seed needs it: the transcript's start only (the seed shows
-    ``SEED_CHARS_PER_TEXT`` characters), so a flood of transcript pieces costs no memory here."""
-
-    __slots__ = ("_parts", "_length")
-
-    def __init__(self, text: str = "") -> None:
-        self._parts: list[str] = []
-        self._length = 0
-        self.add(text)
-
-    def add(self, text: str) -> None:
-        room = 2 * SEED_CHARS_PER_TEXT - self._length
-        if room > 0 and text:
-            piece = text[:room]
-            self._parts.append(piece)
-            self._length += len(piece)
-
-    def text(self) -> str:
-        return "".join(self._parts).strip()
+def bounded_append(text: str, delta: str) -> tuple[str, str]:
+    """``text`` with ``delta`` added, never past ``MAX_TURN_TEXT``; and the part of ``delta`` that was kept."""
+    room = MAX_TURN_TEXT - len(text)
+    if room <= 0 or not delta:
+        return text, ""
+    if len(delta) > room:
+        delta = delta[:room] + TRUNCATED
+    return text + delta, delta
 
 
 class TurnPhase(enum.Enum):
@@ -158,8 +148,8 @@ class LiveSession:
         self.turns_completed = 0
         self.fresh_sessions = 0
         self._history: deque[tuple[str, str]] = deque(maxlen=SEED_TURNS)  # (user, assistant) of the last turns
-        self._heard = _SeedText()
-        self._said = _SeedText()
+        self._heard = ""  # the turn's transcripts, each side bounded by ``MAX_TURN_TEXT``
+        self._said = ""
         self._seed_pending = False
         self._opened_at = 0.0
         self._drops = 0  # connections lost during replies (or right after opening) since the last finished reply
@@ -222,10 +212,7 @@ class LiveSession:
                                         lost_context, gap_ms))
 
     def _seed_text(self) -> str:
-        def short(text: str) -> str:
-            return text if len(text) <= SEED_CHARS_PER_TEXT else text[:SEED_CHARS_PER_TEXT - 1] + "…"
-
-        lines = [f"{who}: {short(text)}" for user, assistant in self._history
+        lines = [f"{who}: {text}" for user, assistant in self._history
                  for who, text in (("User", user), ("You", assistant)) if text]
         return ("(Context, not a request: the connection was renewed. The conversation so far ended with:\n"
                 + "\n".join(lines) + ")")
@@ -348,7 +335,7 @@ class LiveSession:
             self._write(p.ACTIVITY_END)
         elif isinstance(command, SendText):
             self.turns_begun += 1
-            self._heard = _SeedText(command.text)
+            self._heard = bounded_append("", command.text)[0]
             frame = p.client_content(command.text)
             self._replay = [frame]
             self._turn_on_wire = self.link is Link.UP
@@ -392,9 +379,9 @@ class LiveSession:
                 if ev.resumable and ev.handle:
                     self.handle = ev.handle
             elif isinstance(ev, p.InputTranscript):
-                self._heard.add(ev.text)
+                self._heard = bounded_append(self._heard, ev.text)[0]
             elif isinstance(ev, p.OutputTranscript):
-                self._said.add(ev.text)
+                self._said = bounded_append(self._said, ev.text)[0]
             elif isinstance(ev, p.TurnComplete):
                 self._remember_turn()
                 self.guard.reply_done()
@@ -411,10 +398,10 @@ class LiveSession:
             self._lost_at = now  # the old connection served the turn to its end: the gap starts now
 
     def _remember_turn(self) -> None:
-        user, assistant = self._heard.text(), self._said.text()
-        self._heard, self._said = _SeedText(), _SeedText()
+        user, assistant = self._heard.strip(), self._said.strip()
+        self._heard = self._said = ""
         if user or assistant:
-            self._history.append((user, assistant))
+            self._history.append((_short(user), _short(assistant)))
             self.turns_completed += 1
 
     def tick(self, now: float) -> None:
@@ -436,3 +423,8 @@ class LiveSession:
         """The server misbehaved (see ``inbound``): fail the turn and ask for a fresh connection."""
         self._fail_turn(err)
         self._reconnect = err.message
+
+
+def _short(text: str) -> str:
+    """What a fresh session's seed shows of one side of a turn (its start)."""
+    return text if len(text) <= SEED_CHARS_PER_TEXT else text[:SEED_CHARS_PER_TEXT - 1] + "…"
