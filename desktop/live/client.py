@@ -33,7 +33,7 @@ from desktop.events import Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error, unreachable
 from desktop.live.inbound import MAX_FRAME_BYTES
-from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio, TurnPhase
+from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio
 from desktop.live.wire import Deflate, WireMeter
 from desktop.metrics import Metrics
 
@@ -68,7 +68,9 @@ class LiveTransport(Protocol):
     def suspended(self) -> bool: ...
 
     @property
-    def turn_phase(self) -> TurnPhase: ...
+    def session(self) -> LiveSession:
+        """The conversation's state without I/O (the turn, its transcript, the replay...), which the engine reads."""
+        ...
 
     async def connect(self) -> None:
         """Open the session; raises ``LiveError`` when it cannot."""
@@ -119,10 +121,6 @@ class LiveClient:
     @property
     def suspended(self) -> bool:
         return self.session.suspended
-
-    @property
-    def turn_phase(self) -> TurnPhase:
-        return self.session.phase
 
     @property
     def handle(self) -> str | None:

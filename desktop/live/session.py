@@ -78,6 +78,8 @@ class Link(enum.Enum):
 class ActivityStart:
     """Push-to-talk key down (also barge-in: the server interrupts a reply in progress)."""
 
+    begun: bool = False  # the turn was begun already (``LiveSession.begin_turn``); else this begins it
+
 
 @dataclass(frozen=True, slots=True)
 class ActivityEnd:
@@ -94,6 +96,7 @@ class SendText:
     """A typed request: one complete user turn."""
 
     text: str
+    begun: bool = False  # the turn was begun already (``LiveSession.begin_turn``); else this begins it
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +105,29 @@ class SendToolResponse:
 
 
 Command = ActivityStart | ActivityEnd | SendAudio | SendText | SendToolResponse
-LiveEvent = p.ServerEvent | Reconnected | ErrorEvent
+
+
+# ---- what the session adds to the server's events
+@dataclass(frozen=True, slots=True)
+class TurnBegun:
+    """A turn began (``LiveSession.begin_turn``): the events after this one belong to it, those before it to the
+    turns before (a reader that handles events later than the session saw them can tell which is which)."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A piece of the turn's transcript as kept (each side bounded by ``MAX_TURN_TEXT``), with that side's text
+    so far (after a replayed turn, the user's words are heard again from the start)."""
+
+    user: bool  # the user's words (else the assistant's)
+    delta: str
+    text: str
+    finished: bool
+
+
+LiveEvent = p.ServerEvent | TurnBegun | Transcript | Reconnected | ErrorEvent
 
 
 # ---- what to do when a connection ends
@@ -144,12 +169,14 @@ class LiveSession:
         self._reconnect: str | None = None  # a reconnect this session wants (goAway between turns, a stall)
         self._last_server_activity = 0.0
         self._lost_at: float | None = None  # when the renewal began (goAway acted on), or the link dropped
-        self.turns_begun = 0
-        self.turns_completed = 0
+        self.turns_begun = 0  # also the id of the turn in progress (or the last one)
+        self.turns_completed = 0  # turns remembered for a fresh session's seed (those with words)
+        self.interrupting = False  # barged in on a reply the server has not finished sending yet: its rest is dropped
         self.fresh_sessions = 0
         self._history: deque[tuple[str, str]] = deque(maxlen=SEED_TURNS)  # (user, assistant) of the last turns
         self._heard = ""  # the turn's transcripts, each side bounded by ``MAX_TURN_TEXT``
         self._said = ""
+        self._retranscribing = False  # the turn was replayed: the user's words arrive again from the start
         self._seed_pending = False
         self._opened_at = 0.0
         self._drops = 0  # connections lost during replies (or right after opening) since the last finished reply
@@ -203,11 +230,15 @@ class LiveSession:
             lost_context = self.turns_completed > len(self._history)
             if self._history:
                 self._out.insert(0, p.client_content(self._seed_text(), turn_complete=False))
+        self.interrupting = False  # a new connection does not end the old one's reply
         pending = self.phase is not TurnPhase.IDLE and bool(self._replay)
         resent = pending and self._turn_on_wire  # else the turn began while the link was down: a first send
         if pending:
             self._out[1 if fresh and self._history else 0:0] = self._replay
             self._turn_on_wire = True
+        if resent and not planned:  # the reply starts over; so does the user's transcript
+            self._retranscribing = bool(self._heard)
+            self._said = ""
         self._events.append(Reconnected(reconnect_reason, self.handle is not None, resent, planned, fresh,
                                         lost_context, gap_ms))
 
@@ -319,12 +350,36 @@ class LiveSession:
         if self.link is Link.UP:
             self._out.append(frame)
 
+    def begin_turn(self, user_text: str = "") -> int:
+        """A new turn (the key, a typed request with its words ``user_text``, the app's own news): counted (its
+        id is returned) and its transcript started.  A reply still due for the previous turn is barged in on:
+        that turn is remembered as it stands, and the rest of its reply is dropped until its turnComplete.
+        Called when the turn begins, ahead of its first command (``begun``); a command sent without that
+        begins the turn itself."""
+        if self.phase is TurnPhase.AWAITING and self.link is not Link.CLOSED:
+            self.interrupting = True
+            self._remember_turn()
+        self.turns_begun += 1
+        self._heard, self._said, self._retranscribing = bounded_append("", user_text)[0], "", False
+        self.phase = TurnPhase.CAPTURING
+        self._events.append(TurnBegun(self.turns_begun))
+        return self.turns_begun
+
+    @property
+    def user_text(self) -> str:
+        """The user's side of the turn in progress (or the last one) so far."""
+        return self._heard
+
+    @property
+    def assistant_text(self) -> str:
+        return self._said
+
     def send(self, command: Command, now: float) -> None:
         if isinstance(command, SendAudio):
             self.send_audio(command.pcm)
         elif isinstance(command, ActivityStart):
-            self.turns_begun += 1
-            self.phase = TurnPhase.CAPTURING
+            if not command.begun:
+                self.begin_turn()
             self._replay = []
             self._turn_on_wire = self.link is Link.UP
             self._keep(p.ACTIVITY_START)
@@ -334,8 +389,8 @@ class LiveSession:
             self._await_reply(now)
             self._write(p.ACTIVITY_END)
         elif isinstance(command, SendText):
-            self.turns_begun += 1
-            self._heard = bounded_append("", command.text)[0]
+            if not command.begun:
+                self.begin_turn(command.text)
             frame = p.client_content(command.text)
             self._replay = [frame]
             self._turn_on_wire = self.link is Link.UP
@@ -378,14 +433,28 @@ class LiveSession:
             if isinstance(ev, p.ResumptionUpdate):
                 if ev.resumable and ev.handle:
                     self.handle = ev.handle
+            elif isinstance(ev, p.AudioChunk | p.Interrupted):
+                if self.interrupting:
+                    continue  # the rest of the reply the user barged in on
             elif isinstance(ev, p.InputTranscript):
-                self._heard = bounded_append(self._heard, ev.text)[0]
+                if self._retranscribing:
+                    self._heard, self._retranscribing = "", False
+                self._heard, kept = bounded_append(self._heard, ev.text)
+                self._events.append(Transcript(True, kept, self._heard, ev.finished))
+                continue
             elif isinstance(ev, p.OutputTranscript):
-                self._said = bounded_append(self._said, ev.text)[0]
+                if self.interrupting:
+                    continue
+                self._said, kept = bounded_append(self._said, ev.text)
+                self._events.append(Transcript(False, kept, self._said, ev.finished))
+                continue
             elif isinstance(ev, p.TurnComplete):
-                self._remember_turn()
                 self.guard.reply_done()
                 self._drops = 0
+                if self.interrupting:  # the end of the reply the user barged in on, not of their new turn
+                    self.interrupting = False
+                    continue
+                self._remember_turn()
                 if self.phase is TurnPhase.AWAITING:
                     self.phase = TurnPhase.IDLE
                     self._replay = []

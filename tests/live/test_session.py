@@ -10,7 +10,9 @@ from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError
 from desktop.live.session import (
+    MAX_TURN_TEXT,
     SEED_CHARS_PER_TEXT,
+    TRUNCATED,
     ActivityEnd,
     ActivityStart,
     Fail,
@@ -20,6 +22,8 @@ from desktop.live.session import (
     SendAudio,
     SendText,
     SendToolResponse,
+    Transcript,
+    TurnBegun,
     TurnPhase,
 )
 
@@ -34,6 +38,7 @@ def up(**kw) -> LiveSession:
 
 def turn(s: LiveSession, chunks: int = 3, now: float = 1.0) -> list[str]:
     s.send(ActivityStart(), now)
+    assert s.events_received()[-1] == TurnBegun(s.turns_begun)  # what follows belongs to the new turn
     for _ in range(chunks):
         s.send(SendAudio(PCM), now)
     s.send(ActivityEnd(), now)
@@ -165,7 +170,7 @@ def test_a_malformed_frame_is_one_protocol_error_and_the_session_goes_on():
     s.receive_data(p.server_content(output_text="hi"), 1.1)
     errors, text = s.events_received()
     assert isinstance(errors, ErrorEvent) and errors.kind == "protocol"
-    assert isinstance(text, p.OutputTranscript)
+    assert isinstance(text, Transcript) and text.text == "hi" and not text.user
 
 
 def test_reconnect_backoff_grows_and_gives_up_as_a_fatal_error():
@@ -352,7 +357,7 @@ def test_a_flood_beyond_the_reply_budget_fails_the_turn_and_asks_for_a_fresh_con
     events = s.events_received()
     (err,) = [e for e in events if isinstance(e, ErrorEvent)]
     assert err.turn_failed and not err.fatal and "more than 50 messages for one reply (51 transcript pieces)" in err.message
-    assert len([e for e in events if isinstance(e, p.OutputTranscript)]) == 50
+    assert len([e for e in events if isinstance(e, Transcript)]) == 50
     assert s.phase is TurnPhase.IDLE and s.take_reconnect() == err.message
     s.connection_made(3.0, "reset")
     assert s.guard.messages == 0 and s.data_to_send() == []  # a fresh budget; the failed turn is not replayed
@@ -409,3 +414,47 @@ def test_what_a_fresh_session_remembers_of_a_turn_is_bounded():
         s.receive_data(p.server_content(output_text="x" * 1000), 1.5)  # a megabyte of transcript
     s.receive_data(p.server_content(turn_complete=True), 2.0)
     assert s._history[-1][0] == "open a PR" and len(s._history[-1][1]) <= 2 * SEED_CHARS_PER_TEXT
+
+
+# ---- the turn: counted, transcribed and barged in on here (the engine reads it)
+def test_the_core_counts_turns_and_keeps_their_transcript_bounded():
+    s = up()
+    assert s.begin_turn("list my runs") == 1 and s.user_text == "list my runs"
+    s.send(SendText("list my runs", begun=True), 1.0)  # begun already: not counted twice
+    s.receive_data(p.server_content(output_text="x" * 40_000), 1.5)
+    (_, said) = s.events_received()
+    assert isinstance(said, Transcript) and not said.user and said.text == s.assistant_text
+    assert len(s.assistant_text) == MAX_TURN_TEXT + len(TRUNCATED) and said.delta == said.text
+    turn(s, chunks=1)  # a command without begin_turn begins its own turn
+    assert s.turns_begun == 2 and s.user_text == s.assistant_text == ""
+
+
+def test_barging_in_drops_the_rest_of_the_old_reply_and_keeps_the_new_turn_going():
+    s = up()
+    turn(s)
+    s.receive_data(p.server_content(input_text="what runs", output_text="You have"), 1.5)
+    s.events_received()
+    assert s.begin_turn() == 2 and s.interrupting  # the reply was still due: barged in on
+    s.send(ActivityStart(begun=True), 2.0)
+    s.send(ActivityEnd(), 2.1)
+    s.receive_data(p.server_audio(b"\0\0" * 240), 2.2)  # the old reply's tail
+    s.receive_data(p.server_content(output_text=" two runs", interrupted=True), 2.3)
+    s.receive_data(p.server_content(turn_complete=True), 2.4)  # ... and its end, not the new turn's
+    assert [type(e) for e in s.events_received()] == [TurnBegun]
+    assert not s.interrupting and s.phase is TurnPhase.AWAITING and s.assistant_text == ""
+    s.receive_data(p.server_content(output_text="Stopped.", turn_complete=True), 3.0)
+    assert [type(e) for e in s.events_received()] == [Transcript, p.TurnComplete] and s.phase is TurnPhase.IDLE
+    assert list(s._history) == [("what runs", "You have"), ("", "Stopped.")]
+
+
+def test_a_replayed_turn_is_transcribed_again_from_the_start():
+    s = up()
+    turn(s)
+    s.receive_data(p.server_content(input_text="open a PR", output_text="Sure"), 1.5)
+    s.connection_lost(1011, "internal error", 1.6)
+    s.begin_reconnect()
+    s.connection_made(2.0, "again")
+    s.events_received()
+    s.receive_data(p.server_content(input_text="open a PR"), 2.5)
+    (heard,) = s.events_received()
+    assert heard == Transcript(True, "open a PR", "open a PR", False) and s.assistant_text == ""
