@@ -204,7 +204,7 @@ class SessionEngine:
             p.TurnComplete: self._on_turn_complete,
             p.Usage: self._on_usage,
             Reconnected: self._on_reconnected,
-            ErrorEvent: self._on_error,
+            LiveError: self._on_error,
         }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, InterimInputTranscript: nothing to do
         # here (the window shows the final transcript; the interim one would only repaint it word by word)
 
@@ -227,7 +227,7 @@ class SessionEngine:
             await self.transport.connect()
         except LiveError as exc:
             self._set_state(EngineState.ERROR, exc.message)
-            self.bus.emit(exc.event())
+            self.bus.emit(ErrorEvent.of(exc))
             raise
         self._spawn(self._sender(), "engine-sender")
         self._spawn(self._pump(), "engine-pump")
@@ -686,7 +686,8 @@ class SessionEngine:
         else:  # resumed (or fresh with everything carried over): nothing was lost, nothing to tell
             log.info("reconnected to Gemini (%s), nothing lost", ev.reason)
 
-    def _on_error(self, ev: ErrorEvent) -> None:
+    def _on_error(self, err: LiveError) -> None:
+        ev = ErrorEvent.of(err)
         self.metrics.count("errors")
         self.bus.emit(ev)
         if ev.fatal:

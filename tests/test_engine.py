@@ -25,6 +25,7 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.live import protocol as p
+from desktop.live.errors import LiveError
 from desktop.live.session import Command, LiveEvent, LiveSession
 
 FRAME = b"\x10\x00" * 160  # 10 ms
@@ -243,12 +244,13 @@ async def test_waiting_for_input_shows_in_the_ready_state_until_the_next_turn(ri
 async def test_a_timeout_ends_the_turn_and_a_fatal_error_the_session(rig):
     engine, transport, _, events = rig
     await engine.send_text("hello")
-    transport.deliver(ErrorEvent("timeout", "Gemini did not answer within 30 s.", "Try again.", turn_failed=True))
+    transport.deliver(LiveError("timeout", "Gemini did not answer within 30 s.", "Try again.", fatal=False,
+                                turn_failed=True))
     turn = await engine.wait_turn(2)
     assert turn is not None and turn.error == "Gemini did not answer within 30 s. Try again."
     assert engine.state is EngineState.READY and engine.metrics.counters["errors"] == 1
     assert [t.error for t in of(events, TurnFinished)] == [turn.error]  # a failure in the history too
-    transport.deliver(ErrorEvent("auth", "Gemini rejected the API key.", fatal=True))
+    transport.deliver(LiveError("auth", "Gemini rejected the API key."))
     await until(lambda: engine.state is EngineState.ERROR)
     assert [e.kind for e in of(events, ErrorEvent)] == ["timeout", "auth"]
     assert engine.failure is not None and engine.failure.kind == "auth"

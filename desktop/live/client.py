@@ -29,11 +29,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidProxyStatus, InvalidStatus, InvalidURI
 
 from desktop import egress
-from desktop.events import Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error, unreachable
 from desktop.live.inbound import MAX_FRAME_BYTES
-from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio
+from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, Reconnected, SendAudio
 from desktop.live.wire import Deflate, WireMeter
 from desktop.metrics import Metrics
 
@@ -89,7 +88,7 @@ class LiveTransport(Protocol):
         ...
 
     def events(self) -> AsyncIterator[LiveEvent]:
-        """Server events in order, plus ``Reconnected`` and ``ErrorEvent``; ends when the transport closes."""
+        """Server events in order, plus the core's own (``Reconnected``, ``LiveError``...); ends when the transport closes."""
         ...
 
 

@@ -7,7 +7,6 @@ for an unknown model, and with 1011 for exhausted quota as well as internal erro
 
 from __future__ import annotations
 
-from desktop.events import ErrorEvent
 from desktop.tls import certificate_problem
 
 CHECK_KEY = "Check GEMINI_API_KEY or the key in Settings."
@@ -21,16 +20,13 @@ _POLICY_WORDS = ("policy", "safety", "blocked", "prohibited", "harm")
 
 
 class LiveError(Exception):
-    """A failure the user can act on.  ``kind`` matches ``ErrorEvent.kind``; ``fatal``: the session is over
+    """A failure the user can act on.  ``kind`` matches ``desktop.events.ErrorEvent.kind``; ``fatal``: the session is over
     (reconnecting cannot help); ``turn_failed``: the turn in progress is lost (the session may go on)."""
 
     def __init__(self, kind: str, message: str, action: str = "", fatal: bool = True, turn_failed: bool = False):
         super().__init__(message)
         self.kind, self.message, self.action, self.fatal = kind, message, action, fatal
         self.turn_failed = turn_failed or fatal
-
-    def event(self) -> ErrorEvent:
-        return ErrorEvent(self.kind, self.message, self.action, self.fatal, self.turn_failed)
 
     def as_fatal(self) -> LiveError:
         return LiveError(self.kind, self.message, self.action, fatal=True)

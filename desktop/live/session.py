@@ -32,7 +32,6 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error
 from desktop.live.inbound import InboundGuard, oversized_frame
@@ -127,7 +126,18 @@ class Transcript:
     finished: bool
 
 
-LiveEvent = p.ServerEvent | TurnBegun | Transcript | Reconnected | ErrorEvent
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    reason: str
+    resumed: bool  # the new connection continues the session (resumption handle)
+    replayed_turn: bool = False  # the turn in progress was sent again on it
+    planned: bool = False  # reopened on purpose (after an idle close): nothing for the user to know
+    fresh: bool = False  # a new session (the handle was refused, or asked for), seeded with the last turns
+    lost_context: bool = False  # fresh, and the conversation had more turns than the seed carries
+    gap_ms: float | None = None  # goAway (or the drop) -> the new connection's setupComplete
+
+
+LiveEvent = p.ServerEvent | TurnBegun | Transcript | Reconnected | LiveError  # (a LiveError: what went wrong)
 
 
 # ---- what to do when a connection ends
@@ -272,7 +282,7 @@ class LiveSession:
                                       f"reply; the last time: {err.message}", err.action)
         if err.fatal:
             self.link = Link.CLOSED
-            self._events.append(err.event())
+            self._events.append(err)
             return Fail(err)
         if err.turn_failed:
             self._fail_turn(err)
@@ -297,7 +307,7 @@ class LiveSession:
             return 0.0
         if err.fatal or attempt >= self.max_reconnects - 1:
             self.link = Link.CLOSED
-            self._events.append(err.as_fatal().event())
+            self._events.append(err.as_fatal())
             return None
         delay: float = min(4.0, 0.1 * 2 ** attempt) * (0.5 + self._jitter())
         return delay
@@ -422,7 +432,7 @@ class LiveSession:
             events = p.parse_server_message(frame)
         except p.ProtocolError as exc:
             if self.guard.malformed == 0:  # reported once; counted after that
-                self._events.append(ErrorEvent("protocol", f"Ignored a malformed message from Gemini: {exc}"))
+                self._events.append(LiveError("protocol", f"Ignored a malformed message from Gemini: {exc}", fatal=False))
             if (err := self.guard.rejected()) is not None:
                 self._reset(err)
             return
@@ -486,7 +496,7 @@ class LiveSession:
         """The turn in progress is lost and not replayed: say why (the engine finishes it as failed)."""
         self.phase = TurnPhase.IDLE
         self._replay = []
-        self._events.append(err.event())
+        self._events.append(err)
 
     def _reset(self, err: LiveError) -> None:
         """The server misbehaved (see ``inbound``): fail the turn and ask for a fresh connection."""

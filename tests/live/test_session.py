@@ -6,7 +6,6 @@ import json
 
 import pytest
 
-from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError
 from desktop.live.session import (
@@ -19,6 +18,7 @@ from desktop.live.session import (
     Link,
     LiveSession,
     Reconnect,
+    Reconnected,
     SendAudio,
     SendText,
     SendToolResponse,
@@ -128,7 +128,7 @@ def test_a_fatal_close_fails_the_session_with_the_users_error():
     assert isinstance(decision, Fail) and decision.error.kind == "model"
     assert s.link is Link.CLOSED
     (ev,) = s.events_received()
-    assert isinstance(ev, ErrorEvent) and ev.fatal and ev.kind == "model"
+    assert isinstance(ev, LiveError) and ev.fatal and ev.kind == "model"
 
 
 def test_a_close_we_asked_for_is_not_a_failure():
@@ -158,7 +158,7 @@ def test_a_stalled_reply_times_out_once_and_asks_for_a_fresh_connection():
     assert s.events_received() == []
     s.tick(19.6)
     (ev,) = s.events_received()
-    assert isinstance(ev, ErrorEvent) and ev.kind == "timeout" and "5 s" in ev.message
+    assert isinstance(ev, LiveError) and ev.kind == "timeout" and "5 s" in ev.message
     assert s.phase is TurnPhase.IDLE and s.take_reconnect() == "turn timed out"
     s.tick(100.0)
     assert s.events_received() == []  # reported once
@@ -169,7 +169,7 @@ def test_a_malformed_frame_is_one_protocol_error_and_the_session_goes_on():
     s.receive_data(b"{not json", 1.0)
     s.receive_data(p.server_content(output_text="hi"), 1.1)
     errors, text = s.events_received()
-    assert isinstance(errors, ErrorEvent) and errors.kind == "protocol"
+    assert isinstance(errors, LiveError) and errors.kind == "protocol"
     assert isinstance(text, Transcript) and text.text == "hi" and not text.user
 
 
@@ -355,7 +355,7 @@ def test_a_flood_beyond_the_reply_budget_fails_the_turn_and_asks_for_a_fresh_con
     for _ in range(51):
         s.receive_data(p.server_content(output_text="a"), 2.0)
     events = s.events_received()
-    (err,) = [e for e in events if isinstance(e, ErrorEvent)]
+    (err,) = [e for e in events if isinstance(e, LiveError)]
     assert err.turn_failed and not err.fatal and "more than 50 messages for one reply (51 transcript pieces)" in err.message
     assert len([e for e in events if isinstance(e, Transcript)]) == 50
     assert s.phase is TurnPhase.IDLE and s.take_reconnect() == err.message
