@@ -1,8 +1,9 @@
 """Asyncio Gemini Live transport: moves the frames of a ``LiveSession`` over ``websockets``.
 
 The session core (``desktop.live.session``) decides everything that is not I/O — what to send, what a
-server frame means, when to reconnect, what to replay.  This module opens the socket (headers, TLS, the
-setup handshake with its timeout, handshake failures mapped to ``LiveError``), writes what the core
+server frame means, when a new connection is set up, when to reconnect, what to replay.  This module opens
+the socket (headers, TLS, the setup exchange the core judges, with its timeout; failures mapped to
+``LiveError``), writes what the core
 wants written, feeds it what arrives, runs its reconnects (with the core's backoff), ticks its turn
 watchdog and sends the keepalive pings the core judges (websockets' own keepalive is off: it would cut a
 healthy session whose pongs come late while Gemini generates).  Its events come out of ``events()``;
@@ -131,9 +132,8 @@ class LiveClient:
 
     # ---------------------------------------------------------------- connection
     async def connect(self) -> None:
-        """Open the socket, send setup, wait for setupComplete; start receiving.  Raises ``LiveError``."""
+        """Open the socket and set the session up (the core says when); start receiving.  Raises ``LiveError``."""
         self._ws = await self._open()
-        self.session.connection_made(time.monotonic())
         self._receiver = self._spawn(self._receive_loop(self._ws), "live-receive")
         if self._watchdog is None:
             self._watchdog = self._spawn(self._watch_turns(), "live-watchdog")
@@ -145,7 +145,8 @@ class LiveClient:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _open(self) -> ClientConnection:
+    async def _open(self, reconnect_reason: str | None = None, *, planned: bool = False) -> ClientConnection:
+        """A connection the session is set up on (``LiveSession.setup_reply``; the arguments: see there)."""
         cfg = self.config
         t0 = time.perf_counter()
         headers = list(cfg.extra_headers)
@@ -182,10 +183,10 @@ class LiveClient:
         try:
             await ws.send(self.session.setup_message())
             deadline = time.monotonic() + cfg.setup_timeout_s
-            while True:
-                frame = await asyncio.wait_for(ws.recv(), max(0.0, deadline - time.monotonic()))
-                if any(isinstance(e, p.SetupComplete) for e in p.parse_server_message(frame)):
-                    break
+            while not self.session.setup_reply(
+                    await asyncio.wait_for(ws.recv(), max(0.0, deadline - time.monotonic())), time.monotonic(),
+                    reconnect_reason, planned=planned):
+                pass
         except TimeoutError:
             await ws.close()
             raise LiveError("timeout", f"Gemini did not confirm the session setup within {cfg.setup_timeout_s:g} s.",
@@ -322,7 +323,7 @@ class LiveClient:
             attempt = 0
             while True:
                 try:
-                    ws = await self._open()
+                    ws = await self._open(reason, planned=planned)
                 except LiveError as exc:
                     delay = self.session.connect_failed(exc, attempt)
                     self._deliver()
@@ -333,7 +334,6 @@ class LiveClient:
                     attempt += 1
                     continue
                 self._ws = ws
-                self.session.connection_made(time.monotonic(), reason, planned=planned)
                 await self._flush()
                 self._deliver()
                 self._receiver = self._spawn(self._receive_loop(ws), "live-receive")

@@ -221,8 +221,19 @@ class LiveSession:
         """The first frame of every connection (resuming with the latest handle when there is one)."""
         return p.setup_message(replace(self.setup, resumption_handle=self.handle))
 
+    def setup_reply(self, frame: bytes | str, now: float, reconnect_reason: str | None = None, *,
+                    planned: bool = False) -> bool:
+        """A frame on a new connection before ``setupComplete`` (the first frame written on it is
+        ``setup_message``): True once it confirms the setup, and the connection is then made (see
+        ``connection_made``); other messages before it are passed over.  Raises ``protocol.ProtocolError`` for a
+        reply that is not a Live message."""
+        if not any(isinstance(ev, p.SetupComplete) for ev in p.parse_server_message(frame)):
+            return False
+        self.connection_made(now, reconnect_reason, planned=planned)
+        return True
+
     def connection_made(self, now: float, reconnect_reason: str | None = None, *, planned: bool = False) -> None:
-        """``setupComplete`` arrived.  After a reconnect (``reconnect_reason``) a fresh session is first told
+        """``setupComplete`` arrived (``setup_reply`` saw it).  After a reconnect (``reconnect_reason``) a fresh session is first told
         about the last turns, then a turn still in progress — cut off mid-reply, or begun while the link was
         down — is replayed, so none of its audio is lost."""
         self.connects += 1

@@ -458,3 +458,11 @@ def test_a_replayed_turn_is_transcribed_again_from_the_start():
     s.receive_data(p.server_content(input_text="open a PR"), 2.5)
     (heard,) = s.events_received()
     assert heard == Transcript(True, "open a PR", "open a PR", False) and s.assistant_text == ""
+
+
+def test_the_core_says_when_a_connection_is_set_up():
+    s = LiveSession(p.SetupOptions())
+    assert not s.setup_reply(p.server_content(output_text="early"), 1.0) and not s.connected  # passed over
+    assert s.setup_reply('{"setupComplete": {}}', 1.1) and s.connected and s.connects == 1
+    with pytest.raises(p.ProtocolError):
+        LiveSession(p.SetupOptions()).setup_reply(b"{not json", 1.0)
