@@ -47,12 +47,14 @@ from desktop.live.session import (
     ActivityEnd,
     ActivityStart,
     Command,
+    Renewal,
     SendAudio,
     SendText,
     SendToolResponse,
     Transcript,
     TurnBegun,
     TurnPhase,
+    Why,
 )
 from desktop.metrics import Metrics
 from desktop.run_updates import Activity
@@ -679,12 +681,12 @@ class SessionEngine:
         if turn and ev.replayed_turn:
             turn.replayed = True
             turn.assistant_text = ""  # (as the core's: the reply starts over)
-            self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason}); your last request was resent"))
+            self.bus.emit(Notice(f"Reconnected to Gemini ({renewal_words(ev.reason)}); your last request was resent"))
         elif ev.lost_context:
             self.bus.emit(Notice("Gemini could not continue the old session and started a new one; it was told "
                                  "your last turns, the earlier ones are only in your history here"))
         else:  # resumed (or fresh with everything carried over): nothing was lost, nothing to tell
-            log.info("reconnected to Gemini (%s), nothing lost", ev.reason)
+            log.info("reconnected to Gemini (%s), nothing lost", renewal_words(ev.reason))
 
     def _on_error(self, err: LiveError) -> None:
         ev = ErrorEvent.of(err)
@@ -752,6 +754,17 @@ class SessionEngine:
         if self.turn and self.turn.id == turn_id:
             self.turn.tool_ms += elapsed * 1e3
         self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output), elapsed * 1e3, error))
+
+
+def renewal_words(renewal: Renewal) -> str:
+    """Why the Live connection was renewed, in words (for a notice and the log)."""
+    if renewal.why is Why.CLOSED:
+        return f"connection closed (code {renewal.code}: {renewal.detail or 'no reason'})"
+    if renewal.why is Why.GO_AWAY:
+        return "server asked to reconnect (goAway)"
+    if renewal.why is Why.RESET:
+        return renewal.detail
+    return str(renewal.why.value)
 
 
 def _detail(exc: BaseException) -> dict[str, Any]:

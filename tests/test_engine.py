@@ -26,7 +26,7 @@ from desktop.events import (
 )
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError
-from desktop.live.session import Command, LiveEvent, LiveSession
+from desktop.live.session import Command, LiveEvent, LiveSession, Reconnect, Renewal, Why
 
 FRAME = b"\x10\x00" * 160  # 10 ms
 
@@ -59,13 +59,13 @@ class InMemoryTransport:
 
     async def resume(self) -> None:
         if self.session.resume():
-            self.session.connection_made(time.monotonic(), "resumed after idle", planned=True)
+            self.session.connection_made(time.monotonic(), Renewal(Why.IDLE), planned=True)
             self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
 
     async def start_fresh(self) -> bool:
         if not self.session.start_fresh(time.monotonic()):
             return False
-        reason = self.session.take_reconnect() or "fresh session"
+        reason = self.session.take_reconnect() or Renewal(Why.FRESH)
         self.session.begin_reconnect()
         self.session.connection_made(time.monotonic(), reason)
         self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
@@ -79,8 +79,9 @@ class InMemoryTransport:
     def drop_and_reconnect(self, code: int, reason: str) -> None:
         """The connection drops and comes back at once (the core decides what is replayed and says so)."""
         decision = self.session.connection_lost(code, reason, time.monotonic())
+        assert isinstance(decision, Reconnect)
         self.session.begin_reconnect()
-        self.session.connection_made(time.monotonic(), decision.reason if decision else "reconnected")
+        self.session.connection_made(time.monotonic(), decision.reason)
         self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
         self.deliver()
 
@@ -267,12 +268,13 @@ async def test_a_replayed_turn_keeps_one_transcript_and_tells_the_user(rig):
     transport.server(p.server_content(output_text="Done.", turn_complete=True))
     turn = await engine.wait_turn(2)
     assert turn is not None and turn.replayed and turn.user_text == "open a PR"
-    assert any("resent" in n.message for n in of(events, Notice))
+    assert [n.message for n in of(events, Notice)] == [
+        "Reconnected to Gemini (connection closed (code 1011: internal)); your last request was resent"]
 
 
 async def test_a_planned_reconnect_is_not_news(rig):
     engine, transport, _, events = rig
-    transport.deliver(Reconnected("resumed after idle", resumed=True, planned=True))
+    transport.deliver(Reconnected(Renewal(Why.IDLE), resumed=True, planned=True))
     await engine.send_text("hi")
     transport.server(p.server_content(output_text="Hi.", turn_complete=True))
     assert await engine.wait_turn(2) is not None

@@ -33,7 +33,17 @@ from desktop import egress
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error, unreachable
 from desktop.live.inbound import MAX_FRAME_BYTES
-from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, Reconnected, SendAudio
+from desktop.live.session import (
+    Command,
+    Fail,
+    LiveEvent,
+    LiveSession,
+    Reconnect,
+    Reconnected,
+    Renewal,
+    SendAudio,
+    Why,
+)
 from desktop.live.wire import Deflate, WireMeter
 from desktop.metrics import Metrics
 
@@ -145,7 +155,7 @@ class LiveClient:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _open(self, reconnect_reason: str | None = None, *, planned: bool = False) -> ClientConnection:
+    async def _open(self, reconnect_reason: Renewal | None = None, *, planned: bool = False) -> ClientConnection:
         """A connection the session is set up on (``LiveSession.setup_reply``; the arguments: see there)."""
         cfg = self.config
         t0 = time.perf_counter()
@@ -226,13 +236,13 @@ class LiveClient:
 
     async def resume(self) -> None:
         if self.session.resume():
-            await self.reconnect("resumed after idle", planned=True)
+            await self.reconnect(Renewal(Why.IDLE), planned=True)
 
     async def start_fresh(self) -> bool:
         if not self.session.start_fresh(time.monotonic()):
             return False
         reason = self.session.take_reconnect()
-        await self.reconnect(reason or "fresh session")
+        await self.reconnect(reason or Renewal(Why.FRESH))
         return True
 
     # ---------------------------------------------------------------- sending
@@ -308,7 +318,7 @@ class LiveClient:
                 await asyncio.sleep(decision.delay_s)
             await self.reconnect(decision.reason)
 
-    async def reconnect(self, reason: str, *, planned: bool = False) -> None:
+    async def reconnect(self, reason: Renewal, *, planned: bool = False) -> None:
         """A new connection with the latest handle; the session replays a turn still in progress on it."""
         if self._reconnecting or self._closing:
             return

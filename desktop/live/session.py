@@ -126,9 +126,27 @@ class Transcript:
     finished: bool
 
 
+class Why(enum.Enum):
+    """Why a connection is renewed (the engine puts it in words)."""
+
+    CLOSED = "closed"  # the server or the network closed it (``Renewal.code``, ``detail``: its close frame)
+    GO_AWAY = "goAway"  # the server asked for it
+    TURN_TIMEOUT = "turn timed out"
+    RESET = "reset"  # the server broke a bound (``inbound``; ``detail``: the error's message)
+    FRESH = "fresh session"  # a new session without the resumption handle was asked for
+    IDLE = "resumed after idle"  # a suspended connection reopened for a turn
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    why: Why
+    code: int | None = None
+    detail: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class Reconnected:
-    reason: str
+    reason: Renewal
     resumed: bool  # the new connection continues the session (resumption handle)
     replayed_turn: bool = False  # the turn in progress was sent again on it
     planned: bool = False  # reopened on purpose (after an idle close): nothing for the user to know
@@ -143,7 +161,7 @@ LiveEvent = p.ServerEvent | TurnBegun | Transcript | Reconnected | LiveError  # 
 # ---- what to do when a connection ends
 @dataclass(frozen=True, slots=True)
 class Reconnect:
-    reason: str
+    reason: Renewal
     delay_s: float = 0.0  # wait this long first (a server that keeps dropping us is not hammered)
 
 
@@ -176,7 +194,7 @@ class LiveSession:
         self._out: list[str] = []
         self._events: list[LiveEvent] = []
         self._go_away = False
-        self._reconnect: str | None = None  # a reconnect this session wants (goAway between turns, a stall)
+        self._reconnect: Renewal | None = None  # a reconnect this session wants (goAway between turns, a stall)
         self._last_server_activity = 0.0
         self._lost_at: float | None = None  # when the renewal began (goAway acted on), or the link dropped
         self.turns_begun = 0  # also the id of the turn in progress (or the last one)
@@ -203,7 +221,7 @@ class LiveSession:
         events, self._events = self._events, []
         return events
 
-    def take_reconnect(self) -> str | None:
+    def take_reconnect(self) -> Renewal | None:
         """The reason for a reconnect this session wants now (None: none); asking clears it."""
         reason, self._reconnect = self._reconnect, None
         return reason
@@ -221,7 +239,7 @@ class LiveSession:
         """The first frame of every connection (resuming with the latest handle when there is one)."""
         return p.setup_message(replace(self.setup, resumption_handle=self.handle))
 
-    def setup_reply(self, frame: bytes | str, now: float, reconnect_reason: str | None = None, *,
+    def setup_reply(self, frame: bytes | str, now: float, reconnect_reason: Renewal | None = None, *,
                     planned: bool = False) -> bool:
         """A frame on a new connection before ``setupComplete`` (the first frame written on it is
         ``setup_message``): True once it confirms the setup, and the connection is then made (see
@@ -232,7 +250,7 @@ class LiveSession:
         self.connection_made(now, reconnect_reason, planned=planned)
         return True
 
-    def connection_made(self, now: float, reconnect_reason: str | None = None, *, planned: bool = False) -> None:
+    def connection_made(self, now: float, reconnect_reason: Renewal | None = None, *, planned: bool = False) -> None:
         """``setupComplete`` arrived (``setup_reply`` saw it).  After a reconnect (``reconnect_reason``) a fresh session is first told
         about the last turns, then a turn still in progress — cut off mid-reply, or begun while the link was
         down — is replayed, so none of its audio is lost."""
@@ -282,7 +300,7 @@ class LiveSession:
             self.link = Link.RECONNECTING
             if self._lost_at is None:
                 self._lost_at = now
-            return Reconnect(err.message)
+            return Reconnect(Renewal(Why.RESET, detail=err.message))
         err = close_error(code, reason, self.setup.model)
         # a drop during a reply, or right after connecting, counts; an idle connection closed after a while
         # (a connection lasts about ten minutes) does not
@@ -301,7 +319,7 @@ class LiveSession:
         if self._lost_at is None:
             self._lost_at = now
         delay = min(2.0, 0.05 * 2 ** self._drops) * (0.5 + self._jitter()) if self._drops > 1 else 0.0
-        return Reconnect(f"connection closed (code {code}: {reason or 'no reason'})", delay)
+        return Reconnect(Renewal(Why.CLOSED, code, reason), delay)
 
     def begin_reconnect(self) -> None:
         self.link = Link.RECONNECTING
@@ -347,7 +365,7 @@ class LiveSession:
             return False
         self._start_fresh()
         self._lost_at = now
-        self._reconnect = "fresh session"
+        self._reconnect = Renewal(Why.FRESH)
         return True
 
     def _start_fresh(self) -> None:
@@ -484,7 +502,7 @@ class LiveSession:
             self._events.append(ev)
         if self._go_away and self.phase is TurnPhase.IDLE and self.link is Link.UP:
             self._go_away = False
-            self._reconnect = "server asked to reconnect (goAway)"
+            self._reconnect = Renewal(Why.GO_AWAY)
             self._lost_at = now  # the old connection served the turn to its end: the gap starts now
 
     def _remember_turn(self) -> None:
@@ -501,7 +519,7 @@ class LiveSession:
                 and now - self._last_server_activity > self.turn_timeout_s):
             self._fail_turn(LiveError("timeout", f"Gemini did not answer within {self.turn_timeout_s:g} s.",
                                       "Try again; the session was reconnected.", fatal=False, turn_failed=True))
-            self._reconnect = "turn timed out"
+            self._reconnect = Renewal(Why.TURN_TIMEOUT)
 
     def _fail_turn(self, err: LiveError) -> None:
         """The turn in progress is lost and not replayed: say why (the engine finishes it as failed)."""
@@ -512,7 +530,7 @@ class LiveSession:
     def _reset(self, err: LiveError) -> None:
         """The server misbehaved (see ``inbound``): fail the turn and ask for a fresh connection."""
         self._fail_turn(err)
-        self._reconnect = err.message
+        self._reconnect = Renewal(Why.RESET, detail=err.message)
 
 
 def _short(text: str) -> str:

@@ -19,12 +19,14 @@ from desktop.live.session import (
     LiveSession,
     Reconnect,
     Reconnected,
+    Renewal,
     SendAudio,
     SendText,
     SendToolResponse,
     Transcript,
     TurnBegun,
     TurnPhase,
+    Why,
 )
 
 PCM = b"\x01\x00" * 320  # 20 ms
@@ -79,7 +81,7 @@ def test_resumption_handles_are_kept_and_used_by_the_next_setup():
 def test_go_away_between_turns_asks_for_a_reconnect_at_once():
     s = up()
     s.receive_data(p.server_go_away(50), 1.0)
-    assert s.take_reconnect() == "server asked to reconnect (goAway)"
+    assert s.take_reconnect() == Renewal(Why.GO_AWAY)
     assert s.take_reconnect() is None  # asking clears it
 
 
@@ -89,14 +91,14 @@ def test_go_away_mid_turn_waits_for_the_reply_to_complete():
     s.receive_data(p.server_go_away(50), 1.0)
     assert s.take_reconnect() is None
     s.receive_data(p.server_content(turn_complete=True), 1.2)
-    assert s.take_reconnect() == "server asked to reconnect (goAway)"
+    assert s.take_reconnect() == Renewal(Why.GO_AWAY)
 
 
 def test_a_1011_mid_reply_reconnects_and_replays_the_turn_first_with_what_was_said_meanwhile():
     s = up()
     sent = turn(s, chunks=2)
     decision = s.connection_lost(1011, "internal error")
-    assert isinstance(decision, Reconnect) and "1011" in decision.reason
+    assert isinstance(decision, Reconnect) and decision.reason == Renewal(Why.CLOSED, 1011, "internal error")
     s.begin_reconnect()
     # while the link is down nothing goes out; the turn is kept
     s.send(SendAudio(PCM), 2.0)
@@ -116,7 +118,7 @@ def test_a_turn_begun_while_reconnecting_is_sent_when_the_link_is_back():
     s.begin_reconnect()
     frames_before = turn(s, chunks=1)
     assert frames_before == []
-    s.connection_made(2.0, "connection closed")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1006))
     assert keys(s.data_to_send()) == ["activityStart", "audio", "activityEnd"]
     (ev,) = s.events_received()
     assert ev.resumed and not ev.replayed_turn  # sent for the first time, not resent
@@ -136,7 +138,7 @@ def test_a_close_we_asked_for_is_not_a_failure():
     assert s.suspend() and s.suspended
     assert s.connection_lost(1000, "") is None
     assert s.resume() and s.link is Link.RECONNECTING
-    s.connection_made(5.0, "resumed after idle", planned=True)
+    s.connection_made(5.0, Renewal(Why.IDLE), planned=True)
     (ev,) = s.events_received()
     assert ev.planned
 
@@ -159,7 +161,7 @@ def test_a_stalled_reply_times_out_once_and_asks_for_a_fresh_connection():
     s.tick(19.6)
     (ev,) = s.events_received()
     assert isinstance(ev, LiveError) and ev.kind == "timeout" and "5 s" in ev.message
-    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == "turn timed out"
+    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == Renewal(Why.TURN_TIMEOUT)
     s.tick(100.0)
     assert s.events_received() == []  # reported once
 
@@ -197,7 +199,7 @@ def test_a_typed_request_is_replayed_like_a_spoken_one():
     sent = s.data_to_send()
     s.connection_lost(1011, "")
     s.begin_reconnect()
-    s.connection_made(2.0, "again")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1011))
     assert s.data_to_send() == sent and s.phase is TurnPhase.AWAITING
 
 
@@ -217,7 +219,7 @@ def test_the_replay_buffer_is_bounded():
     turn(s, chunks=50)
     s.connection_lost(1011, "")
     s.begin_reconnect()
-    s.connection_made(2.0, "again")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1011))
     assert len(s.data_to_send()) == 10
 
 
@@ -235,7 +237,7 @@ def test_the_reconnect_gap_runs_from_go_away_to_the_new_setup_complete():
     s.receive_data(p.server_go_away(50), 10.0)
     assert s.take_reconnect()
     s.begin_reconnect()
-    s.connection_made(10.25, "server asked to reconnect (goAway)")
+    s.connection_made(10.25, Renewal(Why.GO_AWAY))
     ev = s.events_received()[-1]
     assert isinstance(ev, Reconnected) and ev.gap_ms == pytest.approx(250.0) and ev.resumed is False
 
@@ -244,7 +246,7 @@ def test_a_drop_is_timed_from_the_moment_it_was_seen():
     s = up()
     s.connection_lost(1006, "", 20.0)
     s.begin_reconnect()
-    s.connection_made(21.5, "connection closed")
+    s.connection_made(21.5, Renewal(Why.CLOSED, 1006))
     assert s.events_received()[-1].gap_ms == pytest.approx(1500.0)
 
 
@@ -259,7 +261,7 @@ def test_a_refused_handle_opens_a_fresh_session_told_the_last_turns_then_replays
     err = LiveError("session_expired", "Gemini could not resume the session", fatal=False)
     assert s.connect_failed(err, 0) == 0.0  # at once, without the handle
     assert s.handle is None and json.loads(s.setup_message())["setup"]["sessionResumption"] == {}
-    s.connection_made(4.3, "connection closed")
+    s.connection_made(4.3, Renewal(Why.CLOSED, 1011))
     seed, *replay = s.data_to_send()
     msg = p.parse_client_message(seed)
     assert isinstance(msg, p.ClientContent) and not msg.turn_complete  # context, not a request
@@ -275,9 +277,9 @@ def test_a_fresh_session_says_when_older_turns_could_not_be_carried():
     for i in range(8):
         say(s, f"question {i}", f"answer {i}", now=float(i))
     assert s.turns_completed == 8
-    assert s.start_fresh(10.0) and s.take_reconnect() == "fresh session"
+    assert s.start_fresh(10.0) and s.take_reconnect() == Renewal(Why.FRESH)
     s.begin_reconnect()
-    s.connection_made(10.2, "fresh session")
+    s.connection_made(10.2, Renewal(Why.FRESH))
     (seed,) = s.data_to_send()
     text = p.parse_client_message(seed).text
     assert "question 7" in text and "question 2" in text and "question 1" not in text  # the last six
@@ -293,7 +295,7 @@ def test_a_fresh_session_is_refused_mid_turn_and_a_seed_is_bounded():
     say(s, "x" * 5000, "y" * 5000)
     assert s.start_fresh(2.0)
     s.begin_reconnect()
-    s.connection_made(2.1, "fresh session")
+    s.connection_made(2.1, Renewal(Why.FRESH))
     (seed,) = s.data_to_send()
     assert len(p.parse_client_message(seed).text) < 1000
 
@@ -344,7 +346,7 @@ def test_a_go_away_mid_turn_is_timed_from_the_end_of_the_turn_it_let_finish():
     s.receive_data(p.server_content(turn_complete=True), 12.0)  # the old connection still served the turn
     assert s.take_reconnect()
     s.begin_reconnect()
-    s.connection_made(12.1, "server asked to reconnect (goAway)")
+    s.connection_made(12.1, Renewal(Why.GO_AWAY))
     assert s.events_received()[-1].gap_ms == pytest.approx(100.0)
 
 
@@ -358,8 +360,8 @@ def test_a_flood_beyond_the_reply_budget_fails_the_turn_and_asks_for_a_fresh_con
     (err,) = [e for e in events if isinstance(e, LiveError)]
     assert err.turn_failed and not err.fatal and "more than 50 messages for one reply (51 transcript pieces)" in err.message
     assert len([e for e in events if isinstance(e, Transcript)]) == 50
-    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == err.message
-    s.connection_made(3.0, "reset")
+    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == Renewal(Why.RESET, detail=err.message)
+    s.connection_made(3.0, Renewal(Why.RESET))
     assert s.guard.messages == 0 and s.data_to_send() == []  # a fresh budget; the failed turn is not replayed
 
 
@@ -378,7 +380,7 @@ def test_a_frame_refused_for_its_size_fails_the_turn_and_reconnects():
     s = up()
     turn(s)
     decision = s.connection_lost(None, "", 2.0, sent_code=1009)
-    assert isinstance(decision, Reconnect) and "larger than 1 MB" in decision.reason
+    assert isinstance(decision, Reconnect) and "larger than 1 MB" in decision.reason.detail
     (err,) = s.events_received()
     assert err.turn_failed and s.phase is TurnPhase.IDLE
 
@@ -453,7 +455,7 @@ def test_a_replayed_turn_is_transcribed_again_from_the_start():
     s.receive_data(p.server_content(input_text="open a PR", output_text="Sure"), 1.5)
     s.connection_lost(1011, "internal error", 1.6)
     s.begin_reconnect()
-    s.connection_made(2.0, "again")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1011))
     s.events_received()
     s.receive_data(p.server_content(input_text="open a PR"), 2.5)
     (heard,) = s.events_received()
