@@ -63,6 +63,23 @@ def close_error(code: int | None, reason: str, model: str) -> LiveError:
                      "Check your network connection.", fatal=False)
 
 
+def keeps_dropping(drops: int, last: LiveError) -> LiveError:
+    """The server closed the connection ``drops`` times in a row without finishing a reply (``last``: the last time)."""
+    return LiveError(last.kind, f"Gemini closed the connection {drops} times without finishing a reply; the last "
+                                f"time: {last.message}", last.action)
+
+
+def malformed_message(exc: Exception) -> LiveError:
+    """A server message that is not a Live message (reported once; the session goes on)."""
+    return LiveError("protocol", f"Ignored a malformed message from Gemini: {exc}", fatal=False)
+
+
+def no_answer(timeout_s: float) -> LiveError:
+    """A reply that showed no server activity for ``timeout_s`` (the turn watchdog)."""
+    return LiveError("timeout", f"Gemini did not answer within {timeout_s:g} s.",
+                     "Try again; the session was reconnected.", fatal=False, turn_failed=True)
+
+
 def unreachable(host: str, exc: BaseException, timeout_s: float) -> LiveError:
     """A connection that could not be opened, with the reason in words (never an empty one)."""
     action = "Check your network connection and the endpoint URL."

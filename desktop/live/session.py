@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from desktop.live import protocol as p
-from desktop.live.errors import LiveError, close_error
+from desktop.live.errors import LiveError, close_error, keeps_dropping, malformed_message, no_answer
 from desktop.live.inbound import InboundGuard, oversized_frame
 
 MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
@@ -307,8 +307,7 @@ class LiveSession:
         flapping = self.phase is not TurnPhase.IDLE or now - self._opened_at < FLAP_S
         self._drops = self._drops + 1 if flapping else 0
         if not err.fatal and self._drops > self.max_reconnects:
-            err = LiveError(err.kind, f"Gemini closed the connection {self._drops} times without finishing a "
-                                      f"reply; the last time: {err.message}", err.action)
+            err = keeps_dropping(self._drops, err)
         if err.fatal:
             self.link = Link.CLOSED
             self._events.append(err)
@@ -461,7 +460,7 @@ class LiveSession:
             events = p.parse_server_message(frame)
         except p.ProtocolError as exc:
             if self.guard.malformed == 0:  # reported once; counted after that
-                self._events.append(LiveError("protocol", f"Ignored a malformed message from Gemini: {exc}", fatal=False))
+                self._events.append(malformed_message(exc))
             if (err := self.guard.rejected()) is not None:
                 self._reset(err)
             return
@@ -517,8 +516,7 @@ class LiveSession:
         a clear error, and the connection is renewed for the next turn."""
         if (self.phase is TurnPhase.AWAITING and self.link is Link.UP
                 and now - self._last_server_activity > self.turn_timeout_s):
-            self._fail_turn(LiveError("timeout", f"Gemini did not answer within {self.turn_timeout_s:g} s.",
-                                      "Try again; the session was reconnected.", fatal=False, turn_failed=True))
+            self._fail_turn(no_answer(self.turn_timeout_s))
             self._reconnect = Renewal(Why.TURN_TIMEOUT)
 
     def _fail_turn(self, err: LiveError) -> None:
