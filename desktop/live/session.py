@@ -1,10 +1,13 @@
 """The state of one Gemini Live conversation, without I/O (in the style of websockets' ``Protocol``).
 
 ``LiveSession`` is fed with what happens — commands from the engine (``send``), frames from the server
-(``receive_data``), clock ticks (``tick``), a connection coming up (``connection_made``) or going away
+(``receive_data``), clock ticks (``tick``), a connection coming up (``setup_reply``, ``connection_made``) or going away
 (``connection_lost``, ``connect_failed``) — and is drained of what to do about it: frames to write
 (``data_to_send``), events for the engine (``events_received``) and, when it wants one, a reconnect
-(``take_reconnect``).  It owns the turn's wire phase, the replay buffer of the turn in progress, the latest
+(``take_reconnect``).  It owns the turn — its phase, its id (``begin_turn``), its transcript and a barge-in
+on the reply before it — and tells the engine in its own event types (``TurnBegun``, ``Transcript``,
+``Reconnected`` with a typed ``Renewal``, ``LiveError``); it also owns the replay buffer of the turn in
+progress, the latest
 resumption handle, the goAway / suspend / retry decisions, the keepalive policy and a short memory of the
 last turns, which seeds a fresh session when the service refuses to resume the old one.  No sockets, no asyncio, no clock of its
 own: ``desktop.live.client.LiveClient`` moves the bytes, and the resilience cases (goAway, 1011, a stalled
