@@ -47,10 +47,14 @@ from desktop.live.session import (
     ActivityEnd,
     ActivityStart,
     Command,
+    Renewal,
     SendAudio,
     SendText,
     SendToolResponse,
+    Transcript,
+    TurnBegun,
     TurnPhase,
+    Why,
 )
 from desktop.metrics import Metrics
 from desktop.run_updates import Activity
@@ -161,7 +165,8 @@ class SessionEngine:
         self.chunker = Chunker(options.chunk_ms)
         self.state = EngineState.CLOSED
         self.turn: Turn | None = None
-        self.turns = 0
+        self.live = transport.session  # the conversation's state without I/O: it owns the turn (see ``turns``)
+        self._live_turn = 0  # the turn the events being handled belong to (the last ``TurnBegun`` handled)
         self.usage = p.Usage()  # tokens Gemini reported in this session (every turn's, added up)
         self._outbox: deque[tuple[Command, float]] = deque()
         self._outbox_ready = asyncio.Event()
@@ -170,8 +175,7 @@ class SessionEngine:
         self._tool_names: dict[str, str] = {}  # of the calls in ``_tool_tasks``
         self._cancelled_calls: set[str] = set()  # cancelled by Gemini, finishing: their results are not sent
         self.waiting_for_user = False  # Gemini said it waits for the user's answer (waitingForInput)
-        self._turn_done = asyncio.Event()
-        self._interrupting = False  # barged in on a reply the server has not finished sending yet
+        self._turn_done = asyncio.Event()  # the turn's record is finished (``TurnFinished`` emitted)
         self._closed = False
         self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
         self._pending_profile: QualityProfile | None = None
@@ -191,8 +195,8 @@ class SessionEngine:
         self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.AudioChunk: self._on_audio,
-            p.InputTranscript: self._on_input_transcript,
-            p.OutputTranscript: self._on_output_transcript,
+            TurnBegun: self._on_turn_begun,
+            Transcript: self._on_transcript,
             p.ToolCall: self._on_tool_call,
             p.ToolCallCancellation: self._on_tool_cancellation,
             p.WaitingForInput: self._on_waiting_for_input,
@@ -200,7 +204,7 @@ class SessionEngine:
             p.TurnComplete: self._on_turn_complete,
             p.Usage: self._on_usage,
             Reconnected: self._on_reconnected,
-            ErrorEvent: self._on_error,
+            LiveError: self._on_error,
         }  # SetupComplete, GenerationComplete, ResumptionUpdate, GoAway, InterimInputTranscript: nothing to do
         # here (the window shows the final transcript; the interim one would only repaint it word by word)
 
@@ -223,7 +227,7 @@ class SessionEngine:
             await self.transport.connect()
         except LiveError as exc:
             self._set_state(EngineState.ERROR, exc.message)
-            self.bus.emit(exc.event())
+            self.bus.emit(ErrorEvent.of(exc))
             raise
         self._spawn(self._sender(), "engine-sender")
         self._spawn(self._pump(), "engine-pump")
@@ -247,8 +251,14 @@ class SessionEngine:
         self._set_state(EngineState.CLOSED)
 
     @property
+    def turns(self) -> int:
+        """Turns begun in this conversation (the id of the current or last one), as the Live core counts them."""
+        return self.live.turns_begun
+
+    @property
     def reply_pending(self) -> bool:
-        """The user's request is complete and the server is still answering it."""
+        """The user's request is complete and its turn not yet finished here (the core's phase says the same once
+        the events it has seen are handled; it can be ahead of them by those still queued)."""
         turn = self.turn
         return turn is not None and turn.timings.ended_at is not None and not self._turn_done.is_set()
 
@@ -260,12 +270,12 @@ class SessionEngine:
             return
         if self.reply_pending or self._assistant_audible():
             self._barge_in()
-        self._new_turn(Turn(self.turns + 1, timings=TurnTimings(pressed_at=at)), "voice")
+        self._new_turn(Turn(self.live.begin_turn(), timings=TurnTimings(pressed_at=at)), "voice")
         preroll = self.gate.press()
         resting = self.pipeline is not None and not self._chain_on
         if resting:  # the newest pre-roll is raw (kept while the chain rested): fewer processed ones before it
             preroll = preroll[max(0, len(preroll) + len(self._raw) - (self.gate.preroll.maxlen or 1)):]
-        self._enqueue(ActivityStart(), at)
+        self._enqueue(ActivityStart(begun=True), at)
         for frame in preroll:
             self._push_chunk(frame, at)
         if resting:
@@ -446,20 +456,20 @@ class SessionEngine:
             return
         if self.reply_pending or self._assistant_audible():
             self._barge_in()
-        turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()),
-                    user_text=_bounded_append("", text)[0])
+        turn = Turn(self.live.begin_turn(text), timings=TurnTimings(ended_at=time.perf_counter()))
+        turn.user_text = self.live.user_text
         self._new_turn(turn, "typed")
         self.bus.emit(TranscriptDelta(turn.id, "user", text, finished=True))
-        await self.transport.send(SendText(text))
+        await self.transport.send(SendText(text, begun=True))
         self._set_state(EngineState.THINKING)
 
     async def announce(self, prompt: str) -> int:
         """Run news for Gemini to tell the user (``desktop.run_reporter``, only while ``activity()`` is quiet):
         a client turn the user did not say, so no user transcript is shown and the turn's user side stays
         empty.  It is answered, interrupted and replayed like any turn.  Returns the turn's id."""
-        turn = Turn(self.turns + 1, timings=TurnTimings(ended_at=time.perf_counter()))
+        turn = Turn(self.live.begin_turn(), timings=TurnTimings(ended_at=time.perf_counter()))
         self._new_turn(turn, "app")
-        await self.transport.send(SendText(prompt))
+        await self.transport.send(SendText(prompt, begun=True))
         self._set_state(EngineState.THINKING)
         return turn.id
 
@@ -468,7 +478,7 @@ class SessionEngine:
         return Activity(key_held=self.gate.state is not GateState.IDLE,
                         user_speaking=self.pipeline is not None and self.pipeline.vad.speaking,
                         assistant_audible=self._assistant_audible(),
-                        turn_in_flight=self.reply_pending or self.transport.turn_phase is not TurnPhase.IDLE,
+                        turn_in_flight=self.reply_pending or self.live.phase is not TurnPhase.IDLE,
                         tool_running=bool(self._tool_tasks),
                         session_ready=self.state not in (EngineState.CONNECTING, EngineState.ERROR,
                                                          EngineState.CLOSED))
@@ -482,7 +492,6 @@ class SessionEngine:
 
     def _new_turn(self, turn: Turn, origin: str) -> None:
         """``origin``: who began the turn (voice, typed, or the app's own run news; see ``TurnStarted``)."""
-        self.turns = turn.id
         self.turn = turn
         self.waiting_for_user = False
         self._turn_done.clear()
@@ -500,7 +509,6 @@ class SessionEngine:
         then belongs to it, not to the user's new turn."""
         self.player.flush()
         if self.reply_pending and self.turn is not None:
-            self._interrupting = True
             self.turn.interrupted = True
             self._finish_turn()
 
@@ -535,7 +543,7 @@ class SessionEngine:
             await asyncio.sleep(1.0)
             prof = self.profile
             if (prof is None or prof.keep_warm or self.transport.suspended or self.state is not EngineState.READY
-                    or self.transport.turn_phase is not TurnPhase.IDLE or self.gate.state is not GateState.IDLE):
+                    or self.live.phase is not TurnPhase.IDLE or self.gate.state is not GateState.IDLE):
                 continue
             if time.monotonic() - self._idle_since >= prof.idle_close_s:
                 await self.transport.suspend()
@@ -585,11 +593,19 @@ class SessionEngine:
             self._set_state(EngineState.ERROR, "disconnected")
             self._turn_done.set()
 
-    def _on_audio(self, ev: p.AudioChunk) -> None:
+    def _current(self) -> Turn | None:
+        """The turn the event being handled belongs to, when it is the current one (None: an earlier turn's,
+        e.g. the rest of a reply the user barged in on that the core had passed on before the new turn began)."""
         turn = self.turn
-        if turn is None or self._interrupting or self._turn_done.is_set() or turn.timings.ended_at is None:
-            # after the turn ended, or while the user is still talking, or before the server has ended the
-            # reply they barged in on: late frames of an interrupted reply
+        return turn if turn is not None and turn.id == self._live_turn else None
+
+    def _on_turn_begun(self, ev: TurnBegun) -> None:
+        self._live_turn = ev.turn
+
+    def _on_audio(self, ev: p.AudioChunk) -> None:
+        turn = self._current()
+        if turn is None or self._turn_done.is_set() or turn.timings.ended_at is None:
+            # after the turn ended, or while the user is still talking, or of the reply they barged in on
             return
         if turn.timings.first_audio_at is None:
             turn.timings.on_first_audio(time.perf_counter(), self.metrics)
@@ -601,23 +617,17 @@ class SessionEngine:
         if self.turn is not None:
             self.turn.timings.on_first_sound(played_at, self.metrics)
 
-    def _on_input_transcript(self, ev: p.InputTranscript) -> None:
-        turn = self.turn
+    def _on_transcript(self, ev: Transcript) -> None:
+        """The core keeps the transcript (bounded, and heard again from the start after a replay): the turn shows it."""
+        turn = self._current()
         if turn is None:
             return
-        if turn.retranscribing:  # keep one copy of the replayed turn's transcript
-            turn.user_text = ""
-            turn.retranscribing = False
-        turn.user_text, text = _bounded_append(turn.user_text, ev.text)
-        if text or ev.finished:
-            self.bus.emit(TranscriptDelta(turn.id, "user", text, ev.finished))
-
-    def _on_output_transcript(self, ev: p.OutputTranscript) -> None:
-        turn = self.turn
-        if turn is not None and not self._interrupting:
-            turn.assistant_text, text = _bounded_append(turn.assistant_text, ev.text)
-            if text or ev.finished:
-                self.bus.emit(TranscriptDelta(turn.id, "assistant", text, ev.finished))
+        if ev.user:
+            turn.user_text = ev.text
+        else:
+            turn.assistant_text = ev.text
+        if ev.delta or ev.finished:
+            self.bus.emit(TranscriptDelta(turn.id, "user" if ev.user else "assistant", ev.delta, ev.finished))
 
     def _on_tool_call(self, ev: p.ToolCall) -> None:
         for call in ev.calls:
@@ -643,15 +653,14 @@ class SessionEngine:
         self.waiting_for_user = True
 
     def _on_interrupted(self, ev: p.Interrupted) -> None:
-        if self._interrupting:
+        turn = self._current()
+        if turn is None:
             return  # the reply the user barged in on (already silenced)
         self.player.flush()
-        if self.turn:
-            self.turn.interrupted = True
+        turn.interrupted = True
 
     def _on_turn_complete(self, ev: p.TurnComplete) -> None:
-        if self._interrupting:  # the end of the reply the user barged in on, not of their new turn
-            self._interrupting = False
+        if self._current() is None:  # the end of the reply the user barged in on, not of their new turn
             return
         self.player.end_of_turn()
         self._finish_turn()
@@ -665,23 +674,22 @@ class SessionEngine:
         self.bus.emit(UsageReported(turn.id if turn else 0, ev, turn.usage if turn else ev, self.usage))
 
     def _on_reconnected(self, ev: Reconnected) -> None:  # (the transport counts reconnects)
-        self._interrupting = False  # a new connection does not end the old one's reply
         self.bus.emit(ev)  # the drift watch starts a new baseline on a fresh session
         if ev.planned:
             return  # the turn that woke a suspended connection was only sent late, not resent
-        turn = self.turn
+        turn = self._current()
         if turn and ev.replayed_turn:
             turn.replayed = True
-            turn.retranscribing = bool(turn.user_text)
-            turn.assistant_text = ""
-            self.bus.emit(Notice(f"Reconnected to Gemini ({ev.reason}); your last request was resent"))
+            turn.assistant_text = ""  # (as the core's: the reply starts over)
+            self.bus.emit(Notice(f"Reconnected to Gemini ({renewal_words(ev.reason)}); your last request was resent"))
         elif ev.lost_context:
             self.bus.emit(Notice("Gemini could not continue the old session and started a new one; it was told "
                                  "your last turns, the earlier ones are only in your history here"))
         else:  # resumed (or fresh with everything carried over): nothing was lost, nothing to tell
-            log.info("reconnected to Gemini (%s), nothing lost", ev.reason)
+            log.info("reconnected to Gemini (%s), nothing lost", renewal_words(ev.reason))
 
-    def _on_error(self, ev: ErrorEvent) -> None:
+    def _on_error(self, err: LiveError) -> None:
+        ev = ErrorEvent.of(err)
         self.metrics.count("errors")
         self.bus.emit(ev)
         if ev.fatal:
@@ -748,6 +756,17 @@ class SessionEngine:
         self.bus.emit(ToolCallFinished(turn_id, call.id, call.name, call.args, dict(output), elapsed * 1e3, error))
 
 
+def renewal_words(renewal: Renewal) -> str:
+    """Why the Live connection was renewed, in words (for a notice and the log)."""
+    if renewal.why is Why.CLOSED:
+        return f"connection closed (code {renewal.code}: {renewal.detail or 'no reason'})"
+    if renewal.why is Why.GO_AWAY:
+        return "server asked to reconnect (goAway)"
+    if renewal.why is Why.RESET:
+        return renewal.detail
+    return str(renewal.why.value)
+
+
 def _detail(exc: BaseException) -> dict[str, Any]:
     """A failed tool call's response says more than its message (bare ones make Gemini 3.8 retry): a status,
     whether calling again can help, and what to do instead (a tool's refusal sets ``retryable`` and ``hint``)."""
@@ -759,7 +778,6 @@ def _detail(exc: BaseException) -> dict[str, Any]:
 
 
 CLOSED_MID_TURN = "The app was closed before the reply came."  # a turn in flight when the session stopped
-MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
 MAX_TYPED_CHARS = 8_000  # characters of one typed request (the text box, `run --then`); longer is refused here
 
 
@@ -769,14 +787,3 @@ def typed_too_long(text: str) -> str | None:
         return None
     return (f"The typed request is {len(text):,} characters long; the limit is {MAX_TYPED_CHARS:,}, so it was "
             f"not sent.")
-TRUNCATED = " [...]"
-
-
-def _bounded_append(text: str, delta: str) -> tuple[str, str]:
-    """``text`` with ``delta`` added, never past ``MAX_TURN_TEXT``; and the part of ``delta`` that was kept."""
-    room = MAX_TURN_TEXT - len(text)
-    if room <= 0 or not delta:
-        return text, ""
-    if len(delta) > room:
-        delta = delta[:room] + TRUNCATED
-    return text + delta, delta

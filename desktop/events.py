@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from desktop.codegen.api import RunCategory
+from desktop.live.errors import LiveError
+from desktop.live.session import Reconnected as Reconnected  # the Live core's event, passed on as it is
 from desktop.live.usage import Usage
 from desktop.redaction import SECRETS
 
@@ -134,22 +136,16 @@ class ErrorEvent:
     fatal: bool = False  # the session is over
     turn_failed: bool = False  # the turn in progress is lost (a fatal error also ends it)
 
+    @classmethod
+    def of(cls, err: LiveError) -> ErrorEvent:
+        """A Live connection's failure (``desktop.live.errors``) as the event the user sees."""
+        return cls(err.kind, err.message, err.action, err.fatal, err.turn_failed)
+
 
 @dataclass(frozen=True, slots=True)
 class Notice:
     message: str
     kind: str = "info"
-
-
-@dataclass(frozen=True, slots=True)
-class Reconnected:
-    reason: str
-    resumed: bool  # the new connection continues the session (resumption handle)
-    replayed_turn: bool = False  # the turn in progress was sent again on it
-    planned: bool = False  # reopened on purpose (after an idle close): nothing for the user to know
-    fresh: bool = False  # a new session (the handle was refused, or asked for), seeded with the last turns
-    lost_context: bool = False  # fresh, and the conversation had more turns than the seed carries
-    gap_ms: float | None = None  # goAway (or the drop) -> the new connection's setupComplete
 
 
 Subscriber = Callable[[Any], None]

@@ -178,7 +178,7 @@ class ConversationTracer:
     def on_event(self, ev: Reconnected) -> None:
         self.reconnects += 1
         if self.reconnects <= MAX_CONVERSATION_EVENTS:
-            self.span.add_event("live.reconnected", {"reason": ev.reason, "resumed": ev.resumed,
+            self.span.add_event("live.reconnected", {"reason": str(ev.reason.why.value), "resumed": ev.resumed,
                                                      "replayed_turn": ev.replayed_turn, "fresh": ev.fresh})
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ def describe(exc: BaseException) -> ErrorEvent | None:
 
 def _describe(exc: BaseException) -> ErrorEvent | None:
     if isinstance(exc, LiveError):
-        return exc.event()
+        return ErrorEvent.of(exc)
     if isinstance(exc, MissingCredentials):
         return ErrorEvent("auth", str(exc), "Add your keys in Settings, or use the offline demo.", fatal=True)
     if isinstance(exc, ConfigError):

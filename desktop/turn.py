@@ -80,7 +80,6 @@ class Turn:
     tool_ms: float = 0.0
     interrupted: bool = False
     replayed: bool = False
-    retranscribing: bool = False  # replayed after a drop: the user transcript arrives again from the start
     error: str | None = None  # why the turn failed (timeout, connection reset...), when it did
     usage: Usage = field(default_factory=Usage)  # tokens Gemini reported for it so far
 

@@ -25,7 +25,8 @@ from desktop.events import (
     TurnFinished,
 )
 from desktop.live import protocol as p
-from desktop.live.session import Command, LiveEvent, LiveSession, TurnPhase
+from desktop.live.errors import LiveError
+from desktop.live.session import Command, LiveEvent, LiveSession, Reconnect, Renewal, Why
 
 FRAME = b"\x10\x00" * 160  # 10 ms
 
@@ -41,10 +42,6 @@ class InMemoryTransport:
 
     connected = property(lambda self: self.session.connected)
     suspended = property(lambda self: self.session.suspended)
-
-    @property
-    def turn_phase(self) -> TurnPhase:
-        return self.session.phase
 
     async def connect(self) -> None:
         self.session.connection_made(time.monotonic())
@@ -62,13 +59,13 @@ class InMemoryTransport:
 
     async def resume(self) -> None:
         if self.session.resume():
-            self.session.connection_made(time.monotonic(), "resumed after idle", planned=True)
+            self.session.connection_made(time.monotonic(), Renewal(Why.IDLE), planned=True)
             self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
 
     async def start_fresh(self) -> bool:
         if not self.session.start_fresh(time.monotonic()):
             return False
-        reason = self.session.take_reconnect() or "fresh session"
+        reason = self.session.take_reconnect() or Renewal(Why.FRESH)
         self.session.begin_reconnect()
         self.session.connection_made(time.monotonic(), reason)
         self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
@@ -78,6 +75,15 @@ class InMemoryTransport:
     async def events(self) -> AsyncIterator[LiveEvent]:
         while (ev := await self._events.get()) is not None:
             yield ev
+
+    def drop_and_reconnect(self, code: int, reason: str) -> None:
+        """The connection drops and comes back at once (the core decides what is replayed and says so)."""
+        decision = self.session.connection_lost(code, reason, time.monotonic())
+        assert isinstance(decision, Reconnect)
+        self.session.begin_reconnect()
+        self.session.connection_made(time.monotonic(), decision.reason)
+        self.sent += [p.parse_client_message(f) for f in self.session.data_to_send()]
+        self.deliver()
 
     def server(self, frame: str) -> None:
         self.session.receive_data(frame, time.monotonic())
@@ -169,6 +175,26 @@ async def test_pressing_while_gemini_speaks_barges_in(rig):
     assert engine.player.bytes_written == 960
 
 
+async def test_a_reply_end_not_yet_handled_when_the_key_goes_down_ends_the_old_turn_not_the_new_one(rig):
+    engine, transport, _, events = rig
+    await engine.send_text("tell me a story")
+    transport.server(p.server_audio(b"\0\0" * 480))
+    await until(lambda: engine.state is EngineState.SPEAKING)
+    # the core has seen the reply end (queued for the engine, not handled yet) when the user talks over it
+    transport.session.receive_data(p.server_content(output_text="The end.", turn_complete=True), time.monotonic())
+    engine.press()
+    transport.deliver()  # the old reply's end, then the new turn's beginning
+    await until(lambda: engine._live_turn == 2)
+    (finished,) = of(events, TurnFinished)
+    assert finished.turn_id == 1 and finished.interrupted and finished.assistant_text == ""
+    assert engine.turn is not None and engine.turn.id == engine.turns == 2 and await engine.wait_turn(0.05) is None
+    engine.release()
+    await until(lambda: transport.kinds()[-1:] == ["ActivityEnd"])
+    transport.server(p.server_content(output_text="Stopped.", turn_complete=True))
+    turn = await engine.wait_turn(2)
+    assert turn is not None and turn.id == 2 and turn.assistant_text == "Stopped." and not turn.interrupted
+
+
 async def test_a_tool_call_is_answered_and_a_cancellation_stops_it(rig):
     engine, transport, tools, events = rig
     await engine.send_text("list my runs")
@@ -219,12 +245,13 @@ async def test_waiting_for_input_shows_in_the_ready_state_until_the_next_turn(ri
 async def test_a_timeout_ends_the_turn_and_a_fatal_error_the_session(rig):
     engine, transport, _, events = rig
     await engine.send_text("hello")
-    transport.deliver(ErrorEvent("timeout", "Gemini did not answer within 30 s.", "Try again.", turn_failed=True))
+    transport.deliver(LiveError("timeout", "Gemini did not answer within 30 s.", "Try again.", fatal=False,
+                                turn_failed=True))
     turn = await engine.wait_turn(2)
     assert turn is not None and turn.error == "Gemini did not answer within 30 s. Try again."
     assert engine.state is EngineState.READY and engine.metrics.counters["errors"] == 1
     assert [t.error for t in of(events, TurnFinished)] == [turn.error]  # a failure in the history too
-    transport.deliver(ErrorEvent("auth", "Gemini rejected the API key.", fatal=True))
+    transport.deliver(LiveError("auth", "Gemini rejected the API key."))
     await until(lambda: engine.state is EngineState.ERROR)
     assert [e.kind for e in of(events, ErrorEvent)] == ["timeout", "auth"]
     assert engine.failure is not None and engine.failure.kind == "auth"
@@ -236,17 +263,18 @@ async def test_a_replayed_turn_keeps_one_transcript_and_tells_the_user(rig):
     engine, transport, _, events = rig
     await engine.send_text("open a PR")
     transport.server(p.server_content(input_text="open a PR"))
-    transport.deliver(Reconnected("connection closed (code 1011: internal)", resumed=True, replayed_turn=True))
+    transport.drop_and_reconnect(1011, "internal")  # the core replays the turn on the new connection
     transport.server(p.server_content(input_text="open a PR"))  # the server transcribes the replay again
     transport.server(p.server_content(output_text="Done.", turn_complete=True))
     turn = await engine.wait_turn(2)
     assert turn is not None and turn.replayed and turn.user_text == "open a PR"
-    assert any("resent" in n.message for n in of(events, Notice))
+    assert [n.message for n in of(events, Notice)] == [
+        "Reconnected to Gemini (connection closed (code 1011: internal)); your last request was resent"]
 
 
 async def test_a_planned_reconnect_is_not_news(rig):
     engine, transport, _, events = rig
-    transport.deliver(Reconnected("resumed after idle", resumed=True, planned=True))
+    transport.deliver(Reconnected(Renewal(Why.IDLE), resumed=True, planned=True))
     await engine.send_text("hi")
     transport.server(p.server_content(output_text="Hi.", turn_complete=True))
     assert await engine.wait_turn(2) is not None

@@ -171,3 +171,21 @@ def test_the_composition_root_check_finds_a_hand_built_engine(tmp_path):
     (tmp_path / "devtools").mkdir()
     (tmp_path / "devtools" / "bench.py").write_text("x = 1\nengine = SessionEngine(live)\n")
     assert hand_built_engines(tmp_path) == ["devtools/bench.py:2"]
+
+
+def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for child in graph[todo.pop()] - seen:
+            seen.add(child)
+            todo.append(child)
+    return seen
+
+
+def test_the_live_core_depends_on_nothing_of_the_app_around_it():
+    """The sans-I/O Live core (``desktop.live.session``) owns the turn and has its own event types: nothing it
+    imports, directly or through others, is the engine's event vocabulary (``desktop.events``), the transport,
+    the engine or the window."""
+    used = reachable(module_graph(), "desktop.live.session")
+    around = {"desktop.events", "desktop.live.client", "desktop.engine", "desktop.session"}
+    assert not used & around and not [m for m in used if m.split(".")[0] in ("ui", "devtools")], sorted(used)

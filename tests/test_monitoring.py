@@ -11,6 +11,7 @@ import pytest
 
 from desktop.config import Settings
 from desktop.events import Alert, EventBus, MetricsSnapshot, Notice, TurnFinished
+from desktop.live.session import Renewal, Why
 from desktop.metrics import Metrics
 from desktop.monitoring import Monitor, monitoring
 from desktop.session import open_session
@@ -168,7 +169,7 @@ def test_a_fresh_session_starts_a_new_baseline() -> None:
     watch.attach()
     for n in range(10):
         bus.emit(_turn(n, 400))
-    bus.emit(Reconnected("fresh session", resumed=False, fresh=True))
+    bus.emit(Reconnected(Renewal(Why.FRESH), resumed=False, fresh=True))
     for n in range(10):
         bus.emit(_turn(n, 900))  # a slower new session is its own baseline
     assert alerts == [] and watch.turns == 10

@@ -9,6 +9,7 @@ from audio.sources import WavSource
 from desktop.config import Settings
 from desktop.engine import SessionEngine
 from desktop.events import EventBus, Notice, ProfileChanged
+from desktop.live.session import Renewal, Why
 from desktop.quality import BALANCED, PERFORMANCE, SAVER
 from desktop.session import open_session
 from desktop.simulated_user import speak_frames
@@ -117,7 +118,7 @@ async def test_the_profile_or_the_setting_decides_the_compression_offer():
         assert live.wire.negotiated.compress_settings == PRESETS[SAVER.compression].compress_settings()
         session.power.set_manual("performance")  # a new profile's offer applies from the next connection
         assert live.deflate is PRESETS[PERFORMANCE.compression]
-        await live.reconnect("test: a new connection")
+        await live.reconnect(Renewal(Why.CLOSED, detail="test: a new connection"))
         assert session.metrics.counters["deflate_accepted"] == 2
         assert live.wire.negotiated.compress_settings == PRESETS[PERFORMANCE.compression].compress_settings()
     async with open_session(Settings(offline=True, power_source="fake:20,false", live_compression="off"),

@@ -1,8 +1,9 @@
 """Asyncio Gemini Live transport: moves the frames of a ``LiveSession`` over ``websockets``.
 
 The session core (``desktop.live.session``) decides everything that is not I/O — what to send, what a
-server frame means, when to reconnect, what to replay.  This module opens the socket (headers, TLS, the
-setup handshake with its timeout, handshake failures mapped to ``LiveError``), writes what the core
+server frame means, when a new connection is set up, when to reconnect, what to replay.  This module opens
+the socket (headers, TLS, the setup exchange the core judges, with its timeout; failures mapped to
+``LiveError``), writes what the core
 wants written, feeds it what arrives, runs its reconnects (with the core's backoff), ticks its turn
 watchdog and sends the keepalive pings the core judges (websockets' own keepalive is off: it would cut a
 healthy session whose pongs come late while Gemini generates).  Its events come out of ``events()``;
@@ -29,11 +30,20 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidProxyStatus, InvalidStatus, InvalidURI
 
 from desktop import egress
-from desktop.events import Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError, close_error, unreachable
 from desktop.live.inbound import MAX_FRAME_BYTES
-from desktop.live.session import Command, Fail, LiveEvent, LiveSession, Reconnect, SendAudio, TurnPhase
+from desktop.live.session import (
+    Command,
+    Fail,
+    LiveEvent,
+    LiveSession,
+    Reconnect,
+    Reconnected,
+    Renewal,
+    SendAudio,
+    Why,
+)
 from desktop.live.wire import Deflate, WireMeter
 from desktop.metrics import Metrics
 
@@ -68,7 +78,9 @@ class LiveTransport(Protocol):
     def suspended(self) -> bool: ...
 
     @property
-    def turn_phase(self) -> TurnPhase: ...
+    def session(self) -> LiveSession:
+        """The conversation's state without I/O (the turn, its transcript, the replay...), which the engine reads."""
+        ...
 
     async def connect(self) -> None:
         """Open the session; raises ``LiveError`` when it cannot."""
@@ -87,7 +99,7 @@ class LiveTransport(Protocol):
         ...
 
     def events(self) -> AsyncIterator[LiveEvent]:
-        """Server events in order, plus ``Reconnected`` and ``ErrorEvent``; ends when the transport closes."""
+        """Server events in order, plus the core's own (``Reconnected``, ``LiveError``...); ends when the transport closes."""
         ...
 
 
@@ -121,10 +133,6 @@ class LiveClient:
         return self.session.suspended
 
     @property
-    def turn_phase(self) -> TurnPhase:
-        return self.session.phase
-
-    @property
     def handle(self) -> str | None:
         return self.session.handle
 
@@ -134,9 +142,8 @@ class LiveClient:
 
     # ---------------------------------------------------------------- connection
     async def connect(self) -> None:
-        """Open the socket, send setup, wait for setupComplete; start receiving.  Raises ``LiveError``."""
+        """Open the socket and set the session up (the core says when); start receiving.  Raises ``LiveError``."""
         self._ws = await self._open()
-        self.session.connection_made(time.monotonic())
         self._receiver = self._spawn(self._receive_loop(self._ws), "live-receive")
         if self._watchdog is None:
             self._watchdog = self._spawn(self._watch_turns(), "live-watchdog")
@@ -148,7 +155,8 @@ class LiveClient:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _open(self) -> ClientConnection:
+    async def _open(self, reconnect_reason: Renewal | None = None, *, planned: bool = False) -> ClientConnection:
+        """A connection the session is set up on (``LiveSession.setup_reply``; the arguments: see there)."""
         cfg = self.config
         t0 = time.perf_counter()
         headers = list(cfg.extra_headers)
@@ -185,10 +193,10 @@ class LiveClient:
         try:
             await ws.send(self.session.setup_message())
             deadline = time.monotonic() + cfg.setup_timeout_s
-            while True:
-                frame = await asyncio.wait_for(ws.recv(), max(0.0, deadline - time.monotonic()))
-                if any(isinstance(e, p.SetupComplete) for e in p.parse_server_message(frame)):
-                    break
+            while not self.session.setup_reply(
+                    await asyncio.wait_for(ws.recv(), max(0.0, deadline - time.monotonic())), time.monotonic(),
+                    reconnect_reason, planned=planned):
+                pass
         except TimeoutError:
             await ws.close()
             raise LiveError("timeout", f"Gemini did not confirm the session setup within {cfg.setup_timeout_s:g} s.",
@@ -228,13 +236,13 @@ class LiveClient:
 
     async def resume(self) -> None:
         if self.session.resume():
-            await self.reconnect("resumed after idle", planned=True)
+            await self.reconnect(Renewal(Why.IDLE), planned=True)
 
     async def start_fresh(self) -> bool:
         if not self.session.start_fresh(time.monotonic()):
             return False
         reason = self.session.take_reconnect()
-        await self.reconnect(reason or "fresh session")
+        await self.reconnect(reason or Renewal(Why.FRESH))
         return True
 
     # ---------------------------------------------------------------- sending
@@ -310,7 +318,7 @@ class LiveClient:
                 await asyncio.sleep(decision.delay_s)
             await self.reconnect(decision.reason)
 
-    async def reconnect(self, reason: str, *, planned: bool = False) -> None:
+    async def reconnect(self, reason: Renewal, *, planned: bool = False) -> None:
         """A new connection with the latest handle; the session replays a turn still in progress on it."""
         if self._reconnecting or self._closing:
             return
@@ -325,7 +333,7 @@ class LiveClient:
             attempt = 0
             while True:
                 try:
-                    ws = await self._open()
+                    ws = await self._open(reason, planned=planned)
                 except LiveError as exc:
                     delay = self.session.connect_failed(exc, attempt)
                     self._deliver()
@@ -336,7 +344,6 @@ class LiveClient:
                     attempt += 1
                     continue
                 self._ws = ws
-                self.session.connection_made(time.monotonic(), reason, planned=planned)
                 await self._flush()
                 self._deliver()
                 self._receiver = self._spawn(self._receive_loop(ws), "live-receive")

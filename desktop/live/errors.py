@@ -7,7 +7,6 @@ for an unknown model, and with 1011 for exhausted quota as well as internal erro
 
 from __future__ import annotations
 
-from desktop.events import ErrorEvent
 from desktop.tls import certificate_problem
 
 CHECK_KEY = "Check GEMINI_API_KEY or the key in Settings."
@@ -21,16 +20,13 @@ _POLICY_WORDS = ("policy", "safety", "blocked", "prohibited", "harm")
 
 
 class LiveError(Exception):
-    """A failure the user can act on.  ``kind`` matches ``ErrorEvent.kind``; ``fatal``: the session is over
+    """A failure the user can act on.  ``kind`` matches ``desktop.events.ErrorEvent.kind``; ``fatal``: the session is over
     (reconnecting cannot help); ``turn_failed``: the turn in progress is lost (the session may go on)."""
 
     def __init__(self, kind: str, message: str, action: str = "", fatal: bool = True, turn_failed: bool = False):
         super().__init__(message)
         self.kind, self.message, self.action, self.fatal = kind, message, action, fatal
         self.turn_failed = turn_failed or fatal
-
-    def event(self) -> ErrorEvent:
-        return ErrorEvent(self.kind, self.message, self.action, self.fatal, self.turn_failed)
 
     def as_fatal(self) -> LiveError:
         return LiveError(self.kind, self.message, self.action, fatal=True)
@@ -65,6 +61,23 @@ def close_error(code: int | None, reason: str, model: str) -> LiveError:
                          "Wait a moment and try again.", fatal=False)
     return LiveError("network", f"The Gemini Live connection closed (code {code}): {reason}",
                      "Check your network connection.", fatal=False)
+
+
+def keeps_dropping(drops: int, last: LiveError) -> LiveError:
+    """The server closed the connection ``drops`` times in a row without finishing a reply (``last``: the last time)."""
+    return LiveError(last.kind, f"Gemini closed the connection {drops} times without finishing a reply; the last "
+                                f"time: {last.message}", last.action)
+
+
+def malformed_message(exc: Exception) -> LiveError:
+    """A server message that is not a Live message (reported once; the session goes on)."""
+    return LiveError("protocol", f"Ignored a malformed message from Gemini: {exc}", fatal=False)
+
+
+def no_answer(timeout_s: float) -> LiveError:
+    """A reply that showed no server activity for ``timeout_s`` (the turn watchdog)."""
+    return LiveError("timeout", f"Gemini did not answer within {timeout_s:g} s.",
+                     "Try again; the session was reconnected.", fatal=False, turn_failed=True)
 
 
 def unreachable(host: str, exc: BaseException, timeout_s: float) -> LiveError:

@@ -1,10 +1,13 @@
 """The state of one Gemini Live conversation, without I/O (in the style of websockets' ``Protocol``).
 
 ``LiveSession`` is fed with what happens — commands from the engine (``send``), frames from the server
-(``receive_data``), clock ticks (``tick``), a connection coming up (``connection_made``) or going away
+(``receive_data``), clock ticks (``tick``), a connection coming up (``setup_reply``, ``connection_made``) or going away
 (``connection_lost``, ``connect_failed``) — and is drained of what to do about it: frames to write
 (``data_to_send``), events for the engine (``events_received``) and, when it wants one, a reconnect
-(``take_reconnect``).  It owns the turn's wire phase, the replay buffer of the turn in progress, the latest
+(``take_reconnect``).  It owns the turn — its phase, its id (``begin_turn``), its transcript and a barge-in
+on the reply before it — and tells the engine in its own event types (``TurnBegun``, ``Transcript``,
+``Reconnected`` with a typed ``Renewal``, ``LiveError``); it also owns the replay buffer of the turn in
+progress, the latest
 resumption handle, the goAway / suspend / retry decisions, the keepalive policy and a short memory of the
 last turns, which seeds a fresh session when the service refuses to resume the old one.  No sockets, no asyncio, no clock of its
 own: ``desktop.live.client.LiveClient`` moves the bytes, and the resilience cases (goAway, 1011, a stalled
@@ -32,14 +35,15 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
-from desktop.live.errors import LiveError, close_error
+from desktop.live.errors import LiveError, close_error, keeps_dropping, malformed_message, no_answer
 from desktop.live.inbound import InboundGuard, oversized_frame
 
 MAX_REPLAY_MESSAGES = 3000  # 60 s of 20 ms chunks: a turn longer than that is not replayed
 SEED_TURNS = 6  # the last turns a fresh session is told about
 SEED_CHARS_PER_TEXT = 300
+MAX_TURN_TEXT = 32_000  # characters of one side of a turn (~25 minutes of speech); the rest is dropped
+TRUNCATED = " [...]"
 # Keepalive: Gemini answers pings late (8-30 s seen in the field) while it generates, promptly when idle.
 # So pings are only judged while the session is idle, where a missing pong within this many seconds means
 # the connection is dead; during a turn the watchdog judges by the server's own activity instead.
@@ -47,26 +51,14 @@ IDLE_PONG_TIMEOUT_S = 10.0
 FLAP_S = 10.0  # a connection closed sooner than this after opening counts as a drop even between turns
 
 
-class _SeedText:
-    """One side of a turn as a fresh session's seed needs it: the transcript's start only (the seed shows
-    ``SEED_CHARS_PER_TEXT`` characters), so a flood of transcript pieces costs no memory here."""
-
-    __slots__ = ("_parts", "_length")
-
-    def __init__(self, text: str = "") -> None:
-        self._parts: list[str] = []
-        self._length = 0
-        self.add(text)
-
-    def add(self, text: str) -> None:
-        room = 2 * SEED_CHARS_PER_TEXT - self._length
-        if room > 0 and text:
-            piece = text[:room]
-            self._parts.append(piece)
-            self._length += len(piece)
-
-    def text(self) -> str:
-        return "".join(self._parts).strip()
+def bounded_append(text: str, delta: str) -> tuple[str, str]:
+    """``text`` with ``delta`` added, never past ``MAX_TURN_TEXT``; and the part of ``delta`` that was kept."""
+    room = MAX_TURN_TEXT - len(text)
+    if room <= 0 or not delta:
+        return text, ""
+    if len(delta) > room:
+        delta = delta[:room] + TRUNCATED
+    return text + delta, delta
 
 
 class TurnPhase(enum.Enum):
@@ -88,6 +80,8 @@ class Link(enum.Enum):
 class ActivityStart:
     """Push-to-talk key down (also barge-in: the server interrupts a reply in progress)."""
 
+    begun: bool = False  # the turn was begun already (``LiveSession.begin_turn``); else this begins it
+
 
 @dataclass(frozen=True, slots=True)
 class ActivityEnd:
@@ -104,6 +98,7 @@ class SendText:
     """A typed request: one complete user turn."""
 
     text: str
+    begun: bool = False  # the turn was begun already (``LiveSession.begin_turn``); else this begins it
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +107,64 @@ class SendToolResponse:
 
 
 Command = ActivityStart | ActivityEnd | SendAudio | SendText | SendToolResponse
-LiveEvent = p.ServerEvent | Reconnected | ErrorEvent
+
+
+# ---- what the session adds to the server's events
+@dataclass(frozen=True, slots=True)
+class TurnBegun:
+    """A turn began (``LiveSession.begin_turn``): the events after this one belong to it, those before it to the
+    turns before (a reader that handles events later than the session saw them can tell which is which)."""
+
+    turn: int
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """A piece of the turn's transcript as kept (each side bounded by ``MAX_TURN_TEXT``), with that side's text
+    so far (after a replayed turn, the user's words are heard again from the start)."""
+
+    user: bool  # the user's words (else the assistant's)
+    delta: str
+    text: str
+    finished: bool
+
+
+class Why(enum.Enum):
+    """Why a connection is renewed (the engine puts it in words)."""
+
+    CLOSED = "closed"  # the server or the network closed it (``Renewal.code``, ``detail``: its close frame)
+    GO_AWAY = "goAway"  # the server asked for it
+    TURN_TIMEOUT = "turn timed out"
+    RESET = "reset"  # the server broke a bound (``inbound``; ``detail``: the error's message)
+    FRESH = "fresh session"  # a new session without the resumption handle was asked for
+    IDLE = "resumed after idle"  # a suspended connection reopened for a turn
+
+
+@dataclass(frozen=True, slots=True)
+class Renewal:
+    why: Why
+    code: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reconnected:
+    reason: Renewal
+    resumed: bool  # the new connection continues the session (resumption handle)
+    replayed_turn: bool = False  # the turn in progress was sent again on it
+    planned: bool = False  # reopened on purpose (after an idle close): nothing for the user to know
+    fresh: bool = False  # a new session (the handle was refused, or asked for), seeded with the last turns
+    lost_context: bool = False  # fresh, and the conversation had more turns than the seed carries
+    gap_ms: float | None = None  # goAway (or the drop) -> the new connection's setupComplete
+
+
+LiveEvent = p.ServerEvent | TurnBegun | Transcript | Reconnected | LiveError  # (a LiveError: what went wrong)
 
 
 # ---- what to do when a connection ends
 @dataclass(frozen=True, slots=True)
 class Reconnect:
-    reason: str
+    reason: Renewal
     delay_s: float = 0.0  # wait this long first (a server that keeps dropping us is not hammered)
 
 
@@ -151,15 +197,17 @@ class LiveSession:
         self._out: list[str] = []
         self._events: list[LiveEvent] = []
         self._go_away = False
-        self._reconnect: str | None = None  # a reconnect this session wants (goAway between turns, a stall)
+        self._reconnect: Renewal | None = None  # a reconnect this session wants (goAway between turns, a stall)
         self._last_server_activity = 0.0
         self._lost_at: float | None = None  # when the renewal began (goAway acted on), or the link dropped
-        self.turns_begun = 0
-        self.turns_completed = 0
+        self.turns_begun = 0  # also the id of the turn in progress (or the last one)
+        self.turns_completed = 0  # turns remembered for a fresh session's seed (those with words)
+        self.interrupting = False  # barged in on a reply the server has not finished sending yet: its rest is dropped
         self.fresh_sessions = 0
         self._history: deque[tuple[str, str]] = deque(maxlen=SEED_TURNS)  # (user, assistant) of the last turns
-        self._heard = _SeedText()
-        self._said = _SeedText()
+        self._heard = ""  # the turn's transcripts, each side bounded by ``MAX_TURN_TEXT``
+        self._said = ""
+        self._retranscribing = False  # the turn was replayed: the user's words arrive again from the start
         self._seed_pending = False
         self._opened_at = 0.0
         self._drops = 0  # connections lost during replies (or right after opening) since the last finished reply
@@ -176,7 +224,7 @@ class LiveSession:
         events, self._events = self._events, []
         return events
 
-    def take_reconnect(self) -> str | None:
+    def take_reconnect(self) -> Renewal | None:
         """The reason for a reconnect this session wants now (None: none); asking clears it."""
         reason, self._reconnect = self._reconnect, None
         return reason
@@ -194,8 +242,19 @@ class LiveSession:
         """The first frame of every connection (resuming with the latest handle when there is one)."""
         return p.setup_message(replace(self.setup, resumption_handle=self.handle))
 
-    def connection_made(self, now: float, reconnect_reason: str | None = None, *, planned: bool = False) -> None:
-        """``setupComplete`` arrived.  After a reconnect (``reconnect_reason``) a fresh session is first told
+    def setup_reply(self, frame: bytes | str, now: float, reconnect_reason: Renewal | None = None, *,
+                    planned: bool = False) -> bool:
+        """A frame on a new connection before ``setupComplete`` (the first frame written on it is
+        ``setup_message``): True once it confirms the setup, and the connection is then made (see
+        ``connection_made``); other messages before it are passed over.  Raises ``protocol.ProtocolError`` for a
+        reply that is not a Live message."""
+        if not any(isinstance(ev, p.SetupComplete) for ev in p.parse_server_message(frame)):
+            return False
+        self.connection_made(now, reconnect_reason, planned=planned)
+        return True
+
+    def connection_made(self, now: float, reconnect_reason: Renewal | None = None, *, planned: bool = False) -> None:
+        """``setupComplete`` arrived (``setup_reply`` saw it).  After a reconnect (``reconnect_reason``) a fresh session is first told
         about the last turns, then a turn still in progress — cut off mid-reply, or begun while the link was
         down — is replayed, so none of its audio is lost."""
         self.connects += 1
@@ -213,19 +272,20 @@ class LiveSession:
             lost_context = self.turns_completed > len(self._history)
             if self._history:
                 self._out.insert(0, p.client_content(self._seed_text(), turn_complete=False))
+        self.interrupting = False  # a new connection does not end the old one's reply
         pending = self.phase is not TurnPhase.IDLE and bool(self._replay)
         resent = pending and self._turn_on_wire  # else the turn began while the link was down: a first send
         if pending:
             self._out[1 if fresh and self._history else 0:0] = self._replay
             self._turn_on_wire = True
+        if resent and not planned:  # the reply starts over; so does the user's transcript
+            self._retranscribing = bool(self._heard)
+            self._said = ""
         self._events.append(Reconnected(reconnect_reason, self.handle is not None, resent, planned, fresh,
                                         lost_context, gap_ms))
 
     def _seed_text(self) -> str:
-        def short(text: str) -> str:
-            return text if len(text) <= SEED_CHARS_PER_TEXT else text[:SEED_CHARS_PER_TEXT - 1] + "…"
-
-        lines = [f"{who}: {short(text)}" for user, assistant in self._history
+        lines = [f"{who}: {text}" for user, assistant in self._history
                  for who, text in (("User", user), ("You", assistant)) if text]
         return ("(Context, not a request: the connection was renewed. The conversation so far ended with:\n"
                 + "\n".join(lines) + ")")
@@ -243,18 +303,17 @@ class LiveSession:
             self.link = Link.RECONNECTING
             if self._lost_at is None:
                 self._lost_at = now
-            return Reconnect(err.message)
+            return Reconnect(Renewal(Why.RESET, detail=err.message))
         err = close_error(code, reason, self.setup.model)
         # a drop during a reply, or right after connecting, counts; an idle connection closed after a while
         # (a connection lasts about ten minutes) does not
         flapping = self.phase is not TurnPhase.IDLE or now - self._opened_at < FLAP_S
         self._drops = self._drops + 1 if flapping else 0
         if not err.fatal and self._drops > self.max_reconnects:
-            err = LiveError(err.kind, f"Gemini closed the connection {self._drops} times without finishing a "
-                                      f"reply; the last time: {err.message}", err.action)
+            err = keeps_dropping(self._drops, err)
         if err.fatal:
             self.link = Link.CLOSED
-            self._events.append(err.event())
+            self._events.append(err)
             return Fail(err)
         if err.turn_failed:
             self._fail_turn(err)
@@ -262,7 +321,7 @@ class LiveSession:
         if self._lost_at is None:
             self._lost_at = now
         delay = min(2.0, 0.05 * 2 ** self._drops) * (0.5 + self._jitter()) if self._drops > 1 else 0.0
-        return Reconnect(f"connection closed (code {code}: {reason or 'no reason'})", delay)
+        return Reconnect(Renewal(Why.CLOSED, code, reason), delay)
 
     def begin_reconnect(self) -> None:
         self.link = Link.RECONNECTING
@@ -279,7 +338,7 @@ class LiveSession:
             return 0.0
         if err.fatal or attempt >= self.max_reconnects - 1:
             self.link = Link.CLOSED
-            self._events.append(err.as_fatal().event())
+            self._events.append(err.as_fatal())
             return None
         delay: float = min(4.0, 0.1 * 2 ** attempt) * (0.5 + self._jitter())
         return delay
@@ -308,7 +367,7 @@ class LiveSession:
             return False
         self._start_fresh()
         self._lost_at = now
-        self._reconnect = "fresh session"
+        self._reconnect = Renewal(Why.FRESH)
         return True
 
     def _start_fresh(self) -> None:
@@ -332,12 +391,36 @@ class LiveSession:
         if self.link is Link.UP:
             self._out.append(frame)
 
+    def begin_turn(self, user_text: str = "") -> int:
+        """A new turn (the key, a typed request with its words ``user_text``, the app's own news): counted (its
+        id is returned) and its transcript started.  A reply still due for the previous turn is barged in on:
+        that turn is remembered as it stands, and the rest of its reply is dropped until its turnComplete.
+        Called when the turn begins, ahead of its first command (``begun``); a command sent without that
+        begins the turn itself."""
+        if self.phase is TurnPhase.AWAITING and self.link is not Link.CLOSED:
+            self.interrupting = True
+            self._remember_turn()
+        self.turns_begun += 1
+        self._heard, self._said, self._retranscribing = bounded_append("", user_text)[0], "", False
+        self.phase = TurnPhase.CAPTURING
+        self._events.append(TurnBegun(self.turns_begun))
+        return self.turns_begun
+
+    @property
+    def user_text(self) -> str:
+        """The user's side of the turn in progress (or the last one) so far."""
+        return self._heard
+
+    @property
+    def assistant_text(self) -> str:
+        return self._said
+
     def send(self, command: Command, now: float) -> None:
         if isinstance(command, SendAudio):
             self.send_audio(command.pcm)
         elif isinstance(command, ActivityStart):
-            self.turns_begun += 1
-            self.phase = TurnPhase.CAPTURING
+            if not command.begun:
+                self.begin_turn()
             self._replay = []
             self._turn_on_wire = self.link is Link.UP
             self._keep(p.ACTIVITY_START)
@@ -347,8 +430,8 @@ class LiveSession:
             self._await_reply(now)
             self._write(p.ACTIVITY_END)
         elif isinstance(command, SendText):
-            self.turns_begun += 1
-            self._heard = _SeedText(command.text)
+            if not command.begun:
+                self.begin_turn(command.text)
             frame = p.client_content(command.text)
             self._replay = [frame]
             self._turn_on_wire = self.link is Link.UP
@@ -380,7 +463,7 @@ class LiveSession:
             events = p.parse_server_message(frame)
         except p.ProtocolError as exc:
             if self.guard.malformed == 0:  # reported once; counted after that
-                self._events.append(ErrorEvent("protocol", f"Ignored a malformed message from Gemini: {exc}"))
+                self._events.append(malformed_message(exc))
             if (err := self.guard.rejected()) is not None:
                 self._reset(err)
             return
@@ -391,14 +474,28 @@ class LiveSession:
             if isinstance(ev, p.ResumptionUpdate):
                 if ev.resumable and ev.handle:
                     self.handle = ev.handle
+            elif isinstance(ev, p.AudioChunk | p.Interrupted):
+                if self.interrupting:
+                    continue  # the rest of the reply the user barged in on
             elif isinstance(ev, p.InputTranscript):
-                self._heard.add(ev.text)
+                if self._retranscribing:
+                    self._heard, self._retranscribing = "", False
+                self._heard, kept = bounded_append(self._heard, ev.text)
+                self._events.append(Transcript(True, kept, self._heard, ev.finished))
+                continue
             elif isinstance(ev, p.OutputTranscript):
-                self._said.add(ev.text)
+                if self.interrupting:
+                    continue
+                self._said, kept = bounded_append(self._said, ev.text)
+                self._events.append(Transcript(False, kept, self._said, ev.finished))
+                continue
             elif isinstance(ev, p.TurnComplete):
-                self._remember_turn()
                 self.guard.reply_done()
                 self._drops = 0
+                if self.interrupting:  # the end of the reply the user barged in on, not of their new turn
+                    self.interrupting = False
+                    continue
+                self._remember_turn()
                 if self.phase is TurnPhase.AWAITING:
                     self.phase = TurnPhase.IDLE
                     self._replay = []
@@ -407,14 +504,14 @@ class LiveSession:
             self._events.append(ev)
         if self._go_away and self.phase is TurnPhase.IDLE and self.link is Link.UP:
             self._go_away = False
-            self._reconnect = "server asked to reconnect (goAway)"
+            self._reconnect = Renewal(Why.GO_AWAY)
             self._lost_at = now  # the old connection served the turn to its end: the gap starts now
 
     def _remember_turn(self) -> None:
-        user, assistant = self._heard.text(), self._said.text()
-        self._heard, self._said = _SeedText(), _SeedText()
+        user, assistant = self._heard.strip(), self._said.strip()
+        self._heard = self._said = ""
         if user or assistant:
-            self._history.append((user, assistant))
+            self._history.append((_short(user), _short(assistant)))
             self.turns_completed += 1
 
     def tick(self, now: float) -> None:
@@ -422,17 +519,21 @@ class LiveSession:
         a clear error, and the connection is renewed for the next turn."""
         if (self.phase is TurnPhase.AWAITING and self.link is Link.UP
                 and now - self._last_server_activity > self.turn_timeout_s):
-            self._fail_turn(LiveError("timeout", f"Gemini did not answer within {self.turn_timeout_s:g} s.",
-                                      "Try again; the session was reconnected.", fatal=False, turn_failed=True))
-            self._reconnect = "turn timed out"
+            self._fail_turn(no_answer(self.turn_timeout_s))
+            self._reconnect = Renewal(Why.TURN_TIMEOUT)
 
     def _fail_turn(self, err: LiveError) -> None:
         """The turn in progress is lost and not replayed: say why (the engine finishes it as failed)."""
         self.phase = TurnPhase.IDLE
         self._replay = []
-        self._events.append(err.event())
+        self._events.append(err)
 
     def _reset(self, err: LiveError) -> None:
         """The server misbehaved (see ``inbound``): fail the turn and ask for a fresh connection."""
         self._fail_turn(err)
-        self._reconnect = err.message
+        self._reconnect = Renewal(Why.RESET, detail=err.message)
+
+
+def _short(text: str) -> str:
+    """What a fresh session's seed shows of one side of a turn (its start)."""
+    return text if len(text) <= SEED_CHARS_PER_TEXT else text[:SEED_CHARS_PER_TEXT - 1] + "…"

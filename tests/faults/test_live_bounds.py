@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from desktop.engine import MAX_TURN_TEXT, TRUNCATED
 from desktop.live import protocol as p
 from desktop.live.inbound import MAX_FRAME_BYTES, MAX_MALFORMED, MAX_MESSAGES_PER_REPLY
+from desktop.live.session import MAX_TURN_TEXT, TRUNCATED
 from tests.faults.conftest import FAKE_KEY, wav
 from tests.faults.peers import LivePeer, accept_setup, answer, drain, until_turn_sent, until_turn_started
 

@@ -13,6 +13,7 @@ from desktop.live import protocol as p
 from desktop.live.client import LiveClient, LiveConfig
 from desktop.live.emulator import LiveEmulator
 from desktop.live.errors import LiveError
+from desktop.live.session import Renewal, Why
 from desktop.metrics import Metrics
 from desktop.simulated_user import speak_frames
 from tests.standins import client_tls, live_emulator
@@ -61,7 +62,7 @@ async def test_close_1011_mid_turn_reconnects_with_resumption_and_keeps_the_turn
         await engine.send_text("hello")
         assert await engine.wait_turn(10)
         emu.inject("close_1011_mid_turn")
-        await engine.transport.reconnect("test: next connection misbehaves")
+        await engine.transport.reconnect(Renewal(Why.CLOSED, detail="test: next connection misbehaves"))
         await speak_frames(engine, status_frames, realtime=False)
         turn = await engine.wait_turn(15)
         await engine.stop()

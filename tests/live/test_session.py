@@ -6,21 +6,27 @@ import json
 
 import pytest
 
-from desktop.events import ErrorEvent, Reconnected
 from desktop.live import protocol as p
 from desktop.live.errors import LiveError
 from desktop.live.session import (
+    MAX_TURN_TEXT,
     SEED_CHARS_PER_TEXT,
+    TRUNCATED,
     ActivityEnd,
     ActivityStart,
     Fail,
     Link,
     LiveSession,
     Reconnect,
+    Reconnected,
+    Renewal,
     SendAudio,
     SendText,
     SendToolResponse,
+    Transcript,
+    TurnBegun,
     TurnPhase,
+    Why,
 )
 
 PCM = b"\x01\x00" * 320  # 20 ms
@@ -34,6 +40,7 @@ def up(**kw) -> LiveSession:
 
 def turn(s: LiveSession, chunks: int = 3, now: float = 1.0) -> list[str]:
     s.send(ActivityStart(), now)
+    assert s.events_received()[-1] == TurnBegun(s.turns_begun)  # what follows belongs to the new turn
     for _ in range(chunks):
         s.send(SendAudio(PCM), now)
     s.send(ActivityEnd(), now)
@@ -74,7 +81,7 @@ def test_resumption_handles_are_kept_and_used_by_the_next_setup():
 def test_go_away_between_turns_asks_for_a_reconnect_at_once():
     s = up()
     s.receive_data(p.server_go_away(50), 1.0)
-    assert s.take_reconnect() == "server asked to reconnect (goAway)"
+    assert s.take_reconnect() == Renewal(Why.GO_AWAY)
     assert s.take_reconnect() is None  # asking clears it
 
 
@@ -84,14 +91,14 @@ def test_go_away_mid_turn_waits_for_the_reply_to_complete():
     s.receive_data(p.server_go_away(50), 1.0)
     assert s.take_reconnect() is None
     s.receive_data(p.server_content(turn_complete=True), 1.2)
-    assert s.take_reconnect() == "server asked to reconnect (goAway)"
+    assert s.take_reconnect() == Renewal(Why.GO_AWAY)
 
 
 def test_a_1011_mid_reply_reconnects_and_replays_the_turn_first_with_what_was_said_meanwhile():
     s = up()
     sent = turn(s, chunks=2)
     decision = s.connection_lost(1011, "internal error")
-    assert isinstance(decision, Reconnect) and "1011" in decision.reason
+    assert isinstance(decision, Reconnect) and decision.reason == Renewal(Why.CLOSED, 1011, "internal error")
     s.begin_reconnect()
     # while the link is down nothing goes out; the turn is kept
     s.send(SendAudio(PCM), 2.0)
@@ -111,7 +118,7 @@ def test_a_turn_begun_while_reconnecting_is_sent_when_the_link_is_back():
     s.begin_reconnect()
     frames_before = turn(s, chunks=1)
     assert frames_before == []
-    s.connection_made(2.0, "connection closed")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1006))
     assert keys(s.data_to_send()) == ["activityStart", "audio", "activityEnd"]
     (ev,) = s.events_received()
     assert ev.resumed and not ev.replayed_turn  # sent for the first time, not resent
@@ -123,7 +130,7 @@ def test_a_fatal_close_fails_the_session_with_the_users_error():
     assert isinstance(decision, Fail) and decision.error.kind == "model"
     assert s.link is Link.CLOSED
     (ev,) = s.events_received()
-    assert isinstance(ev, ErrorEvent) and ev.fatal and ev.kind == "model"
+    assert isinstance(ev, LiveError) and ev.fatal and ev.kind == "model"
 
 
 def test_a_close_we_asked_for_is_not_a_failure():
@@ -131,7 +138,7 @@ def test_a_close_we_asked_for_is_not_a_failure():
     assert s.suspend() and s.suspended
     assert s.connection_lost(1000, "") is None
     assert s.resume() and s.link is Link.RECONNECTING
-    s.connection_made(5.0, "resumed after idle", planned=True)
+    s.connection_made(5.0, Renewal(Why.IDLE), planned=True)
     (ev,) = s.events_received()
     assert ev.planned
 
@@ -153,8 +160,8 @@ def test_a_stalled_reply_times_out_once_and_asks_for_a_fresh_connection():
     assert s.events_received() == []
     s.tick(19.6)
     (ev,) = s.events_received()
-    assert isinstance(ev, ErrorEvent) and ev.kind == "timeout" and "5 s" in ev.message
-    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == "turn timed out"
+    assert isinstance(ev, LiveError) and ev.kind == "timeout" and "5 s" in ev.message
+    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == Renewal(Why.TURN_TIMEOUT)
     s.tick(100.0)
     assert s.events_received() == []  # reported once
 
@@ -164,8 +171,8 @@ def test_a_malformed_frame_is_one_protocol_error_and_the_session_goes_on():
     s.receive_data(b"{not json", 1.0)
     s.receive_data(p.server_content(output_text="hi"), 1.1)
     errors, text = s.events_received()
-    assert isinstance(errors, ErrorEvent) and errors.kind == "protocol"
-    assert isinstance(text, p.OutputTranscript)
+    assert isinstance(errors, LiveError) and errors.kind == "protocol"
+    assert isinstance(text, Transcript) and text.text == "hi" and not text.user
 
 
 def test_reconnect_backoff_grows_and_gives_up_as_a_fatal_error():
@@ -192,7 +199,7 @@ def test_a_typed_request_is_replayed_like_a_spoken_one():
     sent = s.data_to_send()
     s.connection_lost(1011, "")
     s.begin_reconnect()
-    s.connection_made(2.0, "again")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1011))
     assert s.data_to_send() == sent and s.phase is TurnPhase.AWAITING
 
 
@@ -212,7 +219,7 @@ def test_the_replay_buffer_is_bounded():
     turn(s, chunks=50)
     s.connection_lost(1011, "")
     s.begin_reconnect()
-    s.connection_made(2.0, "again")
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1011))
     assert len(s.data_to_send()) == 10
 
 
@@ -230,7 +237,7 @@ def test_the_reconnect_gap_runs_from_go_away_to_the_new_setup_complete():
     s.receive_data(p.server_go_away(50), 10.0)
     assert s.take_reconnect()
     s.begin_reconnect()
-    s.connection_made(10.25, "server asked to reconnect (goAway)")
+    s.connection_made(10.25, Renewal(Why.GO_AWAY))
     ev = s.events_received()[-1]
     assert isinstance(ev, Reconnected) and ev.gap_ms == pytest.approx(250.0) and ev.resumed is False
 
@@ -239,7 +246,7 @@ def test_a_drop_is_timed_from_the_moment_it_was_seen():
     s = up()
     s.connection_lost(1006, "", 20.0)
     s.begin_reconnect()
-    s.connection_made(21.5, "connection closed")
+    s.connection_made(21.5, Renewal(Why.CLOSED, 1006))
     assert s.events_received()[-1].gap_ms == pytest.approx(1500.0)
 
 
@@ -254,7 +261,7 @@ def test_a_refused_handle_opens_a_fresh_session_told_the_last_turns_then_replays
     err = LiveError("session_expired", "Gemini could not resume the session", fatal=False)
     assert s.connect_failed(err, 0) == 0.0  # at once, without the handle
     assert s.handle is None and json.loads(s.setup_message())["setup"]["sessionResumption"] == {}
-    s.connection_made(4.3, "connection closed")
+    s.connection_made(4.3, Renewal(Why.CLOSED, 1011))
     seed, *replay = s.data_to_send()
     msg = p.parse_client_message(seed)
     assert isinstance(msg, p.ClientContent) and not msg.turn_complete  # context, not a request
@@ -270,9 +277,9 @@ def test_a_fresh_session_says_when_older_turns_could_not_be_carried():
     for i in range(8):
         say(s, f"question {i}", f"answer {i}", now=float(i))
     assert s.turns_completed == 8
-    assert s.start_fresh(10.0) and s.take_reconnect() == "fresh session"
+    assert s.start_fresh(10.0) and s.take_reconnect() == Renewal(Why.FRESH)
     s.begin_reconnect()
-    s.connection_made(10.2, "fresh session")
+    s.connection_made(10.2, Renewal(Why.FRESH))
     (seed,) = s.data_to_send()
     text = p.parse_client_message(seed).text
     assert "question 7" in text and "question 2" in text and "question 1" not in text  # the last six
@@ -288,7 +295,7 @@ def test_a_fresh_session_is_refused_mid_turn_and_a_seed_is_bounded():
     say(s, "x" * 5000, "y" * 5000)
     assert s.start_fresh(2.0)
     s.begin_reconnect()
-    s.connection_made(2.1, "fresh session")
+    s.connection_made(2.1, Renewal(Why.FRESH))
     (seed,) = s.data_to_send()
     assert len(p.parse_client_message(seed).text) < 1000
 
@@ -339,7 +346,7 @@ def test_a_go_away_mid_turn_is_timed_from_the_end_of_the_turn_it_let_finish():
     s.receive_data(p.server_content(turn_complete=True), 12.0)  # the old connection still served the turn
     assert s.take_reconnect()
     s.begin_reconnect()
-    s.connection_made(12.1, "server asked to reconnect (goAway)")
+    s.connection_made(12.1, Renewal(Why.GO_AWAY))
     assert s.events_received()[-1].gap_ms == pytest.approx(100.0)
 
 
@@ -350,11 +357,11 @@ def test_a_flood_beyond_the_reply_budget_fails_the_turn_and_asks_for_a_fresh_con
     for _ in range(51):
         s.receive_data(p.server_content(output_text="a"), 2.0)
     events = s.events_received()
-    (err,) = [e for e in events if isinstance(e, ErrorEvent)]
+    (err,) = [e for e in events if isinstance(e, LiveError)]
     assert err.turn_failed and not err.fatal and "more than 50 messages for one reply (51 transcript pieces)" in err.message
-    assert len([e for e in events if isinstance(e, p.OutputTranscript)]) == 50
-    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == err.message
-    s.connection_made(3.0, "reset")
+    assert len([e for e in events if isinstance(e, Transcript)]) == 50
+    assert s.phase is TurnPhase.IDLE and s.take_reconnect() == Renewal(Why.RESET, detail=err.message)
+    s.connection_made(3.0, Renewal(Why.RESET))
     assert s.guard.messages == 0 and s.data_to_send() == []  # a fresh budget; the failed turn is not replayed
 
 
@@ -373,7 +380,7 @@ def test_a_frame_refused_for_its_size_fails_the_turn_and_reconnects():
     s = up()
     turn(s)
     decision = s.connection_lost(None, "", 2.0, sent_code=1009)
-    assert isinstance(decision, Reconnect) and "larger than 1 MB" in decision.reason
+    assert isinstance(decision, Reconnect) and "larger than 1 MB" in decision.reason.detail
     (err,) = s.events_received()
     assert err.turn_failed and s.phase is TurnPhase.IDLE
 
@@ -409,3 +416,55 @@ def test_what_a_fresh_session_remembers_of_a_turn_is_bounded():
         s.receive_data(p.server_content(output_text="x" * 1000), 1.5)  # a megabyte of transcript
     s.receive_data(p.server_content(turn_complete=True), 2.0)
     assert s._history[-1][0] == "open a PR" and len(s._history[-1][1]) <= 2 * SEED_CHARS_PER_TEXT
+
+
+# ---- the turn: counted, transcribed and barged in on here (the engine reads it)
+def test_the_core_counts_turns_and_keeps_their_transcript_bounded():
+    s = up()
+    assert s.begin_turn("list my runs") == 1 and s.user_text == "list my runs"
+    s.send(SendText("list my runs", begun=True), 1.0)  # begun already: not counted twice
+    s.receive_data(p.server_content(output_text="x" * 40_000), 1.5)
+    (_, said) = s.events_received()
+    assert isinstance(said, Transcript) and not said.user and said.text == s.assistant_text
+    assert len(s.assistant_text) == MAX_TURN_TEXT + len(TRUNCATED) and said.delta == said.text
+    turn(s, chunks=1)  # a command without begin_turn begins its own turn
+    assert s.turns_begun == 2 and s.user_text == s.assistant_text == ""
+
+
+def test_barging_in_drops_the_rest_of_the_old_reply_and_keeps_the_new_turn_going():
+    s = up()
+    turn(s)
+    s.receive_data(p.server_content(input_text="what runs", output_text="You have"), 1.5)
+    s.events_received()
+    assert s.begin_turn() == 2 and s.interrupting  # the reply was still due: barged in on
+    s.send(ActivityStart(begun=True), 2.0)
+    s.send(ActivityEnd(), 2.1)
+    s.receive_data(p.server_audio(b"\0\0" * 240), 2.2)  # the old reply's tail
+    s.receive_data(p.server_content(output_text=" two runs", interrupted=True), 2.3)
+    s.receive_data(p.server_content(turn_complete=True), 2.4)  # ... and its end, not the new turn's
+    assert [type(e) for e in s.events_received()] == [TurnBegun]
+    assert not s.interrupting and s.phase is TurnPhase.AWAITING and s.assistant_text == ""
+    s.receive_data(p.server_content(output_text="Stopped.", turn_complete=True), 3.0)
+    assert [type(e) for e in s.events_received()] == [Transcript, p.TurnComplete] and s.phase is TurnPhase.IDLE
+    assert list(s._history) == [("what runs", "You have"), ("", "Stopped.")]
+
+
+def test_a_replayed_turn_is_transcribed_again_from_the_start():
+    s = up()
+    turn(s)
+    s.receive_data(p.server_content(input_text="open a PR", output_text="Sure"), 1.5)
+    s.connection_lost(1011, "internal error", 1.6)
+    s.begin_reconnect()
+    s.connection_made(2.0, Renewal(Why.CLOSED, 1011))
+    s.events_received()
+    s.receive_data(p.server_content(input_text="open a PR"), 2.5)
+    (heard,) = s.events_received()
+    assert heard == Transcript(True, "open a PR", "open a PR", False) and s.assistant_text == ""
+
+
+def test_the_core_says_when_a_connection_is_set_up():
+    s = LiveSession(p.SetupOptions())
+    assert not s.setup_reply(p.server_content(output_text="early"), 1.0) and not s.connected  # passed over
+    assert s.setup_reply('{"setupComplete": {}}', 1.1) and s.connected and s.connects == 1
+    with pytest.raises(p.ProtocolError):
+        LiveSession(p.SetupOptions()).setup_reply(b"{not json", 1.0)
