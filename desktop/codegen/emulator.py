@@ -205,7 +205,11 @@ class CodegenEmulator:
         if self.state_path is None:
             yield self._next_id
             return
-        with exclusive(self.state_path.with_name(f".{self.state_path.name}.lock")):
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(exclusive(self.state_path.with_name(f".{self.state_path.name}.lock")))
+            except OSError as exc:  # e.g. a read-only data folder: the runs are kept for this session only
+                log.warning("the demo's runs cannot be shared through %s (%s)", self.state_path.parent, exc)
             try:
                 saved, next_id, port = self._read()
             except FileNotFoundError:
