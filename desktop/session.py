@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from audio.frames import FRAME_BYTES
+from audio.pipeline import InputPipeline
 from desktop.audio_front import AudioFrontEnd, open_speaker
 from desktop.codegen.client import CodegenClient
 from desktop.codegen.emulator import CodegenEmulator
@@ -229,6 +230,46 @@ def network_summary(engine: SessionEngine) -> dict[str, Any] | None:
     return live.wire.summary(user_audio_s=user_s, reply_audio_s=reply_s)
 
 
+async def cost_meter(settings: Settings, bus: EventBus, store: Store | None) -> CostMeter:
+    """This session's and today's tokens and estimated price; today starts from the history (after a restart)."""
+    day = local_day()
+    today = await asyncio.to_thread(store.usage.day, day) if store is not None else Usage()
+    return CostMeter(bus, settings.prices, today, day=day)
+
+
+def input_side(settings: Settings, bus: EventBus, player: Player | None) -> tuple[InputPipeline, bool]:
+    """The input chain for ``settings`` (its echo canceller fed by a real speaker's reference), and whether the
+    microphone must be muted while the assistant speaks (no echo cancellation with a speaker): each said once."""
+    reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
+    pipeline, echo_missing = input_chain(settings, reference)
+    if pipeline.fallback is not None:
+        bus.emit(Notice(pipeline.fallback.message, kind="audio"))
+    half_duplex = settings.half_duplex or needs_half_duplex(settings, pipeline, reference is not None)
+    if half_duplex and not settings.half_duplex:
+        bus.emit(Notice(f"No echo cancellation ({echo_missing or 'turned off'}): the microphone is muted while "
+                        "the assistant speaks; use headphones to talk over a reply", kind="audio"))
+    return pipeline, half_duplex
+
+
+def follow_profiles(settings: Settings, bus: EventBus, power: PowerMonitor, engine: SessionEngine, live: LiveClient,
+                    tools: CodegenTools, *, chunk_ms: int | None, pinned: QualityProfile | None) -> None:
+    """Apply the quality profile (``pinned``, or the power monitor's, followed as it changes) to the engine, the
+    Live connection's compression offer and the run tracker's polling."""
+    def use(chosen: QualityProfile) -> None:
+        chosen = effective_profile(settings, chosen)
+        if chunk_ms is not None:
+            chosen = dataclasses.replace(chosen, chunk_ms=chunk_ms)
+        engine.apply_profile(chosen)
+        live.deflate = choose_deflate(settings.live_compression, chosen.compression)  # from the next connection
+        if tools.tracker is not None:
+            tools.tracker.multiplier = chosen.tracker_multiplier
+
+    use(pinned or power.profile)
+    if pinned is None:
+        bus.on(ProfileChanged, lambda ev: use(profile_named(ev.profile)))
+    power.announce()
+
+
 @contextlib.asynccontextmanager
 async def open_session(settings: Settings, *, bus: EventBus | None = None, metrics: Metrics | None = None,
                        player: Player | None = None, devices: bool = False, chunk_ms: int | None = None,
@@ -252,9 +293,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
     async with contextlib.AsyncExitStack() as stack:
         power = await stack.enter_async_context(power_monitor(settings, bus))
         store = await stack.enter_async_context(recording(settings, bus, metrics)) if record else None
-        day = local_day()
-        today = await asyncio.to_thread(store.usage.day, day) if store is not None else Usage()
-        meter = CostMeter(bus, settings.prices, today, day=day)
+        meter = await cost_meter(settings, bus, store)
         stack.callback(meter.attach())
         if endpoints is None:
             endpoints = await stack.enter_async_context(live_endpoint(settings, model_delay_s=model_delay_s))
@@ -265,25 +304,18 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         tracer = await stack.enter_async_context(tracing(bus, model=settings.model, offline=endpoints.offline))
         # before the run tracker starts: run news is told through the engine once it runs (desktop.run_reporter)
         reporter = await stack.enter_async_context(run_reports(settings, bus, store, metrics))
-        offered: CodegenTools | None
+        offered: CodegenTools | None = None
         if tools is None:
             offered = await stack.enter_async_context(codegen_tools(settings, bus=bus, metrics=metrics, store=store,
                                                                     tracer=tracer))
-        else:
-            offered = None if tools == "off" else tools
-        table = offered or CodegenTools(None, None, settings.confirm_before_create)
+        elif tools != "off":
+            offered = tools
+        table = offered or CodegenTools(None, None, settings.confirm_before_create)  # the run tracker's home
         speaker = open_speaker(settings, bus, metrics) if devices else None
         if speaker is not None:
             stack.callback(speaker.close)
             player = speaker
-        reference = player.reference if player is not None else None  # a real speaker: its echo can be cancelled
-        pipeline, echo_missing = input_chain(settings, reference)
-        if pipeline.fallback is not None:
-            bus.emit(Notice(pipeline.fallback.message, kind="audio"))
-        half_duplex = settings.half_duplex or needs_half_duplex(settings, pipeline, reference is not None)
-        if half_duplex and not settings.half_duplex:
-            bus.emit(Notice(f"No echo cancellation ({echo_missing or 'turned off'}): the microphone is muted while "
-                            "the assistant speaks; use headphones to talk over a reply", kind="audio"))
+        pipeline, half_duplex = input_side(settings, bus, player)
         vocabulary = await session_vocabulary(settings, table, bus, keep=record)
         live = LiveClient(live_config(settings, endpoints, offered, vocabulary), metrics)
         engine = SessionEngine(live, bus=bus, metrics=metrics, tools=offered, player=player,
@@ -293,19 +325,7 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
         audio = AudioFrontEnd(engine, bus, asyncio.get_running_loop(), half_duplex=half_duplex,
                               device=settings.input_device, speaker=speaker)
 
-        def use_profile(chosen: QualityProfile) -> None:
-            chosen = effective_profile(settings, chosen)
-            if chunk_ms is not None:
-                chosen = dataclasses.replace(chosen, chunk_ms=chunk_ms)
-            engine.apply_profile(chosen)
-            live.deflate = choose_deflate(settings.live_compression, chosen.compression)  # from the next connection
-            if table.tracker is not None:
-                table.tracker.multiplier = chosen.tracker_multiplier
-
-        use_profile(profile or power.profile)
-        if profile is None:
-            bus.on(ProfileChanged, lambda ev: use_profile(profile_named(ev.profile)))
-        power.announce()
+        follow_profiles(settings, bus, power, engine, live, table, chunk_ms=chunk_ms, pinned=profile)
         await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,
                                                    port=settings.metrics_port))
         try:
