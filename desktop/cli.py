@@ -34,6 +34,7 @@ from desktop.cost_meter import cost_line
 from desktop.events import (
     AudioLevel,
     CostUpdate,
+    ErrorEvent,
     EventBus,
     MetricsSnapshot,
     ProfileChanged,
@@ -252,7 +253,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace) -> int:
-    from desktop.live.wire import human_bytes, network_line
+    from desktop.live.wire import network_line
     from desktop.metrics import Metrics
     from desktop.session import network_summary, open_session
     from desktop.simulated_user import speak_frames
@@ -285,14 +286,7 @@ async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace
     failed = [f for f in finished if f.error]
     lost = session.store.lost if session.store is not None else 0  # history the store could not save
     ok = bool(finished) and turn is not None and not failed and failure is None and not lost
-    if failure is not None:  # the session ended: a wrong key, quota, a server that keeps dropping us
-        problem: str | None = f"{failure.message} {failure.action}".strip()
-    elif failed:
-        problem = failed[-1].error
-    elif lost:
-        problem = f"{lost} history item(s) could not be saved (the log says why); the rest of the history was kept."
-    else:
-        problem = None if ok else f"no complete turn within {wait_s:g} s."
+    problem = _run_problem(failure, failed, lost, ok, wait_s)
     snap = metrics.snapshot()
     timings = {name: {"count": s.count, "p50_ms": round(s.p50_ms, 2), "max_ms": round(s.max_ms, 2)}
                for name, s in snap.stages.items()}
@@ -307,33 +301,53 @@ async def _run(settings: Settings, frames: list[bytes], args: argparse.Namespace
     if args.json:
         print(json.dumps(SECRETS(summary)), flush=True)
     else:
-        if "speech_end_to_first_sound" in voice:
-            print(f"\nend of speech -> first sound: {voice['speech_end_to_first_sound']:.0f} ms (key held / "
-                  f"VAD decision {voice['turn_end_wait']:.0f} + client before "
-                  f"{voice['client_before']:.0f} + service {voice['service']:.0f} + client after "
-                  f"{voice['client_after']:.0f}); key release -> activityEnd "
-                  f"{voice.get('release_to_activity_end', float('nan')):.1f} ms")
-        print("\nper-stage timings (ms):")
-        for name, s in timings.items():
-            print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
-        if profile:
-            print(plain(f"quality profile: {profile[-1].profile} ({profile[-1].reason})"))
-        line = network_line(snap.counters)
-        if line:
-            rates = (network or {}).get("bytes_per_minute", {})
-            named = (("up_per_minute_of_user_speech", "up per minute you talk"),
-                     ("down_per_minute_of_reply_speech", "down per minute Gemini talks"),
-                     ("both_per_minute_of_conversation", "both ways per minute of conversation"))
-            print(line)
-            if rates:
-                print("  " + ", ".join(f"{human_bytes(rates[k])} {what}" for k, what in named if k in rates)
-                      + " (TLS estimate)")
-        if costs:
-            print(cost_line(costs[-1]))
-        print("result:", "turn completed" if ok else "failed")
+        _print_run_summary(summary, network_line(snap.counters), costs[-1] if costs else None)
     if problem:
         print_error(problem)
     return 0 if ok else 1
+
+
+def _run_problem(failure: ErrorEvent | None, failed: list[TurnFinished], lost: int, ok: bool,
+                 wait_s: float) -> str | None:
+    """What went wrong in a ``run``, as one line (None: nothing)."""
+    if failure is not None:  # the session ended: a wrong key, quota, a server that keeps dropping us
+        return f"{failure.message} {failure.action}".strip()
+    if failed:
+        return failed[-1].error
+    if lost:
+        return f"{lost} history item(s) could not be saved (the log says why); the rest of the history was kept."
+    return None if ok else f"no complete turn within {wait_s:g} s."
+
+
+def _print_run_summary(summary: dict[str, Any], network_text: str | None, cost: CostUpdate | None) -> None:
+    """A ``run``'s summary for a person: the headline latency and its split, the stages, the profile, the
+    network and the estimated cost."""
+    from desktop.live.wire import human_bytes
+
+    voice, network = summary["voice_latency_ms"], summary["network"]
+    if "speech_end_to_first_sound" in voice:
+        print(f"\nend of speech -> first sound: {voice['speech_end_to_first_sound']:.0f} ms (key held / "
+              f"VAD decision {voice['turn_end_wait']:.0f} + client before "
+              f"{voice['client_before']:.0f} + service {voice['service']:.0f} + client after "
+              f"{voice['client_after']:.0f}); key release -> activityEnd "
+              f"{voice.get('release_to_activity_end', float('nan')):.1f} ms")
+    print("\nper-stage timings (ms):")
+    for name, s in summary["stages"].items():
+        print(f"  {name:<34} n={s['count']:<4} p50={s['p50_ms']:>9.2f}  max={s['max_ms']:>9.2f}")
+    if summary["profile"]:
+        print(plain(f"quality profile: {summary['profile']} ({summary['profile_reason']})"))
+    if network_text:
+        rates = (network or {}).get("bytes_per_minute", {})
+        named = (("up_per_minute_of_user_speech", "up per minute you talk"),
+                 ("down_per_minute_of_reply_speech", "down per minute Gemini talks"),
+                 ("both_per_minute_of_conversation", "both ways per minute of conversation"))
+        print(network_text)
+        if rates:
+            print("  " + ", ".join(f"{human_bytes(rates[k])} {what}" for k, what in named if k in rates)
+                  + " (TLS estimate)")
+    if cost is not None:
+        print(cost_line(cost))
+    print("result:", "turn completed" if summary["ok"] else "failed")
 
 
 def _estimated_cost(cost: CostUpdate | None, settings: Settings) -> dict[str, Any] | None:
