@@ -384,59 +384,77 @@ class CodegenClient:
         if self.refused is not None:
             raise CodegenError(f"Not connecting to CodeGen: {self.refused}", kind="network")
         while True:
-            if bucket != "standard":
-                await self.buckets[bucket].acquire()
-            if bucket != "create":
-                await self.buckets["standard"].acquire()
-            t0 = time.perf_counter()
+            await self._take_turn(bucket)
             try:
-                self.requests += 1
-                status, resp_headers, content = await self._exchange(method, path, body, headers)
-            except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-                raise CodegenError(f"The CodeGen URL {self.base_url!r} cannot be used ({exc}). "
-                                   f"Set CODEGEN_API_URL to an https:// address.", kind="codegen") from None
+                status, resp_headers, content = await self._attempt(method, path, body, headers)
             except httpx.TransportError as exc:
-                self._never_retried(exc)  # a certificate or a proxy's 407 fails the same way every time
-                # a POST is retried only when it surely never reached the server
-                safe = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if attempt >= self.max_retries or not safe:
-                    error = CodegenError if safe else Unanswered  # a POST that may have reached the server
-                    raise error(f"Cannot reach CodeGen at {_host(self.base_url)} ({_reason(exc)}). "
-                                f"Check the network.", kind="network") from None
+                self._retry_unreached(exc, method, attempt)
                 attempt += 1
                 await self.sleep(self._backoff(attempt))
                 continue
-            finally:
-                if self.metrics is not None:
-                    self.metrics.observe_s("codegen.request_miss", time.perf_counter() - t0)
             if status == 304:
                 return None, resp_headers.get("etag")
             if 200 <= status < 300:
                 return content, resp_headers.get("etag")
-            if status == 429 and attempt < self.max_retries:
-                attempt += 1
-                wait = _retry_after(resp_headers.get("retry-after"), self._backoff(attempt))
-                if self.metrics is not None:
-                    self.metrics.count("rate_limited")
-                if wait > self.max_rate_wait_s:
-                    raise CodegenError(f"CodeGen is rate limiting requests; try again in {_duration(wait)}.",
-                                       kind="rate_limited", status=429)
-                if self.bus is not None:
-                    self.bus.emit(ErrorEvent("rate_limited", f"CodeGen is rate limiting requests; waiting "
-                                                             f"{wait:.0f} s before trying again.", ""))
-                await self.sleep(wait)
-                continue
-            if method == "POST" and status in (502, 503, 504):  # a gateway's word: the POST may have taken effect
-                raise Unanswered(error_message(status, None, what=what), kind=_kind(status), status=status)
-            if status >= 500 and attempt < self.max_retries and (method == "GET" or status in (502, 503, 504)):
-                attempt += 1
-                await self.sleep(self._backoff(attempt))
-                continue
-            try:
-                payload = json.loads(content)
-            except ValueError:
-                payload = None
-            raise CodegenError(error_message(status, payload, what=what), kind=_kind(status), status=status)
+            wait = self._wait_to_retry(method, status, resp_headers, content, attempt, what)
+            attempt += 1
+            await self.sleep(wait)
+
+    async def _take_turn(self, bucket: str) -> None:
+        """Wait for the request's rate limits: its own bucket, and the standard one (creates have their own)."""
+        if bucket != "standard":
+            await self.buckets[bucket].acquire()
+        if bucket != "create":
+            await self.buckets["standard"].acquire()
+
+    async def _attempt(self, method: str, path: str, body: Any,
+                       headers: Mapping[str, str] | None) -> tuple[int, httpx.Headers, bytes]:
+        """One try, timed (``codegen.request_miss``); a URL that cannot be used is the user's to fix."""
+        t0 = time.perf_counter()
+        try:
+            self.requests += 1
+            return await self._exchange(method, path, body, headers)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise CodegenError(f"The CodeGen URL {self.base_url!r} cannot be used ({exc}). "
+                               f"Set CODEGEN_API_URL to an https:// address.", kind="codegen") from None
+        finally:
+            if self.metrics is not None:
+                self.metrics.observe_s("codegen.request_miss", time.perf_counter() - t0)
+
+    def _retry_unreached(self, exc: httpx.TransportError, method: str, attempt: int) -> None:
+        """Returns when a request the network failed may be tried again; raises when not."""
+        self._never_retried(exc)  # a certificate or a proxy's 407 fails the same way every time
+        # a POST is retried only when it surely never reached the server
+        safe = method == "GET" or isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+        if attempt >= self.max_retries or not safe:
+            error = CodegenError if safe else Unanswered  # a POST that may have reached the server
+            raise error(f"Cannot reach CodeGen at {_host(self.base_url)} ({_reason(exc)}). "
+                        f"Check the network.", kind="network") from None
+
+    def _wait_to_retry(self, method: str, status: int, headers: httpx.Headers, content: bytes, attempt: int,
+                       what: str) -> float:
+        """How long to wait before trying an answered request again (429, a GET's 5xx); raises when it is not
+        tried again: a POST a gateway answered (it may have taken effect), or the retries are used up."""
+        if status == 429 and attempt < self.max_retries:
+            wait = _retry_after(headers.get("retry-after"), self._backoff(attempt + 1))
+            if self.metrics is not None:
+                self.metrics.count("rate_limited")
+            if wait > self.max_rate_wait_s:
+                raise CodegenError(f"CodeGen is rate limiting requests; try again in {_duration(wait)}.",
+                                   kind="rate_limited", status=429)
+            if self.bus is not None:
+                self.bus.emit(ErrorEvent("rate_limited", f"CodeGen is rate limiting requests; waiting "
+                                                         f"{wait:.0f} s before trying again.", ""))
+            return wait
+        if method == "POST" and status in (502, 503, 504):  # a gateway's word: the POST may have taken effect
+            raise Unanswered(error_message(status, None, what=what), kind=_kind(status), status=status)
+        if status >= 500 and attempt < self.max_retries and (method == "GET" or status in (502, 503, 504)):
+            return self._backoff(attempt + 1)
+        try:
+            payload = json.loads(content)
+        except ValueError:
+            payload = None
+        raise CodegenError(error_message(status, payload, what=what), kind=_kind(status), status=status)
 
     async def _exchange(self, method: str, path: str, body: Any,
                         headers: Mapping[str, str] | None) -> tuple[int, httpx.Headers, bytes]:
