@@ -297,18 +297,8 @@ async def build_vocabulary(client: CodegenClient | None, folders: Sequence[str],
     problems: list[str] = []
     cached: list[str] = []
     for name, task in tasks.items():
-        why = ""
-        if not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-            why = f"did not answer within {timeout_s:g} s"
-        elif task.exception() is not None:
-            exc = task.exception()
-            if not isinstance(exc, CodegenError | OSError):
-                log.warning("building the vocabulary from %s failed", name, exc_info=exc)
-            why = f"could not be read ({str(exc).rstrip('.') or type(exc).__name__})"
-        else:
+        why = await _failure(name, task, timeout_s)
+        if not why:
             sources[name] = task.result()
             problems.extend(sources[name].problems)
             continue
@@ -322,10 +312,30 @@ async def build_vocabulary(client: CodegenClient | None, folders: Sequence[str],
     fresh = {name: s for name, s in sources.items() if name not in cached}
     if cache is not None and fresh:
         _save_cache(cache, saved, fresh, keys)
-    repositories = [name for s in sources.values() for name in s.repositories]
-    branches = [b for s in sources.values() for raw in s.branches if (b := branch_term(raw))]
+    return _vocabulary(list(sources.values()), problems, cached)
+
+
+def _vocabulary(sources: list[_Source], problems: list[str], cached: list[str]) -> Vocabulary:
+    """The sources' names as one bounded vocabulary (repositories first, then branches)."""
+    repositories = [name for s in sources for name in s.repositories]
+    branches = [b for s in sources for raw in s.branches if (b := branch_term(raw))]
     terms = bounded([*(t for name in repositories for t in repository_terms(name)), *branches])
     return Vocabulary(terms, bounded(repositories)[:30], bounded(branches)[:20], tuple(problems), tuple(cached))
+
+
+async def _failure(name: str, task: asyncio.Task[_Source], timeout_s: float) -> str:
+    """Why a source gave no names in time ("" when it did); one still running is stopped."""
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+        return f"did not answer within {timeout_s:g} s"
+    exc = task.exception()
+    if exc is None:
+        return ""
+    if not isinstance(exc, CodegenError | OSError):
+        log.warning("building the vocabulary from %s failed", name, exc_info=exc)
+    return f"could not be read ({str(exc).rstrip('.') or type(exc).__name__})"
 
 
 def _save_cache(path: Path, saved: dict[str, Any], fresh: dict[str, _Source], keys: dict[str, str]) -> None:
