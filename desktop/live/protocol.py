@@ -17,7 +17,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -565,75 +565,99 @@ def _parse_client(data: bytes | str) -> ClientEvent:
         raise ProtocolError(f"a client message has exactly one top-level key, got {sorted(msg)}")
     key, body = next(iter(msg.items()))
     body = _mapping(body, key)
-    if key == "setup":
-        model = _text(_get(body, "model"), "setup.model")
-        if not model:
-            raise ProtocolError("setup.model is required")
-        ric = _mapping(_get(body, "realtimeInputConfig"), "realtimeInputConfig")
-        aad = _mapping(_get(ric, "automaticActivityDetection"), "automaticActivityDetection")
-        names: list[str] = []
-        blocking: list[str] = []
-        for tool in _get(body, "tools") or []:
-            for decl in _get(_mapping(tool, "tool"), "functionDeclarations") or []:
-                decl = _mapping(decl, "functionDeclaration")
-                names.append(_text(_get(decl, "name"), "name"))
-                if _get(decl, "behavior") == "BLOCKING":
-                    blocking.append(names[-1])
-        transcription = _mapping(_get(body, "inputAudioTranscription"), "inputAudioTranscription")
-        sr = _get(body, "sessionResumption")
-        handle = _get(_mapping(sr, "sessionResumption"), "handle") if sr is not None else None
-        silence = _get(aad, "silenceDurationMs")
-        return ClientSetup(
-            model=model, push_to_talk=bool(_get(aad, "disabled")), tools=tuple(names),
-            resumption_requested=sr is not None, resumption_handle=handle or None,
-            input_transcription=_get(body, "inputAudioTranscription") is not None,
-            output_transcription=_get(body, "outputAudioTranscription") is not None,
-            silence_duration_ms=int(silence) if silence is not None else None, raw=body,
-            blocking_tools=tuple(blocking), spoken_languages=_strings(transcription, "languageCodes"),
-            vocabulary=_strings(transcription, "customVocabulary"))
-    if key in ("realtimeInput", "realtime_input"):
-        fields = [k for k, v in body.items() if v is not None]
-        if len(fields) != 1:
-            raise ProtocolError(f"realtimeInput carries exactly one field, got {sorted(fields)}")
-        audio = _get(body, "audio")
-        if audio is not None:
-            audio = _mapping(audio, "audio")
-            mime = _text(_get(audio, "mimeType"), "audio.mimeType")
-            m = _RATE_RE.search(mime)
-            if not mime.startswith("audio/pcm"):
-                raise ProtocolError(f"unsupported audio mime type {mime!r}")
-            return ClientAudio(_b64(_get(audio, "data"), "audio.data"), int(m.group(1)) if m else INPUT_RATE)
-        if _get(body, "activityStart") is not None:
-            return ClientActivityStart()
-        if _get(body, "activityEnd") is not None:
-            return ClientActivityEnd()
-        if _get(body, "audioStreamEnd"):
-            return ClientAudioStreamEnd()
-        text = _get(body, "text")
-        if text is not None:
-            return ClientText(_text(text, "text"))
-        raise ProtocolError(f"unsupported realtimeInput field {fields[0]!r}")
-    if key in ("clientContent", "client_content"):
-        texts = []
-        for turn in _get(body, "turns") or []:
-            for part in _get(_mapping(turn, "turn"), "parts") or []:
-                texts.append(_text(_get(_mapping(part, "part"), "text"), "text"))
-        return ClientContent(" ".join(t for t in texts if t), bool(_get(body, "turnComplete")))
-    if key in ("toolResponse", "tool_response"):
-        out = []
-        for fr in _get(body, "functionResponses") or []:
-            fr = _mapping(fr, "functionResponse")
-            resp = _mapping(_get(fr, "response"), "response")
-            fid = _text(_get(fr, "id"), "functionResponse.id")
-            if not fid:
-                raise ProtocolError("functionResponse.id is required")
-            out.append(FunctionResult(fid, _text(_get(fr, "name"), "name"),
-                                      # results belong under "output", but any object is accepted as one
-                                      output=(resp["output"] if "output" in resp else resp) if "error" not in resp else None,
-                                      error=resp.get("error"),
-                                      scheduling=_get(fr, "scheduling"), will_continue=_get(fr, "willContinue")))
-        return ClientToolResponse(tuple(out))
-    raise ProtocolError(f"unknown client message {key!r}")
+    parse = _CLIENT_MESSAGES.get(key)
+    if parse is None:
+        raise ProtocolError(f"unknown client message {key!r}")
+    return parse(body)
+
+
+def _client_setup(body: Mapping[str, Any]) -> ClientSetup:
+    model = _text(_get(body, "model"), "setup.model")
+    if not model:
+        raise ProtocolError("setup.model is required")
+    ric = _mapping(_get(body, "realtimeInputConfig"), "realtimeInputConfig")
+    aad = _mapping(_get(ric, "automaticActivityDetection"), "automaticActivityDetection")
+    names, blocking = _declared_tools(body)
+    transcription = _mapping(_get(body, "inputAudioTranscription"), "inputAudioTranscription")
+    sr = _get(body, "sessionResumption")
+    handle = _get(_mapping(sr, "sessionResumption"), "handle") if sr is not None else None
+    silence = _get(aad, "silenceDurationMs")
+    return ClientSetup(
+        model=model, push_to_talk=bool(_get(aad, "disabled")), tools=names,
+        resumption_requested=sr is not None, resumption_handle=handle or None,
+        input_transcription=_get(body, "inputAudioTranscription") is not None,
+        output_transcription=_get(body, "outputAudioTranscription") is not None,
+        silence_duration_ms=int(silence) if silence is not None else None, raw=body,
+        blocking_tools=blocking, spoken_languages=_strings(transcription, "languageCodes"),
+        vocabulary=_strings(transcription, "customVocabulary"))
+
+
+def _declared_tools(body: Mapping[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The names of the functions a setup declares, and those of them declared BLOCKING."""
+    names: list[str] = []
+    blocking: list[str] = []
+    for tool in _get(body, "tools") or []:
+        for decl in _get(_mapping(tool, "tool"), "functionDeclarations") or []:
+            decl = _mapping(decl, "functionDeclaration")
+            names.append(_text(_get(decl, "name"), "name"))
+            if _get(decl, "behavior") == "BLOCKING":
+                blocking.append(names[-1])
+    return tuple(names), tuple(blocking)
+
+
+def _client_realtime(body: Mapping[str, Any]) -> ClientEvent:
+    fields = [k for k, v in body.items() if v is not None]
+    if len(fields) != 1:
+        raise ProtocolError(f"realtimeInput carries exactly one field, got {sorted(fields)}")
+    audio = _get(body, "audio")
+    if audio is not None:
+        audio = _mapping(audio, "audio")
+        mime = _text(_get(audio, "mimeType"), "audio.mimeType")
+        m = _RATE_RE.search(mime)
+        if not mime.startswith("audio/pcm"):
+            raise ProtocolError(f"unsupported audio mime type {mime!r}")
+        return ClientAudio(_b64(_get(audio, "data"), "audio.data"), int(m.group(1)) if m else INPUT_RATE)
+    if _get(body, "activityStart") is not None:
+        return ClientActivityStart()
+    if _get(body, "activityEnd") is not None:
+        return ClientActivityEnd()
+    if _get(body, "audioStreamEnd"):
+        return ClientAudioStreamEnd()
+    text = _get(body, "text")
+    if text is not None:
+        return ClientText(_text(text, "text"))
+    raise ProtocolError(f"unsupported realtimeInput field {fields[0]!r}")
+
+
+def _client_content(body: Mapping[str, Any]) -> ClientContent:
+    texts = []
+    for turn in _get(body, "turns") or []:
+        for part in _get(_mapping(turn, "turn"), "parts") or []:
+            texts.append(_text(_get(_mapping(part, "part"), "text"), "text"))
+    return ClientContent(" ".join(t for t in texts if t), bool(_get(body, "turnComplete")))
+
+
+def _client_tool_response(body: Mapping[str, Any]) -> ClientToolResponse:
+    out = []
+    for fr in _get(body, "functionResponses") or []:
+        fr = _mapping(fr, "functionResponse")
+        resp = _mapping(_get(fr, "response"), "response")
+        fid = _text(_get(fr, "id"), "functionResponse.id")
+        if not fid:
+            raise ProtocolError("functionResponse.id is required")
+        out.append(FunctionResult(fid, _text(_get(fr, "name"), "name"),
+                                  # results belong under "output", but any object is accepted as one
+                                  output=(resp["output"] if "output" in resp else resp) if "error" not in resp else None,
+                                  error=resp.get("error"),
+                                  scheduling=_get(fr, "scheduling"), will_continue=_get(fr, "willContinue")))
+    return ClientToolResponse(tuple(out))
+
+
+# the client messages, by their top-level key (camelCase, or snake_case as some clients send it)
+_CLIENT_MESSAGES: dict[str, Callable[[Mapping[str, Any]], ClientEvent]] = {
+    "setup": _client_setup, "realtimeInput": _client_realtime, "realtime_input": _client_realtime,
+    "clientContent": _client_content, "client_content": _client_content,
+    "toolResponse": _client_tool_response, "tool_response": _client_tool_response}
 
 
 SERVER_SETUP_COMPLETE = '{"setupComplete":{}}'
