@@ -324,32 +324,47 @@ class CodegenEmulator:
         self.stats.by_route[route] += 1
         if "traceparent" in headers:
             self.stats.traceparents.append(headers["traceparent"])
-        if self.faults.get("slow"):
-            await asyncio.sleep(self.faults["slow"])
-        if self.faults.get("drop", 0) > 0:
-            self.faults["drop"] -= 1
-            return None
-        if self.faults.get("5xx", 0) > 0:
-            self.faults["5xx"] -= 1
-            return self._reply(503, {"message": "Service temporarily unavailable", "status_code": 503})
+        faulted, reply = await self._injected_fault()
+        if faulted:
+            return reply
         if route == "not_found":
             return self._reply(404, {"detail": "Not Found"})
         if route == "demo":
             return self._demo_page(params)
-        auth = headers.get("authorization", "")
-        if not auth.startswith("Bearer ") or not auth[7:] or (self.token is not None and auth[7:] != self.token):
-            return self._reply(401, {"message": "Invalid or missing API token", "status_code": 401})
-        org = int(params["org"])
-        if self.org_id is not None and org != self.org_id:
-            return self._reply(403, {"message": "You do not have access to this organization", "status_code": 403})
-        limited = self._rate_limit(route)
-        if limited is not None:
-            return limited
+        refused = self._refused(route, params, headers)
+        if refused is not None:
+            return refused
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
             data = json.loads(body) if body else {}
         except ValueError:
             return self._reply(422, {"detail": [{"msg": "body is not valid JSON"}]})
+        return await self._answer(route, params, int(params["org"]), query, data, headers)
+
+    async def _injected_fault(self) -> tuple[bool, tuple[int, dict[str, str], bytes] | None]:
+        """(True, what to answer: None closes without one) when an injected fault takes this request."""
+        if self.faults.get("slow"):
+            await asyncio.sleep(self.faults["slow"])
+        if self.faults.get("drop", 0) > 0:
+            self.faults["drop"] -= 1
+            return True, None
+        if self.faults.get("5xx", 0) > 0:
+            self.faults["5xx"] -= 1
+            return True, self._reply(503, {"message": "Service temporarily unavailable", "status_code": 503})
+        return False, None
+
+    def _refused(self, route: str, params: dict[str, str],
+                 headers: dict[str, str]) -> tuple[int, dict[str, str], bytes] | None:
+        """The 401/403/429 a request gets before it is read (None: it is served)."""
+        auth = headers.get("authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:] or (self.token is not None and auth[7:] != self.token):
+            return self._reply(401, {"message": "Invalid or missing API token", "status_code": 401})
+        if self.org_id is not None and int(params["org"]) != self.org_id:
+            return self._reply(403, {"message": "You do not have access to this organization", "status_code": 403})
+        return self._rate_limit(route)
+
+    async def _answer(self, route: str, params: dict[str, str], org: int, query: dict[str, str], data: Any,
+                      headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if route == "create":
             created = self._create(org, data)
             if self.faults.get("stall_create"):
