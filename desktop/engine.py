@@ -1,7 +1,8 @@
 """The session engine: one conversation with Gemini Live, on one asyncio loop.
 
-Frames come in through ``feed_frame`` (from the audio front end, ``desktop.audio_front``: the microphone
-with mute and half-duplex; or from a file source), pass the push-to-talk gate and the chunker, and leave as typed commands (``SendAudio``,
+Turns and frames come from the engine's audio front end (``audio``, ``desktop.audio_front``: the microphone
+with mute and half-duplex, the input chain, the push-to-talk gate and hands-free turns; or a file source):
+a voice turn begun, its frames, its end.  They pass the chunker and leave as typed commands (``SendAudio``,
 ``ActivityStart``...) through one sender task to the Live transport, which encodes them.  Server events
 come back from the transport; each kind has its own small handler, and they become engine events on the
 bus; tool calls go to the tool handler and their results back to Gemini.  A turn's moments and the
@@ -20,13 +21,11 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from audio.frames import FRAME_MS, Chunker, frames_for_ms
-from audio.gate import GateState, PushToTalkGate
-from audio.level import FLOOR_DBFS
+from audio.frames import Chunker
 from audio.null_player import NullPlayer
+from desktop.audio_front import AudioFrontEnd
 from desktop.events import (
     WAITING_FOR_YOU,
-    AudioLevel,
     EngineState,
     ErrorEvent,
     EventBus,
@@ -118,21 +117,6 @@ class Player(Protocol):
     def close(self) -> None: ...
 
 
-class HeldCapture(Protocol):
-    """A microphone that keeps the pre-roll itself between turns, waking nobody (``audio.capture.MicCapture``)."""
-
-    @property
-    def held(self) -> bool: ...
-
-    def hold(self, keep_ms: int) -> bool:
-        """Keep the newest ``keep_ms`` and stop delivering frames; False: not now (ask again on a later frame)."""
-        ...
-
-    def wake(self) -> list[tuple[bytes, float]]:
-        """Deliver frames again; returns those kept meanwhile (oldest first, with their capture times)."""
-        ...
-
-
 @dataclass(frozen=True)
 class EngineOptions:
     preroll_ms: int = 300
@@ -157,10 +141,12 @@ class SessionEngine:
         self.metrics = metrics or Metrics()
         self.tools = tools
         self.player: Player = player or NullPlayer()
-        self.pipeline = pipeline  # denoise -> level -> VAD before the gate (audio.pipeline.InputPipeline)
         self.options = options
         self.transport = transport
-        self.gate = PushToTalkGate(options.preroll_ms, options.tail_ms)
+        # where frames become turns: the input chain, the gate, hands-free and the pre-roll between turns
+        self.audio = AudioFrontEnd(self, self.bus, pipeline=pipeline, preroll_ms=options.preroll_ms,
+                                   tail_ms=options.tail_ms, hands_free=options.hands_free,
+                                   chain_between_turns=options.chain_between_turns)
         self.player.on_first_sample = self._on_first_sample
         self.chunker = Chunker(options.chunk_ms)
         self.state = EngineState.CLOSED
@@ -180,18 +166,6 @@ class SessionEngine:
         self.profile: QualityProfile | None = None  # the quality profile in force (None: the options')
         self._pending_profile: QualityProfile | None = None
         self._idle_since = time.monotonic()
-        # Idle costs nothing: the input chain runs for turns and replies only.  Between them the raw frames are
-        # kept for the pre-roll (hands-free: the VAD alone listens); a key press runs them through the chain
-        # (``_backlog``, a chunk at a time so the first one is on the wire at once), and the chain rests again
-        # once the turn and its playback are over.
-        self._chain_on = False
-        self._raw: deque[tuple[bytes, float, bool]] = deque(maxlen=self.gate.preroll.maxlen)
-        self._backlog: deque[tuple[bytes, float, bool, float]] = deque()  # frame, captured, heard, sent as of
-        self._catching_up = False
-        self._turn_news = True  # a turn began since the last frame (or nothing was checked yet)
-        # the microphone, when it can keep the pre-roll itself: push-to-talk, resting, it delivers no frames at
-        # all (the loop sleeps); a new turn (the key, a typed request) wakes it and takes what it kept
-        self.capture: HeldCapture | None = None
         self.failure: ErrorEvent | None = None  # the fatal error that ended the session, if one did
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.AudioChunk: self._on_audio,
@@ -265,175 +239,68 @@ class SessionEngine:
     # ------------------------------------------------------------------ input
     def press(self, at: float | None = None) -> None:
         """Push-to-talk key down (``at``: perf_counter of the key event).  Barges in on a reply."""
-        at = time.perf_counter() if at is None else at
-        if self.gate.state is GateState.OPEN or self.failure is not None:
-            return
-        if self.reply_pending or self._assistant_audible():
-            self._barge_in()
-        self._new_turn(Turn(self.live.begin_turn(), timings=TurnTimings(pressed_at=at)), "voice")
-        preroll = self.gate.press()
-        resting = self.pipeline is not None and not self._chain_on
-        if resting:  # the newest pre-roll is raw (kept while the chain rested): fewer processed ones before it
-            preroll = preroll[max(0, len(preroll) + len(self._raw) - (self.gate.preroll.maxlen or 1)):]
-        self._enqueue(ActivityStart(begun=True), at)
-        for frame in preroll:
-            self._push_chunk(frame, at)
-        if resting:
-            self._start_chain(at)
-        self._set_state(EngineState.LISTENING)
+        self.audio.press(at)
 
     def release(self) -> None:
-        self._catch_up(None)  # the VAD must have heard everything up to the release
-        if self.gate.state is GateState.OPEN and self.turn is not None:
-            self.turn.timings.released_at = time.perf_counter()
-        if self.gate.release(self._trailing_silence()):
-            self._end_activity()
-
-    def _trailing_silence(self) -> float | None:
-        """How long the local VAD has heard silence (None without a pipeline: the gate keeps its fixed tail)."""
-        return self.pipeline.vad.trailing_silence_s if self.pipeline is not None else None
+        """Push-to-talk key up: the turn ends after the gate's tail."""
+        self.audio.release()
 
     def feed_frame(self, frame: bytes, captured_at: float | None = None) -> None:
-        """One 10 ms frame (called on the engine loop).  Never blocks, never awaits.
+        """One 10 ms frame past mute and half-duplex (called on the engine loop): ``AudioFrontEnd.process``."""
+        self.audio.process(frame, captured_at)
 
-        With a ``pipeline`` the frame is denoised, metered (``AudioLevel`` events, at most 30 a second)
-        and run through the VAD before the gate, while a turn or a reply needs it; between them the frame is
-        only kept for the pre-roll (hands-free: and heard by the VAD alone)."""
-        self.metrics.counters["frames_captured"] += 1
-        at = time.perf_counter() if captured_at is None else captured_at
-        if self.pipeline is not None:
-            # resting, only a new turn can need the chain (a key press starts it itself): no check per frame
-            wanted = self._chain_wanted() if self._chain_on or self._turn_news else False
-            self._turn_news = False
-            if wanted != self._chain_on:
-                if wanted:
-                    self._start_chain(None)
-                else:
-                    self._stop_chain()
-            if not wanted:
-                self._rest(frame, at)
-                return
-            if self._backlog:  # still running the pre-roll through the chain: this frame waits its turn
-                self._backlog.append((frame, at, False, at))
-                return
-            frame = self._run_chain(frame, at, True)
-        self._gate_frame(frame, at)
-
-    def _run_chain(self, frame: bytes, at: float, vad: bool) -> bytes:
-        assert self.pipeline is not None
-        out = self.pipeline.process(frame, at, vad=vad)
-        if out.level is not None:
-            self.bus.emit(AudioLevel(out.level.rms_dbfs, out.level.peak_dbfs, out.speaking))
-        if out.vad is not None:
-            self._on_vad(out.vad)
-        return out.frame
+    @property
+    def pipeline(self) -> InputPipeline | None:
+        """The input chain (denoise -> level -> VAD) the front end runs before the gate."""
+        return self.audio.pipeline
 
     @property
     def assistant_audible(self) -> bool:
         """The assistant is speaking, or its reply is still queued for the device."""
         return self._assistant_audible()
 
-    def _chain_wanted(self) -> bool:
-        """A turn is open, a reply is coming or playing, or the speaker is still running (its echo); and always
-        hands-free: with the VAD alone between turns, a reply's echo tail through shared speakers (no echo
-        canceller, no double-talk check) was seen opening a turn of its own."""
-        if (self.options.chain_between_turns or self.options.hands_free or self.gate.state is not GateState.IDLE
-                or self._backlog):
-            return True
+    @property
+    def replying(self) -> bool:
+        """A reply is coming or playing, or the speaker is still running (its echo)."""
         return self.reply_pending or self._assistant_audible() or bool(getattr(self.player, "running", False))
 
-    def _rest(self, frame: bytes, at: float) -> None:
-        """Between turns: keep the raw frame for the pre-roll; hands-free, the VAD alone hears it (a start
-        presses the key, which runs the kept frames through the rest of the chain)."""
-        heard = self.options.hands_free
-        self._raw.append((frame, at, heard))
-        if heard:
-            assert self.pipeline is not None
-            ev = self.pipeline.listen(frame, at)
-            if ev is not None:
-                self._on_vad(ev)
-        elif self.capture is not None:
-            self.capture.hold((self._raw.maxlen or 0) * FRAME_MS)
-
-    def _wake_capture(self) -> None:
-        """A turn begins: the microphone delivers again, and what it kept while resting is the newest pre-roll."""
-        capture = self.capture
-        if capture is not None and capture.held:
-            kept = capture.wake()
-            self.metrics.counters["frames_captured"] += len(kept)
-            self._raw.extend((frame, at, False) for frame, at in kept)
-
-    def _start_chain(self, pressed_at: float | None) -> None:
-        """Run the kept raw frames through the chain (warming it), a chunk now and the rest a chunk per loop
-        pass, so the first audio of a key press is on the wire at once.  ``pressed_at``: the pre-roll is sent
-        as of the key press (as a processed pre-roll is), else the frames keep their capture times."""
-        self._chain_on = True
-        self._backlog.extend((f, t, heard, t if pressed_at is None else pressed_at) for f, t, heard in self._raw)
-        self._raw.clear()
-        if pressed_at is None:
-            self._catch_up(None)  # no one waits on the wire: warm it now
-            return
+    @property
+    def chunk_ms(self) -> int:
+        """The audio chunk in force (the quality profile's, else the options')."""
         profile = self.profile
-        self._catch_up(frames_for_ms(profile.chunk_ms if profile else self.options.chunk_ms))
-        self._schedule_catch_up()
-
-    def _schedule_catch_up(self) -> None:
-        if self._backlog and not self._catching_up:
-            self._catching_up = True
-            asyncio.get_running_loop().call_soon(self._catch_up_later)
-
-    def _catch_up_later(self) -> None:
-        self._catching_up = False
-        profile = self.profile
-        self._catch_up(frames_for_ms(profile.chunk_ms if profile else self.options.chunk_ms))
-        self._schedule_catch_up()
-
-    def _catch_up(self, limit: int | None) -> None:
-        """Up to ``limit`` frames of the backlog (all: None) through the chain and the gate."""
-        backlog = self._backlog
-        n = 0
-        while backlog and (limit is None or n < limit):
-            frame, at, heard, send_at = backlog.popleft()
-            self._gate_frame(self._run_chain(frame, at, not heard), send_at)
-            n += 1
-
-    def _stop_chain(self) -> None:
-        """The turn and its playback are over: the chain rests, the level meter shows silence."""
-        assert self.pipeline is not None
-        self._chain_on = False
-        self.pipeline.suspend()
-        self.bus.emit(AudioLevel(FLOOR_DBFS, FLOOR_DBFS, False))
-
-    def _gate_frame(self, frame: bytes, at: float) -> None:
-        send, ended = self.gate.push(frame, self._trailing_silence())
-        if send:
-            self._push_chunk(frame, at)
-        if ended:
-            self._end_activity()
+        return profile.chunk_ms if profile else self.options.chunk_ms
 
     def _assistant_audible(self) -> bool:
         return self.state is EngineState.SPEAKING or self.player.busy
 
-    def _on_vad(self, ev: VadEvent) -> None:
-        """Hands-free turns; and remember where speech really ended, so the reply latency counts from there."""
-        if self.options.hands_free:
-            if ev.kind == "speech_start" and self.gate.state is not GateState.OPEN:
-                self.press(ev.confirmed_at)
-            elif ev.kind == "speech_end":
-                self.release()
+    def begin_voice_turn(self, at: float) -> None:
+        """The front end opens a voice turn (the key went down at ``at``): barge in, open it on the wire."""
+        if self.reply_pending or self._assistant_audible():
+            self._barge_in()
+        self._new_turn(Turn(self.live.begin_turn(), timings=TurnTimings(pressed_at=at)), "voice")
+        self._enqueue(ActivityStart(begun=True), at)
+
+    def listening(self) -> None:
+        """The pre-roll of the new voice turn is on its way."""
+        self._set_state(EngineState.LISTENING)
+
+    def speech_heard(self, ev: VadEvent) -> None:
+        """Remember where speech really ended, so the reply latency counts from there."""
         turn = self.turn
         if (ev.kind == "speech_end" and turn is not None and turn.timings.first_audio_at is None
                 and not self._turn_done.is_set()
                 and (turn.timings.pressed_at is None or ev.at >= turn.timings.pressed_at)):
             turn.timings.speech_end_at = ev.at
 
-    def _push_chunk(self, frame: bytes, captured_at: float) -> None:
+    def send_audio(self, frame: bytes, captured_at: float) -> None:
+        """One frame of the open voice turn, chunked for the wire."""
         self.metrics.counters["frames_sent"] += 1
         chunk = self.chunker.push(frame)
         if chunk is not None:
             self._enqueue(SendAudio(chunk), captured_at)
 
-    def _end_activity(self) -> None:
+    def end_voice_turn(self) -> None:
+        """The front end's gate closed: the rest of the turn's audio and its end go on the wire."""
         rest = self.chunker.flush()
         now = time.perf_counter()
         if rest is not None:
@@ -475,7 +342,7 @@ class SessionEngine:
 
     def activity(self) -> Activity:
         """What the conversation is doing now: when all of it is quiet, run news may be spoken."""
-        return Activity(key_held=self.gate.state is not GateState.IDLE,
+        return Activity(key_held=self.audio.key_held,
                         user_speaking=self.pipeline is not None and self.pipeline.vad.speaking,
                         assistant_audible=self._assistant_audible(),
                         turn_in_flight=self.reply_pending or self.live.phase is not TurnPhase.IDLE,
@@ -486,7 +353,7 @@ class SessionEngine:
     async def fresh_session(self) -> bool:
         """Leave the Gemini session for a new one that is told the last turns (the remedy for a session whose
         replies drift slower); the local history stays.  Between turns only: False otherwise."""
-        if self.reply_pending or self.gate.state is not GateState.IDLE:
+        if self.reply_pending or self.audio.key_held:
             return False
         return await self.transport.start_fresh()
 
@@ -495,8 +362,7 @@ class SessionEngine:
         self.turn = turn
         self.waiting_for_user = False
         self._turn_done.clear()
-        self._turn_news = True
-        self._wake_capture()
+        self.audio.turn_begun()
         if self.tracer is not None:
             self.tracer.turn_started(turn, origin)
         self.bus.emit(TurnStarted(turn.id, origin))
@@ -517,7 +383,7 @@ class SessionEngine:
         """Switch chunk size, denoise, VAD frame, meter rate and jitter buffer live.  A turn in progress
         keeps its settings; the switch happens at its end (between turns), so no frame is lost or doubled."""
         self._pending_profile = profile
-        if self.gate.state is GateState.IDLE:
+        if not self.audio.key_held:
             self._switch_profile()
 
     def _switch_profile(self) -> None:
@@ -543,7 +409,7 @@ class SessionEngine:
             await asyncio.sleep(1.0)
             prof = self.profile
             if (prof is None or prof.keep_warm or self.transport.suspended or self.state is not EngineState.READY
-                    or self.live.phase is not TurnPhase.IDLE or self.gate.state is not GateState.IDLE):
+                    or self.live.phase is not TurnPhase.IDLE or self.audio.key_held):
                 continue
             if time.monotonic() - self._idle_since >= prof.idle_close_s:
                 await self.transport.suspend()
@@ -713,7 +579,7 @@ class SessionEngine:
         self._turn_done.set()
         self.bus.emit(TurnFinished(turn.id, turn.user_text, turn.assistant_text, dict(turn.timings_ms),
                                    turn.interrupted, turn.started_at, error))
-        if self.state is not EngineState.ERROR and self.gate.state is GateState.IDLE:
+        if self.state is not EngineState.ERROR and not self.audio.key_held:
             self._set_state(EngineState.READY, WAITING_FOR_YOU if self.waiting_for_user else "")
 
     async def _run_tool(self, call: p.FunctionCall, received_at: float) -> None:

@@ -322,8 +322,8 @@ async def open_session(settings: Settings, *, bus: EventBus | None = None, metri
                                options=EngineOptions(settings.preroll_ms, settings.tail_ms,
                                                      hands_free=settings.ptt_mode == "hands-free"),
                                pipeline=pipeline, tracer=tracer)
-        audio = AudioFrontEnd(engine, bus, asyncio.get_running_loop(), half_duplex=half_duplex,
-                              device=settings.input_device, speaker=speaker)
+        audio = engine.audio
+        audio.use_devices(half_duplex=half_duplex, device=settings.input_device, speaker=speaker)
 
         follow_profiles(settings, bus, power, engine, live, table, chunk_ms=chunk_ms, pinned=profile)
         await stack.enter_async_context(monitoring(metrics, bus, jsonl_path=settings.metrics_jsonl,

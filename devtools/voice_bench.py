@@ -310,7 +310,7 @@ async def release_baseline(url: str, tls: ssl.SSLContext, turns: int) -> dict[st
     async with open_session(settings, metrics=metrics, record=False, endpoints=bench_endpoints(url, tls),
                             tools="off", profile=chain_profile(settings.denoise_level, 20)) as session:
         engine = session.engine
-        engine.pipeline = None  # the baseline: no chain, so no VAD to end the turn before the fixed tail
+        engine.audio.pipeline = None  # the baseline: no chain, so no VAD to end the turn before the fixed tail
         fixtures = fixture_turns()
         for i in range(turns):
             frames, release_at = fixtures[i % len(fixtures)]

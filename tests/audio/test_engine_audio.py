@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from audio.denoise import build_backend
 from audio.pipeline import InputPipeline
 from audio.sources import WavSource, paced
-from desktop.audio_front import AudioFrontEnd
 from desktop.config import Settings
 from desktop.engine import EngineOptions, SessionEngine
 from desktop.events import AudioLevel, EventBus, Notice
@@ -119,7 +116,8 @@ async def test_half_duplex_mutes_the_microphone_while_the_assistant_speaks(fixtu
         engine = SessionEngine(LiveClient(live_config(emu)), bus=bus, player=_BusyPlayer(),
                                options=EngineOptions(hands_free=True),
                                pipeline=InputPipeline(build_backend("off")))
-        audio = AudioFrontEnd(engine, bus, asyncio.get_running_loop(), half_duplex=True)
+        audio = engine.audio
+        audio.use_devices(half_duplex=True, device=None, speaker=None)
         await engine.start()
         try:
             async for frame, captured_at in paced(frames, realtime=False):  # the speaker's echo

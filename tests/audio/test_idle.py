@@ -162,7 +162,7 @@ async def test_push_to_talk_idle_wakes_the_loop_for_no_frame(pulse):
         engine = _engine(emu, EngineOptions(preroll_ms=300))
         await engine.start()
         mic = MicCapture(loop, engine.feed_frame)
-        engine.capture = mic
+        engine.audio.capture = mic
         try:
             mic.open()
             assert await _until(lambda: mic.held, 8.0), "the resting engine did not hand the pre-roll to the capture"
