@@ -79,7 +79,7 @@ class MicCapture:
         self.stall_s = stall_s
         self.start_timeout_s = start_timeout_s
         self.device: Device | None = None
-        self.label = "the microphone"  # the device as a person knows it (``device_label``), from its last opening
+        self._label: tuple[str, str] | None = None  # (device name, its label), asked of the sound server once
         self.device_rate = device_rate  # None: 16 kHz when the device can, else its native rate
         # audio per callback: 10 ms frames are still delivered one by one, but a longer block (the saver
         # profile's 30 ms) wakes the process a third as often
@@ -115,13 +115,22 @@ class MicCapture:
         return self._stream is not None
 
     # ------------------------------------------------------------------ lifecycle
+    @property
+    def label(self) -> str:
+        """The device as a person knows it (``device_label``: the sound server's name), worked out only when a
+        message needs it and once per device: opening the stream (every unmute) asks the server nothing."""
+        if self.device is None:
+            return "the microphone"
+        if self._label is None or self._label[0] != self.device.name:
+            self._label = (self.device.name, device_label(self.device))
+        return self._label[1]
+
     def open(self) -> None:
         """Open and start the stream (call on the loop's thread).  Raises ``AudioUnavailable``."""
         if self._stream is not None:
             return
         sd = load_sounddevice()
         self.device = find_device(self.device_spec, "input", sd)
-        self.label = device_label(self.device)
         rate = self.device_rate or RATE
         try:
             sd.check_input_settings(device=self.device.index, channels=1, dtype="int16", samplerate=rate)
