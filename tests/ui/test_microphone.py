@@ -27,8 +27,12 @@ def test_hold_key_and_speak_into_the_virtual_microphone(qtbot, themed_app, memor
         qtbot.keyRelease(win.conversation, Qt.Key.Key_Space)
         qtbot.waitUntil(lambda: not win.listening, timeout=2000)  # a release is held back 30 ms (auto-repeat)
         assert win.level.updates > 0 and win.level.peak_db > -50  # the meter saw the speech
-        qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in b.body.text()
-                                    for (_t, r), b in win.conversation.bubbles.items()), timeout=15_000)
+        heard = lambda: [(r, b.body.text()) for (_t, r), b in win.conversation.bubbles.items()]  # noqa: E731
+        try:
+            qtbot.waitUntil(lambda: any(r == "user" and "List my running agent tasks" in text for r, text in heard()),
+                            timeout=15_000)
+        except qtbot.TimeoutError:  # say what the conversation showed instead (the stand-in's own words)
+            raise AssertionError(f"the request was not heard; the conversation: {heard()}") from None
         qtbot.waitUntil(lambda: bool(win.conversation.tools), timeout=10_000)
         assert "list runs" in next(iter(win.conversation.tools.values())).name.text()
     finally:
